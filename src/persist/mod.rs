@@ -1,0 +1,285 @@
+//! One safe way to read and write every state file.
+//!
+//! **Writing** ([`save_json`], [`write_atomic`]): the new content goes to
+//! `<name>.tmp` in the same folder, is flushed to disk, the current file is
+//! kept as `<name>.bak`, the temporary file is renamed over `<name>`, and the
+//! folder itself is flushed. A crash at any moment leaves either the old or the
+//! new file in place, never a mix. JSON files carry `"version": 1` as their
+//! first field, and a value holding NaN or an infinity is refused before
+//! anything touches the disk ([`PersistError::NonFinite`]).
+//!
+//! **Reading** ([`load_json`], [`load_with`]):
+//! - a missing file is `None` (the caller uses its defaults), unless a
+//!   `<name>.bak` is there, which is then used;
+//! - a file written by a newer version is refused with
+//!   [`PersistError::NewerVersion`] and left exactly as it is;
+//! - a corrupt file (truncated, not JSON, wrong shape, no version) is moved
+//!   aside as `<name>.corrupt-<unix-seconds>` with a `warn!` that names both
+//!   paths, and the `.bak` copy is tried the same way; when neither is good the
+//!   result is `None`.
+
+mod finite;
+
+pub use finite::{NonFiniteAt, check as check_finite};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The version this build writes into every state file, and the newest it reads.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// How hard a write tries to reach the disk before it returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file and its folder: the write survives a power cut.
+    #[default]
+    Fsync,
+    /// Rename only: survives a crash of the process, not of the machine.
+    /// For tests and throw-away runs.
+    Atomic,
+}
+
+/// A state file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PersistError {
+    /// The operating system refused an operation on a path.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done: `read`, `write`, `rename`, ….
+        op: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The file was written by a newer kaizen; it is left untouched.
+    #[error(
+        "{} was written by a newer kaizen (format version {found}; this build reads up to {FORMAT_VERSION}); it was left untouched",
+        path.display()
+    )]
+    NewerVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version it declares.
+        found: u64,
+    },
+    /// The value to write holds NaN or an infinity; nothing was written.
+    #[error("refusing to write {}: {at}", path.display())]
+    NonFinite {
+        /// The file that was not written.
+        path: PathBuf,
+        /// Where the non-finite number is.
+        at: NonFiniteAt,
+    },
+    /// The value could not be encoded.
+    #[error("cannot encode {}: {reason}", path.display())]
+    Encode {
+        /// The file that was not written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a file's bytes were not accepted by a decoder given to [`load_with`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decode {
+    /// The bytes are damaged or of the wrong shape; the file is moved aside.
+    Corrupt(String),
+    /// The bytes declare a newer format version; the file is left untouched.
+    Newer(u64),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> PersistError + 'a {
+    move |source| PersistError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `<name><suffix>` beside `path`.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// The backup copy kept beside `path`: `<name>.bak`.
+pub fn backup_path(path: &Path) -> PathBuf {
+    sibling(path, ".bak")
+}
+
+/// Writes `bytes` to `path` atomically, keeping the previous content as `<name>.bak`.
+pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), PersistError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+    let tmp = sibling(path, ".tmp");
+    {
+        let mut file = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        file.write_all(bytes).map_err(io_err("write", &tmp))?;
+        if durability == Durability::Fsync {
+            file.sync_all().map_err(io_err("fsync", &tmp))?;
+        }
+    }
+    // Keep the current file as the backup. When there is no current file (first
+    // write, or it was moved aside as corrupt) the existing backup is the last
+    // good copy and must stay until the new file is in place.
+    if path.exists() {
+        let bak = backup_path(path);
+        match fs::remove_file(&bak) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("remove", &bak)(e)),
+        }
+        if fs::hard_link(path, &bak).is_err() {
+            fs::copy(path, &bak).map_err(io_err("copy to backup", &bak))?;
+        }
+    }
+    fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
+    if durability == Durability::Fsync {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), PersistError> {
+    let handle = OpenOptions::new()
+        .read(true)
+        .open(dir)
+        .map_err(io_err("open folder", dir))?;
+    handle.sync_all().map_err(io_err("fsync folder", dir))
+}
+
+#[derive(Serialize)]
+struct Versioned<'a, T: ?Sized> {
+    version: u64,
+    #[serde(flatten)]
+    state: &'a T,
+}
+
+/// Encodes `value` as the JSON this module writes: `{"version":1, …fields}`.
+pub fn encode_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<Vec<u8>, PersistError> {
+    check_finite(value).map_err(|at| PersistError::NonFinite {
+        path: path.to_path_buf(),
+        at,
+    })?;
+    serde_json::to_vec(&Versioned {
+        version: FORMAT_VERSION,
+        state: value,
+    })
+    .map_err(|e| PersistError::Encode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes `value` to `path` as versioned JSON, atomically. Returns the bytes written.
+pub fn save_json<T: Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+    durability: Durability,
+) -> Result<u64, PersistError> {
+    let bytes = encode_json(path, value)?;
+    write_atomic(path, &bytes, durability)?;
+    Ok(bytes.len() as u64)
+}
+
+/// Checks the `"version"` field of JSON `bytes`, then decodes them as `T`.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Decode> {
+    #[derive(Deserialize)]
+    struct Probe {
+        version: Option<u64>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))?;
+    match probe.version {
+        None => return Err(Decode::Corrupt("no \"version\" field".into())),
+        Some(v) if v > FORMAT_VERSION => return Err(Decode::Newer(v)),
+        Some(v) if v < 1 => return Err(Decode::Corrupt(format!("unknown version {v}"))),
+        Some(_) => {}
+    }
+    serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))
+}
+
+/// Reads versioned JSON from `path` with the recovery rules in the module docs.
+pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, PersistError> {
+    load_with(path, decode_json)
+}
+
+/// Reads `path` with `decode`, applying the recovery rules in the module docs.
+pub fn load_with<T>(
+    path: &Path,
+    decode: impl Fn(&[u8]) -> Result<T, Decode>,
+) -> Result<Option<T>, PersistError> {
+    if let Some(value) = read_one(path, &decode)? {
+        return Ok(Some(value));
+    }
+    let bak = backup_path(path);
+    let value = read_one(&bak, &decode)?;
+    if value.is_some() {
+        tracing::warn!(
+            file = %path.display(),
+            backup = %bak.display(),
+            "state file missing or unusable; using its backup copy"
+        );
+    }
+    Ok(value)
+}
+
+/// One file: `Some` when good, `None` when missing or moved aside as corrupt.
+fn read_one<T>(
+    path: &Path,
+    decode: &impl Fn(&[u8]) -> Result<T, Decode>,
+) -> Result<Option<T>, PersistError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read", path)(e)),
+    };
+    match decode(&bytes) {
+        Ok(v) => Ok(Some(v)),
+        Err(Decode::Newer(found)) => Err(PersistError::NewerVersion {
+            path: path.to_path_buf(),
+            found,
+        }),
+        Err(Decode::Corrupt(reason)) => {
+            let aside = move_aside(path)?;
+            tracing::warn!(
+                file = %path.display(),
+                moved_to = %aside.display(),
+                %reason,
+                "corrupt state file moved aside"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Renames a corrupt file to `<name>.corrupt-<unix-seconds>` (with `-N` added
+/// if that name is taken) and returns the new path.
+pub fn move_aside(path: &Path) -> Result<PathBuf, PersistError> {
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let base = sibling(path, &format!(".corrupt-{ts}"));
+    let mut target = base.clone();
+    let mut n = 1;
+    while target.exists() {
+        target = sibling(&base, &format!("-{n}"));
+        n += 1;
+    }
+    fs::rename(path, &target).map_err(io_err("move aside", path))?;
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests;
