@@ -8,10 +8,20 @@
 //! ## Tour
 //! The crate is a functional core inside an actor shell:
 //! - [`persist`] — the one safe way every state file is read and written.
+//! - [`roi`] — ROI deltas, their moving average, short mean and long-term trend.
+//! - [`policy`] — the tabular Q-learning policy that decides whether to run a cycle.
+//! - [`synergy`] — cross-module synergy metrics and the learners that weigh them.
+//! - [`metalog`] — per-module ROI accounting and the stable module index.
+//! - [`energy`] — the energy score: how much capacity there is to spend now.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod energy;
 pub mod error;
+pub mod metalog;
 pub mod persist;
+pub mod policy;
+pub mod roi;
+pub mod synergy;
 
 pub use error::{Error, Result};
