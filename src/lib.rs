@@ -13,13 +13,21 @@
 //! - [`synergy`] — cross-module synergy metrics and the learners that weigh them.
 //! - [`metalog`] — per-module ROI accounting and the stable module index.
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
+//! - [`chain`] — the energy chain: how much energy one cycle gets.
+//! - [`autoscale`] — the decision to create or remove an engine.
+//! - [`pipeline`] — the host's improvement job and how it is run safely.
+//! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod autoscale;
+pub mod chain;
 pub mod energy;
 pub mod error;
+pub mod host;
 pub mod metalog;
 pub mod persist;
+pub mod pipeline;
 pub mod policy;
 pub mod roi;
 pub mod synergy;

@@ -1,0 +1,319 @@
+//! The autoscale decision (SPEC §8): create an engine, remove one, or hold.
+//!
+//! [`decide`] is pure: it sees the energy score, the long-term ROI trend, the
+//! machine's CPU and memory use, the engines there are now and when the last
+//! change happened, and returns one [`AutoscaleDecision`] with the reason. The
+//! registry carries the decision out (or, in `dry_run`, only records it).
+//!
+//! - `projected = trend − cost_per_engine`.
+//! - **create** when `energy ≥ create_energy`, `trend > roi_threshold`,
+//!   `projected > 0`, fewer than `max_engines`, CPU < `max_cpu`, memory <
+//!   `max_memory`, the cooldown has passed and the approval callback (if any)
+//!   agrees. The new engine is named after the first free `engine{i}`, `i ≥ 0`.
+//! - else **remove** when (`energy ≤ remove_energy` or `trend ≤ roi_threshold`
+//!   or `projected ≤ 0` or CPU ≥ 0.9 or memory ≥ 0.9), more than `min_engines`,
+//!   the cooldown has passed and the approval callback (if any) agrees. The
+//!   engine removed is the one with the lowest `roi_delta_ema`, the oldest on
+//!   ties.
+//!
+//! SPEC names the approval callback for creation only; here it is asked about
+//! removals too, since an operator who approves scale changes expects to see
+//! both directions. A host that only cares about one direction looks at
+//! [`AutoscaleAction`] and answers `true` for the other.
+
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+use crate::error::{Error, Result, ensure_finite, ensure_unit};
+
+/// CPU or memory use at or above which an engine is removed regardless of ROI.
+pub const PRESSURE_LIMIT: f64 = 0.9;
+
+/// The autoscale options of SPEC §8 (the approval callback is passed to [`decide`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AutoscaleConfig {
+    /// Never fewer engines than this (default 1).
+    pub min_engines: usize,
+    /// Never more engines than this (default 5).
+    pub max_engines: usize,
+    /// Energy score at or above which an engine may be created (default 0.8).
+    pub create_energy: f64,
+    /// Energy score at or below which an engine is removed (default 0.3).
+    pub remove_energy: f64,
+    /// The ROI trend must be above this to create, at or below it removes (default 0).
+    pub roi_threshold: f64,
+    /// What one more engine costs, in ROI-trend units (default 0).
+    pub cost_per_engine: f64,
+    /// CPU use below which an engine may be created (default 0.8).
+    pub max_cpu: f64,
+    /// Memory use below which an engine may be created (default 0.8).
+    pub max_memory: f64,
+    /// Seconds after a change during which no other change is made (default 0 in
+    /// the library; the CLI uses 60).
+    pub cooldown_secs: f64,
+    /// Decide and record, but change nothing (default false).
+    pub dry_run: bool,
+}
+
+impl Default for AutoscaleConfig {
+    fn default() -> Self {
+        AutoscaleConfig {
+            min_engines: 1,
+            max_engines: 5,
+            create_energy: 0.8,
+            remove_energy: 0.3,
+            roi_threshold: 0.0,
+            cost_per_engine: 0.0,
+            max_cpu: 0.8,
+            max_memory: 0.8,
+            cooldown_secs: 0.0,
+            dry_run: false,
+        }
+    }
+}
+
+impl AutoscaleConfig {
+    /// Checks every field and names the first that is wrong.
+    pub fn validate(&self) -> Result<()> {
+        if self.min_engines > self.max_engines {
+            return Err(Error::invalid(
+                "autoscale.min_engines",
+                self.min_engines,
+                format!("at most autoscale.max_engines ({})", self.max_engines),
+            ));
+        }
+        ensure_unit("autoscale.create_energy", self.create_energy)?;
+        ensure_unit("autoscale.remove_energy", self.remove_energy)?;
+        ensure_finite("autoscale.roi_threshold", self.roi_threshold)?;
+        ensure_finite("autoscale.cost_per_engine", self.cost_per_engine)?;
+        ensure_unit("autoscale.max_cpu", self.max_cpu)?;
+        ensure_unit("autoscale.max_memory", self.max_memory)?;
+        let cooldown = ensure_finite("autoscale.cooldown", self.cooldown_secs)?;
+        if cooldown < 0.0 {
+            return Err(Error::invalid(
+                "autoscale.cooldown",
+                cooldown,
+                "a duration ≥ 0 seconds",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One engine as the decision sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineSummary {
+    /// The engine's name.
+    pub name: String,
+    /// Its `roi_delta_ema`.
+    pub roi_ema: f64,
+    /// When it was registered, in registry order (smaller is older).
+    pub created: u64,
+}
+
+/// What the decision looks at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoscaleInputs {
+    /// The energy score in [0, 1].
+    pub energy: f64,
+    /// The long-term ROI trend.
+    pub trend: f64,
+    /// CPU use in [0, 1].
+    pub cpu: f64,
+    /// Memory use in [0, 1].
+    pub memory: f64,
+    /// Now, in seconds (any fixed origin; the registry uses its clock).
+    pub now: f64,
+    /// When the last create or remove happened, if ever.
+    pub last_change: Option<f64>,
+    /// The engines there are now.
+    pub engines: Vec<EngineSummary>,
+}
+
+/// What to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "engine", rename_all = "snake_case")]
+pub enum AutoscaleAction {
+    /// Create an engine with this name.
+    Create(String),
+    /// Remove (after saving it) the engine with this name.
+    Remove(String),
+    /// Change nothing.
+    Hold,
+}
+
+/// One decision and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoscaleDecision {
+    /// What to do.
+    #[serde(flatten)]
+    pub action: AutoscaleAction,
+    /// `trend − cost_per_engine`.
+    pub projected: f64,
+    /// Why, in words: the conditions that decided it.
+    pub reason: String,
+}
+
+/// Decides one step. `approve`, when given, is asked before a create or a
+/// remove; a refusal turns the decision into [`AutoscaleAction::Hold`].
+///
+/// ```
+/// use kaizen::autoscale::*;
+/// let engine0 = EngineSummary { name: "engine0".into(), roi_ema: 0.0, created: 0 };
+/// let config = AutoscaleConfig { max_engines: 2, roi_threshold: 0.1, ..Default::default() };
+/// let inputs = AutoscaleInputs {
+///     energy: 0.9, trend: 0.5, cpu: 0.1, memory: 0.1, now: 0.0, last_change: None,
+///     engines: vec![engine0],
+/// };
+/// let d = decide(&inputs, &config, None).unwrap();
+/// assert_eq!(d.action, AutoscaleAction::Create("engine1".into()));
+/// ```
+pub fn decide(
+    inputs: &AutoscaleInputs,
+    config: &AutoscaleConfig,
+    approve: Option<&dyn Fn(&AutoscaleAction) -> bool>,
+) -> Result<AutoscaleDecision> {
+    let energy = ensure_unit("autoscale energy", inputs.energy)?;
+    let trend = ensure_finite("autoscale trend", inputs.trend)?;
+    let cpu = ensure_unit("cpu use", inputs.cpu)?;
+    let memory = ensure_unit("memory use", inputs.memory)?;
+    let now = ensure_finite("autoscale now", inputs.now)?;
+    for e in &inputs.engines {
+        ensure_finite("engine roi_delta_ema", e.roi_ema)?;
+    }
+    let projected = trend - config.cost_per_engine;
+    let len = inputs.engines.len();
+    let cooldown_left = match inputs.last_change {
+        Some(t) => config.cooldown_secs - (now - t),
+        None => 0.0,
+    };
+
+    let mut blockers = Vec::new();
+    if energy < config.create_energy {
+        blockers.push(format!(
+            "energy {energy:.3} < create_energy {}",
+            config.create_energy
+        ));
+    }
+    if trend <= config.roi_threshold {
+        blockers.push(format!(
+            "trend {trend:.3} ≤ roi_threshold {}",
+            config.roi_threshold
+        ));
+    }
+    if projected <= 0.0 {
+        blockers.push(format!("projected {projected:.3} ≤ 0"));
+    }
+    if len >= config.max_engines {
+        blockers.push(format!(
+            "{len} engines ≥ max_engines {}",
+            config.max_engines
+        ));
+    }
+    if cpu >= config.max_cpu {
+        blockers.push(format!("cpu {cpu:.3} ≥ max_cpu {}", config.max_cpu));
+    }
+    if memory >= config.max_memory {
+        blockers.push(format!(
+            "memory {memory:.3} ≥ max_memory {}",
+            config.max_memory
+        ));
+    }
+    let cooling = cooldown_left > 0.0;
+    let hold = |reason: String| AutoscaleDecision {
+        action: AutoscaleAction::Hold,
+        projected,
+        reason,
+    };
+    let ask = |action: AutoscaleAction, reason: String| match approve {
+        Some(f) if !f(&action) => hold(format!("approval refused: {reason}")),
+        _ => AutoscaleDecision {
+            action,
+            projected,
+            reason,
+        },
+    };
+
+    if blockers.is_empty() {
+        if cooling {
+            return Ok(hold(format!(
+                "would create, but cooldown has {cooldown_left:.1} s left"
+            )));
+        }
+        let reason = format!(
+            "energy {energy:.3} ≥ {}, trend {trend:.3} > {}, projected {projected:.3} > 0, \
+             {len} < {} engines, cpu {cpu:.3}, memory {memory:.3}",
+            config.create_energy, config.roi_threshold, config.max_engines
+        );
+        return Ok(ask(
+            AutoscaleAction::Create(free_name(&inputs.engines)),
+            reason,
+        ));
+    }
+
+    let mut pressure = Vec::new();
+    if energy <= config.remove_energy {
+        pressure.push(format!(
+            "energy {energy:.3} ≤ remove_energy {}",
+            config.remove_energy
+        ));
+    }
+    if trend <= config.roi_threshold {
+        pressure.push(format!(
+            "trend {trend:.3} ≤ roi_threshold {}",
+            config.roi_threshold
+        ));
+    }
+    if projected <= 0.0 {
+        pressure.push(format!("projected {projected:.3} ≤ 0"));
+    }
+    if cpu >= PRESSURE_LIMIT {
+        pressure.push(format!("cpu {cpu:.3} ≥ {PRESSURE_LIMIT}"));
+    }
+    if memory >= PRESSURE_LIMIT {
+        pressure.push(format!("memory {memory:.3} ≥ {PRESSURE_LIMIT}"));
+    }
+    if pressure.is_empty() {
+        return Ok(hold(format!(
+            "no reason to change; not creating: {}",
+            blockers.join(", ")
+        )));
+    }
+    let why = pressure.join(", ");
+    if len <= config.min_engines {
+        return Ok(hold(format!(
+            "would remove ({why}), but {len} engines ≤ min_engines {}",
+            config.min_engines
+        )));
+    }
+    if cooling {
+        return Ok(hold(format!(
+            "would remove ({why}), but cooldown has {cooldown_left:.1} s left"
+        )));
+    }
+    let victim = inputs
+        .engines
+        .iter()
+        .min_by(|a, b| {
+            a.roi_ema
+                .total_cmp(&b.roi_ema)
+                .then(a.created.cmp(&b.created))
+        })
+        .map(|e| e.name.clone())
+        .unwrap_or_default();
+    let mut reason = why;
+    let _ = write!(reason, "; lowest roi_delta_ema is {victim}");
+    Ok(ask(AutoscaleAction::Remove(victim), reason))
+}
+
+/// The first `engine{i}` (i = 0, 1, …) no engine is called.
+fn free_name(engines: &[EngineSummary]) -> String {
+    (0..)
+        .map(|i| format!("engine{i}"))
+        .find(|n| engines.iter().all(|e| &e.name != n))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+//! What the host gives an engine: its ledger, forecasts, diagnostics, the
+//! machine's load and the time.
+//!
+//! Every trait here is small and synchronous: the engine calls them on its
+//! message-handling thread, so an implementation must answer quickly (read a
+//! cached value; do slow work elsewhere).
+
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// An error reported by a host implementation.
+pub type HostError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The host's ledger: the bot's current profit. Read exactly twice per cycle,
+/// before and after the pipeline (SPEC §2).
+pub trait ProfitSource: Send + Sync {
+    /// The current cumulative profit of `bot`.
+    fn profit(&self, bot: &str) -> Result<f64, HostError>;
+}
+
+/// A pre-cycle ROI forecast. Above the engine's `pre_roi_bias` it forces a
+/// cycle (reason `"forecast"`), and it scales the energy (E2 of the chain).
+pub trait RoiForecast: Send + Sync {
+    /// The forecast for `bot`, or `None` when there is none now.
+    fn forecast(&self, bot: &str) -> Option<f64>;
+}
+
+/// Diagnostics: a non-empty report forces a cycle (reason `"diagnostics"`).
+pub trait Diagnostics: Send + Sync {
+    /// What is wrong with `bot` now; empty when nothing is.
+    fn report(&self, bot: &str) -> Vec<String>;
+}
+
+/// The machine's load, each in [0, 1].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Share of CPU in use.
+    pub cpu: f64,
+    /// Share of memory in use.
+    pub memory: f64,
+}
+
+impl Resources {
+    /// `max(cpu, memory)`: the `load` input of the energy score.
+    pub fn load(&self) -> f64 {
+        self.cpu.max(self.memory)
+    }
+}
+
+/// Samples the machine's CPU and memory use.
+pub trait ResourceProbe: Send {
+    /// The current use. Never fails: a probe that cannot read reports its last value.
+    fn sample(&mut self) -> Resources;
+}
+
+/// The real machine, read with `sysinfo`.
+///
+/// CPU use is the change between two refreshes at least
+/// [`sysinfo::MINIMUM_CPU_UPDATE_INTERVAL`] apart. [`SysinfoProbe::new`] takes
+/// the first reading and waits out that interval once (about 200 ms on Linux)
+/// so the very first sample is real; later samples refresh only when the
+/// interval has passed since the last refresh and otherwise return the last
+/// reading, so calling it often costs nothing.
+pub struct SysinfoProbe {
+    system: sysinfo::System,
+    refreshed: Instant,
+    last: Resources,
+}
+
+impl SysinfoProbe {
+    /// Opens the probe (blocks for one CPU measurement interval).
+    pub fn new() -> Result<Self, HostError> {
+        let mut system =
+            sysinfo::System::new().map_err(|e| format!("cannot read system information: {e}"))?;
+        system.refresh_cpu_usage();
+        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+        let mut probe = SysinfoProbe {
+            system,
+            refreshed: Instant::now(),
+            last: Resources::default(),
+        };
+        probe.refresh();
+        Ok(probe)
+    }
+
+    fn refresh(&mut self) {
+        self.system.refresh_cpu_usage();
+        self.system.refresh_memory();
+        self.refreshed = Instant::now();
+        let cpu = f64::from(self.system.global_cpu_usage()) / 100.0;
+        let total = self.system.total_memory();
+        let memory = if total == 0 {
+            self.last.memory
+        } else {
+            self.system.used_memory() as f64 / total as f64
+        };
+        self.last = Resources {
+            cpu: if cpu.is_finite() {
+                cpu.clamp(0.0, 1.0)
+            } else {
+                self.last.cpu
+            },
+            memory: memory.clamp(0.0, 1.0),
+        };
+    }
+}
+
+impl ResourceProbe for SysinfoProbe {
+    fn sample(&mut self) -> Resources {
+        if self.refreshed.elapsed() >= sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
+            self.refresh();
+        }
+        self.last
+    }
+}
+
+/// A probe that reports what it is told: for tests and simulations.
+/// Clones share the value, so a test can change the load the registry sees.
+#[derive(Clone, Debug, Default)]
+pub struct FixedProbe(Arc<Mutex<Resources>>);
+
+impl FixedProbe {
+    /// A probe reporting `resources` until [`FixedProbe::set`] says otherwise.
+    pub fn new(resources: Resources) -> Self {
+        FixedProbe(Arc::new(Mutex::new(resources)))
+    }
+
+    /// Changes what every clone of this probe reports.
+    pub fn set(&self, resources: Resources) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = resources;
+    }
+}
+
+impl ResourceProbe for FixedProbe {
+    fn sample(&mut self) -> Resources {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The time, in seconds. Engines and the registry never read the system clock
+/// themselves: tests and simulations hand them a [`ManualClock`].
+pub trait Clock: Send + Sync {
+    /// Now, in seconds since the Unix epoch (or any fixed origin).
+    fn now(&self) -> f64;
+}
+
+/// The system's wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> f64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64()
+    }
+}
+
+/// A clock that moves only when told to. Clones share the time.
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock showing `start` seconds.
+    pub fn new(start: f64) -> Self {
+        ManualClock(Arc::new(AtomicU64::new(start.to_bits())))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: f64) {
+        self.0.store(now.to_bits(), Ordering::SeqCst);
+    }
+
+    /// Moves the time forward by `secs`.
+    pub fn advance(&self, secs: f64) {
+        self.set(self.now() + secs);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_clones_share_time() {
+        let c = ManualClock::new(10.0);
+        let d = c.clone();
+        c.advance(2.5);
+        assert_eq!(d.now(), 12.5);
+        d.set(3.0);
+        assert_eq!(c.now(), 3.0);
+    }
+
+    #[test]
+    fn fixed_probe_clones_share_the_value() {
+        let p = FixedProbe::new(Resources {
+            cpu: 0.2,
+            memory: 0.5,
+        });
+        let mut q = p.clone();
+        assert_eq!(q.sample().load(), 0.5);
+        p.set(Resources {
+            cpu: 0.95,
+            memory: 0.1,
+        });
+        assert_eq!(q.sample().cpu, 0.95);
+        assert_eq!(q.sample().load(), 0.95);
+    }
+
+    #[test]
+    fn sysinfo_probe_reports_shares_in_the_unit_interval() {
+        let mut p = SysinfoProbe::new().unwrap();
+        let r = p.sample();
+        assert!((0.0..=1.0).contains(&r.cpu), "{r:?}");
+        assert!(r.memory > 0.0 && r.memory <= 1.0, "{r:?}");
+        // A second sample right away is the cached reading.
+        assert_eq!(p.sample(), r);
+    }
+
+    #[test]
+    fn system_clock_is_after_2020() {
+        assert!(SystemClock.now() > 1.577e9);
+    }
+}
