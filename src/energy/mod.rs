@@ -63,7 +63,9 @@ pub const INITIAL_WEIGHTS: [f64; FEATURES] = [0.3, 0.2, 0.1, 0.2, 0.1, 0.1];
 /// The score before the first call.
 pub const INITIAL_SCORE: f64 = 0.5;
 /// Weight of the previous score in `score = 0.7·prev + 0.3·raw`.
-pub const SMOOTHING: f64 = 0.7;
+pub const PREV_WEIGHT: f64 = 0.7;
+/// Weight of the new raw score in `score = 0.7·prev + 0.3·raw`.
+pub const RAW_WEIGHT: f64 = 0.3;
 /// Learning rate of the weight update.
 pub const LEARNING_RATE: f64 = 0.05;
 /// How many (features, reward) pairs are kept.
@@ -261,8 +263,8 @@ impl CapitalEnergy {
         if !(0.0..=1.0).contains(&self.prev) {
             return Err(format!("prev {} outside [0, 1]", self.prev));
         }
-        let features = self.history.iter().flat_map(|s| s.features);
-        match features.into_iter().find(|f| !(0.0..=1.0).contains(f)) {
+        let mut features = self.history.iter().flat_map(|s| s.features);
+        match features.find(|f| !(0.0..=1.0).contains(f)) {
             Some(f) => Err(format!("history feature {f} outside [0, 1]")),
             None => Ok(()),
         }
@@ -277,7 +279,7 @@ impl EnergySource for CapitalEnergy {
         let features = features(inputs);
         let sum: f64 = self.weights.iter().zip(features).map(|(w, f)| w * f).sum();
         let raw = clamp01(sum);
-        let score = clamp01(SMOOTHING * self.prev + (1.0 - SMOOTHING) * raw);
+        let score = clamp01(PREV_WEIGHT * self.prev + RAW_WEIGHT * raw);
         self.prev = score;
         if let Some(reward) = inputs.reward {
             self.learn(features, raw, reward);

@@ -137,11 +137,11 @@ impl MetaLogger {
         let mut unique: Vec<&str> = modules.iter().map(AsRef::as_ref).collect();
         unique.sort_unstable();
         unique.dedup();
-        for name in &unique {
-            ensure_finite(
-                format!("total roi of module {name}"),
-                self.total(name) + delta,
-            )?;
+        if let Some(name) = unique.iter().find(|n| !(self.total(n) + delta).is_finite()) {
+            return Err(Error::NonFinite {
+                what: format!("total roi of module {name}").into(),
+                value: self.total(name) + delta,
+            });
         }
         for name in unique {
             match self.modules.get_mut(name) {
