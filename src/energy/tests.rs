@@ -1,5 +1,6 @@
 use super::*;
 use crate::Error;
+use crate::roi::tests::corrupt_files;
 
 fn even() -> EnergyInputs {
     EnergyInputs {
@@ -327,16 +328,6 @@ fn trained() -> CapitalEnergy {
         .unwrap();
     }
     e
-}
-
-fn corrupt_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| {
-            let name = e.as_ref().unwrap().file_name();
-            name.to_string_lossy().contains(".corrupt-")
-        })
-        .count()
 }
 
 #[test]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::roi::tests::corrupt_files;
 
 fn spec_logger() -> MetaLogger {
     let mut log = MetaLogger::new();
@@ -186,16 +187,6 @@ fn module_index_is_fnv_mod_1000_and_stays() {
     assert_eq!(index.index("a"), 996);
     assert_eq!(index.get("a"), Some(996));
     assert_eq!(index.len(), 2);
-}
-
-fn corrupt_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| {
-            let name = e.as_ref().unwrap().file_name();
-            name.to_string_lossy().contains(".corrupt-")
-        })
-        .count()
 }
 
 #[test]

@@ -334,4 +334,4 @@ pub(crate) fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

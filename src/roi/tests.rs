@@ -285,7 +285,9 @@ fn bad_settings_are_refused_naming_the_field() {
     }
 }
 
-fn corrupt_files(dir: &Path) -> usize {
+/// How many files in `dir` were moved aside as corrupt (shared with the
+/// other core modules' tests).
+pub(crate) fn corrupt_files(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
         .filter(|e| {
