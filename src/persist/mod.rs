@@ -8,6 +8,9 @@
 //! first field, and a value holding NaN or an infinity is refused before
 //! anything touches the disk ([`PersistError::NonFinite`]).
 //!
+//! Many files at once: [`StateWriter`] writes batches on a thread of its own
+//! and makes each batch durable with one flush.
+//!
 //! **Reading** ([`load_json`], [`load_with`]):
 //! - a missing file is `None` (the caller uses its defaults), unless a
 //!   `<name>.bak` is there, which is then used;
@@ -19,8 +22,10 @@
 //!   result is `None`.
 
 mod finite;
+pub mod writer;
 
 pub use finite::{NonFiniteAt, check as check_finite};
+pub use writer::{PendingFile, StateWriter};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
