@@ -112,10 +112,10 @@ impl StateWriter {
             durability,
             ack: Some(ack),
         };
-        if let Err(failed) = self.tx.send(job) {
-            if let Some(ack) = failed.0.ack {
-                let _ = ack.send(Err("the state writer thread is not running".into()));
-            }
+        if let Err(failed) = self.tx.send(job)
+            && let Some(ack) = failed.0.ack
+        {
+            let _ = ack.send(Err("the state writer thread is not running".into()));
         }
         rx
     }
