@@ -130,7 +130,11 @@ named_enum! {
         QLearning => "q_learning",
         /// SARSA as SPEC §3 gives it: the next value is `Q(s', a)`, the same action.
         Sarsa => "sarsa",
-        /// Q(λ) with accumulating eligibility traces.
+        /// Q(λ) with accumulating eligibility traces. The traces add up to
+        /// as much as 1/(1 − γλ) (5.3 at the defaults), so one update can
+        /// move the table by α/(1 − γλ)·δ in all; with the default α = 0.5
+        /// values can grow without bound on long runs. Prefer α ≈ 0.1–0.2
+        /// with this strategy.
         QLambda => "q_lambda",
         /// A tabular critic `V(s)` whose TD error also moves `Q(s, a)`.
         ActorCritic => "actor_critic",

@@ -29,9 +29,9 @@ fn checked(what: &'static str, value: f64) -> Result<f64> {
     ensure_finite(Cow::Borrowed(what), value)
 }
 
-const TD_OVERFLOW: &str = "policy TD error (the reward is too large)";
-const Q_OVERFLOW: &str = "policy Q-value after the update (the reward is too large)";
-const V_OVERFLOW: &str = "policy critic value after the update (the reward is too large)";
+const TD_OVERFLOW: &str = "policy TD error (it overflowed)";
+const Q_OVERFLOW: &str = "policy Q-value after the update (it overflowed)";
+const V_OVERFLOW: &str = "policy critic value after the update (it overflowed)";
 
 impl SelfImprovementPolicy {
     /// Learns from taking `action` in `state`, receiving `reward` and landing
@@ -40,7 +40,7 @@ impl SelfImprovementPolicy {
     ///
     /// The rule is the configured [`Strategy`]'s (SPEC §3), with the current
     /// α and γ; with `adaptive`, α and γ are adapted afterwards. A NaN or
-    /// infinite reward is [`Error::NonFinite`], and so is an update that
+    /// infinite reward is [`Error::NonFinite`](crate::Error::NonFinite), and so is an update that
     /// would overflow a value; either way nothing changes.
     ///
     /// ```

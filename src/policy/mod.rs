@@ -37,7 +37,7 @@
 //!   is dropped. At the default γλ = 0.81 a trace lasts 66 updates, so the
 //!   cap only matters when γλ is near 1.
 //! - **Overflow.** A finite reward so large that a value would become
-//!   infinite is refused like a NaN reward ([`Error::NonFinite`]) and
+//!   infinite is refused like a NaN reward ([`Error::NonFinite`](crate::Error::NonFinite)) and
 //!   nothing changes, so a table can always be saved.
 //! - **adaptive**: an update uses the current α and γ, then adapts them
 //!   (the first update uses the configured values). The last 100 rewards
@@ -50,8 +50,10 @@
 //!   config are adaptive (they are learned then), else from the config. The
 //!   RNG continues the file's stream: the config's seed only seeds a new
 //!   policy, and [`SelfImprovementPolicy::config`] reports the file's seed.
-//! - The tables use a small multiply-fold hasher (see [`PolicyState`]'s
-//!   module); the file lists states sorted, so equal tables give equal bytes.
+//! - The tables are hash maps with a small multiply-fold hasher (faster
+//!   than SipHash for these short keys, which are bounded and quantised, so
+//!   collision flooding is not a concern); `policy.json` lists states
+//!   sorted, so equal tables give equal bytes.
 //!
 //! [`select_action`]: SelfImprovementPolicy::select_action
 //! [`update`]: SelfImprovementPolicy::update
