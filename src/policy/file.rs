@@ -1,0 +1,294 @@
+//! `policy.json`: saving a policy and resuming it exactly.
+//!
+//! ```text
+//! {"version":1,
+//!  "hyperparameters":{"alpha":0.5,"gamma":0.9,"epsilon":0.1,"temperature":1.0,
+//!                     "exploration":"epsilon_greedy","adaptive":false,"lambda":0.9,"seed":0},
+//!  "strategy":"q_learning","episodes":50,
+//!  "values":[{"state":[8,0,…],"actions":{"0":0.0,"1":9.23}}],
+//!  "rng":{"seed":[…],"stream":0,"word_pos":12},
+//!  "critic":[{"state":[…],"value":0.4}],                 (actor_critic)
+//!  "traces":[{"state":[…],"action":1,"trace":0.81}],     (q_lambda)
+//!  "recent_rewards":[1.0,0.0]}                           (adaptive)
+//! ```
+//! `values` and `critic` are sorted by state, so equal policies give equal
+//! bytes; the last three fields are left out when empty. A file that parses
+//! but holds impossible content (an invalid setting, a state listed twice,
+//! a state slot out of range) is treated like a corrupt one: moved aside,
+//! and its backup tried.
+
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::path::Path;
+
+use super::learn::{MAX_TRACES, MIN_TRACE, RECENT_REWARDS, Trace};
+use super::state::StateMap;
+use super::{Exploration, PolicyConfig, PolicyState, SelfImprovementPolicy, Strategy};
+use crate::persist::{Decode, Durability, decode_json, load_with, save_json};
+use crate::{Error, Result};
+
+/// The settings part of the file: [`PolicyConfig`] without the strategy,
+/// which has its own top-level field.
+#[derive(Serialize, Deserialize)]
+struct Hyperparameters {
+    alpha: f64,
+    gamma: f64,
+    epsilon: f64,
+    temperature: f64,
+    exploration: Exploration,
+    adaptive: bool,
+    lambda: f64,
+    seed: u64,
+}
+
+/// One Q-table row: `{"0": q(skip), "1": q(run)}`.
+#[derive(Serialize, Deserialize)]
+struct ActionValues {
+    #[serde(rename = "0")]
+    skip: f64,
+    #[serde(rename = "1")]
+    run: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ValueEntry {
+    state: PolicyState,
+    actions: ActionValues,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CriticEntry {
+    state: PolicyState,
+    value: f64,
+}
+
+/// Everything in `policy.json` but the version, which persistence adds.
+#[derive(Serialize, Deserialize)]
+struct PolicyFile {
+    hyperparameters: Hyperparameters,
+    strategy: Strategy,
+    episodes: u64,
+    values: Vec<ValueEntry>,
+    rng: ChaCha8Rng,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    critic: Vec<CriticEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    traces: Vec<Trace>,
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    recent_rewards: VecDeque<f64>,
+}
+
+impl SelfImprovementPolicy {
+    /// Writes the policy to `path` as `policy.json` (atomically, keeping the
+    /// previous file as `.bak`). Returns the number of bytes written.
+    ///
+    /// ```
+    /// use kaizen::persist::Durability;
+    /// use kaizen::policy::{Action, PolicyConfig, PolicyState, SelfImprovementPolicy};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("policy.json");
+    /// let mut policy = SelfImprovementPolicy::new(PolicyConfig::default())?;
+    /// policy.update(&PolicyState::default(), Action::Run, 1.0, None)?;
+    /// policy.save(&path, Durability::Atomic)?;
+    /// let again = SelfImprovementPolicy::load(&path, PolicyConfig::default())?;
+    /// assert_eq!(again, policy);
+    /// # Ok::<(), kaizen::Error>(())
+    /// ```
+    pub fn save(&self, path: impl AsRef<Path>, durability: Durability) -> Result<u64> {
+        Ok(save_json(path.as_ref(), &self.to_file(), durability)?)
+    }
+
+    /// Reads the policy saved at `path`, with `config` as the settings.
+    ///
+    /// A missing file gives a new policy from `config`; so does a corrupt
+    /// one (it is moved aside with a warning) unless its backup is good. A
+    /// file from a newer kaizen is an error and is left untouched. A file
+    /// trained with another strategy than `config`'s is [`Error::Invalid`]
+    /// naming both. Which of the file and `config` wins for each setting is
+    /// described in the [module documentation](super).
+    pub fn load(path: impl AsRef<Path>, config: PolicyConfig) -> Result<Self> {
+        config.validate()?;
+        let path = path.as_ref();
+        let Some(mut policy) = load_with(path, decode)? else {
+            return Self::new(config);
+        };
+        if policy.config.strategy != config.strategy {
+            return Err(Error::invalid(
+                "policy.strategy",
+                config.strategy,
+                format!(
+                    "{} (the strategy {} was trained with; move that file away to start anew)",
+                    policy.config.strategy,
+                    path.display()
+                ),
+            ));
+        }
+        let learned = policy.config.adaptive && config.adaptive;
+        let (alpha, gamma) = if learned {
+            (policy.config.alpha, policy.config.gamma)
+        } else {
+            (config.alpha, config.gamma)
+        };
+        if !config.adaptive {
+            policy.recent_rewards.clear();
+        }
+        policy.config = PolicyConfig {
+            alpha,
+            gamma,
+            seed: policy.config.seed,
+            ..config
+        };
+        Ok(policy)
+    }
+
+    fn to_file(&self) -> PolicyFile {
+        let c = &self.config;
+        let mut values: Vec<ValueEntry> = self
+            .table
+            .iter()
+            .map(|(&state, &[skip, run])| ValueEntry {
+                state,
+                actions: ActionValues { skip, run },
+            })
+            .collect();
+        values.sort_unstable_by_key(|e| e.state);
+        let mut critic: Vec<CriticEntry> = self
+            .critic
+            .iter()
+            .map(|(&state, &value)| CriticEntry { state, value })
+            .collect();
+        critic.sort_unstable_by_key(|e| e.state);
+        PolicyFile {
+            hyperparameters: Hyperparameters {
+                alpha: c.alpha,
+                gamma: c.gamma,
+                epsilon: c.epsilon,
+                temperature: c.temperature,
+                exploration: c.exploration,
+                adaptive: c.adaptive,
+                lambda: c.lambda,
+                seed: c.seed,
+            },
+            strategy: c.strategy,
+            episodes: self.episodes,
+            values,
+            rng: self.rng.clone(),
+            critic,
+            traces: self.traces.clone(),
+            recent_rewards: self.recent_rewards.clone(),
+        }
+    }
+}
+
+/// Decodes `policy.json` into the policy it describes, with the file's own
+/// settings; impossible content counts as corrupt.
+fn decode(bytes: &[u8]) -> Result<SelfImprovementPolicy, Decode> {
+    let file: PolicyFile = decode_json(bytes)?;
+    from_file(file).map_err(|e| Decode::Corrupt(e.to_string()))
+}
+
+fn from_file(file: PolicyFile) -> Result<SelfImprovementPolicy> {
+    let h = file.hyperparameters;
+    let config = PolicyConfig {
+        alpha: h.alpha,
+        gamma: h.gamma,
+        epsilon: h.epsilon,
+        temperature: h.temperature,
+        exploration: h.exploration,
+        adaptive: h.adaptive,
+        strategy: file.strategy,
+        lambda: h.lambda,
+        seed: h.seed,
+    };
+    config.validate()?;
+    let table = unique(
+        "values",
+        file.values
+            .into_iter()
+            .map(|e| (e.state, [e.actions.skip, e.actions.run])),
+    )?;
+    let critic = unique(
+        "critic",
+        file.critic.into_iter().map(|e| (e.state, e.value)),
+    )?;
+    if !critic.is_empty() && config.strategy != Strategy::ActorCritic {
+        return Err(Error::invalid(
+            "critic",
+            config.strategy,
+            "critic values only with actor_critic",
+        ));
+    }
+    check_traces(&file.traces, config.strategy)?;
+    if file.recent_rewards.len() > RECENT_REWARDS {
+        return Err(Error::invalid(
+            "recent_rewards",
+            file.recent_rewards.len(),
+            format!("at most {RECENT_REWARDS} rewards"),
+        ));
+    }
+    Ok(SelfImprovementPolicy {
+        config,
+        table,
+        critic,
+        traces: file.traces,
+        recent_rewards: file.recent_rewards,
+        episodes: file.episodes,
+        rng: file.rng,
+    })
+}
+
+/// A map of `entries`, refusing a state listed twice.
+fn unique<V>(
+    what: &'static str,
+    entries: impl Iterator<Item = (PolicyState, V)>,
+) -> Result<StateMap<V>> {
+    let mut map = StateMap::default();
+    for (state, value) in entries {
+        if map.insert(state, value).is_some() {
+            return Err(Error::invalid(
+                what,
+                format!("{:?}", state.as_array()),
+                "each state listed once",
+            ));
+        }
+    }
+    Ok(map)
+}
+
+/// Traces are only for `q_lambda`: at most [`MAX_TRACES`], each at least
+/// [`MIN_TRACE`], one per state and action.
+fn check_traces(traces: &[Trace], strategy: Strategy) -> Result<()> {
+    if !traces.is_empty() && strategy != Strategy::QLambda {
+        return Err(Error::invalid(
+            "traces",
+            strategy,
+            "eligibility traces only with q_lambda",
+        ));
+    }
+    if traces.len() > MAX_TRACES {
+        return Err(Error::invalid(
+            "traces",
+            traces.len(),
+            format!("at most {MAX_TRACES} eligibility traces"),
+        ));
+    }
+    if let Some(t) = traces.iter().find(|t| t.trace < MIN_TRACE) {
+        return Err(Error::invalid(
+            "traces",
+            t.trace,
+            format!("traces of at least {MIN_TRACE}"),
+        ));
+    }
+    let mut pairs: Vec<_> = traces.iter().map(|t| (t.state, t.action)).collect();
+    pairs.sort_unstable();
+    if pairs.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Error::invalid(
+            "traces",
+            "a repeated state and action",
+            "one trace per state and action",
+        ));
+    }
+    Ok(())
+}
