@@ -9,9 +9,16 @@
 //! [`adjustment`] `= Σ_k w_k·Δ_k` scales the cycle's energy (SPEC §4, E3), and
 //! [`core_products`] are four entries of the policy state (SPEC §3).
 //!
-//! [`SynergyWeightLearner`] (`kind() == "weights"`) is a direct rule,
-//! `w ← clamp(w + lr·roi_delta·Δ, 0, 10)`. Cheap and allocation-free. Its
-//! file in an engine's state folder is `synergy.json`.
+//! Two learners:
+//! - [`SynergyWeightLearner`] (`kind() == "weights"`): a direct rule,
+//!   `w ← clamp(w + lr·roi_delta·Δ, 0, 10)`. Cheap and allocation-free.
+//! - [`DQNSynergyLearner`] (`kind() == "dqn"`): a small double-DQN on candle;
+//!   its weights are the online network's Q-values for the current deltas.
+//!   [`is_heavy`](SynergyLearner::is_heavy) says the engine should update it
+//!   off its message-handling thread.
+//!
+//! Files in an engine's state folder: `synergy.json` (the weights, both
+//! learners), and for the DQN `synergy-dqn.safetensors` and `synergy-dqn.json`.
 //!
 //! Choices where SPEC is silent:
 //! - [`SynergyLearner::update`] never touches the disk; SPEC's "then save" is
@@ -35,11 +42,13 @@
 //! # Ok::<(), kaizen::Error>(())
 //! ```
 
+pub mod dqn;
 pub mod history;
 pub mod key;
 pub mod vector;
 pub mod weights;
 
+pub use dqn::{DQN_NETS_FILE, DQN_STATE_FILE, DQNSynergyLearner, DqnConfig};
 pub use history::{DELTA_WINDOW, MetricHistory, metric_delta};
 pub use key::{SynergyKey, SynergyKeys};
 pub use vector::{
@@ -133,6 +142,8 @@ fn check_key_set(what: &'static str, learner: SynergyKeys, given: SynergyKeys) -
 pub enum LearnerConfig {
     /// [`SynergyWeightLearner`].
     Weights(WeightLearnerConfig),
+    /// [`DQNSynergyLearner`].
+    Dqn(DqnConfig),
 }
 
 impl Default for LearnerConfig {
@@ -148,6 +159,7 @@ impl LearnerConfig {
     pub fn load(&self, dir: &Path) -> Result<Box<dyn SynergyLearner>> {
         Ok(match self {
             LearnerConfig::Weights(c) => Box::new(SynergyWeightLearner::load(dir, c.clone())?),
+            LearnerConfig::Dqn(c) => Box::new(DQNSynergyLearner::load(dir, c.clone())?),
         })
     }
 }
@@ -162,6 +174,12 @@ mod tests {
         let weights = LearnerConfig::default().load(dir.path()).unwrap();
         assert_eq!(weights.kind(), "weights");
         assert!(!weights.is_heavy());
+        let dqn = LearnerConfig::Dqn(DqnConfig::default())
+            .load(dir.path())
+            .unwrap();
+        assert_eq!(dqn.kind(), "dqn");
+        assert!(dqn.is_heavy());
+        assert_eq!(dqn.weights(), &SynergyWeights::new(SynergyKeys::Core));
         let bad = LearnerConfig::Weights(WeightLearnerConfig {
             lr: 0.0,
             ..WeightLearnerConfig::default()

@@ -146,7 +146,7 @@ impl SynergyWeights {
     }
 
     /// Sets the weight at vector position `i` to `value` clamped to `[0, 10]`.
-    /// For learners, which produce finite values for keys of their own set.
+    /// For learners; `value` must not be NaN (±∞ clamps to a bound).
     pub(crate) fn set_clamped(&mut self, i: usize, value: f64) {
         self.values[i] = value.clamp(WEIGHT_MIN, WEIGHT_MAX);
     }
