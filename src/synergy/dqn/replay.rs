@@ -1,0 +1,196 @@
+//! The DQN's replay buffer: a FIFO of transitions in flat `f32` arrays.
+//!
+//! A transition is `(s, a, r, s')` with `s' = s` (SPEC §5), so only `s`, the
+//! action and the reward are stored: `d` floats, one byte and one float.
+//! When full, a new transition overwrites the oldest. Index 0 is always the
+//! oldest transition, however the ring is laid out, so the saved file (oldest
+//! first) indexes exactly like the buffer it came from.
+
+use serde::{Deserialize, Serialize};
+
+/// Transitions of `d` state values each, at most `capacity` of them.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Replay {
+    d: usize,
+    capacity: usize,
+    /// Physical position of the oldest transition once the ring is full.
+    start: usize,
+    states: Vec<f32>,
+    actions: Vec<u8>,
+    rewards: Vec<f32>,
+}
+
+/// The replay as stored in `synergy-dqn.json`, oldest transition first.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ReplayFile {
+    /// `d` values per transition.
+    states: Vec<f32>,
+    actions: Vec<u8>,
+    rewards: Vec<f32>,
+}
+
+impl Replay {
+    /// An empty buffer; its arrays are reserved at full size up front.
+    pub fn new(d: usize, capacity: usize) -> Self {
+        Self {
+            d,
+            capacity,
+            start: 0,
+            states: Vec::with_capacity(capacity * d),
+            actions: Vec::with_capacity(capacity),
+            rewards: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Number of transitions held.
+    pub fn len(&self) -> usize {
+        self.actions.len()
+    }
+
+    /// Adds a transition, dropping the oldest when full. `state.len() == d`.
+    pub fn push(&mut self, state: &[f32], action: u8, reward: f32) {
+        if self.len() < self.capacity {
+            self.states.extend_from_slice(state);
+            self.actions.push(action);
+            self.rewards.push(reward);
+        } else {
+            let at = self.start;
+            self.states[at * self.d..(at + 1) * self.d].copy_from_slice(state);
+            self.actions[at] = action;
+            self.rewards[at] = reward;
+            self.start = (at + 1) % self.capacity;
+        }
+    }
+
+    /// The `i`-th oldest transition: state, action, reward.
+    pub fn get(&self, i: usize) -> (&[f32], u8, f32) {
+        let at = (self.start + i) % self.len();
+        (
+            &self.states[at * self.d..(at + 1) * self.d],
+            self.actions[at],
+            self.rewards[at],
+        )
+    }
+
+    /// Heap bytes reserved by the buffer.
+    pub fn heap_bytes(&self) -> usize {
+        4 * self.states.capacity() + self.actions.capacity() + 4 * self.rewards.capacity()
+    }
+
+    /// The transitions, oldest first, for saving.
+    pub fn to_file(&self) -> ReplayFile {
+        let mut file = ReplayFile {
+            states: Vec::with_capacity(self.states.len()),
+            actions: Vec::with_capacity(self.len()),
+            rewards: Vec::with_capacity(self.len()),
+        };
+        for i in 0..self.len() {
+            let (s, a, r) = self.get(i);
+            file.states.extend_from_slice(s);
+            file.actions.push(a);
+            file.rewards.push(r);
+        }
+        file
+    }
+
+    /// A buffer from a saved file; keeps the newest `capacity` transitions.
+    /// `Err` says what is inconsistent.
+    pub fn from_file(file: &ReplayFile, d: usize, capacity: usize) -> Result<Self, String> {
+        let n = file.actions.len();
+        if file.rewards.len() != n || file.states.len() != n * d {
+            return Err(format!(
+                "replay holds {} actions, {} rewards and {} state values; expected {d} state values per transition",
+                n,
+                file.rewards.len(),
+                file.states.len()
+            ));
+        }
+        if let Some(a) = file.actions.iter().find(|&&a| usize::from(a) >= d) {
+            return Err(format!("replay action {a} is not below {d}"));
+        }
+        if let Some(x) = file
+            .states
+            .iter()
+            .chain(&file.rewards)
+            .find(|x| !x.is_finite())
+        {
+            return Err(format!("replay holds the non-finite value {x}"));
+        }
+        let mut replay = Self::new(d, capacity);
+        for i in n.saturating_sub(capacity)..n {
+            replay.push(
+                &file.states[i * d..(i + 1) * d],
+                file.actions[i],
+                file.rewards[i],
+            );
+        }
+        Ok(replay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(capacity: usize, n: usize) -> Replay {
+        let mut r = Replay::new(2, capacity);
+        for i in 0..n {
+            let x = i as f32;
+            r.push(&[x, -x], (i % 2) as u8, 10.0 * x);
+        }
+        r
+    }
+
+    #[test]
+    fn fifo_keeps_the_newest_and_indexes_oldest_first() {
+        let r = filled(3, 2);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.get(0), (&[0.0, -0.0][..], 0, 0.0));
+        let r = filled(3, 5);
+        assert_eq!(r.len(), 3);
+        let got: Vec<_> = (0..3).map(|i| r.get(i).2).collect();
+        assert_eq!(got, [20.0, 30.0, 40.0]);
+        assert_eq!(r.get(2), (&[4.0, -4.0][..], 0, 40.0));
+        // Never grows past its reservation.
+        assert_eq!(r.heap_bytes(), 3 * (2 * 4 + 1 + 4));
+    }
+
+    #[test]
+    fn file_round_trip_keeps_the_order() {
+        let r = filled(4, 7);
+        let file = r.to_file();
+        assert_eq!(file.rewards, [30.0, 40.0, 50.0, 60.0]);
+        let back = Replay::from_file(&file, 2, 4).unwrap();
+        for i in 0..4 {
+            assert_eq!(back.get(i), r.get(i));
+        }
+        // A smaller capacity keeps the newest.
+        let small = Replay::from_file(&file, 2, 2).unwrap();
+        assert_eq!(small.len(), 2);
+        assert_eq!(small.get(0), r.get(2));
+        let json = serde_json::to_string(&file).unwrap();
+        let file2: ReplayFile = serde_json::from_str(&json).unwrap();
+        assert_eq!(file2.states, file.states);
+    }
+
+    #[test]
+    fn inconsistent_files_are_refused() {
+        let bad = |states: Vec<f32>, actions: Vec<u8>, rewards: Vec<f32>| {
+            Replay::from_file(
+                &ReplayFile {
+                    states,
+                    actions,
+                    rewards,
+                },
+                2,
+                10,
+            )
+            .unwrap_err()
+        };
+        assert!(bad(vec![0.0; 3], vec![0, 1], vec![0.0; 2]).contains("state values"));
+        assert!(bad(vec![0.0; 4], vec![0, 1], vec![0.0; 1]).contains("rewards"));
+        assert!(bad(vec![0.0; 4], vec![0, 2], vec![0.0; 2]).contains("action 2"));
+        assert!(bad(vec![0.0, f32::INFINITY], vec![0], vec![0.0]).contains("non-finite"));
+        assert!(bad(vec![0.0; 2], vec![0], vec![f32::NAN]).contains("non-finite"));
+    }
+}
