@@ -42,6 +42,17 @@ pub enum Error {
         /// The known names, comma separated.
         known: String,
     },
+    /// An actor (the registry, an engine) has stopped and cannot answer.
+    #[error("{0} is not running")]
+    NotRunning(String),
+    /// Code that must not panic did (caught: a synergy update, say).
+    #[error("{what} panicked: {message}")]
+    Panicked {
+        /// What panicked.
+        what: &'static str,
+        /// The panic's message.
+        message: String,
+    },
     /// A state file could not be read or written.
     #[error(transparent)]
     Persist(#[from] PersistError),

@@ -17,18 +17,24 @@
 //! - [`autoscale`] — the decision to create or remove an engine.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
+//! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
+//! - [`registry`] — the `ImprovementEngineRegistry` actor: owns, runs, supervises and scales engines.
+//! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod autoscale;
 pub mod chain;
+pub mod decision;
 pub mod energy;
+pub mod engine;
 pub mod error;
 pub mod host;
 pub mod metalog;
 pub mod persist;
 pub mod pipeline;
 pub mod policy;
+pub mod registry;
 pub mod roi;
 pub mod synergy;
 

@@ -51,7 +51,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ensure_finite, ensure_unit};
-use crate::persist::{self, Decode, Durability};
+use crate::persist::{self, Decode, Durability, PendingFile};
 use crate::roi::{keep_newest, push_bounded};
 
 /// The file [`CapitalEnergy`] is saved to inside a bot's state folder.
@@ -131,11 +131,17 @@ pub trait EnergySource: Send {
     /// The energy score for `inputs`, in [0, 1]. Bad inputs are an error.
     fn energy_score(&mut self, inputs: &EnergyInputs) -> Result<f64>;
 
-    /// Saves the source's state into the bot's state folder `dir` and returns
-    /// the bytes written. The default writes nothing and returns 0: it is for
-    /// stateless sources; a source that learns must override it.
-    fn save(&self, _dir: &Path, _durability: Durability) -> Result<u64> {
-        Ok(0)
+    /// The source's state files for the bot's state folder `dir`, encoded,
+    /// not written (the engine hands them to its state writer). The default
+    /// is none: it is for stateless sources; a source that learns must
+    /// override it.
+    fn state_files(&self, _dir: &Path) -> Result<Vec<PendingFile>> {
+        Ok(Vec::new())
+    }
+
+    /// Writes the source's state into `dir` now; returns the bytes written.
+    fn save(&self, dir: &Path, durability: Durability) -> Result<u64> {
+        Ok(persist::write_all(&self.state_files(dir)?, durability)?)
     }
 }
 
@@ -287,9 +293,9 @@ impl EnergySource for CapitalEnergy {
         Ok(score)
     }
 
-    /// Saves to `dir/`[`ENERGY_FILE`].
-    fn save(&self, dir: &Path, durability: Durability) -> Result<u64> {
-        CapitalEnergy::save(self, &dir.join(ENERGY_FILE), durability)
+    /// `dir/`[`ENERGY_FILE`].
+    fn state_files(&self, dir: &Path) -> Result<Vec<PendingFile>> {
+        Ok(vec![PendingFile::json(dir.join(ENERGY_FILE), self)?])
     }
 }
 

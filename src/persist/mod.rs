@@ -25,7 +25,7 @@ mod finite;
 pub mod writer;
 
 pub use finite::{NonFiniteAt, check as check_finite};
-pub use writer::{PendingFile, StateWriter};
+pub use writer::{PendingFile, StateWriter, write_all};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -193,9 +193,7 @@ pub fn save_json<T: Serialize + ?Sized>(
     value: &T,
     durability: Durability,
 ) -> Result<u64, PersistError> {
-    let bytes = encode_json(path, value)?;
-    write_atomic(path, &bytes, durability)?;
-    Ok(bytes.len() as u64)
+    write_all(&[PendingFile::json(path.to_path_buf(), value)?], durability)
 }
 
 /// Checks the `"version"` field of JSON `bytes`, then decodes them as `T`.

@@ -32,6 +32,27 @@ pub struct PendingFile {
     pub bytes: Vec<u8>,
 }
 
+impl PendingFile {
+    /// `value` encoded as this module's versioned JSON, to be written at `path`.
+    pub fn json<T: serde::Serialize + ?Sized>(
+        path: PathBuf,
+        value: &T,
+    ) -> Result<Self, PersistError> {
+        let bytes = super::encode_json(&path, value)?;
+        Ok(PendingFile { path, bytes })
+    }
+}
+
+/// Writes each file atomically, now, on this thread; returns the bytes written.
+pub fn write_all(files: &[PendingFile], durability: Durability) -> Result<u64, PersistError> {
+    let mut total = 0;
+    for f in files {
+        write_atomic(&f.path, &f.bytes, durability)?;
+        total += f.bytes.len() as u64;
+    }
+    Ok(total)
+}
+
 /// The answer to a job: `Ok(())`, or the first failure, in words.
 pub type Ack = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
@@ -79,7 +100,9 @@ pub struct StateWriter {
 
 impl std::fmt::Debug for StateWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateWriter").field("stats", &self.stats).finish()
+        f.debug_struct("StateWriter")
+            .field("stats", &self.stats)
+            .finish()
     }
 }
 
@@ -93,7 +116,9 @@ impl StateWriter {
             .name("kaizen-state-writer".into())
             .spawn(move || run(rx, &thread_stats))
             .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the state writer thread"));
+            .unwrap_or_else(
+                |e| tracing::error!(error = %e, "cannot start the state writer thread"),
+            );
         StateWriter { tx, stats }
     }
 
@@ -297,7 +322,10 @@ mod tests {
         std::fs::write(&blocker, "a file, not a folder").unwrap();
         let w = StateWriter::spawn();
         let bad = w.submit(vec![file(&blocker.join("x.json"), "v")], Durability::Atomic);
-        let good = w.submit(vec![file(&dir.path().join("y.json"), "v")], Durability::Atomic);
+        let good = w.submit(
+            vec![file(&dir.path().join("y.json"), "v")],
+            Durability::Atomic,
+        );
         let err = bad.await.unwrap().unwrap_err();
         assert!(err.contains("blocker"), "{err}");
         assert_eq!(good.await.unwrap(), Ok(()));

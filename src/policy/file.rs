@@ -25,7 +25,7 @@ use std::path::Path;
 use super::learn::{MAX_TRACES, MIN_TRACE, RECENT_REWARDS, Trace};
 use super::state::StateMap;
 use super::{Exploration, PolicyConfig, PolicyState, SelfImprovementPolicy, Strategy};
-use crate::persist::{Decode, Durability, decode_json, load_with, save_json};
+use crate::persist::{self, Decode, Durability, PendingFile, decode_json, load_with};
 use crate::{Error, Result};
 
 /// The settings part of the file: [`PolicyConfig`] without the strategy,
@@ -97,7 +97,16 @@ impl SelfImprovementPolicy {
     /// # Ok::<(), kaizen::Error>(())
     /// ```
     pub fn save(&self, path: impl AsRef<Path>, durability: Durability) -> Result<u64> {
-        Ok(save_json(path.as_ref(), &self.to_file(), durability)?)
+        Ok(persist::write_all(
+            &[self.state_file(path.as_ref())?],
+            durability,
+        )?)
+    }
+
+    /// The policy encoded as the file [`save`](Self::save) writes at `path`,
+    /// for a caller that writes it later (the engine's state writer).
+    pub fn state_file(&self, path: &Path) -> Result<PendingFile> {
+        Ok(PendingFile::json(path.to_path_buf(), &self.to_file())?)
     }
 
     /// Reads the policy saved at `path`, with `config` as the settings.

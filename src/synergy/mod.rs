@@ -55,14 +55,14 @@ pub use vector::{
     SynergyDeltas, SynergyWeights, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_START, adjustment, core_products,
 };
 pub use weights::{
-    SynergyWeightLearner, WEIGHTS_FILE, WeightLearnerConfig, load_weights, save_weights,
+    SynergyWeightLearner, WEIGHTS_FILE, WeightLearnerConfig, load_weights, weights_file,
 };
 
 use serde::Serialize;
 use std::path::Path;
 
 use crate::error::ensure_finite;
-use crate::persist::Durability;
+use crate::persist::{self, Durability, PendingFile};
 use crate::{Error, Result};
 
 /// What one [`SynergyLearner::update`] did.
@@ -110,8 +110,14 @@ pub trait SynergyLearner: Send + 'static {
     /// another key set are [`Error::Invalid`].
     fn set_weights(&mut self, weights: SynergyWeights) -> Result<()>;
 
-    /// Writes the learner's state files into `dir`; returns the bytes written.
-    fn save(&self, dir: &Path, durability: Durability) -> Result<u64>;
+    /// The learner's state files for the folder `dir`, encoded, not written:
+    /// the engine hands them to its state writer.
+    fn state_files(&self, dir: &Path) -> Result<Vec<PendingFile>>;
+
+    /// Writes the learner's state files into `dir` now; returns the bytes written.
+    fn save(&self, dir: &Path, durability: Durability) -> Result<u64> {
+        Ok(persist::write_all(&self.state_files(dir)?, durability)?)
+    }
 
     /// Whether an update is costly enough (tens of µs) that the engine should
     /// run it off its message-handling thread.
@@ -161,6 +167,41 @@ impl LearnerConfig {
             LearnerConfig::Weights(c) => Box::new(SynergyWeightLearner::load(dir, c.clone())?),
             LearnerConfig::Dqn(c) => Box::new(DQNSynergyLearner::load(dir, c.clone())?),
         })
+    }
+
+    /// [`load`](Self::load) from `dir` when given, else a fresh learner.
+    pub fn open(&self, dir: Option<&Path>) -> Result<Box<dyn SynergyLearner>> {
+        match dir {
+            Some(dir) => self.load(dir),
+            None => Ok(match self {
+                LearnerConfig::Weights(c) => Box::new(SynergyWeightLearner::new(c.clone())?),
+                LearnerConfig::Dqn(c) => Box::new(DQNSynergyLearner::new(c.clone())?),
+            }),
+        }
+    }
+
+    /// The key set the learner weighs.
+    pub fn keys(&self) -> SynergyKeys {
+        match self {
+            LearnerConfig::Weights(c) => c.keys,
+            LearnerConfig::Dqn(c) => c.keys,
+        }
+    }
+
+    /// Checks the learner's settings.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            LearnerConfig::Weights(c) => c.validate(),
+            LearnerConfig::Dqn(c) => c.validate(),
+        }
+    }
+
+    /// `"weights"` or `"dqn"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LearnerConfig::Weights(_) => "weights",
+            LearnerConfig::Dqn(_) => "dqn",
+        }
     }
 }
 

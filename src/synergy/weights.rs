@@ -39,7 +39,7 @@ use super::vector::SynergyWeights;
 use super::{LearnReport, Skip, SynergyDeltas, SynergyLearner, check_key_set, check_update};
 use crate::Result;
 use crate::error::ensure_positive;
-use crate::persist::{self, Decode, Durability};
+use crate::persist::{self, Decode, PendingFile};
 
 /// The weights file in an engine's state folder.
 pub const WEIGHTS_FILE: &str = "synergy.json";
@@ -133,8 +133,8 @@ impl SynergyLearner for SynergyWeightLearner {
         Ok(())
     }
 
-    fn save(&self, dir: &Path, durability: Durability) -> Result<u64> {
-        save_weights(dir, &self.weights, durability)
+    fn state_files(&self, dir: &Path) -> Result<Vec<PendingFile>> {
+        Ok(vec![weights_file(dir, &self.weights)?])
     }
 
     fn is_heavy(&self) -> bool {
@@ -142,13 +142,9 @@ impl SynergyLearner for SynergyWeightLearner {
     }
 }
 
-/// Writes `weights` to `dir/synergy.json`; returns the bytes written.
-pub fn save_weights(dir: &Path, weights: &SynergyWeights, durability: Durability) -> Result<u64> {
-    Ok(persist::save_json(
-        &dir.join(WEIGHTS_FILE),
-        weights,
-        durability,
-    )?)
+/// `weights` encoded as `dir/synergy.json`.
+pub fn weights_file(dir: &Path, weights: &SynergyWeights) -> Result<PendingFile> {
+    Ok(PendingFile::json(dir.join(WEIGHTS_FILE), weights)?)
 }
 
 /// Reads `dir/synergy.json` for the key set `keys`; the defaults when the file
@@ -179,7 +175,7 @@ fn decode_weights(bytes: &[u8], keys: SynergyKeys) -> Result<SynergyWeights, Dec
 mod tests {
     use super::*;
     use crate::Error;
-    use crate::persist::{PersistError, backup_path};
+    use crate::persist::{Durability, PersistError, backup_path};
     use crate::synergy::SynergyKey;
     use std::fs;
 
@@ -356,7 +352,8 @@ mod tests {
                 })
                 .collect();
             let w = SynergyWeights::from_values(SynergyKeys::Extended, &values).unwrap();
-            save_weights(dir.path(), &w, Durability::Atomic).unwrap();
+            persist::write_all(&[weights_file(dir.path(), &w).unwrap()], Durability::Atomic)
+                .unwrap();
             let back = load_weights(dir.path(), SynergyKeys::Extended).unwrap();
             let bits =
                 |w: &SynergyWeights| w.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -397,8 +394,16 @@ mod tests {
     fn a_damaged_file_falls_back_to_its_backup() {
         let dir = tempfile::tempdir().unwrap();
         let first = SynergyWeights::from_values(SynergyKeys::Core, &[2.0, 3.0, 4.0, 5.0]).unwrap();
-        save_weights(dir.path(), &first, Durability::Atomic).unwrap();
-        save_weights(dir.path(), &SynergyWeights::default(), Durability::Atomic).unwrap();
+        persist::write_all(
+            &[weights_file(dir.path(), &first).unwrap()],
+            Durability::Atomic,
+        )
+        .unwrap();
+        persist::write_all(
+            &[weights_file(dir.path(), &SynergyWeights::default()).unwrap()],
+            Durability::Atomic,
+        )
+        .unwrap();
         assert!(backup_path(&dir.path().join(WEIGHTS_FILE)).exists());
         fs::write(
             dir.path().join(WEIGHTS_FILE),
@@ -438,12 +443,20 @@ mod tests {
             &[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
         )
         .unwrap();
-        save_weights(dir.path(), &ext, Durability::Atomic).unwrap();
+        persist::write_all(
+            &[weights_file(dir.path(), &ext).unwrap()],
+            Durability::Atomic,
+        )
+        .unwrap();
         // A core learner takes the core keys of an extended file.
         let core = load_weights(dir.path(), SynergyKeys::Core).unwrap();
         assert_eq!(core.as_slice(), &[2.0, 3.0, 4.0, 5.0]);
         // An extended learner cannot use a core file: all defaults.
-        save_weights(dir.path(), &core, Durability::Atomic).unwrap();
+        persist::write_all(
+            &[weights_file(dir.path(), &core).unwrap()],
+            Durability::Atomic,
+        )
+        .unwrap();
         fs::remove_file(backup_path(&dir.path().join(WEIGHTS_FILE))).unwrap();
         let back = load_weights(dir.path(), SynergyKeys::Extended).unwrap();
         assert_eq!(back, SynergyWeights::new(SynergyKeys::Extended));
@@ -453,7 +466,7 @@ mod tests {
     fn truncated_files_never_panic() {
         let dir = tempfile::tempdir().unwrap();
         let w = SynergyWeights::from_values(SynergyKeys::Core, &[2.0, 3.0, 4.0, 5.0]).unwrap();
-        save_weights(dir.path(), &w, Durability::Atomic).unwrap();
+        persist::write_all(&[weights_file(dir.path(), &w).unwrap()], Durability::Atomic).unwrap();
         let good = fs::read(dir.path().join(WEIGHTS_FILE)).unwrap();
         for cut in 0..good.len() {
             fs::write(dir.path().join(WEIGHTS_FILE), &good[..cut]).unwrap();

@@ -24,9 +24,9 @@ use super::net::{Mlp, flat_from, segments, tensors_of};
 use super::replay::{Replay, ReplayFile};
 use super::{DQNSynergyLearner, DqnConfig};
 use crate::Result;
-use crate::persist::{self, Decode, Durability, FORMAT_VERSION, PersistError, backup_path};
+use crate::persist::{self, Decode, FORMAT_VERSION, PendingFile, PersistError, backup_path};
 use crate::synergy::key::SynergyKeys;
-use crate::synergy::weights::{load_weights, save_weights};
+use crate::synergy::weights::{load_weights, weights_file};
 
 /// The networks and optimiser moments file.
 pub const DQN_NETS_FILE: &str = "synergy-dqn.safetensors";
@@ -196,20 +196,17 @@ fn pick_pair(
     }
 }
 
-/// Writes the three files of `learner` into `dir`; returns the bytes written.
-pub(super) fn save(learner: &DQNSynergyLearner, dir: &Path, durability: Durability) -> Result<u64> {
-    let nets = save_nets(learner, dir, durability)?;
-    let state = save_state(learner, dir, durability)?;
-    let weights = save_weights(dir, &learner.weights, durability)?;
-    Ok(nets + state + weights)
+/// The three files of `learner` for `dir`, in the order they are written.
+pub(super) fn state_files(learner: &DQNSynergyLearner, dir: &Path) -> Result<Vec<PendingFile>> {
+    Ok(vec![
+        nets_file(learner, dir)?,
+        state_file(learner, dir)?,
+        weights_file(dir, &learner.weights)?,
+    ])
 }
 
-/// Writes `synergy-dqn.safetensors`.
-pub(super) fn save_nets(
-    learner: &DQNSynergyLearner,
-    dir: &Path,
-    durability: Durability,
-) -> Result<u64> {
+/// `synergy-dqn.safetensors`, encoded.
+pub(super) fn nets_file(learner: &DQNSynergyLearner, dir: &Path) -> Result<PendingFile> {
     let path = dir.join(DQN_NETS_FILE);
     let d = learner.d();
     let flats: [&[f32]; 4] = [
@@ -237,16 +234,11 @@ pub(super) fn save_nets(
         .map_err(|e| e.to_string())
         .and_then(sorted_header)
         .map_err(encode_err)?;
-    persist::write_atomic(&path, &bytes, durability)?;
-    Ok(bytes.len() as u64)
+    Ok(PendingFile { path, bytes })
 }
 
-/// Writes `synergy-dqn.json`.
-pub(super) fn save_state(
-    learner: &DQNSynergyLearner,
-    dir: &Path,
-    durability: Durability,
-) -> Result<u64> {
+/// `synergy-dqn.json`, encoded.
+pub(super) fn state_file(learner: &DQNSynergyLearner, dir: &Path) -> Result<PendingFile> {
     let moment = learner.moment();
     let file = StateFile {
         keys: learner.config.keys,
@@ -255,11 +247,7 @@ pub(super) fn save_state(
         rng: learner.rng.clone(),
         replay: learner.replay.to_file(),
     };
-    Ok(persist::save_json(
-        &dir.join(DQN_STATE_FILE),
-        &file,
-        durability,
-    )?)
+    Ok(PendingFile::json(dir.join(DQN_STATE_FILE), &file)?)
 }
 
 /// The safetensors `bytes` with their JSON header re-encoded with sorted keys

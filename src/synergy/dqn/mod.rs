@@ -65,7 +65,7 @@ use super::key::SynergyKeys;
 use super::vector::SynergyWeights;
 use super::{LearnReport, Skip, SynergyDeltas, SynergyLearner, check_key_set, check_update};
 use crate::error::{ensure_finite, ensure_positive};
-use crate::persist::Durability;
+use crate::persist::PendingFile;
 use crate::{Error, Result};
 
 /// The largest replay capacity accepted (transitions).
@@ -391,8 +391,8 @@ impl SynergyLearner for DQNSynergyLearner {
         Ok(())
     }
 
-    fn save(&self, dir: &Path, durability: Durability) -> Result<u64> {
-        files::save(self, dir, durability)
+    fn state_files(&self, dir: &Path) -> Result<Vec<PendingFile>> {
+        files::state_files(self, dir)
     }
 
     fn is_heavy(&self) -> bool {

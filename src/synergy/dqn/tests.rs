@@ -1,8 +1,8 @@
 use super::adamw::{AdamW, AdamWParams, clip_scale, global_norm};
-use super::files::{save_nets, save_state};
+use super::files::{nets_file, state_file};
 use super::net::{Mlp, flat_from, param_count, segments, td_loss};
 use super::*;
-use crate::persist::{PersistError, backup_path};
+use crate::persist::{self, Durability, PersistError, backup_path};
 use crate::synergy::{SynergyKey, WEIGHTS_FILE};
 use candle_core::Var;
 use candle_nn::{Linear, Module, Optimizer};
@@ -892,7 +892,7 @@ fn files_that_disagree_are_never_mixed() {
     let at_20 = l.clone();
     let mut inputs = ChaCha8Rng::seed_from_u64(170);
     train(&mut l, &mut inputs, 5);
-    save_nets(&l, dir.path(), Durability::Atomic).unwrap();
+    persist::write_all(&[nets_file(&l, dir.path()).unwrap()], Durability::Atomic).unwrap();
     let mut back = DQNSynergyLearner::load(dir.path(), config(17)).unwrap();
     assert_same_state(&back, &at_20);
     let mut expected = at_20.clone();
@@ -914,7 +914,7 @@ fn files_that_disagree_are_never_mixed() {
     let (dir, mut l) = saved(18, 20);
     let at_20 = l.clone();
     train(&mut l, &mut ChaCha8Rng::seed_from_u64(180), 5);
-    save_state(&l, dir.path(), Durability::Atomic).unwrap();
+    persist::write_all(&[state_file(&l, dir.path()).unwrap()], Durability::Atomic).unwrap();
     let back = DQNSynergyLearner::load(dir.path(), config(18)).unwrap();
     assert_same_state(&back, &at_20);
 

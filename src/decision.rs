@@ -1,0 +1,122 @@
+//! The decision stream: every cycle, every autoscale step and every change to
+//! the set of engines, as it happens.
+//!
+//! Engines and the registry publish [`Decision`]s on a
+//! `tokio::sync::broadcast` channel; a host subscribes with
+//! [`RegistryHandle::subscribe`](crate::registry::RegistryHandle::subscribe).
+//! A subscriber that falls more than the channel's capacity behind skips the
+//! oldest decisions (it is told how many, by `RecvError::Lagged`); nothing
+//! waits on a slow subscriber. Every decision is also logged with `tracing`
+//! (runs and autoscale steps at `info`, skips at `debug`).
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::autoscale::{AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
+use crate::engine::CycleRecord;
+
+/// How many decisions a subscriber may fall behind before it skips some.
+pub const DECISION_CAPACITY: usize = 4096;
+
+/// One autoscale step: what it saw, what it decided, and whether it was applied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoscaleRecord {
+    /// When (the registry's clock).
+    pub time: f64,
+    /// What the decision saw.
+    pub inputs: AutoscaleInputs,
+    /// The options it was made with.
+    pub config: AutoscaleConfig,
+    /// The action and its reason.
+    pub decision: AutoscaleDecision,
+    /// Whether the action was carried out (false in `dry_run`, for `hold`, or on error).
+    pub applied: bool,
+    /// Why carrying it out failed, if it did.
+    pub error: Option<String>,
+}
+
+/// What happened to an engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineEventKind {
+    /// It was registered.
+    Registered,
+    /// It was unregistered (or removed by autoscale), after saving.
+    Unregistered,
+    /// It stopped unexpectedly and was restarted from its saved state.
+    Restarted,
+    /// It stopped too often and is no longer restarted.
+    Failed,
+}
+
+/// A change to the set of engines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineEvent {
+    /// When (the registry's clock).
+    pub time: f64,
+    /// The engine.
+    pub engine: Arc<str>,
+    /// What happened.
+    pub kind: EngineEventKind,
+    /// Details, in words.
+    pub detail: String,
+}
+
+/// One item of the decision stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Decision {
+    /// An engine's tick or cycle.
+    Cycle(CycleRecord),
+    /// An autoscale step.
+    Autoscale(AutoscaleRecord),
+    /// An engine was registered, removed, restarted or marked failed.
+    Engine(EngineEvent),
+}
+
+/// The sending side of the decision stream.
+pub type DecisionSender = tokio::sync::broadcast::Sender<Decision>;
+
+/// A new decision stream.
+pub fn channel() -> DecisionSender {
+    tokio::sync::broadcast::channel(DECISION_CAPACITY).0
+}
+
+/// Logs a cycle record and sends it to the subscribers, if there are any
+/// (the record is copied only then).
+pub fn publish_cycle(sender: Option<&DecisionSender>, r: &CycleRecord) {
+    match &r.outcome {
+        Some(o) => tracing::info!(
+            engine = %r.engine, bot = %r.bot, cycle = r.cycle, reason = %r.reason,
+            energy = r.energy(), ok = o.ok, delta = o.delta, reward = o.reward,
+            error = o.error.as_deref(), "cycle ran"
+        ),
+        None => tracing::debug!(
+            engine = %r.engine, reason = %r.reason, energy_score = r.energy_score,
+            "tick skipped"
+        ),
+    }
+    if let Some(s) = sender
+        && s.receiver_count() > 0
+    {
+        let _ = s.send(Decision::Cycle(r.clone()));
+    }
+}
+
+/// Logs an autoscale step or an engine event and sends it to the subscribers.
+pub fn publish(sender: Option<&DecisionSender>, decision: Decision) {
+    match &decision {
+        Decision::Cycle(r) => return publish_cycle(sender, r),
+        Decision::Autoscale(a) => tracing::info!(
+            action = ?a.decision.action, applied = a.applied, energy = a.inputs.energy,
+            trend = a.inputs.trend, cpu = a.inputs.cpu, memory = a.inputs.memory,
+            engines = a.inputs.engines.len(), reason = %a.decision.reason, "autoscale"
+        ),
+        Decision::Engine(e) => tracing::info!(
+            engine = %e.engine, kind = ?e.kind, detail = %e.detail, "engine"
+        ),
+    }
+    if let Some(s) = sender {
+        let _ = s.send(decision);
+    }
+}

@@ -1,0 +1,516 @@
+//! The engine actor: routes messages to [`EngineCore`] and waits on the
+//! pipeline, the learner pool and the state writer.
+
+use actix::prelude::*;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use super::config::Persistence;
+use super::learners::{Learned, LearnerPool};
+use super::locks::{BotGuard, BotLocks};
+use super::logic::{Absorbed, CyclePlan, EngineCore, Hosts, Reading, TickPlan};
+use super::messages::*;
+use super::record::{CycleRecord, Reason};
+use crate::decision::{DecisionSender, publish_cycle};
+use crate::host::{Clock, Resources};
+use crate::persist::{Durability, PendingFile, StateWriter};
+use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
+use crate::synergy::LearnReport;
+use crate::{Error, Result};
+
+/// What the actor needs besides the core: shared services and host hooks.
+pub(crate) struct Wiring {
+    pub pipeline: Arc<dyn Pipeline>,
+    pub hosts: Hosts,
+    pub clock: Arc<dyn Clock>,
+    pub locks: BotLocks,
+    pub learners: LearnerPool,
+    pub writer: StateWriter,
+    pub events: Option<DecisionSender>,
+    pub watcher: Option<Recipient<EngineExited>>,
+    pub generation: u64,
+}
+
+/// One bot's engine. Build it with [`EngineBuilder`](super::EngineBuilder).
+pub struct SelfImprovementEngine {
+    core: EngineCore,
+    wiring: Wiring,
+    busy: bool,
+    flush_scheduled: bool,
+    shutting_down: bool,
+    resources: Resources,
+    last_record: Option<CycleRecord>,
+    idle_waiters: VecDeque<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A step of a cycle: done now, or waiting for something. It only lives on
+/// the stack between two calls; boxing the record would allocate on every tick.
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    Ready(CycleRecord),
+    Wait(ResponseActFuture<SelfImprovementEngine, CycleRecord>),
+}
+
+impl Step {
+    fn respond(self) -> ActorResponse<SelfImprovementEngine, CycleRecord> {
+        match self {
+            Step::Ready(r) => ActorResponse::reply(r),
+            Step::Wait(f) => ActorResponse::r#async(f),
+        }
+    }
+
+    fn into_future(self) -> ResponseActFuture<SelfImprovementEngine, CycleRecord> {
+        match self {
+            Step::Ready(r) => Box::pin(actix::fut::ready(r)),
+            Step::Wait(f) => f,
+        }
+    }
+}
+
+impl SelfImprovementEngine {
+    pub(crate) fn new(core: EngineCore, wiring: Wiring) -> Self {
+        SelfImprovementEngine {
+            core,
+            wiring,
+            busy: false,
+            flush_scheduled: false,
+            shutting_down: false,
+            resources: Resources::default(),
+            last_record: None,
+            idle_waiters: VecDeque::new(),
+        }
+    }
+
+    /// The engine's learning state (for inspection in tests and tools).
+    pub fn core(&self) -> &EngineCore {
+        &self.core
+    }
+
+    /// A tick or cycle that could not be computed: logged, reported as a skip.
+    fn internal_error(&mut self, now: f64, e: &Error) -> CycleRecord {
+        tracing::error!(engine = %self.core.name(), error = %e, "engine error; tick skipped");
+        self.set_idle();
+        self.core.skip_record(now, Reason::Failed)
+    }
+
+    fn set_idle(&mut self) {
+        self.busy = false;
+        while let Some(w) = self.idle_waiters.pop_front() {
+            let _ = w.send(());
+        }
+    }
+
+    /// Publishes a record and keeps it as the last one.
+    fn emit(&mut self, record: &CycleRecord) {
+        publish_cycle(self.wiring.events.as_ref(), record);
+        self.last_record = Some(record.clone());
+    }
+
+    /// After a change, the state goes to the writer as configured; for
+    /// per-cycle persistence the returned ack is what to wait on.
+    fn persist(&mut self, ctx: &mut Context<Self>) -> Option<crate::persist::writer::Ack> {
+        if !self.core.is_dirty() {
+            return None;
+        }
+        match self.core.config().persistence {
+            Persistence::PerCycle(durability) => {
+                let files = self.take_files()?;
+                Some(self.wiring.writer.submit(files, durability))
+            }
+            Persistence::WriteBehind { window, .. } => {
+                if !self.flush_scheduled {
+                    self.flush_scheduled = true;
+                    ctx.run_later(window, |act, _| {
+                        act.flush_scheduled = false;
+                        act.flush_detached();
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    fn durability(&self) -> Durability {
+        match self.core.config().persistence {
+            Persistence::PerCycle(d) | Persistence::WriteBehind { durability: d, .. } => d,
+        }
+    }
+
+    fn take_files(&mut self) -> Option<Vec<PendingFile>> {
+        match self.core.take_files() {
+            Ok(files) if files.is_empty() => None,
+            Ok(files) => Some(files),
+            Err(e) => {
+                tracing::error!(engine = %self.core.name(), error = %e, "state not encoded; not saved");
+                None
+            }
+        }
+    }
+
+    fn flush_detached(&mut self) {
+        if let Some(files) = self.take_files() {
+            let d = self.durability();
+            self.wiring.writer.submit_detached(files, d);
+        }
+    }
+
+    /// A skip that changed state: saved as configured, emitted, answered.
+    fn finish_skip(&mut self, record: CycleRecord, ctx: &mut Context<Self>) -> CycleRecord {
+        if let Some(ack) = self.persist(ctx) {
+            // Skips do not wait for the disk; the next cycle will.
+            drop(ack);
+        }
+        self.emit(&record);
+        record
+    }
+
+    fn start_cycle(&mut self, plan: CyclePlan, ctx: &mut Context<Self>) -> Step {
+        let guard = match self
+            .wiring
+            .locks
+            .try_lock(self.core.bot(), self.core.name())
+        {
+            Ok(g) => g,
+            Err(holder) => {
+                tracing::debug!(engine = %self.core.name(), holder = %holder, "bot busy in another engine");
+                let record = self.core.skip_record(plan.now, Reason::Busy);
+                return Step::Ready(self.finish_skip(record, ctx));
+            }
+        };
+        self.busy = true;
+        let before = match self.core.before_pipeline(&plan, &self.wiring.hosts) {
+            Ok(r) => r,
+            Err(e) => return Step::Ready(self.internal_error(plan.now, &e)),
+        };
+        if let Reading::Failed(why) = &before {
+            let not_run = Err(PipelineError::Failed(format!("not run: {why}")));
+            return self.after_pipeline(plan, before, not_run, guard, ctx);
+        }
+        let timeout = self.core.config().timeout;
+        let mut run = GuardedRun::start(
+            self.wiring.pipeline.as_ref(),
+            self.core.bot(),
+            plan.chain.energy,
+            timeout,
+        );
+        // Most pipelines that answer at once need no trip through the context.
+        let mut cx = TaskContext::from_waker(futures_util::task::noop_waker_ref());
+        match Pin::new(&mut run).poll(&mut cx) {
+            Poll::Ready(outcome) => self.after_pipeline(plan, before, outcome, guard, ctx),
+            Poll::Pending => Step::Wait(Box::pin(run.into_actor(self).then(
+                move |outcome, act, ctx| {
+                    act.after_pipeline(plan, before, outcome, guard, ctx)
+                        .into_future()
+                },
+            ))),
+        }
+    }
+
+    fn after_pipeline(
+        &mut self,
+        plan: CyclePlan,
+        before: Reading,
+        outcome: Result<AutomationResult, PipelineError>,
+        guard: BotGuard,
+        ctx: &mut Context<Self>,
+    ) -> Step {
+        let after = match before {
+            Reading::Profit(_) => self.wiring.hosts.read_profit(self.core.bot()),
+            _ => Reading::NoSource,
+        };
+        drop(guard);
+        let absorbed = match self.core.absorb(outcome, &before, &after) {
+            Ok(a) => a,
+            Err(e) => return Step::Ready(self.internal_error(plan.now, &e)),
+        };
+        if self.core.learner_is_heavy()
+            && let Some(learner) = self.core.take_learner()
+        {
+            let rx = self
+                .wiring
+                .learners
+                .update(learner, absorbed.delta(), absorbed.deltas);
+            return Step::Wait(Box::pin(rx.into_actor(self).then(
+                move |learned, act, ctx| {
+                    let report = match learned {
+                        Ok(Learned { learner, report }) => {
+                            act.core.return_learner(learner);
+                            report
+                        }
+                        Err(_) => act.recover_learner(),
+                    };
+                    act.finish(plan, absorbed, report, ctx).into_future()
+                },
+            )));
+        }
+        let report = self.core.learn_inline(&absorbed);
+        self.finish(plan, absorbed, report, ctx)
+    }
+
+    /// The pool lost the learner (its thread died): reload it from disk.
+    fn recover_learner(&mut self) -> Result<LearnReport> {
+        tracing::error!(engine = %self.core.name(), "the learner pool lost this engine's learner; reloading it from disk");
+        self.core.reopen_learner()?;
+        Err(Error::invalid(
+            "synergy learner update",
+            "lost",
+            "an answer from the learner pool",
+        ))
+    }
+
+    fn finish(
+        &mut self,
+        plan: CyclePlan,
+        absorbed: Absorbed,
+        report: Result<LearnReport>,
+        ctx: &mut Context<Self>,
+    ) -> Step {
+        let now = plan.now;
+        let record = match self.core.conclude(plan, absorbed, report) {
+            Ok(r) => r,
+            Err(e) => return Step::Ready(self.internal_error(now, &e)),
+        };
+        self.set_idle();
+        match self.persist(ctx) {
+            None => {
+                self.emit(&record);
+                Step::Ready(record)
+            }
+            Some(ack) => Step::Wait(Box::pin(ack.into_actor(self).map(move |answer, act, _| {
+                if let Err(e) = saved(answer) {
+                    tracing::error!(engine = %act.core.name(), error = %e, "cycle state not saved");
+                }
+                act.emit(&record);
+                record
+            }))),
+        }
+    }
+}
+
+impl Actor for SelfImprovementEngine {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if !self.shutting_down
+            && let Some(w) = &self.wiring.watcher
+        {
+            w.do_send(EngineExited {
+                engine: self.core.name().clone(),
+                generation: self.wiring.generation,
+            });
+        }
+    }
+}
+
+impl Handler<Tick> for SelfImprovementEngine {
+    type Result = ActorResponse<Self, CycleRecord>;
+
+    fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
+        self.resources = msg.resources;
+        let reason = if self.shutting_down {
+            Some(Reason::Stopped)
+        } else if self.core.paused() {
+            Some(Reason::Paused)
+        } else if self.busy {
+            Some(Reason::Busy)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            let record = self.core.skip_record(msg.now, reason);
+            self.emit(&record);
+            return ActorResponse::reply(record);
+        }
+        match self
+            .core
+            .plan_tick(msg.now, msg.resources, &self.wiring.hosts)
+        {
+            Ok(TickPlan::Done(record)) => ActorResponse::reply(self.finish_skip(record, ctx)),
+            Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx).respond(),
+            Err(e) => ActorResponse::reply(self.internal_error(msg.now, &e)),
+        }
+    }
+}
+
+impl Handler<RunCycle> for SelfImprovementEngine {
+    type Result = ActorResponse<Self, Result<CycleRecord>>;
+
+    fn handle(&mut self, msg: RunCycle, ctx: &mut Self::Context) -> Self::Result {
+        if !(crate::chain::MIN_ENERGY..=crate::chain::MAX_ENERGY).contains(&msg.energy) {
+            return ActorResponse::reply(Err(Error::invalid(
+                "run_cycle energy",
+                msg.energy,
+                "a whole number in 1..=100",
+            )));
+        }
+        let refused = if self.shutting_down {
+            Some("it is shutting down")
+        } else if self.core.paused() {
+            Some("it is paused")
+        } else if self.busy {
+            Some("a cycle is already running")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            return ActorResponse::reply(Err(Error::invalid(
+                "run_cycle",
+                self.core.name(),
+                format!("an engine that can run a cycle now ({why})"),
+            )));
+        }
+        let now = self.wiring.clock.now();
+        match self
+            .core
+            .plan_requested(now, msg.energy, self.resources, &self.wiring.hosts)
+        {
+            Ok(plan) => match self.start_cycle(plan, ctx) {
+                Step::Ready(r) => ActorResponse::reply(Ok(r)),
+                Step::Wait(f) => ActorResponse::r#async(f.map(|r, _, _| Ok(r))),
+            },
+            Err(e) => ActorResponse::reply(Err(e)),
+        }
+    }
+}
+
+impl Handler<Status> for SelfImprovementEngine {
+    type Result = MessageResult<Status>;
+
+    fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
+        let c = &self.core;
+        MessageResult(EngineStatus {
+            engine: c.name().clone(),
+            bot: c.bot().clone(),
+            paused: c.paused(),
+            busy: self.busy,
+            cycles: c.cycles(),
+            failures: c.failures(),
+            success_rate: c.success_rate(),
+            roi_ema: c.roi().ema(),
+            short_mean: c.roi().short_mean(),
+            trend: c.roi().trend(),
+            last_run: c.last_run(),
+            learner: c.learner_kind().to_string(),
+            weights: c
+                .weights()
+                .iter()
+                .map(|(k, w)| (k.name().to_string(), w))
+                .collect(),
+            last_record: self.last_record.clone(),
+        })
+    }
+}
+
+impl Handler<Pause> for SelfImprovementEngine {
+    type Result = ();
+    fn handle(&mut self, _: Pause, ctx: &mut Self::Context) {
+        self.core.set_paused(true);
+        self.flush_or_schedule(ctx);
+    }
+}
+
+impl Handler<Resume> for SelfImprovementEngine {
+    type Result = ();
+    fn handle(&mut self, _: Resume, ctx: &mut Self::Context) {
+        self.core.set_paused(false);
+        self.flush_or_schedule(ctx);
+    }
+}
+
+impl SelfImprovementEngine {
+    /// Saves a change that is not part of a cycle, without waiting.
+    fn flush_or_schedule(&mut self, ctx: &mut Context<Self>) {
+        if let Some(ack) = self.persist(ctx) {
+            drop(ack);
+        }
+    }
+}
+
+impl Handler<RecordMetrics> for SelfImprovementEngine {
+    type Result = Result<bool>;
+    fn handle(&mut self, msg: RecordMetrics, ctx: &mut Self::Context) -> Result<bool> {
+        let known = self.core.record_metric(&msg.name, msg.value)?;
+        self.flush_or_schedule(ctx);
+        Ok(known)
+    }
+}
+
+impl Handler<SetWeights> for SelfImprovementEngine {
+    type Result = Result<()>;
+    fn handle(&mut self, msg: SetWeights, ctx: &mut Self::Context) -> Result<()> {
+        self.core.set_weights(msg.0)?;
+        self.flush_or_schedule(ctx);
+        Ok(())
+    }
+}
+
+impl SelfImprovementEngine {
+    /// Hands every changed state file to the writer; the future answers once
+    /// they, and every earlier save of this engine, are on disk.
+    fn save_now(&mut self) -> impl Future<Output = Result<()>> + use<> {
+        let files = self.take_files().unwrap_or_default();
+        let ack = self.wiring.writer.submit(files, self.durability());
+        async move { saved(ack.await) }
+    }
+}
+
+/// The writer's answer as a result.
+fn saved(
+    answer: std::result::Result<
+        std::result::Result<(), String>,
+        tokio::sync::oneshot::error::RecvError,
+    >,
+) -> Result<()> {
+    match answer {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::invalid("state save", "failed", e)),
+        Err(_) => Err(Error::NotRunning("the state writer".into())),
+    }
+}
+
+impl Handler<Flush> for SelfImprovementEngine {
+    type Result = ResponseFuture<Result<()>>;
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) -> Self::Result {
+        Box::pin(self.save_now())
+    }
+}
+
+impl Handler<Shutdown> for SelfImprovementEngine {
+    type Result = ResponseActFuture<Self, Result<()>>;
+    fn handle(&mut self, msg: Shutdown, _: &mut Self::Context) -> Self::Result {
+        self.shutting_down = true;
+        let idle = if self.busy {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.idle_waiters.push_back(tx);
+            Some(rx)
+        } else {
+            None
+        };
+        let wait = msg.wait;
+        let name = self.core.name().clone();
+        Box::pin(
+            async move {
+                if let Some(rx) = idle
+                    && tokio::time::timeout(wait, rx).await.is_err()
+                {
+                    tracing::warn!(engine = %name, ?wait, "running cycle did not finish in time; saving without it");
+                }
+            }
+            .into_actor(self)
+            .then(|(), act, _| act.save_now().into_actor(act))
+            .map(|saved, _, ctx: &mut Context<Self>| {
+                ctx.stop();
+                saved
+            }),
+        )
+    }
+}
+
+impl Handler<Stop> for SelfImprovementEngine {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

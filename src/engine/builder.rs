@@ -1,0 +1,281 @@
+//! [`EngineBuilder`]: every engine setting, SPEC's defaults, and the host hooks.
+
+use actix::{Actor, Addr, Recipient};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::actor::{SelfImprovementEngine, Wiring};
+use super::config::{EngineConfig, Persistence};
+use super::learners::LearnerPool;
+use super::locks::BotLocks;
+use super::logic::{EnergyFactory, EngineCore, Hosts};
+use super::messages::EngineExited;
+use super::validate_name;
+use crate::Result;
+use crate::decision::DecisionSender;
+use crate::energy::{CapitalEnergy, ENERGY_FILE, EnergySource};
+use crate::host::{Clock, Diagnostics, ProfitSource, RoiForecast, SystemClock};
+use crate::persist::StateWriter;
+use crate::pipeline::Pipeline;
+use crate::policy::PolicyConfig;
+use crate::roi::RoiConfig;
+use crate::synergy::LearnerConfig;
+
+/// Builds a [`SelfImprovementEngine`]. Cheap to clone: a registry keeps the
+/// builder of each engine it supervises and builds it again, from its saved
+/// state, when the engine has to be restarted.
+///
+/// ```
+/// use kaizen::engine::{EngineBuilder, Persistence};
+/// use kaizen::pipeline::{AutomationResult, pipeline_fn};
+/// use std::time::Duration;
+///
+/// let builder = EngineBuilder::new("alpha", pipeline_fn(|_: &str, _: u32| async {
+///         Ok(AutomationResult::default())
+///     }))
+///     .interval(Duration::from_secs(600))
+///     .energy_threshold(0.4)
+///     .capital_energy();
+/// assert_eq!(builder.name(), "alpha");
+/// assert_eq!(builder.config().energy_threshold, 0.4);
+/// ```
+#[derive(Clone)]
+pub struct EngineBuilder {
+    name: String,
+    bot: Option<String>,
+    pipeline: Arc<dyn Pipeline>,
+    config: EngineConfig,
+    state_root: Option<PathBuf>,
+    hosts: Hosts,
+    energy: Option<EnergyFactory>,
+    clock: Arc<dyn Clock>,
+    locks: Option<BotLocks>,
+    learners: Option<LearnerPool>,
+    writer: Option<StateWriter>,
+    events: Option<DecisionSender>,
+}
+
+impl EngineBuilder {
+    /// An engine called `name` (also its bot's name, unless [`bot`](Self::bot)
+    /// says otherwise) running `pipeline`, with every SPEC default, no state
+    /// folder, no profit source and no energy source.
+    pub fn new(name: impl Into<String>, pipeline: impl Pipeline) -> Self {
+        Self::with_pipeline(name, Arc::new(pipeline))
+    }
+
+    /// As [`new`](Self::new), with a pipeline already shared.
+    pub fn with_pipeline(name: impl Into<String>, pipeline: Arc<dyn Pipeline>) -> Self {
+        EngineBuilder {
+            name: name.into(),
+            bot: None,
+            pipeline,
+            config: EngineConfig::default(),
+            state_root: None,
+            hosts: Hosts::default(),
+            energy: None,
+            clock: Arc::new(SystemClock),
+            locks: None,
+            learners: None,
+            writer: None,
+            events: None,
+        }
+    }
+
+    /// The engine's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bot's name (the engine's name unless set).
+    pub fn bot_name(&self) -> &str {
+        self.bot.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The settings so far.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Another name, keeping everything else (the autoscaler's factories use this).
+    pub fn renamed(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The bot this engine improves, when it is not the engine's name.
+    pub fn bot(mut self, bot: impl Into<String>) -> Self {
+        self.bot = Some(bot.into());
+        self
+    }
+
+    /// Replaces every setting.
+    pub fn config_all(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// A cycle is forced when this long has passed since the last (default 1 h).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.config.interval = interval;
+        self
+    }
+
+    /// Ticks with an energy score under this are skipped (default 0.5).
+    pub fn energy_threshold(mut self, threshold: f64) -> Self {
+        self.config.energy_threshold = threshold;
+        self
+    }
+
+    /// The pipeline's timeout (default 15 min).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// The policy's settings.
+    pub fn policy(mut self, policy: PolicyConfig) -> Self {
+        self.config.policy = policy;
+        self
+    }
+
+    /// The ROI tracker's settings.
+    pub fn roi(mut self, roi: RoiConfig) -> Self {
+        self.config.roi = roi;
+        self
+    }
+
+    /// The synergy learner (default: the weight learner).
+    pub fn learner(mut self, learner: LearnerConfig) -> Self {
+        self.config.learner = learner;
+        self
+    }
+
+    /// When state is written (default: after every cycle, with fsync).
+    pub fn persistence(mut self, persistence: Persistence) -> Self {
+        self.config.persistence = persistence;
+        self
+    }
+
+    /// Keep state in `root/<engine name>/` (SPEC §9); loaded when the engine is built.
+    pub fn state_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.state_root = Some(root.into());
+        self
+    }
+
+    /// The folder this engine's state lives in, if it persists.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.state_root.as_ref().map(|r| r.join(&self.name))
+    }
+
+    /// The host's ledger, read before and after every pipeline run.
+    pub fn profit_source(mut self, source: Arc<dyn ProfitSource>) -> Self {
+        self.hosts.profit = Some(source);
+        self
+    }
+
+    /// A pre-cycle ROI forecaster.
+    pub fn forecast(mut self, forecast: Arc<dyn RoiForecast>) -> Self {
+        self.hosts.forecast = Some(forecast);
+        self
+    }
+
+    /// Diagnostics whose non-empty report forces a cycle.
+    pub fn diagnostics(mut self, diagnostics: Arc<dyn Diagnostics>) -> Self {
+        self.hosts.diagnostics = Some(diagnostics);
+        self
+    }
+
+    /// Use [`CapitalEnergy`] (SPEC §7) as the energy source, kept in `energy.json`.
+    pub fn capital_energy(mut self) -> Self {
+        self.energy = Some(Arc::new(|dir| {
+            Ok(Box::new(match dir {
+                Some(d) => CapitalEnergy::load(&d.join(ENERGY_FILE))?,
+                None => CapitalEnergy::new(),
+            }) as Box<dyn EnergySource>)
+        }));
+        self
+    }
+
+    /// Use the host's energy source; `make` gets the state folder (if any) and
+    /// is called each time the engine is built or restarted.
+    pub fn energy_source(
+        mut self,
+        make: impl Fn(Option<&std::path::Path>) -> Result<Box<dyn EnergySource>> + Send + Sync + 'static,
+    ) -> Self {
+        self.energy = Some(Arc::new(make));
+        self
+    }
+
+    /// The clock for cycles asked for directly (ticks carry their own time).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The bot locks this engine takes (default: the process-wide set, so no
+    /// two engines in one process run a bot's pipeline at once).
+    pub fn bot_locks(mut self, locks: BotLocks) -> Self {
+        self.locks = Some(locks);
+        self
+    }
+
+    /// The pool heavy synergy updates run on (default: the process-wide pool).
+    pub fn learner_pool(mut self, pool: LearnerPool) -> Self {
+        self.learners = Some(pool);
+        self
+    }
+
+    /// The writer state files go through (default: the process-wide writer).
+    pub fn state_writer(mut self, writer: StateWriter) -> Self {
+        self.writer = Some(writer);
+        self
+    }
+
+    /// Publish every cycle record on this decision stream.
+    pub fn decisions(mut self, events: DecisionSender) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Builds the engine, loading its saved state. Refuses an invalid name or
+    /// setting, and a state file from a newer kaizen.
+    pub fn build(&self) -> Result<SelfImprovementEngine> {
+        self.build_supervised(None, 0)
+    }
+
+    /// Builds and starts the engine on the current arbiter.
+    pub fn start(&self) -> Result<Addr<SelfImprovementEngine>> {
+        Ok(self.build()?.start())
+    }
+
+    pub(crate) fn build_supervised(
+        &self,
+        watcher: Option<Recipient<EngineExited>>,
+        generation: u64,
+    ) -> Result<SelfImprovementEngine> {
+        validate_name("engine name", &self.name)?;
+        validate_name("bot_name", self.bot_name())?;
+        let core = EngineCore::open(
+            Arc::from(self.name.as_str()),
+            Arc::from(self.bot_name()),
+            self.config.clone(),
+            self.state_dir(),
+            self.energy.as_ref(),
+        )?;
+        Ok(SelfImprovementEngine::new(
+            core,
+            Wiring {
+                pipeline: self.pipeline.clone(),
+                hosts: self.hosts.clone(),
+                clock: self.clock.clone(),
+                locks: self.locks.clone().unwrap_or_else(BotLocks::shared),
+                learners: self.learners.clone().unwrap_or_else(LearnerPool::shared),
+                writer: self.writer.clone().unwrap_or_else(StateWriter::shared),
+                events: self.events.clone(),
+                watcher,
+                generation,
+            },
+        ))
+    }
+}

@@ -1,0 +1,488 @@
+//! [`RegistryHandle`]: the registry's library API.
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Entry, ImprovementEngineRegistry, RegistryConfig, Timer};
+use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
+use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
+use crate::engine::{
+    BotLocks, CycleRecord, EngineBuilder, EngineStatus, LearnerPool, RunCycle,
+    SelfImprovementEngine, Shutdown,
+};
+use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
+use crate::persist::StateWriter;
+use crate::{Error, Result};
+
+/// Builds the engine for a name the autoscaler chose (`engine{i}`). The
+/// builder's own name is replaced by that name.
+pub type EngineFactory = Arc<dyn Fn(&str) -> Result<EngineBuilder> + Send + Sync>;
+
+/// Asked before the autoscaler creates or removes an engine; `false` holds.
+pub type Approval = Arc<dyn Fn(&AutoscaleAction) -> bool + Send + Sync>;
+
+/// What an autoscale step decides from. `None` fields are taken from the
+/// registry: the energy is the mean of the engines' last energy scores (1
+/// when none has an energy source), the trend the mean of their long-term ROI
+/// trends, the resources its probe's sample, the options its defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AutoscaleRequest {
+    /// The energy score in [0, 1].
+    pub energy: Option<f64>,
+    /// The long-term ROI trend.
+    pub trend: Option<f64>,
+    /// CPU and memory use.
+    pub resources: Option<Resources>,
+    /// The options.
+    pub config: Option<AutoscaleConfig>,
+}
+
+/// One engine as the registry reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineReport {
+    /// The engine.
+    pub name: String,
+    /// Its bot.
+    pub bot: String,
+    /// Registration order.
+    pub created: u64,
+    /// Restarts within the current window.
+    pub restarts: usize,
+    /// Why it is marked failed, if it is.
+    pub failed: Option<String>,
+    /// Its status, when it answered.
+    pub status: Option<EngineStatus>,
+}
+
+/// The registry's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegistryReport {
+    /// Every engine, by name.
+    pub engines: Vec<EngineReport>,
+    /// The last autoscale decisions, oldest first.
+    pub autoscale: Vec<AutoscaleRecord>,
+    /// Timer ticks dropped (late, or while a round was running).
+    pub dropped_ticks: u64,
+    /// The timer's period, when one is set.
+    pub period: Option<Duration>,
+}
+
+/// Starts a registry.
+pub struct RegistryBuilder {
+    config: RegistryConfig,
+    clock: Arc<dyn Clock>,
+    probe: Option<Box<dyn ResourceProbe>>,
+    factory: Option<EngineFactory>,
+    approval: Option<Approval>,
+    learners: Option<LearnerPool>,
+    writer: Option<StateWriter>,
+}
+
+impl RegistryBuilder {
+    /// The clock cycles are stamped with (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The CPU/memory probe (default: [`SysinfoProbe`], which waits ~200 ms
+    /// for its first reading).
+    pub fn probe(mut self, probe: impl ResourceProbe + 'static) -> Self {
+        self.probe = Some(Box::new(probe));
+        self
+    }
+
+    /// How the autoscaler builds new engines.
+    pub fn factory(mut self, factory: EngineFactory) -> Self {
+        self.factory = Some(factory);
+        self
+    }
+
+    /// Asked before each autoscale create or remove.
+    pub fn approval(mut self, approval: Approval) -> Self {
+        self.approval = Some(approval);
+        self
+    }
+
+    /// The pool heavy synergy updates run on (default: the process-wide pool).
+    pub fn learner_pool(mut self, pool: LearnerPool) -> Self {
+        self.learners = Some(pool);
+        self
+    }
+
+    /// The writer state goes through (default: the process-wide writer).
+    pub fn state_writer(mut self, writer: StateWriter) -> Self {
+        self.writer = Some(writer);
+        self
+    }
+
+    /// Starts the registry actor on the current arbiter, and its worker
+    /// arbiters. Must be called inside an actix system.
+    pub fn start(self) -> Result<RegistryHandle> {
+        self.config.autoscale.validate()?;
+        let probe: Box<dyn ResourceProbe> = match self.probe {
+            Some(p) => p,
+            None => match SysinfoProbe::new() {
+                Ok(p) => Box::new(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read CPU and memory use; assuming an idle machine");
+                    Box::new(FixedProbe::default())
+                }
+            },
+        };
+        let (last_change, autoscale_log) = match &self.config.state_root {
+            Some(root) => match super::state::load(root)? {
+                Some(f) => (f.last_change, f.autoscale.into_iter().collect()),
+                None => (None, VecDeque::new()),
+            },
+            None => (None, VecDeque::new()),
+        };
+        let events = crate::decision::channel();
+        let registry = ImprovementEngineRegistry {
+            arbiters: (0..self.config.arbiters).map(|_| Arbiter::new()).collect(),
+            config: self.config,
+            clock: self.clock,
+            probe,
+            entries: BTreeMap::new(),
+            next_created: 0,
+            next_arbiter: 0,
+            events: events.clone(),
+            locks: BotLocks::shared(),
+            learners: self.learners.unwrap_or_else(LearnerPool::shared),
+            writer: self.writer.unwrap_or_else(StateWriter::shared),
+            factory: self.factory,
+            approval: self.approval,
+            last_change,
+            autoscale_log,
+            timer: None,
+            round_running: false,
+            dropped_ticks: 0,
+            stopping: false,
+        };
+        Ok(RegistryHandle {
+            addr: registry.start(),
+            events,
+        })
+    }
+}
+
+/// The registry's library API. Cheap to clone; every call is a message to
+/// the registry actor.
+///
+/// ```no_run
+/// use kaizen::engine::EngineBuilder;
+/// use kaizen::pipeline::{AutomationResult, pipeline_fn};
+/// use kaizen::registry::{RegistryConfig, RegistryHandle};
+///
+/// #[actix::main]
+/// async fn main() -> kaizen::Result<()> {
+///     let registry = RegistryHandle::builder(RegistryConfig {
+///         state_root: Some("state".into()),
+///         ..RegistryConfig::default()
+///     })
+///     .start()?;
+///     let noop = pipeline_fn(|_: &str, _: u32| async { Ok(AutomationResult::default()) });
+///     registry.register_engine(EngineBuilder::new("alpha", noop)).await?;
+///     let records = registry.run_all_cycles().await?;
+///     println!("alpha: {}", records["alpha"].reason);
+///     registry.shutdown().await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct RegistryHandle {
+    addr: Addr<ImprovementEngineRegistry>,
+    events: DecisionSender,
+}
+
+fn gone(_: MailboxError) -> Error {
+    Error::NotRunning("the registry".into())
+}
+
+impl RegistryHandle {
+    /// A registry builder with `config`.
+    pub fn builder(config: RegistryConfig) -> RegistryBuilder {
+        RegistryBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            probe: None,
+            factory: None,
+            approval: None,
+            learners: None,
+            writer: None,
+        }
+    }
+
+    /// Subscribes to the decision stream (every cycle, autoscale step and
+    /// engine event from now on).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Decision> {
+        self.events.subscribe()
+    }
+
+    /// Registers and starts an engine; its saved state is loaded. A name
+    /// already registered is refused.
+    pub async fn register_engine(&self, builder: EngineBuilder) -> Result<()> {
+        self.addr.send(Register(builder)).await.map_err(gone)?
+    }
+
+    /// Saves and stops an engine; `false` when no engine has that name.
+    pub async fn unregister_engine(&self, name: &str) -> Result<bool> {
+        self.addr
+            .send(Unregister(name.to_string()))
+            .await
+            .map_err(gone)
+    }
+
+    /// Ticks every engine concurrently; returns each engine's record, by name.
+    pub async fn run_all_cycles(&self) -> Result<BTreeMap<String, CycleRecord>> {
+        self.addr.send(RunAll).await.map_err(gone)
+    }
+
+    /// Runs one engine's cycle now with `energy` requested.
+    pub async fn run_cycle(&self, name: &str, energy: u32) -> Result<CycleRecord> {
+        let engine = self.engine(name).await?.ok_or_else(|| {
+            Error::invalid(
+                "engine name",
+                format!("{name:?}"),
+                "a registered, live engine",
+            )
+        })?;
+        engine
+            .send(RunCycle { energy })
+            .await
+            .map_err(|_| Error::NotRunning(format!("engine {name}")))?
+    }
+
+    /// Runs a round every `period` (and an autoscale step after each round
+    /// when `autoscale` is given); replaces an earlier schedule.
+    pub async fn schedule(
+        &self,
+        period: Duration,
+        autoscale: Option<AutoscaleConfig>,
+    ) -> Result<()> {
+        self.addr
+            .send(Schedule { period, autoscale })
+            .await
+            .map_err(gone)?
+    }
+
+    /// Stops the timer.
+    pub async fn unschedule(&self) -> Result<()> {
+        self.addr.send(Unschedule).await.map_err(gone)
+    }
+
+    /// One autoscale decision (carried out unless `dry_run`), with its record.
+    pub async fn autoscale(&self, request: AutoscaleRequest) -> Result<AutoscaleRecord> {
+        self.addr.send(Autoscale(request)).await.map_err(gone)?
+    }
+
+    /// Every engine's status and the last autoscale decisions.
+    pub async fn status(&self) -> Result<RegistryReport> {
+        self.addr.send(Report).await.map_err(gone)
+    }
+
+    /// The address of a live engine, to send it messages directly.
+    pub async fn engine(&self, name: &str) -> Result<Option<Addr<SelfImprovementEngine>>> {
+        self.addr
+            .send(EngineAddr(name.to_string()))
+            .await
+            .map_err(gone)
+    }
+
+    /// Stops the timer, lets running cycles finish (up to `shutdown_wait`),
+    /// saves every engine and the registry, and stops the registry.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.addr.send(ShutdownAll).await.map_err(gone)?
+    }
+}
+
+struct Register(EngineBuilder);
+impl Message for Register {
+    type Result = Result<()>;
+}
+impl Handler<Register> for ImprovementEngineRegistry {
+    type Result = Result<()>;
+    fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Result<()> {
+        self.register(msg.0, ctx)
+    }
+}
+
+struct Unregister(String);
+impl Message for Unregister {
+    type Result = bool;
+}
+impl Handler<Unregister> for ImprovementEngineRegistry {
+    type Result = bool;
+    fn handle(&mut self, msg: Unregister, ctx: &mut Self::Context) -> bool {
+        self.remove(&msg.0, ctx)
+    }
+}
+
+struct RunAll;
+impl Message for RunAll {
+    type Result = BTreeMap<String, CycleRecord>;
+}
+impl Handler<RunAll> for ImprovementEngineRegistry {
+    type Result = ResponseActFuture<Self, BTreeMap<String, CycleRecord>>;
+    fn handle(&mut self, _: RunAll, _: &mut Self::Context) -> Self::Result {
+        Box::pin(
+            self.round()
+                .into_actor(self)
+                .map(|answers, act, ctx| act.collect_round(answers, ctx)),
+        )
+    }
+}
+
+struct Schedule {
+    period: Duration,
+    autoscale: Option<AutoscaleConfig>,
+}
+impl Message for Schedule {
+    type Result = Result<()>;
+}
+impl Handler<Schedule> for ImprovementEngineRegistry {
+    type Result = Result<()>;
+    fn handle(&mut self, msg: Schedule, ctx: &mut Self::Context) -> Result<()> {
+        if msg.period.is_zero() {
+            return Err(Error::invalid(
+                "schedule period",
+                "0s",
+                "a duration above 0",
+            ));
+        }
+        if let Some(c) = &msg.autoscale {
+            c.validate()?;
+        }
+        if let Some(old) = self.timer.take() {
+            ctx.cancel_future(old.handle);
+        }
+        let deadline = Instant::now() + msg.period;
+        let handle = ctx.run_later(msg.period, |act, ctx| act.on_timer(ctx));
+        self.timer = Some(Timer {
+            period: msg.period,
+            deadline,
+            handle,
+            autoscale: msg.autoscale,
+        });
+        Ok(())
+    }
+}
+
+struct Unschedule;
+impl Message for Unschedule {
+    type Result = ();
+}
+impl Handler<Unschedule> for ImprovementEngineRegistry {
+    type Result = ();
+    fn handle(&mut self, _: Unschedule, ctx: &mut Self::Context) {
+        if let Some(old) = self.timer.take() {
+            ctx.cancel_future(old.handle);
+        }
+    }
+}
+
+struct Autoscale(AutoscaleRequest);
+impl Message for Autoscale {
+    type Result = Result<AutoscaleRecord>;
+}
+impl Handler<Autoscale> for ImprovementEngineRegistry {
+    type Result = ResponseFuture<Result<AutoscaleRecord>>;
+    fn handle(&mut self, msg: Autoscale, ctx: &mut Self::Context) -> Self::Result {
+        self.autoscale_step(msg.0, ctx)
+    }
+}
+
+struct Report;
+impl Message for Report {
+    type Result = RegistryReport;
+}
+impl Handler<Report> for ImprovementEngineRegistry {
+    type Result = ResponseActFuture<Self, RegistryReport>;
+    fn handle(&mut self, _: Report, _: &mut Self::Context) -> Self::Result {
+        Box::pin(self.statuses().into_actor(self).map(|statuses, act, _| {
+            let engines = statuses
+                .into_iter()
+                .filter_map(|(name, _, status)| {
+                    let e: &Entry = act.entries.get(&name)?;
+                    Some(EngineReport {
+                        name: name.to_string(),
+                        bot: e.builder.bot_name().to_string(),
+                        created: e.created,
+                        restarts: e.restarts.len(),
+                        failed: e.failed.clone(),
+                        status,
+                    })
+                })
+                .collect();
+            RegistryReport {
+                engines,
+                autoscale: act.autoscale_log.iter().cloned().collect(),
+                dropped_ticks: act.dropped_ticks,
+                period: act.timer.as_ref().map(|t| t.period),
+            }
+        }))
+    }
+}
+
+struct EngineAddr(String);
+impl Message for EngineAddr {
+    type Result = Option<Addr<SelfImprovementEngine>>;
+}
+impl Handler<EngineAddr> for ImprovementEngineRegistry {
+    type Result = Option<Addr<SelfImprovementEngine>>;
+    fn handle(&mut self, msg: EngineAddr, _: &mut Self::Context) -> Self::Result {
+        self.entries
+            .get(msg.0.as_str())
+            .and_then(|e| e.addr.clone())
+    }
+}
+
+struct ShutdownAll;
+impl Message for ShutdownAll {
+    type Result = Result<()>;
+}
+impl Handler<ShutdownAll> for ImprovementEngineRegistry {
+    type Result = ResponseActFuture<Self, Result<()>>;
+    fn handle(&mut self, _: ShutdownAll, ctx: &mut Self::Context) -> Self::Result {
+        self.stopping = true;
+        if let Some(old) = self.timer.take() {
+            ctx.cancel_future(old.handle);
+        }
+        let wait = self.config.shutdown_wait;
+        let shutdowns: Vec<_> = self
+            .entries
+            .iter()
+            .filter_map(|(name, e)| Some((name.clone(), e.addr.as_ref()?.send(Shutdown { wait }))))
+            .collect();
+        self.save_registry();
+        let flush = self.writer.flush();
+        Box::pin(
+            async move {
+                let mut first_error = None;
+                for (name, shutdown) in shutdowns {
+                    let err = match shutdown.await {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(format!("engine {name}: {e}")),
+                        Err(_) => None, // already gone; its last save stands
+                    };
+                    if let (Some(e), None) = (err, &first_error) {
+                        first_error = Some(e);
+                    }
+                }
+                let flushed = flush.await;
+                match (first_error, flushed) {
+                    (Some(e), _) => Err(Error::invalid("shutdown", "incomplete", e)),
+                    (None, Ok(Err(e))) => Err(Error::invalid("shutdown", "incomplete", e)),
+                    _ => Ok(()),
+                }
+            }
+            .into_actor(self)
+            .map(|result, _, ctx: &mut Context<Self>| {
+                ctx.stop();
+                result
+            }),
+        )
+    }
+}

@@ -1,0 +1,619 @@
+//! The `ImprovementEngineRegistry` actor: owns, supervises, runs and scales
+//! the engines (SPEC §8).
+//!
+//! - **Owns**: [`register_engine`](RegistryHandle::register_engine) takes an
+//!   [`EngineBuilder`] and starts the engine on one of the registry's worker
+//!   arbiters (one thread per core by default), sharing the registry's bot
+//!   locks, learner pool, state writer and decision stream.
+//! - **Runs**: [`run_all_cycles`](RegistryHandle::run_all_cycles) ticks every
+//!   engine concurrently and returns every engine's record;
+//!   [`run_cycle`](RegistryHandle::run_cycle) runs one; [`schedule`](RegistryHandle::schedule)
+//!   does rounds on a timer that drops missed ticks instead of bursting
+//!   ([`next_deadline`]).
+//! - **Supervises**: an engine that stops unexpectedly (a [`Stop`](crate::engine::Stop), a dead
+//!   arbiter) is built again from its builder, which loads its saved state.
+//!   More than `restart_limit` restarts within `restart_window` mark it failed:
+//!   it is reported (an [`EngineEvent`]) and skipped, not restarted.
+//! - **Scales**: [`autoscale`](RegistryHandle::autoscale) asks every engine for
+//!   its status, decides with [`autoscale::decide`](crate::autoscale::decide),
+//!   and (unless `dry_run`) creates an engine with the factory or removes the
+//!   lowest-EMA engine after saving it.
+//! - **Shuts down**: [`shutdown`](RegistryHandle::shutdown) stops the timer,
+//!   lets running cycles finish (bounded), saves every engine and the registry.
+//!
+//! The registry's own state, `registry.json` in the state root, keeps the
+//! engines it had and its last autoscale decisions.
+
+mod handle;
+mod schedule;
+mod state;
+
+pub use handle::{Approval, AutoscaleRequest, EngineFactory, RegistryHandle, RegistryReport};
+pub use schedule::next_deadline;
+pub use state::{EngineEntryFile, REGISTRY_FILE, RegistryFile};
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::autoscale::{AutoscaleAction, AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
+use crate::decision::{
+    self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
+};
+use crate::engine::{
+    BotLocks, CycleRecord, EngineBuilder, EngineExited, EngineStatus, LearnerPool, Reason,
+    SelfImprovementEngine, Shutdown, Status, Tick,
+};
+use crate::host::{Clock, ResourceProbe, Resources};
+use crate::persist::StateWriter;
+use crate::{Error, Result};
+
+/// How many autoscale records the registry keeps (and saves).
+pub const AUTOSCALE_KEPT: usize = 20;
+
+/// The registry's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryConfig {
+    /// Where `registry.json` and the engines' folders live; `None` keeps
+    /// nothing on disk (engines get this root unless their builder has one).
+    pub state_root: Option<PathBuf>,
+    /// Worker threads (arbiters) the engines are spread over (default: one per core).
+    pub arbiters: usize,
+    /// Restarts allowed within `restart_window` before an engine is marked failed (5).
+    pub restart_limit: usize,
+    /// The window restarts are counted in (60 s).
+    pub restart_window: Duration,
+    /// How long shutdown waits for running cycles (30 s).
+    pub shutdown_wait: Duration,
+    /// Default autoscale options.
+    pub autoscale: AutoscaleConfig,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            state_root: None,
+            arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            restart_limit: 5,
+            restart_window: Duration::from_secs(60),
+            shutdown_wait: Duration::from_secs(30),
+            autoscale: AutoscaleConfig::default(),
+        }
+    }
+}
+
+struct Entry {
+    builder: EngineBuilder,
+    bot: Arc<str>,
+    addr: Option<Addr<SelfImprovementEngine>>,
+    created: u64,
+    generation: u64,
+    restarts: VecDeque<f64>,
+    failed: Option<String>,
+}
+
+struct Timer {
+    period: Duration,
+    deadline: Instant,
+    handle: SpawnHandle,
+    autoscale: Option<AutoscaleConfig>,
+}
+
+/// The registry actor. Start it with [`RegistryHandle::builder`].
+pub struct ImprovementEngineRegistry {
+    config: RegistryConfig,
+    clock: Arc<dyn Clock>,
+    probe: Box<dyn ResourceProbe>,
+    entries: BTreeMap<Arc<str>, Entry>,
+    next_created: u64,
+    arbiters: Vec<Arbiter>,
+    next_arbiter: usize,
+    events: DecisionSender,
+    locks: BotLocks,
+    learners: LearnerPool,
+    writer: StateWriter,
+    factory: Option<EngineFactory>,
+    approval: Option<Approval>,
+    last_change: Option<f64>,
+    autoscale_log: VecDeque<AutoscaleRecord>,
+    timer: Option<Timer>,
+    round_running: bool,
+    dropped_ticks: u64,
+    stopping: bool,
+}
+
+impl Actor for ImprovementEngineRegistry {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+    }
+}
+
+impl ImprovementEngineRegistry {
+    fn now(&self) -> f64 {
+        self.clock.now()
+    }
+
+    fn engine_event(&self, engine: &Arc<str>, kind: EngineEventKind, detail: String) {
+        decision::publish(
+            Some(&self.events),
+            Decision::Engine(EngineEvent {
+                time: self.now(),
+                engine: engine.clone(),
+                kind,
+                detail,
+            }),
+        );
+    }
+
+    /// The builder as the registry runs it: its services and decision stream.
+    fn wire(&self, builder: EngineBuilder) -> EngineBuilder {
+        let builder = builder
+            .bot_locks(self.locks.clone())
+            .learner_pool(self.learners.clone())
+            .state_writer(self.writer.clone())
+            .decisions(self.events.clone());
+        match (&self.config.state_root, builder.state_dir()) {
+            (Some(root), None) => builder.state_root(root.clone()),
+            _ => builder,
+        }
+    }
+
+    /// Builds `entry`'s engine (loading its saved state) and starts it on
+    /// the next arbiter.
+    fn start_engine(
+        &mut self,
+        builder: &EngineBuilder,
+        generation: u64,
+        ctx: &mut Context<Self>,
+    ) -> Result<Addr<SelfImprovementEngine>> {
+        let engine = builder.build_supervised(Some(ctx.address().recipient()), generation)?;
+        Ok(match self.arbiters.len() {
+            0 => engine.start(),
+            n => {
+                let arbiter = self.arbiters[self.next_arbiter % n].handle();
+                self.next_arbiter = self.next_arbiter.wrapping_add(1);
+                SelfImprovementEngine::start_in_arbiter(&arbiter, move |_| engine)
+            }
+        })
+    }
+
+    fn register(&mut self, builder: EngineBuilder, ctx: &mut Context<Self>) -> Result<()> {
+        let builder = self.wire(builder);
+        let name: Arc<str> = Arc::from(builder.name());
+        if self.entries.contains_key(&name) {
+            return Err(Error::invalid(
+                "engine name",
+                format!("{name:?}"),
+                "a name no registered engine has",
+            ));
+        }
+        let addr = self.start_engine(&builder, 0, ctx)?;
+        let created = self.next_created;
+        self.next_created += 1;
+        self.entries.insert(
+            name.clone(),
+            Entry {
+                bot: Arc::from(builder.bot_name()),
+                builder,
+                addr: Some(addr),
+                created,
+                generation: 0,
+                restarts: VecDeque::new(),
+                failed: None,
+            },
+        );
+        self.engine_event(
+            &name,
+            EngineEventKind::Registered,
+            format!("created #{created}"),
+        );
+        self.save_registry();
+        Ok(())
+    }
+
+    /// An engine stopped without being asked: restart it from its saved
+    /// state, or mark it failed when it restarts too often.
+    fn restart(&mut self, name: &Arc<str>, generation: u64, why: &str, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
+        let now = self.now();
+        let window = self.config.restart_window.as_secs_f64();
+        let limit = self.config.restart_limit;
+        let Some(entry) = self.entries.get_mut(name) else {
+            return;
+        };
+        if entry.generation != generation || entry.failed.is_some() {
+            return;
+        }
+        entry.restarts.push_back(now);
+        while entry.restarts.front().is_some_and(|&t| now - t > window) {
+            entry.restarts.pop_front();
+        }
+        entry.addr = None;
+        if entry.restarts.len() > limit {
+            let detail = format!(
+                "{} restarts within {window} s (limit {limit}); last: {why}",
+                entry.restarts.len()
+            );
+            entry.failed = Some(detail.clone());
+            self.engine_event(name, EngineEventKind::Failed, detail);
+            self.save_registry();
+            return;
+        }
+        entry.generation += 1;
+        let (builder, generation) = (entry.builder.clone(), entry.generation);
+        match self.start_engine(&builder, generation, ctx) {
+            Ok(addr) => {
+                if let Some(entry) = self.entries.get_mut(name) {
+                    entry.addr = Some(addr);
+                }
+                self.engine_event(name, EngineEventKind::Restarted, why.to_string());
+            }
+            Err(e) => {
+                let detail = format!("cannot restart: {e}");
+                if let Some(entry) = self.entries.get_mut(name) {
+                    entry.failed = Some(detail.clone());
+                }
+                self.engine_event(name, EngineEventKind::Failed, detail);
+                self.save_registry();
+            }
+        }
+    }
+
+    fn save_registry(&self) {
+        let Some(root) = &self.config.state_root else {
+            return;
+        };
+        let file = RegistryFile {
+            engines: self
+                .entries
+                .iter()
+                .map(|(name, e)| EngineEntryFile {
+                    name: name.to_string(),
+                    bot: e.builder.bot_name().to_string(),
+                    created: e.created,
+                    failed: e.failed.clone(),
+                })
+                .collect(),
+            last_change: self.last_change,
+            autoscale: self.autoscale_log.iter().cloned().collect(),
+        };
+        let path = root.join(REGISTRY_FILE);
+        match crate::persist::encode_json(&path, &file) {
+            Ok(bytes) => self.writer.submit_detached(
+                vec![crate::persist::PendingFile { path, bytes }],
+                crate::persist::Durability::Fsync,
+            ),
+            Err(e) => tracing::error!(error = %e, "registry state not saved"),
+        }
+    }
+
+    /// Ticks every engine at once; failed engines answer `"failed"`.
+    fn round(
+        &mut self,
+    ) -> impl Future<
+        Output = Vec<(
+            Arc<str>,
+            u64,
+            std::result::Result<CycleRecord, MailboxError>,
+        )>,
+    > + 'static {
+        let now = self.now();
+        let resources = self.probe.sample();
+        let mut failed = Vec::new();
+        let sends: Vec<_> = self
+            .entries
+            .iter()
+            .filter_map(|(name, e)| match &e.addr {
+                Some(addr) => Some((
+                    name.clone(),
+                    e.generation,
+                    addr.send(Tick { now, resources }),
+                )),
+                None => {
+                    let record = CycleRecord::skip(name, &e.bot, now, 0, Reason::Failed);
+                    failed.push((name.clone(), e.generation, Ok(record)));
+                    None
+                }
+            })
+            .collect();
+        async move {
+            let (names, sends): (Vec<_>, Vec<_>) =
+                sends.into_iter().map(|(n, g, s)| ((n, g), s)).unzip();
+            let mut out: Vec<_> = names
+                .into_iter()
+                .zip(join_all(sends).await)
+                .map(|((n, g), r)| (n, g, r))
+                .collect();
+            out.extend(failed);
+            out
+        }
+    }
+
+    /// Turns a round's answers into records; restarts engines that died.
+    fn collect_round(
+        &mut self,
+        answers: Vec<(
+            Arc<str>,
+            u64,
+            std::result::Result<CycleRecord, MailboxError>,
+        )>,
+        ctx: &mut Context<Self>,
+    ) -> BTreeMap<String, CycleRecord> {
+        let now = self.now();
+        let mut records = BTreeMap::new();
+        for (name, generation, answer) in answers {
+            let record = match answer {
+                Ok(r) => r,
+                Err(e) => {
+                    let bot = self
+                        .entries
+                        .get(&name)
+                        .map_or_else(|| name.clone(), |e| e.bot.clone());
+                    self.restart(
+                        &name,
+                        generation,
+                        &format!("did not answer a tick ({e})"),
+                        ctx,
+                    );
+                    CycleRecord::skip(&name, &bot, now, 0, Reason::Stopped)
+                }
+            };
+            records.insert(name.to_string(), record);
+        }
+        records
+    }
+
+    /// The status of every live engine.
+    fn statuses(
+        &self,
+    ) -> impl Future<Output = Vec<(Arc<str>, u64, Option<EngineStatus>)>> + 'static {
+        let asks: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(name, e)| {
+                (
+                    name.clone(),
+                    e.created,
+                    e.addr.as_ref().map(|a| a.send(Status)),
+                )
+            })
+            .collect();
+        async move {
+            let mut out = Vec::with_capacity(asks.len());
+            for (name, created, ask) in asks {
+                let status = match ask {
+                    Some(ask) => ask.await.ok(),
+                    None => None,
+                };
+                out.push((name, created, status));
+            }
+            out
+        }
+    }
+
+    fn schedule_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(timer) = &self.timer else { return };
+        let delay = timer.deadline.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(delay, |act, ctx| act.on_timer(ctx));
+        if let Some(timer) = &mut self.timer {
+            timer.handle = handle;
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(timer) = &mut self.timer else { return };
+        let (deadline, missed) = next_deadline(timer.deadline, timer.period, Instant::now());
+        timer.deadline = deadline;
+        let autoscale = timer.autoscale.clone();
+        if missed > 0 {
+            self.dropped_ticks += missed;
+            tracing::warn!(missed, "timer ran late; missed ticks dropped");
+        }
+        if self.round_running {
+            self.dropped_ticks += 1;
+            tracing::warn!("previous round still running; tick dropped");
+        } else {
+            self.round_running = true;
+            let round = self.round();
+            ctx.spawn(round.into_actor(self).then(move |answers, act, ctx| {
+                act.collect_round(answers, ctx);
+                let scale = autoscale.map(|config| {
+                    act.autoscale_step(
+                        AutoscaleRequest {
+                            config: Some(config),
+                            ..AutoscaleRequest::default()
+                        },
+                        ctx,
+                    )
+                });
+                async move {
+                    if let Some(step) = scale {
+                        let _ = step.await;
+                    }
+                }
+                .into_actor(act)
+                .map(|(), act, _| act.round_running = false)
+            }));
+        }
+        self.schedule_timer(ctx);
+    }
+
+    /// One autoscale decision, carried out unless `dry_run`.
+    fn autoscale_step(
+        &mut self,
+        request: AutoscaleRequest,
+        ctx: &mut Context<Self>,
+    ) -> futures_util::future::LocalBoxFuture<'static, Result<AutoscaleRecord>> {
+        let statuses = self.statuses();
+        let resources = request.resources.unwrap_or_else(|| self.probe.sample());
+        let addr = ctx.address();
+        Box::pin(async move {
+            let statuses = statuses.await;
+            addr.send(Decide {
+                request,
+                resources,
+                statuses,
+            })
+            .await
+            .map_err(|_| Error::NotRunning("the registry".into()))?
+        })
+    }
+
+    fn decide_and_apply(
+        &mut self,
+        msg: Decide,
+        ctx: &mut Context<Self>,
+    ) -> Result<AutoscaleRecord> {
+        let config = msg
+            .request
+            .config
+            .unwrap_or_else(|| self.config.autoscale.clone());
+        config.validate()?;
+        let live: Vec<&EngineStatus> = msg
+            .statuses
+            .iter()
+            .filter_map(|(_, _, s)| s.as_ref())
+            .collect();
+        let mean = |f: &dyn Fn(&EngineStatus) -> Option<f64>| {
+            let v: Vec<f64> = live.iter().filter_map(|s| f(s)).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let energy = msg.request.energy.unwrap_or_else(|| {
+            mean(&|s| s.last_record.as_ref().and_then(|r| r.energy_score)).unwrap_or(1.0)
+        });
+        let trend = msg
+            .request
+            .trend
+            .unwrap_or_else(|| mean(&|s| Some(s.trend)).unwrap_or(0.0));
+        let inputs = AutoscaleInputs {
+            energy,
+            trend,
+            cpu: msg.resources.cpu,
+            memory: msg.resources.memory,
+            now: self.now(),
+            last_change: self.last_change,
+            engines: msg
+                .statuses
+                .iter()
+                .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
+                .map(|(name, created, status)| EngineSummary {
+                    name: name.to_string(),
+                    roi_ema: status.as_ref().map_or(0.0, |s| s.roi_ema),
+                    created: *created,
+                })
+                .collect(),
+        };
+        let approval = self.approval.clone();
+        let approve = approval
+            .as_ref()
+            .map(|f| f.as_ref() as &dyn Fn(&AutoscaleAction) -> bool);
+        let decision = decide(&inputs, &config, approve)?;
+        let mut record = AutoscaleRecord {
+            time: inputs.now,
+            inputs,
+            config: config.clone(),
+            decision,
+            applied: false,
+            error: None,
+        };
+        if !config.dry_run {
+            let applied = match &record.decision.action {
+                AutoscaleAction::Hold => Ok(false),
+                AutoscaleAction::Create(name) => match &self.factory {
+                    None => Err(Error::invalid(
+                        "autoscale factory",
+                        "none",
+                        "a factory to build new engines with",
+                    )),
+                    Some(factory) => factory(name)
+                        .map(|b| b.renamed(name.clone()))
+                        .and_then(|b| self.register(b, ctx))
+                        .map(|()| true),
+                },
+                AutoscaleAction::Remove(name) => {
+                    self.remove(name, ctx);
+                    Ok(true)
+                }
+            };
+            match applied {
+                Ok(done) => {
+                    record.applied = done;
+                    if done {
+                        self.last_change = Some(record.time);
+                    }
+                }
+                Err(e) => record.error = Some(e.to_string()),
+            }
+        }
+        self.autoscale_log.push_back(record.clone());
+        while self.autoscale_log.len() > AUTOSCALE_KEPT {
+            self.autoscale_log.pop_front();
+        }
+        decision::publish(Some(&self.events), Decision::Autoscale(record.clone()));
+        self.save_registry();
+        Ok(record)
+    }
+
+    /// Removes an engine: it saves and stops (after its running cycle, bounded).
+    fn remove(&mut self, name: &str, ctx: &mut Context<Self>) -> bool {
+        let Some((name, entry)) = self.entries.remove_entry(name) else {
+            return false;
+        };
+        if let Some(addr) = entry.addr {
+            let wait = self.config.shutdown_wait;
+            let shutdown = addr.send(Shutdown { wait });
+            let engine = name.clone();
+            ctx.spawn(
+                async move {
+                    match shutdown.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::error!(engine = %engine, error = %e, "engine not saved on removal"),
+                        Err(e) => tracing::warn!(engine = %engine, error = %e, "engine gone before removal"),
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+        self.engine_event(
+            &name,
+            EngineEventKind::Unregistered,
+            "saved and stopped".into(),
+        );
+        self.save_registry();
+        true
+    }
+}
+
+/// The registry asks itself to decide once the statuses are in.
+struct Decide {
+    request: AutoscaleRequest,
+    resources: Resources,
+    statuses: Vec<(Arc<str>, u64, Option<EngineStatus>)>,
+}
+
+impl Message for Decide {
+    type Result = Result<AutoscaleRecord>;
+}
+
+impl Handler<Decide> for ImprovementEngineRegistry {
+    type Result = Result<AutoscaleRecord>;
+    fn handle(&mut self, msg: Decide, ctx: &mut Self::Context) -> Self::Result {
+        self.decide_and_apply(msg, ctx)
+    }
+}
+
+impl Handler<EngineExited> for ImprovementEngineRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: EngineExited, ctx: &mut Self::Context) {
+        self.restart(&msg.engine, msg.generation, "stopped unexpectedly", ctx);
+    }
+}

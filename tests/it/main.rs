@@ -1,0 +1,8 @@
+//! kaizen's integration tests: one binary, one module per area.
+
+mod engine_cycle;
+mod engine_failures;
+mod registry_autoscale;
+mod registry_load;
+mod registry_supervision;
+mod support;

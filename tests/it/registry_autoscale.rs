@@ -1,0 +1,284 @@
+//! The registry carries out autoscale decisions: create, remove the
+//! lowest-EMA engine, and respect min/max/cooldown/resources/approval/dry-run.
+
+use crate::support::*;
+use kaizen::autoscale::{AutoscaleAction, AutoscaleConfig};
+use kaizen::engine::ENGINE_FILE;
+use kaizen::host::{FixedProbe, ManualClock, Resources};
+use kaizen::registry::{Approval, AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn factory(clock: &ManualClock) -> EngineFactory {
+    let clock = clock.clone();
+    Arc::new(move |name: &str| Ok(builder(name, noop(), &clock)))
+}
+
+struct Setup {
+    reg: RegistryHandle,
+    probe: FixedProbe,
+    clock: ManualClock,
+}
+
+fn setup(root: Option<&Path>, approval: Option<Approval>) -> Setup {
+    let clock = ManualClock::new(10_000.0);
+    let probe = FixedProbe::new(Resources {
+        cpu: 0.1,
+        memory: 0.1,
+    });
+    let mut b = RegistryHandle::builder(RegistryConfig {
+        state_root: root.map(Path::to_path_buf),
+        ..RegistryConfig::default()
+    })
+    .clock(Arc::new(clock.clone()))
+    .probe(probe.clone())
+    .factory(factory(&clock));
+    if let Some(a) = approval {
+        b = b.approval(a);
+    }
+    Setup {
+        reg: b.start().unwrap(),
+        probe,
+        clock,
+    }
+}
+
+fn ask(energy: f64, trend: f64, config: AutoscaleConfig) -> AutoscaleRequest {
+    AutoscaleRequest {
+        energy: Some(energy),
+        trend: Some(trend),
+        resources: None,
+        config: Some(config),
+    }
+}
+
+async fn names(reg: &RegistryHandle) -> Vec<String> {
+    reg.status()
+        .await
+        .unwrap()
+        .engines
+        .into_iter()
+        .map(|e| e.name)
+        .collect()
+}
+
+#[actix::test]
+async fn spec_example_creates_then_removes() {
+    let s = setup(None, None);
+    s.reg
+        .register_engine(builder("engine0", noop(), &s.clock))
+        .await
+        .unwrap();
+    let config = AutoscaleConfig {
+        max_engines: 2,
+        roi_threshold: 0.1,
+        ..AutoscaleConfig::default()
+    };
+    let r = s
+        .reg
+        .autoscale(ask(0.9, 0.5, config.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Create("engine1".into()));
+    assert!(r.applied);
+    assert_eq!(names(&s.reg).await, ["engine0", "engine1"]);
+    // At max_engines: hold.
+    let r = s
+        .reg
+        .autoscale(ask(0.9, 0.5, config.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Hold);
+    let r = s
+        .reg
+        .autoscale(ask(0.2, -0.2, config.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(r.decision.action, AutoscaleAction::Remove(_)));
+    assert_eq!(names(&s.reg).await.len(), 1);
+    // At min_engines: hold.
+    let r = s.reg.autoscale(ask(0.2, -0.2, config)).await.unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Hold);
+    assert_eq!(names(&s.reg).await.len(), 1);
+    let report = s.reg.status().await.unwrap();
+    assert_eq!(report.autoscale.len(), 4);
+}
+
+#[actix::test]
+async fn removes_the_lowest_ema_engine_after_saving_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(Some(dir.path()), None);
+    for (name, per_energy) in [("good", 1.0), ("bad", -1.0), ("meh", 0.0)] {
+        s.reg
+            .register_engine(builder(name, roi_per_energy(per_energy), &s.clock))
+            .await
+            .unwrap();
+    }
+    s.reg.run_all_cycles().await.unwrap();
+    let r = s
+        .reg
+        .autoscale(ask(0.1, 0.5, AutoscaleConfig::default()))
+        .await
+        .unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Remove("bad".into()));
+    assert_eq!(names(&s.reg).await, ["good", "meh"]);
+    s.reg.shutdown().await.unwrap();
+    let saved = std::fs::read_to_string(dir.path().join("bad").join(ENGINE_FILE)).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(saved["cycles"], 1);
+    assert_eq!(saved["roi_history"], serde_json::json!([-1.0]));
+}
+
+#[actix::test]
+async fn cooldown_blocks_until_it_has_passed() {
+    let s = setup(None, None);
+    let config = AutoscaleConfig {
+        cooldown_secs: 60.0,
+        max_engines: 10,
+        ..AutoscaleConfig::default()
+    };
+    let r = s
+        .reg
+        .autoscale(ask(0.9, 0.5, config.clone()))
+        .await
+        .unwrap();
+    assert!(r.applied);
+    s.clock.advance(30.0);
+    let r = s
+        .reg
+        .autoscale(ask(0.9, 0.5, config.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Hold);
+    assert!(
+        r.decision.reason.contains("cooldown"),
+        "{}",
+        r.decision.reason
+    );
+    s.clock.advance(31.0);
+    let r = s.reg.autoscale(ask(0.9, 0.5, config)).await.unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Create("engine1".into()));
+    assert_eq!(names(&s.reg).await, ["engine0", "engine1"]);
+}
+
+#[actix::test]
+async fn machine_load_blocks_creation_and_pressure_removes() {
+    let s = setup(None, None);
+    for _ in 0..2 {
+        s.reg
+            .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(names(&s.reg).await.len(), 2);
+    s.probe.set(Resources {
+        cpu: 0.85,
+        memory: 0.2,
+    });
+    let r = s
+        .reg
+        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
+        .await
+        .unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Hold);
+    assert_eq!(r.inputs.cpu, 0.85);
+    s.probe.set(Resources {
+        cpu: 0.2,
+        memory: 0.95,
+    });
+    let r = s
+        .reg
+        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
+        .await
+        .unwrap();
+    assert!(matches!(r.decision.action, AutoscaleAction::Remove(_)));
+    assert_eq!(names(&s.reg).await.len(), 1);
+}
+
+#[actix::test]
+async fn approval_can_refuse() {
+    let allow = Arc::new(AtomicBool::new(false));
+    let flag = allow.clone();
+    let s = setup(
+        None,
+        Some(Arc::new(move |_: &AutoscaleAction| {
+            flag.load(Ordering::SeqCst)
+        })),
+    );
+    let r = s
+        .reg
+        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
+        .await
+        .unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Hold);
+    assert!(r.decision.reason.starts_with("approval refused"));
+    assert!(names(&s.reg).await.is_empty());
+    allow.store(true, Ordering::SeqCst);
+    let r = s
+        .reg
+        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
+        .await
+        .unwrap();
+    assert!(r.applied);
+    assert_eq!(names(&s.reg).await, ["engine0"]);
+}
+
+#[actix::test]
+async fn dry_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(Some(dir.path()), None);
+    s.reg
+        .register_engine(builder("engine0", noop(), &s.clock))
+        .await
+        .unwrap();
+    let dry = AutoscaleConfig {
+        dry_run: true,
+        ..AutoscaleConfig::default()
+    };
+    let r = s.reg.autoscale(ask(0.9, 0.5, dry.clone())).await.unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Create("engine1".into()));
+    assert!(!r.applied);
+    s.reg
+        .register_engine(builder("engine1", noop(), &s.clock))
+        .await
+        .unwrap();
+    let r = s.reg.autoscale(ask(0.1, -1.0, dry)).await.unwrap();
+    assert!(matches!(r.decision.action, AutoscaleAction::Remove(_)));
+    assert!(!r.applied);
+    assert_eq!(names(&s.reg).await, ["engine0", "engine1"]);
+    // A dry run is not a change: the cooldown does not start.
+    let r = s
+        .reg
+        .autoscale(ask(
+            0.9,
+            0.5,
+            AutoscaleConfig {
+                cooldown_secs: 600.0,
+                ..AutoscaleConfig::default()
+            },
+        ))
+        .await
+        .unwrap();
+    assert!(r.applied, "{r:?}");
+}
+
+#[actix::test]
+async fn every_step_is_on_the_decision_stream() {
+    let s = setup(None, None);
+    let mut rx = s.reg.subscribe();
+    s.reg
+        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
+        .await
+        .unwrap();
+    let record = wait_for(&mut rx, |d| match d {
+        kaizen::decision::Decision::Autoscale(a) => Some(a.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(record.inputs.energy, 0.9);
+    assert_eq!(
+        record.decision.action,
+        AutoscaleAction::Create("engine0".into())
+    );
+}

@@ -1,0 +1,266 @@
+//! The registry owns, runs and supervises engines.
+
+use crate::support::*;
+use kaizen::decision::{Decision, EngineEventKind};
+use kaizen::engine::{CycleAction, EngineBuilder, Reason, Status, Stop};
+use kaizen::host::{FixedProbe, ManualClock};
+use kaizen::registry::{RegistryConfig, RegistryHandle};
+use std::path::Path;
+use std::sync::Arc;
+
+fn registry(root: Option<&Path>, clock: &ManualClock) -> RegistryHandle {
+    RegistryHandle::builder(RegistryConfig {
+        state_root: root.map(Path::to_path_buf),
+        ..RegistryConfig::default()
+    })
+    .clock(Arc::new(clock.clone()))
+    .probe(FixedProbe::default())
+    .start()
+    .unwrap()
+}
+
+fn engine_event(kind: EngineEventKind, name: &str) -> impl FnMut(&Decision) -> Option<()> + '_ {
+    move |d| match d {
+        Decision::Engine(e) if e.kind == kind && &*e.engine == name => Some(()),
+        _ => None,
+    }
+}
+
+#[actix::test]
+async fn run_all_cycles_returns_every_engines_record() {
+    let clock = ManualClock::new(0.0);
+    let reg = registry(None, &clock);
+    for name in ["a", "b", "c"] {
+        reg.register_engine(builder(name, noop(), &clock))
+            .await
+            .unwrap();
+    }
+    let records = reg.run_all_cycles().await.unwrap();
+    assert_eq!(records.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert!(
+        records
+            .values()
+            .all(|r| r.reason == Reason::Interval && r.succeeded())
+    );
+    // A name already registered is refused.
+    let err = reg
+        .register_engine(builder("b", noop(), &clock))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("\"b\""), "{err}");
+    assert!(reg.unregister_engine("b").await.unwrap());
+    assert!(!reg.unregister_engine("b").await.unwrap());
+    assert_eq!(reg.run_all_cycles().await.unwrap().len(), 2);
+    let one = reg.run_cycle("c", 7).await.unwrap();
+    assert_eq!((one.reason, one.energy()), (Reason::Requested, Some(7)));
+    assert!(reg.run_cycle("nope", 1).await.is_err());
+}
+
+#[actix::test]
+async fn state_reloads_after_the_registry_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0.0);
+    let make = |name: &str| builder(name, roi_per_energy(1.0), &clock);
+    let reg = registry(Some(dir.path()), &clock);
+    for name in ["x", "y"] {
+        reg.register_engine(make(name)).await.unwrap();
+    }
+    for _ in 0..3 {
+        clock.advance(4000.0);
+        reg.run_all_cycles().await.unwrap();
+    }
+    let before = reg.status().await.unwrap();
+    reg.shutdown().await.unwrap();
+    assert!(dir.path().join("registry.json").exists());
+
+    let reg = registry(Some(dir.path()), &clock);
+    for name in ["x", "y"] {
+        reg.register_engine(make(name)).await.unwrap();
+    }
+    let after = reg.status().await.unwrap();
+    for (b, a) in before.engines.iter().zip(&after.engines) {
+        let (b, a) = (b.status.as_ref().unwrap(), a.status.as_ref().unwrap());
+        assert_eq!(a.cycles, 3);
+        assert_eq!(
+            (a.cycles, a.roi_ema, &a.weights),
+            (b.cycles, b.roi_ema, &b.weights)
+        );
+    }
+    clock.advance(4000.0);
+    let records = reg.run_all_cycles().await.unwrap();
+    assert!(records.values().all(|r| r.cycle == 4));
+}
+
+#[actix::test]
+async fn an_engine_killed_mid_run_restarts_from_its_saved_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0.0);
+    let reg = registry(Some(dir.path()), &clock);
+    let gate = Gate::closed();
+    reg.register_engine(builder("victim", gate.clone(), &clock))
+        .await
+        .unwrap();
+    gate.release(1);
+    assert!(reg.run_cycle("victim", 1).await.unwrap().succeeded());
+
+    let mut events = reg.subscribe();
+    let in_flight = {
+        let reg = reg.clone();
+        actix::spawn(async move { reg.run_cycle("victim", 1).await })
+    };
+    gate.entries_reach(2).await;
+    let engine = reg.engine("victim").await.unwrap().unwrap();
+    engine.send(Stop).await.unwrap();
+    wait_for(
+        &mut events,
+        engine_event(EngineEventKind::Restarted, "victim"),
+    )
+    .await;
+    // The cycle that was running is lost with the engine; the caller hears so.
+    assert!(in_flight.await.unwrap().is_err());
+
+    let engine = reg.engine("victim").await.unwrap().unwrap();
+    let status = engine.send(Status).await.unwrap();
+    assert_eq!(
+        status.cycles, 1,
+        "restarted from the state saved after cycle 1"
+    );
+    assert!(!status.busy);
+    // The bot's lock went with the killed run: the next cycle is not "busy".
+    gate.release(1);
+    let r = reg.run_cycle("victim", 1).await.unwrap();
+    assert!(r.succeeded());
+    assert_eq!(r.cycle, 2);
+}
+
+#[actix::test]
+async fn more_than_five_restarts_in_a_minute_mark_the_engine_failed() {
+    let clock = ManualClock::new(0.0);
+    let reg = registry(None, &clock);
+    reg.register_engine(builder("flaky", noop(), &clock))
+        .await
+        .unwrap();
+    let mut events = reg.subscribe();
+    for _ in 0..5 {
+        reg.engine("flaky")
+            .await
+            .unwrap()
+            .unwrap()
+            .send(Stop)
+            .await
+            .unwrap();
+        wait_for(
+            &mut events,
+            engine_event(EngineEventKind::Restarted, "flaky"),
+        )
+        .await;
+        clock.advance(5.0);
+    }
+    reg.engine("flaky")
+        .await
+        .unwrap()
+        .unwrap()
+        .send(Stop)
+        .await
+        .unwrap();
+    wait_for(&mut events, engine_event(EngineEventKind::Failed, "flaky")).await;
+    assert!(reg.engine("flaky").await.unwrap().is_none());
+    let report = reg.status().await.unwrap();
+    let failed = report.engines[0].failed.as_deref().unwrap();
+    assert!(failed.contains("6 restarts within 60 s"), "{failed}");
+    let records = reg.run_all_cycles().await.unwrap();
+    assert_eq!(records["flaky"].reason, Reason::Failed);
+}
+
+#[actix::test]
+async fn restarts_spread_over_time_are_not_counted_together() {
+    let clock = ManualClock::new(0.0);
+    let reg = registry(None, &clock);
+    reg.register_engine(builder("steady", noop(), &clock))
+        .await
+        .unwrap();
+    let mut events = reg.subscribe();
+    for _ in 0..8 {
+        reg.engine("steady")
+            .await
+            .unwrap()
+            .unwrap()
+            .send(Stop)
+            .await
+            .unwrap();
+        wait_for(
+            &mut events,
+            engine_event(EngineEventKind::Restarted, "steady"),
+        )
+        .await;
+        clock.advance(20.0);
+    }
+    assert!(reg.engine("steady").await.unwrap().is_some());
+}
+
+#[actix::test]
+async fn two_engines_never_run_one_bots_pipeline_at_once() {
+    let clock = ManualClock::new(0.0);
+    let reg = registry(None, &clock);
+    let gate = Gate::closed();
+    for name in ["first", "second"] {
+        reg.register_engine(builder(name, gate.clone(), &clock).bot("shared"))
+            .await
+            .unwrap();
+    }
+    let mut events = reg.subscribe();
+    for round in 0..10 {
+        clock.advance(4000.0);
+        let pending = {
+            let reg = reg.clone();
+            actix::spawn(async move { reg.run_all_cycles().await })
+        };
+        // One engine is inside the pipeline; the other must be turned away
+        // while it is, so the gate opens only after the "busy" record.
+        gate.entries_reach(round + 1).await;
+        wait_for(&mut events, |d| match d {
+            Decision::Cycle(r) if r.reason == Reason::Busy => Some(()),
+            _ => None,
+        })
+        .await;
+        gate.release(1);
+        let records = pending.await.unwrap().unwrap();
+        let ran: Vec<_> = records
+            .values()
+            .filter(|r| r.action == CycleAction::Run)
+            .collect();
+        let busy: Vec<_> = records
+            .values()
+            .filter(|r| r.reason == Reason::Busy)
+            .collect();
+        assert_eq!(
+            (ran.len(), busy.len()),
+            (1, 1),
+            "round {round}: {records:?}"
+        );
+    }
+    assert_eq!(gate.most_at_once(), 1);
+    assert_eq!(gate.runs(), 10);
+}
+
+#[actix::test]
+async fn bad_names_are_refused_with_a_clear_error() {
+    let clock = ManualClock::new(0.0);
+    let reg = registry(None, &clock);
+    let long = "x".repeat(65);
+    for bad in ["../x", "a/b", ".hidden", "", long.as_str()] {
+        let err = reg
+            .register_engine(EngineBuilder::new(bad, noop()))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("engine name"), "{bad:?}: {text}");
+        assert!(text.contains("1 to 64"), "{bad:?}: {text}");
+        let err = reg
+            .register_engine(EngineBuilder::new("fine", noop()).bot(bad))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("bot_name"), "{bad:?}: {err}");
+    }
+    assert!(reg.status().await.unwrap().engines.is_empty());
+}

@@ -1,0 +1,153 @@
+//! Small helpers shared by the integration tests.
+
+use kaizen::engine::{EngineBuilder, Persistence};
+use kaizen::host::{HostError, ManualClock, ProfitSource};
+use kaizen::persist::Durability;
+use kaizen::pipeline::{AutomationResult, Pipeline, PipelineFuture, RoiResult, pipeline_fn};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A pipeline that succeeds at once with nothing to report.
+pub fn noop() -> impl Pipeline {
+    pipeline_fn(|_: &str, _: u32| async { Ok(AutomationResult::default()) })
+}
+
+/// A pipeline reporting `roi = energy · per_energy` without a ledger.
+pub fn roi_per_energy(per_energy: f64) -> impl Pipeline {
+    pipeline_fn(move |_: &str, energy: u32| async move {
+        Ok(AutomationResult {
+            roi: Some(RoiResult {
+                roi: f64::from(energy) * per_energy,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    })
+}
+
+/// An engine builder with the test habits: a manual clock, atomic writes.
+pub fn builder(name: &str, pipeline: impl Pipeline, clock: &ManualClock) -> EngineBuilder {
+    EngineBuilder::new(name, pipeline)
+        .clock(Arc::new(clock.clone()))
+        .persistence(Persistence::PerCycle(Durability::Atomic))
+}
+
+/// The host's ledger: profit per bot, counting every read.
+#[derive(Clone, Default)]
+pub struct Ledger {
+    profit: Arc<Mutex<BTreeMap<String, f64>>>,
+    reads: Arc<AtomicU64>,
+}
+
+impl Ledger {
+    pub fn add(&self, bot: &str, amount: f64) {
+        *self
+            .profit
+            .lock()
+            .unwrap()
+            .entry(bot.to_string())
+            .or_default() += amount;
+    }
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+}
+
+impl ProfitSource for Ledger {
+    fn profit(&self, bot: &str) -> Result<f64, HostError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        Ok(self.profit.lock().unwrap().get(bot).copied().unwrap_or(0.0))
+    }
+}
+
+/// A pipeline that adds scripted amounts to the ledger, one per run.
+pub fn scripted(ledger: &Ledger, amounts: Vec<f64>) -> impl Pipeline {
+    let ledger = ledger.clone();
+    let next = Arc::new(AtomicUsize::new(0));
+    pipeline_fn(move |bot: &str, _: u32| {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        ledger.add(bot, amounts.get(i).copied().unwrap_or(0.0));
+        async { Ok(AutomationResult::default()) }
+    })
+}
+
+/// A pipeline that waits until released, counting how many runs are inside
+/// at once (and the most there ever were).
+#[derive(Clone)]
+pub struct Gate {
+    inside: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+    runs: Arc<AtomicUsize>,
+    open: Arc<tokio::sync::Semaphore>,
+    entries: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Gate {
+    pub fn closed() -> Self {
+        Gate {
+            inside: Arc::default(),
+            most: Arc::default(),
+            runs: Arc::default(),
+            open: Arc::new(tokio::sync::Semaphore::new(0)),
+            entries: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+    /// Lets `n` waiting (or future) runs finish.
+    pub fn release(&self, n: usize) {
+        self.open.add_permits(n);
+    }
+    pub fn most_at_once(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+    pub fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
+    }
+    /// Resolves once `n` runs in all have entered the gate.
+    pub async fn entries_reach(&self, n: usize) {
+        let mut rx = self.entries.subscribe();
+        rx.wait_for(|&c| c >= n).await.unwrap();
+    }
+}
+
+impl Pipeline for Gate {
+    fn run(&self, _: &str, _: u32) -> PipelineFuture {
+        let g = self.clone();
+        Box::pin(async move {
+            let now = g.inside.fetch_add(1, Ordering::SeqCst) + 1;
+            g.runs.fetch_add(1, Ordering::SeqCst);
+            g.most.fetch_max(now, Ordering::SeqCst);
+            g.entries.send_modify(|c| *c += 1);
+            let permit = g.open.acquire().await;
+            if let Ok(p) = permit {
+                p.forget();
+            }
+            g.inside.fetch_sub(1, Ordering::SeqCst);
+            Ok(AutomationResult::default())
+        })
+    }
+}
+
+/// Waits for the first decision matching `pred` on `rx` (bounded, so a
+/// broken test fails instead of hanging).
+pub async fn wait_for<T>(
+    rx: &mut tokio::sync::broadcast::Receiver<kaizen::decision::Decision>,
+    mut pred: impl FnMut(&kaizen::decision::Decision) -> Option<T>,
+) -> T {
+    let deadline = std::time::Duration::from_secs(30);
+    tokio::time::timeout(deadline, async {
+        loop {
+            match rx.recv().await {
+                Ok(d) => {
+                    if let Some(t) = pred(&d) {
+                        return t;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(e) => panic!("decision stream ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the awaited decision did not come within 30 s")
+}
