@@ -20,6 +20,7 @@
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
 //! - [`registry`] — the `ImprovementEngineRegistry` actor: owns, runs, supervises and scales engines.
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
+//! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -36,6 +37,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod registry;
 pub mod roi;
+pub mod sim;
 pub mod synergy;
 
 pub use error::{Error, Result};
