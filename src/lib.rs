@@ -21,6 +21,7 @@
 //! - [`registry`] — the `ImprovementEngineRegistry` actor: owns, runs, supervises and scales engines.
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
+//! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -38,6 +39,7 @@ pub mod policy;
 pub mod registry;
 pub mod roi;
 pub mod sim;
+pub mod spec;
 pub mod synergy;
 
 pub use error::{Error, Result};

@@ -56,6 +56,17 @@ pub struct EngineBuilder {
     events: Option<DecisionSender>,
 }
 
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("name", &self.name)
+            .field("bot", &self.bot_name())
+            .field("config", &self.config)
+            .field("state_dir", &self.state_dir())
+            .finish_non_exhaustive()
+    }
+}
+
 impl EngineBuilder {
     /// An engine called `name` (also its bot's name, unless [`bot`](Self::bot)
     /// says otherwise) running `pipeline`, with every SPEC default, no state

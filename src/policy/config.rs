@@ -159,7 +159,7 @@ named_enum! {
 /// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Learning rate α, in (0, 1]. Default 0.5.
     pub alpha: f64,

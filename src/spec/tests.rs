@@ -1,0 +1,189 @@
+use super::*;
+
+fn parse(text: &str) -> std::result::Result<LoadedSpec, SpecError> {
+    EngineSpec::parse(text, Path::new("engines/alpha.toml"))
+}
+
+const MINIMAL: &str = "bot = \"alpha\"\n[pipeline]\ncommand = [\"./improve.sh\"]\n";
+
+#[test]
+fn minimal_spec_gets_spec_defaults() {
+    let s = parse(MINIMAL).unwrap();
+    assert_eq!(s.spec.bot, "alpha");
+    let d = EngineConfig::default();
+    assert_eq!(s.config.interval, d.interval);
+    assert_eq!(s.config.energy_threshold, 0.5);
+    assert_eq!(s.config.timeout, DEFAULT_TIMEOUT);
+    assert_eq!(s.config.policy, PolicyConfig::default());
+    assert_eq!(s.config.learner, LearnerConfig::default());
+    assert_eq!(s.spec.engine.energy, EnergyKind::Capital);
+}
+
+#[test]
+fn every_table_is_read() {
+    let text = r#"
+bot = "beta"
+[pipeline]
+command = ["python3", "improve.py", "--fast"]
+timeout = "90s"
+[engine]
+interval = "10m"
+energy_threshold = 0.3
+energy = "none"
+roi_ema_alpha = 0.25
+roi_scale = 100
+persistence = "write_behind"
+write_behind_window = "250ms"
+fsync = false
+[policy]
+strategy = "sarsa"
+epsilon = 0.05
+[synergy]
+learner = "dqn"
+keys = "extended"
+batch_size = 16
+"#;
+    let s = parse(text).unwrap();
+    assert_eq!(s.config.timeout, Duration::from_secs(90));
+    assert_eq!(s.config.interval, Duration::from_secs(600));
+    assert_eq!(s.config.energy_threshold, 0.3);
+    assert_eq!(s.config.roi.ema_alpha, 0.25);
+    assert_eq!(s.config.roi.scale, 100.0);
+    assert_eq!(
+        s.config.persistence,
+        Persistence::WriteBehind {
+            window: Duration::from_millis(250),
+            durability: Durability::Atomic
+        }
+    );
+    assert_eq!(s.config.policy.strategy, crate::policy::Strategy::Sarsa);
+    match &s.config.learner {
+        LearnerConfig::Dqn(c) => {
+            assert_eq!(c.keys, SynergyKeys::Extended);
+            assert_eq!(c.batch_size, 16);
+            assert_eq!(c.lr, 1e-3);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unknown_key_names_the_file_line_and_what_was_expected() {
+    let text = "bot = \"alpha\"\n[pipeline]\ncommand = [\"x\"]\n[engine]\nintervall = \"1h\"\n";
+    let err = parse(text).unwrap_err();
+    assert_eq!(err.file, Path::new("engines/alpha.toml"));
+    assert_eq!(err.line, Some(5));
+    assert!(err.message.contains("intervall"), "{err}");
+    assert!(err.message.contains("interval"), "{err}");
+    assert!(
+        err.to_string().starts_with("engines/alpha.toml:5: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_type_and_bad_values_name_the_key_and_its_line() {
+    let err = parse(
+        "bot = \"alpha\"\n[pipeline]\ncommand = [\"x\"]\n[engine]\nenergy_threshold = \"high\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.line, Some(5));
+    let err = parse("bot = \"alpha\"\n[pipeline]\ncommand = [\"x\"]\n[policy]\n\nalpha = 0\n")
+        .unwrap_err();
+    assert_eq!(err.line, Some(6), "{err}");
+    assert!(err.message.contains("policy.alpha"), "{err}");
+    assert!(err.message.contains("(0, 1]"), "{err}");
+    let err =
+        parse("bot = \"alpha\"\n[pipeline]\ncommand = [\"x\"]\n[engine]\nroi_ema_alpha = 2\n")
+            .unwrap_err();
+    assert_eq!(err.line, Some(5), "{err}");
+    assert!(err.message.contains("roi_ema_alpha"), "{err}");
+    let err =
+        parse("bot = \"alpha\"\n[pipeline]\ncommand = [\"x\"]\n[policy]\nstrategy = \"greedy\"\n")
+            .unwrap_err();
+    assert!(
+        err.message
+            .contains("q_learning, sarsa, q_lambda, actor_critic"),
+        "{err}"
+    );
+    let err =
+        parse("bot = \"alpha\"\n[pipeline]\ncommand = [\"x\"]\ntimeout = \"soon\"\n").unwrap_err();
+    assert_eq!(err.line, Some(4), "{err}");
+}
+
+#[test]
+fn bad_bot_names_and_empty_commands_are_refused() {
+    let err = parse("bot = \"../x\"\n[pipeline]\ncommand = [\"x\"]\n").unwrap_err();
+    assert!(err.message.contains("bot"), "{err}");
+    let err = parse("bot = \"ok\"\n[pipeline]\ncommand = []\n").unwrap_err();
+    assert!(err.message.contains("pipeline.command"), "{err}");
+    let err = parse("bot = \"ok\"\n").unwrap_err();
+    assert!(err.message.contains("pipeline"), "{err}");
+}
+
+#[test]
+fn dqn_keys_with_the_weight_learner_are_refused() {
+    let err = parse("bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[synergy]\nbatch_size = 8\n")
+        .unwrap_err();
+    assert!(err.message.contains("synergy.batch_size"), "{err}");
+    assert_eq!(err.line, Some(5));
+}
+
+#[test]
+fn durations() {
+    assert_eq!(
+        SpecDuration::parse("250ms").unwrap().0,
+        Duration::from_millis(250)
+    );
+    assert_eq!(
+        SpecDuration::parse("2d").unwrap().0,
+        Duration::from_secs(172_800)
+    );
+    for bad in ["", "5", "-5s", "5 parsecs", "inf s"] {
+        assert!(SpecDuration::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_folder_of_specs_loads_sorted_and_refuses_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bot: &str| {
+        std::fs::write(
+            dir.path().join(name),
+            format!("bot = \"{bot}\"\n[pipeline]\ncommand = [\"x\"]\n"),
+        )
+        .unwrap()
+    };
+    write("b.toml", "beta");
+    write("a.toml", "alpha");
+    std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+    let specs = load_dir(dir.path()).unwrap();
+    let bots: Vec<_> = specs.iter().map(|s| s.spec.bot.as_str()).collect();
+    assert_eq!(bots, ["alpha", "beta"]);
+    write("c.toml", "alpha");
+    let err = load_dir(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("c.toml"), "{err}");
+    assert!(err.to_string().contains("a.toml"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    assert!(load_dir(empty.path()).is_err());
+}
+
+#[test]
+fn builder_needs_an_existing_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.toml");
+    let s = EngineSpec::parse(
+        "bot = \"a\"\n[pipeline]\ncommand = [\"./missing.sh\"]\n",
+        &file,
+    )
+    .unwrap();
+    let err = s.builder().unwrap_err();
+    assert!(err.to_string().contains("missing.sh"), "{err}");
+    let s = EngineSpec::parse(
+        "bot = \"a\"\n[pipeline]\ncommand = [\"sh\", \"-c\", \"true\"]\n",
+        &file,
+    )
+    .unwrap();
+    let b = s.builder().unwrap();
+    assert_eq!(b.name(), "a");
+}
