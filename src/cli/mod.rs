@@ -6,6 +6,7 @@ mod run;
 mod simulate;
 mod status;
 mod synergy;
+mod table;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -40,7 +40,7 @@ use crate::metalog::{
 use crate::persist::{self, PendingFile};
 use crate::pipeline::{AutomationResult, PipelineError};
 use crate::policy::{Action, PolicyState, SelfImprovementPolicy, StateInputs};
-use crate::roi::{RoiSnapshot, RoiTracker};
+use crate::roi::{RoiConfig, RoiSnapshot, RoiTracker};
 use crate::synergy::{
     LearnReport, MetricHistory, SynergyDeltas, SynergyKey, SynergyKeys, SynergyLearner,
     SynergyWeights, adjustment, core_products,
@@ -162,6 +162,44 @@ struct EngineFile {
     roi: RoiSnapshot,
     #[serde(flatten)]
     book: Book,
+}
+
+/// An engine's saved state as `kaizen status` shows it, read without loading
+/// (or changing) anything else.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedEngine {
+    /// The ROI tracker as saved (default settings; `roi_scale` was applied on the way in).
+    pub roi: RoiTracker,
+    /// When the last cycle ran.
+    pub last_run: Option<f64>,
+    /// Cycles run.
+    pub cycles: u64,
+    /// Cycles whose pipeline failed.
+    pub failures: u64,
+    /// Share of successful cycles among the last 50.
+    pub success_rate: f64,
+    /// Paused by an operator.
+    pub paused: bool,
+    /// The last cycle's first module.
+    pub last_module: Option<String>,
+}
+
+/// Reads `dir/engine.json` (or its backup) without changing anything.
+pub fn inspect_engine(dir: &Path) -> persist::Inspected<SavedEngine> {
+    persist::inspect_with(&dir.join(ENGINE_FILE), |bytes| {
+        let f: EngineFile = persist::decode_json(bytes)?;
+        let roi = RoiTracker::from_snapshot(RoiConfig::default(), f.roi)
+            .map_err(|e| persist::Decode::Corrupt(e.to_string()))?;
+        Ok(SavedEngine {
+            roi,
+            last_run: f.book.last_run,
+            cycles: f.book.cycles,
+            failures: f.book.failures,
+            success_rate: f.book.recent.success_rate(),
+            paused: f.book.paused,
+            last_module: f.book.last_module,
+        })
+    })
 }
 
 /// Which state files changed since they were last encoded.

@@ -42,7 +42,7 @@ pub use learners::{Learned, LearnerPool};
 pub use locks::{BotGuard, BotLocks};
 pub use logic::{
     Absorbed, CyclePlan, ENGINE_FILE, EnergyFactory, EngineCore, Hosts, POLICY_FILE, Reading,
-    TickPlan,
+    SavedEngine, TickPlan, inspect_engine,
 };
 pub use messages::{
     EngineExited, EngineStatus, Flush, Pause, RecordMetrics, Resume, RunCycle, SetWeights,

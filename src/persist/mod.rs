@@ -266,6 +266,60 @@ fn read_one<T>(
     }
 }
 
+/// What a read-only look at a state file found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inspected<T> {
+    /// Neither the file nor its backup exists.
+    Missing,
+    /// The content (from the backup when `from_backup`).
+    Good {
+        /// The decoded content.
+        value: T,
+        /// Whether the file itself was unusable and this is its `.bak`.
+        from_backup: bool,
+    },
+    /// The file is unusable and there is no good backup: why.
+    Corrupt(String),
+    /// The file was written by a newer kaizen.
+    Newer(u64),
+}
+
+/// Reads versioned JSON at `path` (or its backup) without changing anything:
+/// nothing is moved aside, so tools that only look (`kaizen status`) leave the
+/// folder as it was.
+pub fn inspect_json<T: DeserializeOwned>(path: &Path) -> Inspected<T> {
+    inspect_with(path, decode_json)
+}
+
+/// [`inspect_json`] with a decoder of your own.
+pub fn inspect_with<T>(path: &Path, decode: impl Fn(&[u8]) -> Result<T, Decode>) -> Inspected<T> {
+    let look = |p: &Path| match fs::read(p) {
+        Ok(bytes) => Some(decode(&bytes).map_err(|d| match d {
+            Decode::Corrupt(why) => Inspected::Corrupt(why),
+            Decode::Newer(v) => Inspected::Newer(v),
+        })),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(Inspected::Corrupt(format!("cannot read: {e}")))),
+    };
+    match look(path) {
+        Some(Ok(value)) => Inspected::Good {
+            value,
+            from_backup: false,
+        },
+        Some(Err(Inspected::Newer(v))) => Inspected::Newer(v),
+        main => match look(&backup_path(path)) {
+            Some(Ok(value)) => Inspected::Good {
+                value,
+                from_backup: true,
+            },
+            backup => match main.or(backup) {
+                Some(Err(problem)) => problem,
+                _ => Inspected::Missing,
+            },
+        },
+    }
+}
+
 /// Renames a corrupt file to `<name>.corrupt-<unix-seconds>` (with `-N` added
 /// if that name is taken) and returns the new path.
 pub fn move_aside(path: &Path) -> Result<PathBuf, PersistError> {

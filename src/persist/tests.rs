@@ -234,3 +234,36 @@ fn writes_into_a_new_folder() {
     save_json(&path, &state(1), Durability::Fsync).unwrap();
     assert_eq!(load_json::<State>(&path).unwrap(), Some(state(1)));
 }
+
+#[test]
+fn inspect_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("engine.json");
+    assert_eq!(inspect_json::<State>(&path), Inspected::Missing);
+    save_json(&path, &state(1), Durability::Atomic).unwrap();
+    assert_eq!(
+        inspect_json::<State>(&path),
+        Inspected::Good {
+            value: state(1),
+            from_backup: false
+        }
+    );
+    save_json(&path, &state(2), Durability::Atomic).unwrap();
+    fs::write(&path, b"{broken").unwrap();
+    assert_eq!(
+        inspect_json::<State>(&path),
+        Inspected::Good {
+            value: state(1),
+            from_backup: true
+        }
+    );
+    assert_eq!(fs::read(&path).unwrap(), b"{broken");
+    fs::remove_file(backup_path(&path)).unwrap();
+    assert!(matches!(
+        inspect_json::<State>(&path),
+        Inspected::Corrupt(_)
+    ));
+    fs::write(&path, br#"{"version":3}"#).unwrap();
+    assert_eq!(inspect_json::<State>(&path), Inspected::Newer(3));
+    assert!(corrupt_files(dir.path()).is_empty());
+}

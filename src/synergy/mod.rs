@@ -55,7 +55,8 @@ pub use vector::{
     SynergyDeltas, SynergyWeights, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_START, adjustment, core_products,
 };
 pub use weights::{
-    SynergyWeightLearner, WEIGHTS_FILE, WeightLearnerConfig, load_weights, weights_file,
+    SynergyWeightLearner, WEIGHTS_FILE, WeightLearnerConfig, inspect_weights, load_weights,
+    weights_file,
 };
 
 use serde::Serialize;

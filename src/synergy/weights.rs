@@ -154,8 +154,33 @@ pub fn load_weights(dir: &Path, keys: SynergyKeys) -> Result<SynergyWeights> {
     Ok(loaded.unwrap_or_else(|| SynergyWeights::new(keys)))
 }
 
+/// Reads `dir/synergy.json` (or its backup) without changing anything,
+/// whichever key set it holds (all seven keys ⇒ extended, else core).
+pub fn inspect_weights(dir: &Path) -> persist::Inspected<SynergyWeights> {
+    persist::inspect_with(&dir.join(WEIGHTS_FILE), |bytes| {
+        let map: BTreeMap<String, Value> = persist::decode_json(bytes)?;
+        let keys = if SynergyKeys::Extended
+            .keys()
+            .iter()
+            .all(|k| map.contains_key(k.name()))
+        {
+            SynergyKeys::Extended
+        } else {
+            SynergyKeys::Core
+        };
+        weights_from(&map, keys)
+    })
+}
+
 fn decode_weights(bytes: &[u8], keys: SynergyKeys) -> Result<SynergyWeights, Decode> {
-    let map: BTreeMap<String, Value> = persist::decode_json(bytes)?;
+    weights_from(&persist::decode_json(bytes)?, keys)
+}
+
+/// The weights of `keys` in a decoded `synergy.json`.
+fn weights_from(
+    map: &BTreeMap<String, Value>,
+    keys: SynergyKeys,
+) -> Result<SynergyWeights, Decode> {
     let mut weights = SynergyWeights::new(keys);
     for &key in keys.keys() {
         let value = map

@@ -1,0 +1,304 @@
+//! `kaizen run`, `status` and `synergy` through the real binary.
+
+use assert_cmd::Command;
+use std::fs;
+use std::path::Path;
+
+fn kaizen() -> Command {
+    Command::cargo_bin("kaizen").unwrap()
+}
+
+const GOOD_SPEC: &str = r#"bot = "alpha"
+[pipeline]
+command = ["./improve.sh"]
+timeout = "30s"
+[engine]
+energy = "none"
+"#;
+
+/// An engines folder with `alpha.toml` and a script that prints a result.
+fn engines(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("engines");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("alpha.toml"), GOOD_SPEC).unwrap();
+    let script = dir.join("improve.sh");
+    fs::write(
+        &script,
+        "#!/bin/sh\necho \"improving $KAIZEN_BOT with energy $KAIZEN_ENERGY\"\necho '{\"roi\":{\"roi\":0.75},\"package\":\"p1\",\"metrics\":{\"synergy_roi\":0.2}}'\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in walk(dir) {
+        out.push((e.display().to_string(), fs::read(&e).unwrap()));
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files.extend(walk(&p));
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn run_once_runs_cycles_and_writes_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines(tmp.path());
+    let state = tmp.path().join("state");
+    let out = kaizen()
+        .args(["run", "--once", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("alpha"), "{out}");
+    assert!(out.contains("interval"), "{out}");
+    assert!(out.contains("+0.7500"), "{out}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(state.join("alpha/engine.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["cycles"], 1);
+    assert_eq!(saved["roi_history"], serde_json::json!([0.75]));
+    assert!(state.join("registry.json").exists());
+
+    // A second run continues from the saved state, and status shows it.
+    kaizen()
+        .args(["run", "--once", "--json", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"type\":\"cycle\""));
+    let status = kaizen()
+        .args(["status", "--state"])
+        .arg(&state)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let status = String::from_utf8(status).unwrap();
+    assert!(status.contains("alpha"), "{status}");
+    assert!(
+        status.contains("#1 interval: delta +0.7500 [p1]"),
+        "{status}"
+    );
+    let json = kaizen()
+        .args(["status", "--json", "--state"])
+        .arg(&state)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["engines"][0]["bot"], "alpha");
+    assert!(json["engines"][0]["cycles"].as_u64().unwrap() >= 2);
+}
+
+#[test]
+fn broken_spec_fails_clearly_and_leaves_state_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines(tmp.path());
+    let state = tmp.path().join("state");
+    kaizen()
+        .args(["run", "--once", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success();
+    let before = snapshot(&state);
+    fs::write(
+        engines.join("beta.toml"),
+        "bot = \"beta\"\n[pipeline]\ncommand = [\"./improve.sh\"]\n[policy]\nalpha = 7\n",
+    )
+    .unwrap();
+    kaizen()
+        .args(["run", "--once", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("beta.toml:5"))
+        .stderr(predicates::str::contains("policy.alpha"));
+    assert_eq!(snapshot(&state), before);
+
+    fs::write(
+        engines.join("beta.toml"),
+        "bot = \"beta\"\n[pipeline]\ncommand = [\"./does-not-exist.sh\"]\n",
+    )
+    .unwrap();
+    kaizen()
+        .args(["run", "--once", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("beta.toml"))
+        .stderr(predicates::str::contains("does-not-exist.sh"));
+    assert_eq!(snapshot(&state), before);
+}
+
+#[test]
+fn synergy_weights_can_be_shown_exported_imported_and_reset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines(tmp.path());
+    let state = tmp.path().join("state");
+    kaizen()
+        .args(["run", "--once", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success();
+    let with_state = |args: &[&str]| {
+        let mut c = kaizen();
+        c.args(args).arg("--state").arg(&state);
+        c
+    };
+    with_state(&["synergy", "show", "--bot", "alpha"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("efficiency"));
+    let exported = tmp.path().join("w.json");
+    let exported_arg = exported.to_str().unwrap();
+    with_state(&["synergy", "export", "--bot", "alpha", "--out", exported_arg])
+        .assert()
+        .success();
+    let mut w: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&exported).unwrap()).unwrap();
+    w["efficiency"] = serde_json::json!(3.5);
+    fs::write(&exported, w.to_string()).unwrap();
+    with_state(&["synergy", "import", "--bot", "alpha", exported_arg])
+        .assert()
+        .success();
+    with_state(&["synergy", "show", "--json", "--bot", "alpha"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"efficiency\": 3.5"));
+    fs::write(
+        &exported,
+        r#"{"roi": 1, "efficiency": 1, "resilience": 1, "antifragility": -2}"#,
+    )
+    .unwrap();
+    with_state(&["synergy", "import", "--bot", "alpha", exported_arg])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("antifragility"));
+    with_state(&["synergy", "reset", "--bot", "alpha"])
+        .assert()
+        .success();
+    with_state(&["synergy", "show", "--json", "--bot", "alpha"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"efficiency\": 1.0"));
+    with_state(&["synergy", "show", "--bot", "../etc"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("invalid bot"));
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in [
+        vec!["--help"],
+        vec!["simulate", "--help"],
+        vec!["run", "--help"],
+        vec!["status", "--help"],
+        vec!["synergy", "--help"],
+        vec!["synergy", "import", "--help"],
+        vec!["bench", "--help"],
+    ] {
+        kaizen()
+            .args(&cmd)
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("Usage"));
+    }
+    kaizen()
+        .args(["run", "--help"])
+        .assert()
+        .stdout(predicates::str::contains("--period"))
+        .stdout(predicates::str::contains("--once"))
+        .stdout(predicates::str::contains("--engines"))
+        .stdout(predicates::str::contains("--state"));
+}
+
+#[test]
+fn status_of_a_missing_folder_fails_with_its_name() {
+    kaizen()
+        .args(["status", "--state", "/no/such/kaizen/state"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("/no/such/kaizen/state"));
+}
+
+#[cfg(unix)]
+#[test]
+fn run_on_a_timer_stops_cleanly_on_ctrl_c_after_saving() {
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines(tmp.path());
+    let state = tmp.path().join("state");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kaizen"))
+        .args(["run", "--period", "0.05", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The child is another process: watch its state folder, bounded.
+    let engine_file = state.join("alpha/engine.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !engine_file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "kaizen run wrote no state in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(stderr.contains("stopping"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("alpha cycle 1 (interval)"), "{stdout}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&engine_file).unwrap()).unwrap();
+    assert!(saved["cycles"].as_u64().unwrap() >= 1);
+}
