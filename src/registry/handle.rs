@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Entry, ImprovementEngineRegistry, RegistryConfig, Timer};
+use super::{Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig, Timer};
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
 use crate::engine::{
@@ -160,6 +160,7 @@ impl RegistryBuilder {
             timer: None,
             round_running: false,
             dropped_ticks: 0,
+            latency: Latencies::default(),
             stopping: false,
         };
         Ok(RegistryHandle {
@@ -289,6 +290,12 @@ impl RegistryHandle {
             .send(EngineAddr(name.to_string()))
             .await
             .map_err(gone)
+    }
+
+    /// The tick latencies of every round since the last call with `reset`
+    /// (or since the start): from sending a tick to its answer.
+    pub async fn tick_latency(&self, reset: bool) -> Result<LatencySummary> {
+        self.addr.send(TickLatency(reset)).await.map_err(gone)
     }
 
     /// Stops the timer, lets running cycles finish (up to `shutdown_wait`),
@@ -436,6 +443,21 @@ impl Handler<EngineAddr> for ImprovementEngineRegistry {
         self.entries
             .get(msg.0.as_str())
             .and_then(|e| e.addr.clone())
+    }
+}
+
+struct TickLatency(bool);
+impl Message for TickLatency {
+    type Result = LatencySummary;
+}
+impl Handler<TickLatency> for ImprovementEngineRegistry {
+    type Result = MessageResult<TickLatency>;
+    fn handle(&mut self, msg: TickLatency, _: &mut Self::Context) -> Self::Result {
+        let summary = self.latency.summary();
+        if msg.0 {
+            self.latency = Latencies::default();
+        }
+        MessageResult(summary)
     }
 }
 

@@ -25,10 +25,12 @@
 //! engines it had and its last autoscale decisions.
 
 mod handle;
+mod latency;
 mod schedule;
 mod state;
 
 pub use handle::{Approval, AutoscaleRequest, EngineFactory, RegistryHandle, RegistryReport};
+pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntryFile, REGISTRY_FILE, RegistryFile};
 
@@ -122,6 +124,7 @@ pub struct ImprovementEngineRegistry {
     timer: Option<Timer>,
     round_running: bool,
     dropped_ticks: u64,
+    latency: Latencies,
     stopping: bool,
 }
 
@@ -296,16 +299,9 @@ impl ImprovementEngineRegistry {
         }
     }
 
-    /// Ticks every engine at once; failed engines answer `"failed"`.
-    fn round(
-        &mut self,
-    ) -> impl Future<
-        Output = Vec<(
-            Arc<str>,
-            u64,
-            std::result::Result<CycleRecord, MailboxError>,
-        )>,
-    > + 'static {
+    /// Ticks every engine at once; failed engines answer `"failed"`. Each
+    /// answer comes with how long it took.
+    fn round(&mut self) -> impl Future<Output = Vec<Answer>> + 'static {
         let now = self.now();
         let resources = self.probe.sample();
         let mut failed = Vec::new();
@@ -313,26 +309,34 @@ impl ImprovementEngineRegistry {
             .entries
             .iter()
             .filter_map(|(name, e)| match &e.addr {
-                Some(addr) => Some((
-                    name.clone(),
-                    e.generation,
-                    addr.send(Tick { now, resources }),
-                )),
+                Some(addr) => {
+                    let (name, generation) = (name.clone(), e.generation);
+                    let sent = Instant::now();
+                    let tick = addr.send(Tick { now, resources });
+                    Some(async move {
+                        let answer = tick.await;
+                        Answer {
+                            name,
+                            generation,
+                            answer,
+                            latency: Some(sent.elapsed()),
+                        }
+                    })
+                }
                 None => {
                     let record = CycleRecord::skip(name, &e.bot, now, 0, Reason::Failed);
-                    failed.push((name.clone(), e.generation, Ok(record)));
+                    failed.push(Answer {
+                        name: name.clone(),
+                        generation: e.generation,
+                        answer: Ok(record),
+                        latency: None,
+                    });
                     None
                 }
             })
             .collect();
         async move {
-            let (names, sends): (Vec<_>, Vec<_>) =
-                sends.into_iter().map(|(n, g, s)| ((n, g), s)).unzip();
-            let mut out: Vec<_> = names
-                .into_iter()
-                .zip(join_all(sends).await)
-                .map(|((n, g), r)| (n, g, r))
-                .collect();
+            let mut out = join_all(sends).await;
             out.extend(failed);
             out
         }
@@ -341,16 +345,21 @@ impl ImprovementEngineRegistry {
     /// Turns a round's answers into records; restarts engines that died.
     fn collect_round(
         &mut self,
-        answers: Vec<(
-            Arc<str>,
-            u64,
-            std::result::Result<CycleRecord, MailboxError>,
-        )>,
+        answers: Vec<Answer>,
         ctx: &mut Context<Self>,
     ) -> BTreeMap<String, CycleRecord> {
         let now = self.now();
         let mut records = BTreeMap::new();
-        for (name, generation, answer) in answers {
+        for Answer {
+            name,
+            generation,
+            answer,
+            latency,
+        } in answers
+        {
+            if let Some(l) = latency {
+                self.latency.record(l);
+            }
             let record = match answer {
                 Ok(r) => r,
                 Err(e) => {
@@ -591,6 +600,15 @@ impl ImprovementEngineRegistry {
         self.save_registry();
         true
     }
+}
+
+/// One engine's answer to a round's tick.
+struct Answer {
+    name: Arc<str>,
+    generation: u64,
+    answer: std::result::Result<CycleRecord, MailboxError>,
+    /// From sending the tick to the answer (none for failed engines).
+    latency: Option<Duration>,
 }
 
 /// The registry asks itself to decide once the statuses are in.

@@ -1,5 +1,6 @@
 //! kaizen's integration tests: one binary, one module per area.
 
+mod cli_bench;
 mod cli_run;
 mod engine_cycle;
 mod engine_failures;

@@ -1,0 +1,52 @@
+//! `kaizen bench` through the real binary (small sizes: this checks the
+//! report, not the speed — speed is what the command itself is for).
+
+use assert_cmd::Command;
+
+#[test]
+fn bench_reports_every_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("bench.json");
+    let out = Command::cargo_bin("kaizen")
+        .unwrap()
+        .args(["bench", "--engines", "20", "--ticks", "5", "--json"])
+        .arg(&json)
+        .arg("--state")
+        .arg(tmp.path().join("state"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    for figure in [
+        "engine-ticks/s",
+        "cycles/s",
+        "tick latency p99",
+        "RSS per engine",
+        "bytes written per cycle",
+        "DQN update",
+        "autoscale decision",
+    ] {
+        assert!(out.contains(figure), "{figure} missing from:\n{out}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["engines"], 20);
+    assert_eq!(report["ticks"], 5);
+    assert!(report["engine_ticks_per_sec"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["tick_latency"]["count"], 100);
+    assert!(report["bytes_written_per_cycle"].as_f64().unwrap() > 0.0);
+    // Every engine's state was saved under --state.
+    assert!(tmp.path().join("state/bot00019/engine.json").exists());
+}
+
+#[test]
+fn bench_refuses_zero_engines() {
+    Command::cargo_bin("kaizen")
+        .unwrap()
+        .args(["bench", "--engines", "0"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--engines"));
+}
