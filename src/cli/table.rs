@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 /// A table with a header row; columns are as wide as their widest cell.
-/// Numbers (cells starting with a digit, a sign or a dot) are right-aligned.
+/// A column whose cells are all numbers (starting with a digit, a sign or a
+/// dot) is right-aligned, its header too.
 pub struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -26,37 +27,44 @@ impl Table {
     /// The table as text, one line per row, ending with a newline.
     pub fn render(&self) -> String {
         let n = self.headers.len();
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
+        let cell = |row: &[String], i: usize| row.get(i).map_or("", String::as_str).to_string();
+        let numeric = |c: &str| {
+            c.chars()
+                .next()
+                .is_some_and(|first| first.is_ascii_digit() || matches!(first, '-' | '+' | '.'))
+                && c.chars().any(|ch| ch.is_ascii_digit())
+        };
+        let columns: Vec<(usize, bool)> = (0..n)
+            .map(|i| {
+                let width = self
+                    .rows
+                    .iter()
+                    .map(|r| cell(r, i).chars().count())
+                    .chain([self.headers[i].chars().count()])
+                    .max()
+                    .unwrap_or(0);
+                let cells: Vec<String> = self.rows.iter().map(|r| cell(r, i)).collect();
+                let right = cells.iter().any(|c| !c.is_empty())
+                    && cells.iter().all(|c| c.is_empty() || numeric(c));
+                (width, right)
+            })
+            .collect();
         let mut out = String::new();
-        let mut line = |cells: &[String]| {
-            let mut text = String::new();
-            for (i, w) in widths.iter().enumerate().take(n) {
-                let cell = cells.get(i).map_or("", String::as_str);
-                let numeric = cell
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.'))
-                    && cell.chars().any(|c| c.is_ascii_digit());
-                let _ = if numeric {
-                    write!(text, "{cell:>w$}")
+        for row in std::iter::once(&self.headers).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, &(w, right)) in columns.iter().enumerate() {
+                let c = cell(row, i);
+                let _ = if right {
+                    write!(line, "{c:>w$}")
                 } else {
-                    write!(text, "{cell:<w$}")
+                    write!(line, "{c:<w$}")
                 };
                 if i + 1 < n {
-                    text.push_str("  ");
+                    line.push_str("  ");
                 }
             }
-            out.push_str(text.trim_end());
+            out.push_str(line.trim_end());
             out.push('\n');
-        };
-        line(&self.headers);
-        for row in &self.rows {
-            line(row);
         }
         out
     }
