@@ -54,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, ensure_finite};
 use crate::persist::{self, Decode, Durability};
 use crate::roi::{keep_newest, mean_std, push_bounded};
+use std::borrow::Cow;
 
 /// The file a [`MetaLogger`] is saved to, inside the bot's state folder.
 pub const META_FILE: &str = "meta.json";
@@ -67,8 +68,9 @@ pub const DEFAULT_DIMINISHING_CONSECUTIVE: usize = 3;
 pub const DIMINISHING_STD: f64 = 1e-3;
 /// How many of its newest deltas each module keeps.
 pub const MODULE_DELTAS_KEPT: usize = 100;
-/// How many of the newest cycle entries the logger keeps.
-pub const CYCLES_KEPT: usize = 100;
+/// How many of the newest cycle entries the logger keeps (what `kaizen
+/// status` can show; the full ROI history lives in the engine's own file).
+pub const CYCLES_KEPT: usize = 20;
 /// Module indices lie in `0..MODULE_INDEX_BUCKETS`.
 pub const MODULE_INDEX_BUCKETS: u16 = 1000;
 
@@ -83,8 +85,9 @@ pub struct CycleEntry {
     pub delta: f64,
     /// The modules named, as given.
     pub modules: Vec<String>,
-    /// Why the cycle ran.
-    pub reason: String,
+    /// Why the cycle ran. The engine's reasons are static strings, kept
+    /// without an allocation per entry.
+    pub reason: Cow<'static, str>,
 }
 
 /// What the logger knows about one module.
@@ -130,7 +133,7 @@ impl MetaLogger {
         cycle: u64,
         roi: f64,
         modules: &[S],
-        reason: &str,
+        reason: impl Into<Cow<'static, str>>,
     ) -> Result<f64> {
         let roi = ensure_finite("cycle roi", roi)?;
         let delta = ensure_finite("cycle roi delta", roi - self.last_roi)?;
@@ -158,7 +161,7 @@ impl MetaLogger {
             roi,
             delta,
             modules: modules.iter().map(|m| m.as_ref().to_string()).collect(),
-            reason: reason.to_string(),
+            reason: reason.into(),
         };
         push_bounded(&mut self.recent, entry, CYCLES_KEPT);
         self.last_roi = roi;
