@@ -213,7 +213,6 @@ impl Dirty {
     const META: u8 = 8;
     const MODULES: u8 = 16;
     const ENERGY: u8 = 32;
-    const ALL: u8 = 63;
 
     fn mark(&mut self, bits: u8) {
         self.0 |= bits;
@@ -712,9 +711,13 @@ impl EngineCore {
 
     /// Takes the learner back after an update.
     pub fn return_learner(&mut self, learner: Box<dyn SynergyLearner>) {
+        // A heavy learner's network and replay change with every update; a
+        // light one's only state is its weights.
+        if learner.is_heavy() || *learner.weights() != self.weights {
+            self.dirty.mark(Dirty::LEARNER);
+        }
         self.weights = *learner.weights();
         self.learner = Some(learner);
-        self.dirty.mark(Dirty::LEARNER);
     }
 
     /// Runs the synergy update here (for learners that are not heavy).
@@ -752,8 +755,13 @@ impl EngineCore {
             + absorbed.deltas.get(SynergyKey::Roi).unwrap_or(0.0)
             + absorbed.deltas.get(SynergyKey::Efficiency).unwrap_or(0.0);
         if let Some(m) = absorbed.modules.first() {
-            self.modules.index(m);
-            self.book.last_module = Some(m.clone());
+            if self.modules.get(m).is_none() {
+                self.modules.index(m);
+                self.dirty.mark(Dirty::MODULES);
+            }
+            if self.book.last_module.as_deref() != Some(m.as_str()) {
+                self.book.last_module = Some(m.clone());
+            }
         }
         self.book.cumulative_roi += absorbed.delta;
         self.book.cycles += 1;
@@ -776,7 +784,7 @@ impl EngineCore {
         let next = self.state(plan.energy_score.unwrap_or(1.0))?;
         self.policy
             .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
-        self.dirty.mark(Dirty::ALL);
+        self.dirty.mark(Dirty::ENGINE | Dirty::POLICY | Dirty::META);
         Ok(CycleRecord {
             engine: self.name.clone(),
             bot: self.bot.clone(),

@@ -193,11 +193,44 @@ fn only_changed_files_are_encoded_and_they_reload() {
         panic!()
     };
     cycle(&mut c, plan, &hosts, roi(1.5));
+    let names = |files: &[PendingFile]| -> Vec<String> {
+        files
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    // No module was named and the weights did not move: three files change.
     let files = c.take_files().unwrap();
-    assert_eq!(files.len(), 5, "engine, policy, synergy, meta, modules");
+    assert_eq!(names(&files), [ENGINE_FILE, POLICY_FILE, META_FILE]);
+    crate::persist::write_all(&files, crate::persist::Durability::Atomic).unwrap();
+    // A new module and a synergy metric that moves the weights: all five.
+    let plan = c
+        .plan_requested(1.0, 1, Resources::default(), &hosts)
+        .unwrap();
+    let result = Ok(AutomationResult {
+        roi: Some(RoiResult {
+            roi: 1.0,
+            ..Default::default()
+        }),
+        modules: vec!["m".into()],
+        metrics: [("synergy_roi".to_string(), 0.5)].into(),
+        ..Default::default()
+    });
+    cycle(&mut c, plan, &hosts, result);
+    let files = c.take_files().unwrap();
+    assert_eq!(
+        names(&files),
+        [
+            ENGINE_FILE,
+            POLICY_FILE,
+            "synergy.json",
+            META_FILE,
+            MODULES_FILE
+        ]
+    );
     crate::persist::write_all(&files, crate::persist::Durability::Atomic).unwrap();
     let again = core(EngineConfig::default(), Some(engine_dir));
-    assert_eq!(again.cycles(), 1);
+    assert_eq!(again.cycles(), 2);
     assert_eq!(again.roi().history(), c.roi().history());
     assert_eq!(again.policy(), c.policy());
     assert_eq!(again.weights(), c.weights());
