@@ -142,13 +142,12 @@ impl RegistryBuilder {
         };
         let events = crate::decision::channel();
         let registry = ImprovementEngineRegistry {
-            arbiters: (0..self.config.arbiters).map(|_| Arbiter::new()).collect(),
+            workers: super::Workers::new(self.config.arbiters),
             config: self.config,
             clock: self.clock,
             probe,
             entries: BTreeMap::new(),
             next_created: 0,
-            next_arbiter: 0,
             events: events.clone(),
             locks: BotLocks::shared(),
             learners: self.learners.unwrap_or_else(LearnerPool::shared),
@@ -161,6 +160,7 @@ impl RegistryBuilder {
             round_running: false,
             dropped_ticks: 0,
             latency: Latencies::default(),
+            registry_save_pending: false,
             stopping: false,
         };
         Ok(RegistryHandle {

@@ -24,18 +24,19 @@
 //! The registry's own state, `registry.json` in the state root, keeps the
 //! engines it had and its last autoscale decisions.
 
+mod dispatch;
 mod handle;
 mod latency;
 mod schedule;
 mod state;
 
+use dispatch::{Answer, Target, Workers};
 pub use handle::{Approval, AutoscaleRequest, EngineFactory, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntryFile, REGISTRY_FILE, RegistryFile};
 
 use actix::prelude::*;
-use futures_util::future::join_all;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,9 @@ use crate::engine::{
 use crate::host::{Clock, ResourceProbe, Resources};
 use crate::persist::StateWriter;
 use crate::{Error, Result};
+
+/// The longest a change to the set of engines waits before `registry.json` is written.
+pub const REGISTRY_SAVE_DELAY: Duration = Duration::from_millis(500);
 
 /// How many autoscale records the registry keeps (and saves).
 pub const AUTOSCALE_KEPT: usize = 20;
@@ -91,6 +95,8 @@ struct Entry {
     builder: EngineBuilder,
     bot: Arc<str>,
     addr: Option<Addr<SelfImprovementEngine>>,
+    /// The worker (arbiter) the engine lives on.
+    worker: usize,
     created: u64,
     generation: u64,
     restarts: VecDeque<f64>,
@@ -111,8 +117,7 @@ pub struct ImprovementEngineRegistry {
     probe: Box<dyn ResourceProbe>,
     entries: BTreeMap<Arc<str>, Entry>,
     next_created: u64,
-    arbiters: Vec<Arbiter>,
-    next_arbiter: usize,
+    workers: Workers,
     events: DecisionSender,
     locks: BotLocks,
     learners: LearnerPool,
@@ -125,6 +130,7 @@ pub struct ImprovementEngineRegistry {
     round_running: bool,
     dropped_ticks: u64,
     latency: Latencies,
+    registry_save_pending: bool,
     stopping: bool,
 }
 
@@ -132,9 +138,7 @@ impl Actor for ImprovementEngineRegistry {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        for arbiter in &self.arbiters {
-            arbiter.stop();
-        }
+        self.workers.stop();
     }
 }
 
@@ -168,23 +172,16 @@ impl ImprovementEngineRegistry {
         }
     }
 
-    /// Builds `entry`'s engine (loading its saved state) and starts it on
-    /// the next arbiter.
+    /// Builds an engine (loading its saved state) and starts it on the next
+    /// worker; returns its address and the worker's index.
     fn start_engine(
         &mut self,
         builder: &EngineBuilder,
         generation: u64,
         ctx: &mut Context<Self>,
-    ) -> Result<Addr<SelfImprovementEngine>> {
+    ) -> Result<(Addr<SelfImprovementEngine>, usize)> {
         let engine = builder.build_supervised(Some(ctx.address().recipient()), generation)?;
-        Ok(match self.arbiters.len() {
-            0 => engine.start(),
-            n => {
-                let arbiter = self.arbiters[self.next_arbiter % n].handle();
-                self.next_arbiter = self.next_arbiter.wrapping_add(1);
-                SelfImprovementEngine::start_in_arbiter(&arbiter, move |_| engine)
-            }
-        })
+        Ok(self.workers.start(engine))
     }
 
     fn register(&mut self, builder: EngineBuilder, ctx: &mut Context<Self>) -> Result<()> {
@@ -197,7 +194,7 @@ impl ImprovementEngineRegistry {
                 "a name no registered engine has",
             ));
         }
-        let addr = self.start_engine(&builder, 0, ctx)?;
+        let (addr, worker) = self.start_engine(&builder, 0, ctx)?;
         let created = self.next_created;
         self.next_created += 1;
         self.entries.insert(
@@ -206,6 +203,7 @@ impl ImprovementEngineRegistry {
                 bot: Arc::from(builder.bot_name()),
                 builder,
                 addr: Some(addr),
+                worker,
                 created,
                 generation: 0,
                 restarts: VecDeque::new(),
@@ -217,7 +215,7 @@ impl ImprovementEngineRegistry {
             EngineEventKind::Registered,
             format!("created #{created}"),
         );
-        self.save_registry();
+        self.registry_changed(ctx);
         Ok(())
     }
 
@@ -248,15 +246,16 @@ impl ImprovementEngineRegistry {
             );
             entry.failed = Some(detail.clone());
             self.engine_event(name, EngineEventKind::Failed, detail);
-            self.save_registry();
+            self.registry_changed(ctx);
             return;
         }
         entry.generation += 1;
         let (builder, generation) = (entry.builder.clone(), entry.generation);
         match self.start_engine(&builder, generation, ctx) {
-            Ok(addr) => {
+            Ok((addr, worker)) => {
                 if let Some(entry) = self.entries.get_mut(name) {
                     entry.addr = Some(addr);
+                    entry.worker = worker;
                 }
                 self.engine_event(name, EngineEventKind::Restarted, why.to_string());
             }
@@ -266,12 +265,24 @@ impl ImprovementEngineRegistry {
                     entry.failed = Some(detail.clone());
                 }
                 self.engine_event(name, EngineEventKind::Failed, detail);
-                self.save_registry();
+                self.registry_changed(ctx);
             }
         }
     }
 
-    fn save_registry(&self) {
+    /// `registry.json` is written at most once per [`REGISTRY_SAVE_DELAY`]
+    /// (registering 10,000 engines must not write the file 10,000 times), and
+    /// at shutdown.
+    fn registry_changed(&mut self, ctx: &mut Context<Self>) {
+        if self.config.state_root.is_none() || self.registry_save_pending {
+            return;
+        }
+        self.registry_save_pending = true;
+        ctx.run_later(REGISTRY_SAVE_DELAY, |act, _| act.save_registry());
+    }
+
+    fn save_registry(&mut self) {
+        self.registry_save_pending = false;
         let Some(root) = &self.config.state_root else {
             return;
         };
@@ -299,46 +310,35 @@ impl ImprovementEngineRegistry {
         }
     }
 
-    /// Ticks every engine at once; failed engines answer `"failed"`. Each
-    /// answer comes with how long it took.
+    /// Ticks every engine at once, one batch per worker; failed engines
+    /// answer `"failed"`. Each answer comes with how long it took.
     fn round(&mut self) -> impl Future<Output = Vec<Answer>> + 'static {
-        let now = self.now();
-        let resources = self.probe.sample();
+        let tick = Tick {
+            now: self.now(),
+            resources: self.probe.sample(),
+        };
+        let mut batches: Vec<Vec<Target>> = (0..self.workers.len()).map(|_| Vec::new()).collect();
         let mut failed = Vec::new();
-        let sends: Vec<_> = self
-            .entries
-            .iter()
-            .filter_map(|(name, e)| match &e.addr {
-                Some(addr) => {
-                    let (name, generation) = (name.clone(), e.generation);
-                    let sent = Instant::now();
-                    let tick = addr.send(Tick { now, resources });
-                    Some(async move {
-                        let answer = tick.await;
-                        Answer {
-                            name,
-                            generation,
-                            answer,
-                            latency: Some(sent.elapsed()),
-                        }
-                    })
-                }
-                None => {
-                    let record = CycleRecord::skip(name, &e.bot, now, 0, Reason::Failed);
-                    failed.push(Answer {
-                        name: name.clone(),
-                        generation: e.generation,
-                        answer: Ok(record),
-                        latency: None,
-                    });
-                    None
-                }
-            })
-            .collect();
+        for (name, e) in &self.entries {
+            match &e.addr {
+                Some(addr) => batches[e.worker].push(Target {
+                    name: name.clone(),
+                    generation: e.generation,
+                    addr: addr.clone(),
+                }),
+                None => failed.push(Answer {
+                    name: name.clone(),
+                    generation: e.generation,
+                    answer: Ok(CycleRecord::skip(name, &e.bot, tick.now, 0, Reason::Failed)),
+                    latency: None,
+                }),
+            }
+        }
+        let round = self.workers.round(tick, batches);
         async move {
-            let mut out = join_all(sends).await;
-            out.extend(failed);
-            out
+            let mut answers = round.await;
+            answers.extend(failed);
+            answers
         }
     }
 
@@ -568,7 +568,7 @@ impl ImprovementEngineRegistry {
             self.autoscale_log.pop_front();
         }
         decision::publish(Some(&self.events), Decision::Autoscale(record.clone()));
-        self.save_registry();
+        self.registry_changed(ctx);
         Ok(record)
     }
 
@@ -597,18 +597,9 @@ impl ImprovementEngineRegistry {
             EngineEventKind::Unregistered,
             "saved and stopped".into(),
         );
-        self.save_registry();
+        self.registry_changed(ctx);
         true
     }
-}
-
-/// One engine's answer to a round's tick.
-struct Answer {
-    name: Arc<str>,
-    generation: u64,
-    answer: std::result::Result<CycleRecord, MailboxError>,
-    /// From sending the tick to the answer (none for failed engines).
-    latency: Option<Duration>,
 }
 
 /// The registry asks itself to decide once the statuses are in.
