@@ -21,11 +21,12 @@
 //! ```
 //! use kaizen::sim::{Baseline, BaselineConfig, BotParams, World};
 //!
-//! let world = World::new(vec![BotParams::default(); 2], 0, 1);
+//! let world = World::new(vec![BotParams::default(); 2], 0, 1)?;
 //! let mut always = Baseline::new(kaizen::sim::PolicyKind::Always, &BaselineConfig::default(), 2, 1).unwrap();
 //! let mut out = Vec::new();
 //! always.choose(0, &world, &mut out);
 //! assert_eq!(out, vec![(0, 10), (1, 10)]);
+//! # Ok::<(), kaizen::Error>(())
 //! ```
 
 use rand_chacha::ChaCha8Rng;
@@ -213,7 +214,7 @@ mod tests {
 
     #[test]
     fn interval_runs_every_n_ticks_from_the_last_cycle_that_ran() {
-        let world = World::new(vec![BotParams::default(); 2], 0, 1);
+        let world = World::new(vec![BotParams::default(); 2], 0, 1).unwrap();
         let mut b = Baseline::new(PolicyKind::Interval, &config(), 2, 1).unwrap();
         let mut ran_at = Vec::new();
         for t in 0..7 {
@@ -238,7 +239,7 @@ mod tests {
 
     #[test]
     fn always_rotates_who_goes_first() {
-        let world = World::new(vec![BotParams::default(); 3], 0, 1);
+        let world = World::new(vec![BotParams::default(); 3], 0, 1).unwrap();
         let mut b = Baseline::new(PolicyKind::Always, &config(), 3, 1).unwrap();
         let mut out = Vec::new();
         b.choose(4, &world, &mut out);
@@ -247,7 +248,7 @@ mod tests {
 
     #[test]
     fn random_follows_its_chance_and_its_seed() {
-        let world = World::new(vec![BotParams::default(); 4], 0, 1);
+        let world = World::new(vec![BotParams::default(); 4], 0, 1).unwrap();
         let runs = |seed| {
             let mut b = Baseline::new(PolicyKind::Random, &config(), 4, seed).unwrap();
             let mut out = Vec::new();

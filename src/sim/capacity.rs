@@ -23,9 +23,10 @@
 //! use kaizen::sim::{BotParams, CapacityConfig, SimProbe, World};
 //!
 //! let config = CapacityConfig { max_concurrent: 2, ..CapacityConfig::default() };
-//! let world = World::new(vec![BotParams::default(); 3], config.max_concurrent, 1).shared();
+//! let world = World::new(vec![BotParams::default(); 3], config.max_concurrent, 1)?.shared();
 //! let mut probe = SimProbe::new(world.clone(), config.clone());
 //! assert_eq!(probe.sample(), config.resources(0));
+//! # Ok::<(), kaizen::Error>(())
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -164,7 +165,9 @@ mod tests {
             cpu_per_cycle: 0.4,
             ..CapacityConfig::default()
         };
-        let world = World::new(vec![BotParams::default(); 3], 3, 1).shared();
+        let world = World::new(vec![BotParams::default(); 3], 3, 1)
+            .unwrap()
+            .shared();
         let mut probe = SimProbe::new(world.clone(), config);
         {
             let mut w = lock(&world);
@@ -182,7 +185,9 @@ mod tests {
 
     #[test]
     fn energy_is_one_when_the_bot_may_start_a_cycle() {
-        let world = World::new(vec![BotParams::default(); 2], 1, 1).shared();
+        let world = World::new(vec![BotParams::default(); 2], 1, 1)
+            .unwrap()
+            .shared();
         let mut first = CapacityEnergy::new(world.clone(), 0);
         let mut second = CapacityEnergy::new(world.clone(), 1);
         assert_eq!(first.energy_score(&inputs()).unwrap(), 1.0);

@@ -130,12 +130,13 @@ pub async fn run_learned(
     ticks: u64,
     on_tick: &mut dyn FnMut(u64),
 ) -> Result<(World, EngineTally)> {
+    scenario.validate()?;
     let names: Arc<[String]> = scenario.bot_names().into();
     let world = World::new(
         scenario.bot_params(),
         scenario.capacity.max_concurrent,
         seed,
-    )
+    )?
     .shared();
     let pipeline = SimulatedPipeline::new(world.clone(), &names, scenario.learned.report.clone())?;
     let ledger: Option<Arc<dyn ProfitSource>> = match scenario.learned.deltas {

@@ -21,7 +21,10 @@
 //! Far from the end the plan stops changing: once `V_t − V_{t+1}` is the
 //! same constant at every grid point (to 1e-9 of the bot's demand), earlier
 //! ticks decide exactly as that tick does, so only the rows from there to
-//! the end are kept. In the backward pass the best energy at each grid point
+//! the end are kept — at most [`MAX_ROWS`] per bot (3.3 MB): further from
+//! the end than that, a bot is planned as if the horizon were `MAX_ROWS`
+//! ticks away (with a drift of 0.5% a tick, 1 − 0.995^2048 > 99.99% of a
+//! gain's value lies within that window). In the backward pass the best energy at each grid point
 //! is found on a coarse ladder of energies refined around its best rung;
 //! at decision time, at the bot's true skill, every energy is tried.
 //!
@@ -30,17 +33,22 @@
 //!
 //! let good = BotParams { skill: 0.5, ..BotParams::default() };
 //! let dead = BotParams { gain: 0.0, ..good.clone() };
-//! let plan = OraclePlan::new(&[good, dead], 200);
+//! let plan = OraclePlan::new(&[good, dead], 200)?;
 //! assert!(plan.best(0, 0, 0.5).0 > 0);   // worth improving
 //! assert_eq!(plan.best(1, 0, 0.5).0, 0); // nothing to gain: never pay
+//! # Ok::<(), kaizen::Error>(())
 //! ```
 
 use super::bot::{BotParams, energy_share};
 use super::world::World;
+use crate::Result;
 use crate::chain::MAX_ENERGY;
 
 /// Grid points of skill in [0, 1].
 pub const GRID: usize = 201;
+
+/// The most ticks before the horizon a bot's plan keeps values for.
+pub const MAX_ROWS: usize = 2048;
 
 /// The coarse ladder of energies searched first in the backward pass.
 const LADDER: [u32; 22] = [
@@ -99,7 +107,7 @@ impl BotPlan {
                     .all(|(a, b)| ((a - b) - step0).abs() <= tolerance);
             plan.rows.push(row);
             plan.first -= 1;
-            if settled {
+            if settled || plan.rows.len() > MAX_ROWS {
                 break;
             }
         }
@@ -138,12 +146,16 @@ impl BotPlan {
 }
 
 impl OraclePlan {
-    /// Plans `bots` over `horizon` ticks.
-    pub fn new(bots: &[BotParams], horizon: u64) -> OraclePlan {
-        OraclePlan {
+    /// Plans `bots` over `horizon` ticks. Invalid parameters are refused,
+    /// naming `bots[i].field`.
+    pub fn new(bots: &[BotParams], horizon: u64) -> Result<OraclePlan> {
+        for (i, bot) in bots.iter().enumerate() {
+            bot.validate(&format!("bots[{i}]"))?;
+        }
+        Ok(OraclePlan {
             bots: bots.iter().map(|p| BotPlan::new(p, horizon)).collect(),
             horizon,
-        }
+        })
     }
 
     /// The best energy for bot `i` at tick `t` and skill `s` (0: no cycle),
@@ -213,7 +225,7 @@ mod tests {
         // Q(E) = 100 · (0.5 + 0.4 · 0.5 · E/(E+10)) − E.
         // Q(0) = 50; dQ/dE = 20 · 10/(E+10)² − 1 = 0 at E = √200 − 10 ≈ 4.14:
         // Q(4) = 50 + 20·4/14 − 4 = 51.714…, Q(5) = 50 + 20/3 − 5 = 51.667.
-        let plan = OraclePlan::new(&[bot()], 10);
+        let plan = OraclePlan::new(&[bot()], 10).unwrap();
         let (e, adv) = plan.best(0, 9, 0.5);
         assert_eq!(e, 4);
         assert!((adv - (20.0 * 4.0 / 14.0 - 4.0)).abs() < 1e-9, "{adv}");
@@ -228,13 +240,13 @@ mod tests {
             cost_per_energy: 30.0,
             ..bot()
         };
-        let plan = OraclePlan::new(&[dear], 5);
+        let plan = OraclePlan::new(&[dear], 5).unwrap();
         assert_eq!(plan.best(0, 4, 0.5).0, 0);
     }
 
     #[test]
     fn a_longer_horizon_invests_more() {
-        let plan = OraclePlan::new(&[bot()], 400);
+        let plan = OraclePlan::new(&[bot()], 400).unwrap();
         let (late, _) = plan.best(0, 399, 0.5);
         let (early, _) = plan.best(0, 0, 0.5);
         assert!(early > late, "{early} vs {late}");
@@ -245,7 +257,7 @@ mod tests {
 
     #[test]
     fn the_plan_settles_far_from_the_end() {
-        let plan = OraclePlan::new(&[bot()], 100_000);
+        let plan = OraclePlan::new(&[bot()], 100_000).unwrap();
         assert!(
             plan.bots[0].rows.len() < 5_000,
             "{}",
@@ -257,6 +269,27 @@ mod tests {
     }
 
     #[test]
+    fn a_bot_that_never_settles_keeps_a_bounded_plan() {
+        // No drift and nothing to gain: each tick adds demand · s, which
+        // differs between skills, so values never settle; the plan stops
+        // at MAX_ROWS rows.
+        let still = BotParams {
+            drift: 0.0,
+            gain: 0.0,
+            ..bot()
+        };
+        let plan = OraclePlan::new(&[still], 10_000).unwrap();
+        assert_eq!(plan.bots[0].rows.len(), MAX_ROWS + 1);
+        assert_eq!(plan.bots[0].first, 10_000 - MAX_ROWS as u64);
+        assert_eq!(plan.best(0, 0, 0.5), plan.best(0, plan.bots[0].first, 0.5));
+        let bad = BotParams {
+            half_energy: 0.0,
+            ..bot()
+        };
+        assert!(OraclePlan::new(&[bot(), bad], 10).is_err());
+    }
+
+    #[test]
     fn choose_orders_by_advantage_and_skips_dead_ends() {
         let low = BotParams {
             skill: 0.2,
@@ -264,8 +297,8 @@ mod tests {
         };
         let dead = BotParams { gain: 0.0, ..bot() };
         let bots = vec![bot(), dead, low];
-        let world = World::new(bots.clone(), 0, 1);
-        let plan = OraclePlan::new(&bots, 300);
+        let world = World::new(bots.clone(), 0, 1).unwrap();
+        let plan = OraclePlan::new(&bots, 300).unwrap();
         let mut out = Vec::new();
         plan.choose(0, &world, &mut out);
         // The low-skill bot has the most to gain; the dead end none.

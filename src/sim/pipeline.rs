@@ -291,7 +291,7 @@ pub fn standalone(
     seed: u64,
 ) -> Result<(SimulatedPipeline, Arc<dyn ProfitSource>)> {
     params.validate("bot")?;
-    let world = World::new(vec![params.clone()], 0, seed).shared();
+    let world = World::new(vec![params.clone()], 0, seed)?.shared();
     let pipeline = SimulatedPipeline {
         world,
         bots: Lookup::One,
@@ -339,7 +339,7 @@ mod tests {
     #[test]
     fn a_run_reports_measured_gain_and_roi_by_hand() {
         let names = vec!["a".to_string(), "b".to_string()];
-        let world = World::new(vec![quiet(), quiet()], 0, 1).shared();
+        let world = World::new(vec![quiet(), quiet()], 0, 1).unwrap().shared();
         let p = SimulatedPipeline::new(world.clone(), &names, payback(10.0)).unwrap();
         let r = run(&p, "b", 10).unwrap();
         // Gain 0.5 · 0.4 · 10/20 = 0.1; income 0.1 · 100 · 10 = 100; cost 20.
@@ -367,7 +367,7 @@ mod tests {
             gain: 0.0,
             ..quiet()
         };
-        let world = World::new(vec![dead], 0, 1).shared();
+        let world = World::new(vec![dead], 0, 1).unwrap().shared();
         let p = SimulatedPipeline::new(world, &["d".to_string()], payback(50.0)).unwrap();
         let roi = run(&p, "d", 5).unwrap().roi.unwrap();
         assert_eq!(
@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn no_slot_fails_the_run_and_charges_nothing() {
         let names = vec!["a".to_string(), "b".to_string()];
-        let world = World::new(vec![quiet(), quiet()], 1, 1).shared();
+        let world = World::new(vec![quiet(), quiet()], 1, 1).unwrap().shared();
         let p = SimulatedPipeline::new(world.clone(), &names, payback(10.0)).unwrap();
         assert!(run(&p, "a", 3).is_ok());
         let err = run(&p, "b", 3).unwrap_err();
@@ -416,7 +416,7 @@ mod tests {
 
     #[test]
     fn payback_must_be_positive() {
-        let world = World::new(vec![quiet()], 0, 1).shared();
+        let world = World::new(vec![quiet()], 0, 1).unwrap().shared();
         assert!(SimulatedPipeline::new(world, &["a".to_string()], payback(0.0)).is_err());
     }
 }

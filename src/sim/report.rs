@@ -8,12 +8,13 @@
 //! ```
 //! use kaizen::sim::{BotParams, PolicyKind, PolicyReport, World};
 //!
-//! let mut world = World::new(vec![BotParams { noise: 0.0, ..BotParams::default() }], 0, 1);
+//! let mut world = World::new(vec![BotParams { noise: 0.0, ..BotParams::default() }], 0, 1)?;
 //! world.run_cycle(0, 10).unwrap();
 //! world.end_tick();
 //! let row = PolicyReport::from_world(PolicyKind::Always, &world, &["a".to_string()]);
 //! assert_eq!((row.cycles, row.energy, row.spent), (1, 10, 10.0));
 //! assert!(row.share_of_oracle.is_none());
+//! # Ok::<(), kaizen::Error>(())
 //! ```
 
 use serde::Serialize;

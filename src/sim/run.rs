@@ -75,12 +75,12 @@ fn run_fixed(
     seed: u64,
     ticks: u64,
     on_tick: &mut dyn FnMut(u64),
-) -> World {
+) -> Result<World> {
     let mut world = World::new(
         scenario.bot_params(),
         scenario.capacity.max_concurrent,
         seed,
-    );
+    )?;
     let (mut wanted, mut ran) = (Vec::new(), Vec::new());
     for t in 0..ticks {
         wanted.clear();
@@ -101,7 +101,7 @@ fn run_fixed(
         }
         on_tick(t);
     }
-    world
+    Ok(world)
 }
 
 /// Runs `scenario` as `options` say and reports on it; `on_tick(policy,
@@ -123,7 +123,7 @@ pub fn simulate(
         ));
     }
     let names = scenario.bot_names();
-    let plan = OraclePlan::new(&scenario.bot_params(), ticks);
+    let plan = OraclePlan::new(&scenario.bot_params(), ticks)?;
     let mut rows = Vec::new();
     let mut oracle_net = 0.0;
     for kind in options.runs() {
@@ -133,7 +133,7 @@ pub fn simulate(
             Baseline::new(kind, &scenario.baselines, names.len(), seed),
         ) {
             (_, Some(baseline)) => {
-                let world = run_fixed(Fixed::Baseline(baseline), scenario, seed, ticks, &mut tick);
+                let world = run_fixed(Fixed::Baseline(baseline), scenario, seed, ticks, &mut tick)?;
                 PolicyReport::from_world(kind, &world, &names)
             }
             (PolicyKind::Learned, None) => {
@@ -146,7 +146,7 @@ pub fn simulate(
                 }
             }
             (_, None) => {
-                let world = run_fixed(Fixed::Oracle(&plan), scenario, seed, ticks, &mut tick);
+                let world = run_fixed(Fixed::Oracle(&plan), scenario, seed, ticks, &mut tick)?;
                 let row = PolicyReport::from_world(kind, &world, &names);
                 oracle_net = row.net_profit;
                 row

@@ -16,12 +16,13 @@
 //! use kaizen::sim::{BotParams, World};
 //!
 //! let bot = BotParams { skill: 0.5, noise: 0.0, gain: 0.4, half_energy: 10.0, ..BotParams::default() };
-//! let mut world = World::new(vec![bot], 0, 7);
+//! let mut world = World::new(vec![bot], 0, 7)?;
 //! let effect = world.run_cycle(0, 10).unwrap();
 //! assert!((effect.skill_after - 0.6).abs() < 1e-12); // 0.5 + 0.4 · 0.5 · 10/20
 //! world.end_tick();
 //! assert!((world.revenue(0) - 60.0).abs() < 1e-9);    // 100 · 0.6, no noise
 //! assert!((world.profit(0) - 50.0).abs() < 1e-9);     // minus 10 energy at 1 each
+//! # Ok::<(), kaizen::Error>(())
 //! ```
 
 use rand::{RngCore, SeedableRng};
@@ -29,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::bot::{BotParams, cycle_cost, drifted, revenue, skill_gain};
+use crate::Result;
 
 /// What a stream of random numbers is for; with the bot's index it picks the
 /// stream.
@@ -130,9 +132,12 @@ pub(crate) fn lock(world: &SharedWorld) -> MutexGuard<'_, World> {
 impl World {
     /// A world of `bots` at their starting skill, with at most
     /// `max_concurrent` cycles per tick (0: no limit), its noise drawn from
-    /// `seed`. The parameters must be valid ([`BotParams::validate`]).
-    pub fn new(bots: Vec<BotParams>, max_concurrent: u32, seed: u64) -> World {
-        World {
+    /// `seed`. Invalid parameters are refused, naming `bots[i].field`.
+    pub fn new(bots: Vec<BotParams>, max_concurrent: u32, seed: u64) -> Result<World> {
+        for (i, bot) in bots.iter().enumerate() {
+            bot.validate(&format!("bots[{i}]"))?;
+        }
+        Ok(World {
             bots: bots
                 .into_iter()
                 .enumerate()
@@ -158,7 +163,7 @@ impl World {
             running: 0,
             last_tick_cycles: 0,
             ticks: 0,
-        }
+        })
     }
 
     /// This world behind a lock, to share.
@@ -352,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_tick_by_hand() {
-        let mut w = World::new(vec![quiet(0.6), quiet(0.5)], 0, 1);
+        let mut w = World::new(vec![quiet(0.6), quiet(0.5)], 0, 1).unwrap();
         // Bot 0: 0.6 + 0.5 · 0.4 · 10/20 = 0.7, cost 20.
         let e = w.run_cycle(0, 10).unwrap();
         assert!((e.skill_after - 0.7).abs() < 1e-12);
@@ -372,7 +377,7 @@ mod tests {
 
     #[test]
     fn slots_limit_cycles_per_tick() {
-        let mut w = World::new(vec![quiet(0.5); 3], 2, 1);
+        let mut w = World::new(vec![quiet(0.5); 3], 2, 1).unwrap();
         assert_eq!(w.free_slots(), Some(2));
         assert!(w.run_cycle(0, 1).is_ok());
         assert!(w.run_cycle(1, 1).is_ok());
@@ -381,12 +386,15 @@ mod tests {
         w.end_tick();
         assert_eq!(w.cycles_last_tick(), 2);
         assert!(w.run_cycle(2, 1).is_ok());
-        assert_eq!(World::new(vec![quiet(0.5)], 0, 1).free_slots(), None);
+        assert_eq!(
+            World::new(vec![quiet(0.5)], 0, 1).unwrap().free_slots(),
+            None
+        );
     }
 
     #[test]
     fn slots_go_to_the_bots_that_waited_longest() {
-        let mut w = World::new(vec![quiet(0.5); 4], 2, 1);
+        let mut w = World::new(vec![quiet(0.5); 4], 2, 1).unwrap();
         // Tick 0: nobody competed before: a request is granted while a slot is free.
         assert!(w.request_slot(3));
         assert!(w.request_slot(0));
@@ -409,7 +417,7 @@ mod tests {
         assert!(w.request_slot(0));
         assert!(!w.request_slot(3));
         // Without a limit every request is granted.
-        let mut open = World::new(vec![quiet(0.5); 2], 0, 1);
+        let mut open = World::new(vec![quiet(0.5); 2], 0, 1).unwrap();
         assert!(open.request_slot(0) && open.request_slot(1));
     }
 
@@ -417,7 +425,7 @@ mod tests {
     fn a_bot_that_leaves_its_grants_unused_stops_holding_slots_back() {
         // One slot. Bot 0 asks first every tick and never runs a cycle; bot
         // 1 asks second and runs whenever it is granted one.
-        let mut w = World::new(vec![quiet(0.5); 2], 1, 1);
+        let mut w = World::new(vec![quiet(0.5); 2], 1, 1).unwrap();
         let mut ran = Vec::new();
         for t in 0..10 {
             w.request_slot(0);
@@ -439,8 +447,8 @@ mod tests {
             noise: 0.5,
             ..quiet(0.5)
         };
-        let mut a = World::new(vec![noisy.clone(), noisy.clone()], 0, 9);
-        let mut b = World::new(vec![noisy.clone(), noisy], 0, 9);
+        let mut a = World::new(vec![noisy.clone(), noisy.clone()], 0, 9).unwrap();
+        let mut b = World::new(vec![noisy.clone(), noisy], 0, 9).unwrap();
         b.run_cycle(0, 50).unwrap();
         b.measure(1);
         a.end_tick();
@@ -448,7 +456,7 @@ mod tests {
         // Bot 1's revenue is the same whether or not bot 0 ran or bot 1 was measured.
         assert_eq!(a.revenue(1), b.revenue(1));
         assert_ne!(a.revenue(0), a.revenue(1));
-        let mut c = World::new(vec![quiet(0.5), quiet(0.5)], 0, 10);
+        let mut c = World::new(vec![quiet(0.5), quiet(0.5)], 0, 10).unwrap();
         c.end_tick();
         assert_eq!(c.revenue(0), 50.0);
     }
@@ -469,12 +477,26 @@ mod tests {
     }
 
     #[test]
+    fn invalid_bots_are_refused() {
+        let bad = BotParams {
+            drift: f64::NAN,
+            ..quiet(0.5)
+        };
+        assert_eq!(
+            World::new(vec![quiet(0.5), bad], 0, 1)
+                .unwrap_err()
+                .to_string(),
+            "bots[1].drift must be a finite number, got NaN"
+        );
+    }
+
+    #[test]
     fn measurement_error_is_bounded_by_eval_noise() {
         let bot = BotParams {
             eval_noise: 0.01,
             ..quiet(0.5)
         };
-        let mut w = World::new(vec![bot], 0, 5);
+        let mut w = World::new(vec![bot], 0, 5).unwrap();
         for _ in 0..100 {
             let m = w.measure(0);
             assert!((m - 0.5).abs() <= 0.01 + 1e-12, "{m}");
