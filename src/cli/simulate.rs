@@ -1,10 +1,117 @@
-//! `kaizen simulate` (being built in its own change).
+//! `kaizen simulate`: run a scenario and compare the learned policy with the
+//! baselines and the oracle.
+//!
+//! Without `--scenario` it runs the built-in default, `examples/scenarios/mixed.toml`
+//! (embedded in the binary, so it works from any folder). The table goes to
+//! stdout; `--json FILE` writes the full report (`-` for stdout, in place of
+//! the table). A progress bar is drawn on stderr only when stderr is a terminal.
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use kaizen::sim::{PolicyKind, Scenario, SimOptions, simulate};
+
+/// The built-in default scenario.
+const DEFAULT_SCENARIO: &str = include_str!("../../examples/scenarios/mixed.toml");
+
+/// Which policies to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyChoice {
+    /// The real engines and registry, learning as they go.
+    Learned,
+    /// A cycle on every bot every tick, at the baselines' fixed energy.
+    Always,
+    /// A cycle on each bot every `interval_ticks` ticks.
+    Interval,
+    /// A cycle when a bot's recent revenue falls 10% under its longer mean.
+    Threshold,
+    /// A cycle by chance (1 / interval_ticks per bot and tick by default).
+    Random,
+    /// Knows the hidden skill and plans over the remaining horizon.
+    Oracle,
+    /// Every policy.
+    All,
+}
 
 /// Arguments of `kaizen simulate`.
 #[derive(Debug, clap::Args)]
-pub struct SimulateArgs {}
+pub struct SimulateArgs {
+    /// Scenario file (TOML; see examples/scenarios/). Default: the built-in mixed scenario.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+
+    /// Which policy to run; the oracle is always computed for the "% oracle" column.
+    #[arg(long, value_enum, default_value = "all")]
+    policy: PolicyChoice,
+
+    /// Seed of every random number (default: the scenario's).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
+    /// Ticks to simulate (default: the scenario's).
+    #[arg(long, value_name = "N")]
+    ticks: Option<u64>,
+
+    /// Write the full report as JSON to FILE ("-": stdout, instead of the table).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+impl PolicyChoice {
+    fn policies(self) -> Vec<PolicyKind> {
+        match self {
+            PolicyChoice::Learned => vec![PolicyKind::Learned],
+            PolicyChoice::Always => vec![PolicyKind::Always],
+            PolicyChoice::Interval => vec![PolicyKind::Interval],
+            PolicyChoice::Threshold => vec![PolicyKind::Threshold],
+            PolicyChoice::Random => vec![PolicyKind::Random],
+            PolicyChoice::Oracle => vec![PolicyKind::Oracle],
+            PolicyChoice::All => PolicyKind::ALL.to_vec(),
+        }
+    }
+}
 
 /// Runs `kaizen simulate`.
-pub fn run(_args: SimulateArgs) -> anyhow::Result<()> {
-    anyhow::bail!("kaizen simulate is not built yet")
+pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)
+            .with_context(|| format!("cannot use scenario file {}", path.display()))?,
+        None => Scenario::from_toml(DEFAULT_SCENARIO)
+            .context("the built-in scenario is invalid (a bug)")?,
+    };
+    let options = SimOptions {
+        seed: args.seed,
+        ticks: args.ticks,
+        policies: args.policy.policies(),
+    };
+    let ticks = options.ticks.unwrap_or(scenario.ticks);
+    let bar = if std::io::stderr().is_terminal() {
+        let total = ticks.saturating_mul(options.runs().len() as u64);
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template("{msg:>9} {wide_bar} {pos}/{len} ticks") {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = simulate(&scenario, &options, &mut |policy, _| {
+        bar.set_message(policy.name());
+        bar.inc(1);
+    })
+    .with_context(|| format!("simulating scenario {}", scenario.name))?;
+    bar.finish_and_clear();
+    let json = report.to_json();
+    match args.json.as_deref() {
+        Some(path) if path.as_os_str() == "-" => print!("{json}"),
+        Some(path) => {
+            std::fs::write(path, &json)
+                .with_context(|| format!("cannot write the report to {}", path.display()))?;
+            print!("{}", report.table());
+        }
+        None => print!("{}", report.table()),
+    }
+    Ok(())
 }

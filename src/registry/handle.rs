@@ -79,6 +79,7 @@ pub struct RegistryBuilder {
     approval: Option<Approval>,
     learners: Option<LearnerPool>,
     writer: Option<StateWriter>,
+    locks: Option<BotLocks>,
 }
 
 impl RegistryBuilder {
@@ -119,6 +120,14 @@ impl RegistryBuilder {
         self
     }
 
+    /// The bot locks the registry's engines share (default: the
+    /// process-wide set). A simulation gives its registry its own set, so
+    /// another one in the same process never makes its cycles `busy`.
+    pub fn bot_locks(mut self, locks: BotLocks) -> Self {
+        self.locks = Some(locks);
+        self
+    }
+
     /// Starts the registry actor on the current arbiter, and its worker
     /// arbiters. Must be called inside an actix system.
     pub fn start(self) -> Result<RegistryHandle> {
@@ -149,7 +158,7 @@ impl RegistryBuilder {
             entries: BTreeMap::new(),
             next_created: 0,
             events: events.clone(),
-            locks: BotLocks::shared(),
+            locks: self.locks.unwrap_or_else(BotLocks::shared),
             learners: self.learners.unwrap_or_else(LearnerPool::shared),
             writer: self.writer.unwrap_or_else(StateWriter::shared),
             factory: self.factory,
@@ -213,6 +222,7 @@ impl RegistryHandle {
             approval: None,
             learners: None,
             writer: None,
+            locks: None,
         }
     }
 

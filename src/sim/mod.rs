@@ -1,1 +1,154 @@
-//! (placeholder: filled in by its own change)
+//! A seeded world of simulated bots, to compare the learned policy — the real
+//! engines and registry — with fixed baselines and an oracle.
+//!
+//! - [`bot`]: a bot's parameters ([`BotParams`]) and the world's formulas
+//!   (hidden skill that drifts down, noisy revenue, what a cycle adds and costs).
+//! - [`world`]: every bot's skill and ledger, seeded noise, cycle slots per
+//!   tick and their fair sharing ([`World`]).
+//! - [`pipeline`]: a bot's improvement job ([`SimulatedPipeline`]: it reports
+//!   measured evaluation changes and projected ROI, never the hidden skill),
+//!   the world's ledger as a [`ProfitSource`](crate::host::ProfitSource)
+//!   ([`SimLedger`]), and [`standalone`], a one-bot world for `kaizen run`.
+//! - [`capacity`]: cycle slots and the simulated CPU/memory they use, as the
+//!   registry's probe ([`SimProbe`]) and as an engine's energy source
+//!   ([`CapacityEnergy`]).
+//! - [`baseline`]: `always`, `interval`, `threshold`, `random` ([`Baseline`]);
+//!   [`oracle`]: the oracle, planning with the hidden skill ([`OraclePlan`]).
+//! - [`learned`]: the learned policy, real engines driven tick by tick
+//!   ([`run_learned`]).
+//! - [`scenario`]: all of it in TOML ([`Scenario`]); [`run`]: [`simulate`]
+//!   runs it; [`report`]: the result, as a table or deterministic JSON
+//!   ([`Report`]).
+//!
+//! Every random number comes from a [`ChaCha8Rng`](rand_chacha::ChaCha8Rng)
+//! stream derived from the seed (one per purpose and bot), so the same seed
+//! and scenario give the same report, byte for byte.
+//!
+//! ```
+//! use kaizen::sim::{PolicyKind, Scenario, SimOptions, simulate};
+//!
+//! let scenario = Scenario::from_toml(r#"
+//!     ticks = 100
+//!     [[bots]]
+//!     name = "good"
+//!     [[bots]]
+//!     name = "dead_end"
+//!     gain = 0.0
+//! "#)?;
+//! let report = simulate(&scenario, &SimOptions::default(), &mut |_, _| {})?;
+//! let oracle = report.policy(PolicyKind::Oracle).unwrap();
+//! let always = report.policy(PolicyKind::Always).unwrap();
+//! assert!(oracle.net_profit > always.net_profit);
+//! assert_eq!(oracle.bots[1].cycles, 0); // the oracle never pays for a dead end
+//! println!("{}", report.table());
+//! # Ok::<(), kaizen::Error>(())
+//! ```
+
+pub mod baseline;
+pub mod bot;
+pub mod capacity;
+pub mod learned;
+pub mod oracle;
+pub mod pipeline;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod world;
+
+pub use baseline::{Baseline, threshold_fires};
+pub use bot::{BotParams, cycle_cost, drifted, energy_share, revenue, skill_gain};
+pub use capacity::{CapacityConfig, CapacityEnergy, SimProbe};
+pub use learned::{EngineTally, run_learned};
+pub use oracle::{GRID, OraclePlan};
+pub use pipeline::{
+    DEFAULT_PAYBACK_TICKS, ReportConfig, SimLedger, SimMetric, SimulatedPipeline, standalone,
+};
+pub use report::{BotReport, PolicyReport, Report, ScenarioSummary};
+pub use run::{SimOptions, simulate};
+pub use scenario::{
+    AutoscaleSection, BaselineConfig, BotSpec, DeltaSource, LearnedConfig, MAX_BOTS, MAX_TICKS,
+    Scenario,
+};
+pub use world::{CycleEffect, NoCapacity, SharedWorld, World};
+
+use serde::Serialize;
+
+use crate::Error;
+
+/// The policies a simulation can compare, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    /// The real engines and registry, learning.
+    Learned,
+    /// A cycle on every bot every tick.
+    Always,
+    /// A cycle on each bot every `interval_ticks`.
+    Interval,
+    /// A cycle when recent revenue falls 10% under its longer mean.
+    Threshold,
+    /// A cycle by chance.
+    Random,
+    /// Plans with the hidden skill.
+    Oracle,
+}
+
+impl PolicyKind {
+    /// Every policy, in report order.
+    pub const ALL: [PolicyKind; 6] = [
+        PolicyKind::Learned,
+        PolicyKind::Always,
+        PolicyKind::Interval,
+        PolicyKind::Threshold,
+        PolicyKind::Random,
+        PolicyKind::Oracle,
+    ];
+
+    /// The policy's name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Learned => "learned",
+            PolicyKind::Always => "always",
+            PolicyKind::Interval => "interval",
+            PolicyKind::Threshold => "threshold",
+            PolicyKind::Random => "random",
+            PolicyKind::Oracle => "oracle",
+        }
+    }
+
+    /// Whether it is one of the four fixed baselines.
+    pub fn is_baseline(self) -> bool {
+        !matches!(self, PolicyKind::Learned | PolicyKind::Oracle)
+    }
+}
+
+impl std::str::FromStr for PolicyKind {
+    type Err = Error;
+
+    /// A policy by name; an unknown name lists the known ones.
+    ///
+    /// ```
+    /// use kaizen::sim::PolicyKind;
+    /// assert_eq!("oracle".parse::<PolicyKind>().unwrap(), PolicyKind::Oracle);
+    /// assert!("smart".parse::<PolicyKind>().is_err());
+    /// ```
+    fn from_str(name: &str) -> Result<Self, Error> {
+        PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| Error::UnknownName {
+                kind: "policy",
+                name: name.to_string(),
+                known: PolicyKind::ALL.map(PolicyKind::name).join(", "),
+            })
+    }
+}
+
+impl std::fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -7,4 +7,5 @@ mod engine_failures;
 mod registry_autoscale;
 mod registry_load;
 mod registry_supervision;
+mod sim_cli;
 mod support;

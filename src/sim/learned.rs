@@ -1,0 +1,242 @@
+//! The `learned` policy: the real engines and registry, driven tick by tick.
+//!
+//! Nothing here decides anything. The driver builds one
+//! [`EngineBuilder`] per bot — the [`SimulatedPipeline`], the scenario's
+//! `[learned]` engine settings, a [`ManualClock`], the energy source (the
+//! world's free capacity, or the engine's own), and the world's ledger as
+//! profit source when `deltas = "ledger"` — and registers them with a
+//! [`RegistryHandle`] whose probe is the simulated machine ([`SimProbe`]).
+//! Then, each tick: the clock is set to `tick · tick_seconds`, the registry
+//! runs `run_all_cycles()` once (each engine decides as it would in
+//! production: low energy, interval, policy), the autoscaler runs every
+//! `every_ticks` ticks when the scenario enables it, and the world ends the
+//! tick. Engines and registry use `arbiters: 0` and no state folder, so they
+//! all live on the calling thread and events happen in one order.
+//!
+//! Each engine's policy seed is drawn from the run's seed and the bot's
+//! index (its own stream), so runs with the same seed are identical and
+//! engines do not share random numbers.
+//!
+//! With autoscaling, engines are named `engine{i}` and a new one takes the
+//! first bot that has no engine — bots never looked after first, then the
+//! one dropped longest ago; a removed engine's bot goes unattended.
+//!
+//! ```
+//! use kaizen::sim::{Scenario, run_learned};
+//!
+//! let scenario = Scenario::from_toml("[[bots]]\nname = \"a\"\n[[bots]]\nname = \"b\"")?;
+//! let (world, tally) = actix::System::new().block_on(run_learned(&scenario, 1, 30, &mut |_| {}))?;
+//! assert_eq!(world.ticks(), 30);
+//! // The first tick of each engine is forced: it has never run a cycle.
+//! assert!(tally.runs["interval"] >= 2);
+//! # Ok::<(), kaizen::Error>(())
+//! ```
+
+use rand::RngCore;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use super::capacity::{CapacityEnergy, SimProbe};
+use super::pipeline::SimulatedPipeline;
+use super::scenario::{DeltaSource, Scenario};
+use super::world::{Purpose, SharedWorld, World, lock, stream};
+use crate::Result;
+use crate::autoscale::AutoscaleAction;
+use crate::engine::{BotLocks, CycleAction, CycleRecord, EngineBuilder, EngineConfig};
+use crate::host::{ManualClock, ProfitSource};
+use crate::pipeline::Pipeline;
+use crate::registry::{AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
+use crate::spec::EnergyKind;
+
+/// What the learned policy's engines did, counted over the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EngineTally {
+    /// Cycles run, by reason (`interval`, `policy`, …).
+    pub runs: BTreeMap<String, u64>,
+    /// Ticks skipped, by reason (`policy`, `low_energy`, …).
+    pub skips: BTreeMap<String, u64>,
+    /// Runs whose pipeline failed.
+    pub failed: u64,
+    /// Autoscale steps that created or removed an engine: `(tick, action)`.
+    pub autoscale: Vec<(u64, String)>,
+}
+
+impl EngineTally {
+    fn count(&mut self, record: &CycleRecord) {
+        let map = match record.action {
+            CycleAction::Run => &mut self.runs,
+            CycleAction::Skip => &mut self.skips,
+        };
+        *map.entry(record.reason.as_str().to_string()).or_default() += 1;
+        if record.action == CycleAction::Run && !record.succeeded() {
+            self.failed += 1;
+        }
+    }
+}
+
+/// Which bot each engine looks after, for the autoscaler's factory.
+#[derive(Debug, Default)]
+struct Assignments {
+    /// Engine name → bot index.
+    engines: BTreeMap<String, usize>,
+    /// Bots without an engine, the next to get one first.
+    waiting: VecDeque<usize>,
+}
+
+/// Everything one engine needs, shared by the first engines and the factory.
+#[derive(Clone)]
+struct Wiring {
+    names: Arc<[String]>,
+    pipeline: Arc<dyn Pipeline>,
+    ledger: Option<Arc<dyn ProfitSource>>,
+    world: SharedWorld,
+    config: EngineConfig,
+    capacity_energy: bool,
+    engine_energy: EnergyKind,
+    clock: ManualClock,
+    seed: u64,
+}
+
+impl Wiring {
+    fn builder(&self, engine: &str, bot: usize) -> EngineBuilder {
+        let mut config = self.config.clone();
+        config.policy.seed = stream(self.seed, Purpose::Policy, bot).next_u64();
+        let mut b = EngineBuilder::with_pipeline(engine, self.pipeline.clone())
+            .bot(self.names[bot].clone())
+            .config_all(config)
+            .clock(Arc::new(self.clock.clone()));
+        if let Some(ledger) = &self.ledger {
+            b = b.profit_source(ledger.clone());
+        }
+        if self.capacity_energy {
+            let world = self.world.clone();
+            b.energy_source(move |_| Ok(Box::new(CapacityEnergy::new(world.clone(), bot))))
+        } else {
+            match self.engine_energy {
+                EnergyKind::Capital => b.capital_energy(),
+                EnergyKind::None => b,
+            }
+        }
+    }
+}
+
+/// Runs the learned policy over `scenario` for `ticks` ticks with `seed`;
+/// `on_tick` is called after every tick. Returns the final world and the
+/// engines' tally. Must run inside an actix system.
+pub async fn run_learned(
+    scenario: &Scenario,
+    seed: u64,
+    ticks: u64,
+    on_tick: &mut dyn FnMut(u64),
+) -> Result<(World, EngineTally)> {
+    scenario.validate()?;
+    let names: Arc<[String]> = scenario.bot_names().into();
+    let world = World::new(
+        scenario.bot_params(),
+        scenario.capacity.max_concurrent,
+        seed,
+    )?
+    .shared();
+    let pipeline = SimulatedPipeline::new(world.clone(), &names, scenario.learned.report.clone())?;
+    let ledger: Option<Arc<dyn ProfitSource>> = match scenario.learned.deltas {
+        DeltaSource::Ledger => Some(Arc::new(pipeline.ledger())),
+        DeltaSource::Projected => None,
+    };
+    let clock = ManualClock::new(0.0);
+    let wiring = Wiring {
+        names: names.clone(),
+        pipeline: Arc::new(pipeline),
+        ledger,
+        world: world.clone(),
+        config: scenario.learned.engine_config()?,
+        capacity_energy: scenario.learned.capacity_energy,
+        engine_energy: scenario.learned.engine.energy,
+        clock: clock.clone(),
+        seed,
+    };
+    let autoscale = scenario.autoscale.enabled.then_some(&scenario.autoscale);
+    let assignments = Arc::new(Mutex::new(Assignments::default()));
+    let mut registry = RegistryHandle::builder(RegistryConfig {
+        arbiters: 0,
+        state_root: None,
+        ..RegistryConfig::default()
+    })
+    .clock(Arc::new(clock.clone()))
+    .probe(SimProbe::new(world.clone(), scenario.capacity.clone()))
+    .bot_locks(BotLocks::new());
+    if autoscale.is_some() {
+        let (wiring, assignments) = (wiring.clone(), assignments.clone());
+        let factory: EngineFactory = Arc::new(move |engine: &str| {
+            let mut a = assignments.lock().unwrap_or_else(|p| p.into_inner());
+            let bot = a.waiting.pop_front().ok_or_else(|| {
+                crate::Error::invalid("autoscale", "a new engine", "a bot without an engine")
+            })?;
+            a.engines.insert(engine.to_string(), bot);
+            Ok(wiring.builder(engine, bot))
+        });
+        registry = registry.factory(factory);
+    }
+    let registry = registry.start()?;
+    let first = autoscale
+        .and_then(|a| a.initial_engines)
+        .unwrap_or(names.len());
+    for bot in 0..names.len() {
+        if bot < first {
+            let engine = match autoscale {
+                Some(_) => format!("engine{bot}"),
+                None => names[bot].clone(),
+            };
+            registry
+                .register_engine(wiring.builder(&engine, bot))
+                .await?;
+            lock_assignments(&assignments).engines.insert(engine, bot);
+        } else {
+            lock_assignments(&assignments).waiting.push_back(bot);
+        }
+    }
+    let mut tally = EngineTally::default();
+    for t in 0..ticks {
+        clock.set(t as f64 * scenario.tick_seconds);
+        for record in registry.run_all_cycles().await?.values() {
+            tally.count(record);
+        }
+        if let Some(a) = autoscale
+            && (t + 1) % a.every_ticks == 0
+        {
+            let record = registry
+                .autoscale(AutoscaleRequest {
+                    config: Some(a.options.clone()),
+                    ..AutoscaleRequest::default()
+                })
+                .await?;
+            let mut assigned = lock_assignments(&assignments);
+            match (&record.decision.action, record.applied) {
+                (AutoscaleAction::Create(name), true) => {
+                    tally.autoscale.push((t, format!("create {name}")));
+                }
+                (AutoscaleAction::Create(name), false) => {
+                    if let Some(bot) = assigned.engines.remove(name) {
+                        assigned.waiting.push_front(bot);
+                    }
+                }
+                (AutoscaleAction::Remove(name), true) => {
+                    if let Some(bot) = assigned.engines.remove(name) {
+                        assigned.waiting.push_back(bot);
+                    }
+                    tally.autoscale.push((t, format!("remove {name}")));
+                }
+                _ => {}
+            }
+        }
+        lock(&world).end_tick();
+        on_tick(t);
+    }
+    registry.shutdown().await?;
+    let world = lock(&world).clone();
+    Ok((world, tally))
+}
+
+fn lock_assignments(a: &Mutex<Assignments>) -> std::sync::MutexGuard<'_, Assignments> {
+    a.lock().unwrap_or_else(|p| p.into_inner())
+}
