@@ -145,8 +145,12 @@ async fn ema_and_history_follow_spec_and_reach_disk() {
         saved["profit_samples"],
         serde_json::json!([0.0, 1.0, 1.0, 1.5, 1.5, 3.5])
     );
-    for f in ["policy.json", "synergy.json", "meta.json", "modules.json"] {
+    for f in ["policy.json", "meta.json"] {
         assert!(dir.path().join("ema").join(f).exists(), "{f}");
+    }
+    // Only what changed is written: no module was named, no weight moved.
+    for f in ["synergy.json", "modules.json"] {
+        assert!(!dir.path().join("ema").join(f).exists(), "{f}");
     }
 }
 
