@@ -32,8 +32,9 @@
 //! lr = 0.1                            # 0.1 for weights, 1e-3 for dqn when not given
 //! ```
 //!
-//! Instead of `command`, `[pipeline.simulated]` runs a bot of the simulated
-//! world (see [`crate::sim`]). Unknown keys are errors. Every error names the
+//! Instead of `command`, a `[pipeline.simulated]` table (the parameters of a
+//! [`BotParams`], all optional) runs a bot of the simulated world, with
+//! `seed = N` in `[pipeline]` for its noise (see [`crate::sim`]). Unknown keys are errors. Every error names the
 //! file and, where it can be found, the line of the offending key.
 
 use serde::de::{self, Deserializer};
@@ -45,9 +46,10 @@ use std::time::Duration;
 use crate::chain::ChainConfig;
 use crate::engine::{EngineBuilder, EngineConfig, Persistence, validate_name};
 use crate::persist::Durability;
-use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT};
+use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT, Pipeline};
 use crate::policy::PolicyConfig;
 use crate::roi::RoiConfig;
+use crate::sim::{BotParams, standalone};
 use crate::synergy::{DqnConfig, LearnerConfig, SynergyKeys, WeightLearnerConfig};
 use crate::{Error, Result};
 
@@ -370,12 +372,18 @@ fn toml_names(e: Error) -> Error {
     }
 }
 
-/// The `[pipeline]` table.
+/// The `[pipeline]` table: a `command`, or a `[pipeline.simulated]` bot.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineTable {
     /// The program and its arguments, run in the spec file's folder.
     pub command: Option<Vec<String>>,
+    /// A bot of the simulated world instead of a program: its parameters
+    /// (see [`BotParams`]); each run first advances its world by one tick.
+    pub simulated: Option<BotParams>,
+    /// The simulated world's seed (default 0).
+    #[serde(default)]
+    pub seed: u64,
     /// The pipeline's timeout (default 15 min).
     #[serde(default = "default_timeout")]
     pub timeout: SpecDuration,
@@ -471,13 +479,21 @@ impl EngineSpec {
     }
 
     fn check_pipeline(&self) -> Result<()> {
-        match &self.pipeline.command {
-            Some(c) if !c.is_empty() => {}
+        match (&self.pipeline.command, &self.pipeline.simulated) {
+            (Some(c), None) if !c.is_empty() => {}
+            (None, Some(bot)) => bot.validate("pipeline.simulated")?,
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "pipeline.simulated",
+                    "a table",
+                    "either pipeline.command or pipeline.simulated, not both",
+                ));
+            }
             _ => {
                 return Err(Error::invalid(
                     "pipeline.command",
                     "nothing",
-                    "a program and its arguments, e.g. command = [\"./improve.sh\"]",
+                    "a program and its arguments, e.g. command = [\"./improve.sh\"] (or a [pipeline.simulated] table)",
                 ));
             }
         }
@@ -539,24 +555,30 @@ pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
 }
 
 impl LoadedSpec {
-    /// The engine builder this spec describes; the command must exist.
+    /// The engine builder this spec describes; a command must exist.
     pub fn builder(&self) -> Result<EngineBuilder> {
-        let folder = self
-            .file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let command = self.spec.pipeline.command.clone().unwrap_or_default();
-        let pipeline = CommandPipeline::new(command)?.current_dir(folder);
-        pipeline.check().map_err(|e| {
-            Error::invalid(
-                format!("pipeline.command in {}", self.file.display()),
-                format!("{:?}", pipeline.program()),
-                format!("an executable program ({e})"),
-            )
-        })?;
-        let builder = EngineBuilder::with_pipeline(&self.spec.bot, Arc::new(pipeline))
-            .config_all(self.config.clone());
+        let pipeline: Arc<dyn Pipeline> = match &self.spec.pipeline.simulated {
+            Some(bot) => Arc::new(standalone(bot, self.spec.pipeline.seed)?.0),
+            None => {
+                let folder = self
+                    .file
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let command = self.spec.pipeline.command.clone().unwrap_or_default();
+                let pipeline = CommandPipeline::new(command)?.current_dir(folder);
+                pipeline.check().map_err(|e| {
+                    Error::invalid(
+                        format!("pipeline.command in {}", self.file.display()),
+                        format!("{:?}", pipeline.program()),
+                        format!("an executable program ({e})"),
+                    )
+                })?;
+                Arc::new(pipeline)
+            }
+        };
+        let builder =
+            EngineBuilder::with_pipeline(&self.spec.bot, pipeline).config_all(self.config.clone());
         Ok(match self.spec.engine.energy {
             EnergyKind::Capital => builder.capital_energy(),
             EnergyKind::None => builder,
