@@ -136,6 +136,11 @@ pub struct RoiSnapshot {
 pub struct RoiTracker {
     config: RoiConfig,
     state: RoiSnapshot,
+    /// [`anomaly_rate`](Self::anomaly_rate), recomputed when a delta comes in
+    /// (the engine reads it several times per cycle).
+    anomaly: f64,
+    /// [`trend`](Self::trend), recomputed when a profit reading comes in.
+    trend: f64,
 }
 
 impl RoiTracker {
@@ -157,6 +162,8 @@ impl RoiTracker {
         keep_newest(&mut snapshot.roi_history, config.history_len);
         keep_newest(&mut snapshot.profit_samples, config.profit_len);
         Ok(RoiTracker {
+            anomaly: anomaly_rate(&snapshot.roi_history),
+            trend: trend(&snapshot.profit_samples),
             config,
             state: snapshot,
         })
@@ -176,6 +183,7 @@ impl RoiTracker {
         )?;
         self.state.roi_delta_ema = ema;
         push_bounded(&mut self.state.roi_history, delta, self.config.history_len);
+        self.anomaly = anomaly_rate(&self.state.roi_history);
         Ok(delta)
     }
 
@@ -188,6 +196,7 @@ impl RoiTracker {
             profit,
             self.config.profit_len,
         );
+        self.trend = trend(&self.state.profit_samples);
         Ok(())
     }
 
@@ -211,36 +220,14 @@ impl RoiTracker {
     /// `half = max(1, n / 2)`, `(mean(rest) − mean(first half)) / |mean(first half)|`;
     /// 0 when there are fewer than 2 readings or the older mean is 0.
     pub fn trend(&self) -> f64 {
-        let samples = &self.state.profit_samples;
-        let n = samples.len();
-        if n < 2 {
-            return 0.0;
-        }
-        let half = (n / 2).max(1);
-        let older = mean(samples.range(..half).copied());
-        if older == 0.0 {
-            return 0.0;
-        }
-        let newer = mean(samples.range(half..).copied());
-        saturate((newer - older) / older.abs())
+        self.trend
     }
 
     /// The share of the last [`ANOMALY_WINDOW`] deltas that lie more than
     /// [`ANOMALY_SIGMAS`] population standard deviations from their mean; 0
     /// with fewer than 2 deltas or when they are all equal.
     pub fn anomaly_rate(&self) -> f64 {
-        let window = newest(&self.state.roi_history, ANOMALY_WINDOW);
-        let n = window.len();
-        if n < 2 {
-            return 0.0;
-        }
-        let (mean, std) = mean_std(window.clone());
-        if std == 0.0 {
-            return 0.0;
-        }
-        let limit = ANOMALY_SIGMAS * std;
-        let anomalies = window.filter(|d| (d - mean).abs() > limit).count();
-        anomalies as f64 / n as f64
+        self.anomaly
     }
 
     /// The scaled deltas, oldest first.
@@ -311,6 +298,38 @@ fn newest(series: &VecDeque<f64>, n: usize) -> impl ExactSizeIterator<Item = f64
 }
 
 /// `x` with ±∞ saturated to `±f64::MAX`.
+/// The share of the last [`ANOMALY_WINDOW`] deltas more than
+/// [`ANOMALY_SIGMAS`] population standard deviations from their mean.
+fn anomaly_rate(history: &VecDeque<f64>) -> f64 {
+    let window = newest(history, ANOMALY_WINDOW);
+    let n = window.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let (mean, std) = mean_std(window.clone());
+    if std == 0.0 {
+        return 0.0;
+    }
+    let limit = ANOMALY_SIGMAS * std;
+    let anomalies = window.filter(|d| (d - mean).abs() > limit).count();
+    anomalies as f64 / n as f64
+}
+
+/// SPEC §2's long-term trend of the profit readings.
+fn trend(samples: &VecDeque<f64>) -> f64 {
+    let n = samples.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let half = (n / 2).max(1);
+    let older = mean(samples.range(..half).copied());
+    if older == 0.0 {
+        return 0.0;
+    }
+    let newer = mean(samples.range(half..).copied());
+    saturate((newer - older) / older.abs())
+}
+
 fn saturate(x: f64) -> f64 {
     x.clamp(f64::MIN, f64::MAX)
 }
