@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use super::config::Persistence;
 use super::learners::{Learned, LearnerPool};
-use super::locks::{BotGuard, BotLocks};
+use super::locks::{BotGuard, BotLock};
 use super::logic::{Absorbed, CyclePlan, EngineCore, Hosts, Reading, TickPlan};
 use super::messages::*;
 use super::record::{CycleRecord, Reason};
@@ -25,7 +25,8 @@ pub(crate) struct Wiring {
     pub pipeline: Arc<dyn Pipeline>,
     pub hosts: Hosts,
     pub clock: Arc<dyn Clock>,
-    pub locks: BotLocks,
+    /// This engine's bot's lock, shared with every engine of the bot.
+    pub lock: BotLock,
     pub learners: LearnerPool,
     pub writer: StateWriter,
     pub events: Option<DecisionSender>,
@@ -41,7 +42,7 @@ pub struct SelfImprovementEngine {
     flush_scheduled: bool,
     shutting_down: bool,
     resources: Resources,
-    last_record: Option<CycleRecord>,
+    last: Option<LastTick>,
     idle_waiters: VecDeque<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -78,7 +79,7 @@ impl SelfImprovementEngine {
             flush_scheduled: false,
             shutting_down: false,
             resources: Resources::default(),
-            last_record: None,
+            last: None,
             idle_waiters: VecDeque::new(),
         }
     }
@@ -105,7 +106,7 @@ impl SelfImprovementEngine {
     /// Publishes a record and keeps it as the last one.
     fn emit(&mut self, record: &CycleRecord) {
         publish_cycle(self.wiring.events.as_ref(), record);
-        self.last_record = Some(record.clone());
+        self.last = Some(LastTick::from(record));
     }
 
     /// After a change, the state goes to the writer as configured; for
@@ -122,7 +123,7 @@ impl SelfImprovementEngine {
             Persistence::WriteBehind { window, .. } => {
                 if !self.flush_scheduled {
                     self.flush_scheduled = true;
-                    ctx.run_later(window, |act, _| {
+                    ctx.run_later(self.flush_delay(window), |act, _| {
                         act.flush_scheduled = false;
                         act.flush_detached();
                     });
@@ -130,6 +131,15 @@ impl SelfImprovementEngine {
                 None
             }
         }
+    }
+
+    /// When a change is written: between half the window and the whole of
+    /// it, at a point fixed by the engine's name. Engines changed in the same
+    /// round then save spread over half a window instead of all at once (a
+    /// burst that held every engine's encoded files in memory together).
+    fn flush_delay(&self, window: std::time::Duration) -> std::time::Duration {
+        let phase = crate::metalog::fnv1a64(self.core.name()) % 1024;
+        window.mul_f64(0.5 + 0.5 * phase as f64 / 1024.0)
     }
 
     fn durability(&self) -> Durability {
@@ -167,14 +177,10 @@ impl SelfImprovementEngine {
     }
 
     fn start_cycle(&mut self, plan: CyclePlan, ctx: &mut Context<Self>) -> Step {
-        let guard = match self
-            .wiring
-            .locks
-            .try_lock(self.core.bot(), self.core.name())
-        {
-            Ok(g) => g,
-            Err(holder) => {
-                tracing::debug!(engine = %self.core.name(), holder = %holder, "bot busy in another engine");
+        let guard = match self.wiring.lock.try_lock() {
+            Some(g) => g,
+            None => {
+                tracing::debug!(engine = %self.core.name(), bot = %self.core.bot(), "bot busy in another engine");
                 let record = self.core.skip_record(plan.now, Reason::Busy);
                 return Step::Ready(self.finish_skip(record, ctx));
             }
@@ -398,7 +404,7 @@ impl Handler<Status> for SelfImprovementEngine {
                 .iter()
                 .map(|(k, w)| (k.name().to_string(), w))
                 .collect(),
-            last_record: self.last_record.clone(),
+            last: self.last,
         })
     }
 }

@@ -267,9 +267,15 @@ impl EngineBuilder {
     ) -> Result<SelfImprovementEngine> {
         validate_name("engine name", &self.name)?;
         validate_name("bot_name", self.bot_name())?;
+        let bot: Arc<str> = Arc::from(self.bot_name());
+        let lock = self
+            .locks
+            .clone()
+            .unwrap_or_else(BotLocks::shared)
+            .lock_for(&bot);
         let core = EngineCore::open(
             Arc::from(self.name.as_str()),
-            Arc::from(self.bot_name()),
+            bot,
             self.config.clone(),
             self.state_dir(),
             self.energy.as_ref(),
@@ -280,7 +286,7 @@ impl EngineBuilder {
                 pipeline: self.pipeline.clone(),
                 hosts: self.hosts.clone(),
                 clock: self.clock.clone(),
-                locks: self.locks.clone().unwrap_or_else(BotLocks::shared),
+                lock,
                 learners: self.learners.clone().unwrap_or_else(LearnerPool::shared),
                 writer: self.writer.clone().unwrap_or_else(StateWriter::shared),
                 events: self.events.clone(),

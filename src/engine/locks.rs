@@ -1,18 +1,19 @@
 //! One pipeline run per bot at a time, across every engine.
 //!
 //! Two engines may look after the same bot (say, after an autoscale step with
-//! a factory that reuses a bot). [`BotLocks`] makes sure their pipelines never
-//! run for that bot at the same moment: a cycle takes the bot's lock before
-//! its pipeline starts, or is skipped as `"busy"`. The lock is a guard: it is
-//! released when the cycle ends for any reason, including an engine stopped
-//! mid-run.
+//! a factory that reuses a bot). [`BotLocks`] gives every engine of a bot the
+//! same [`BotLock`]; a cycle takes it before its pipeline starts, or is skipped
+//! as `"busy"`. Taking it is one atomic compare-and-swap. The lock is held by
+//! a guard and released when the cycle ends for any reason, including an
+//! engine stopped mid-run.
 
 use dashmap::DashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The set of bots whose pipeline is running now. Clones share the set.
+/// Every bot's lock. Clones share the set.
 #[derive(Clone, Debug, Default)]
-pub struct BotLocks(Arc<DashMap<Arc<str>, Arc<str>>>);
+pub struct BotLocks(Arc<DashMap<Arc<str>, BotLock>>);
 
 impl BotLocks {
     /// An empty set.
@@ -26,36 +27,38 @@ impl BotLocks {
         SHARED.get_or_init(BotLocks::new).clone()
     }
 
-    /// Takes `bot`'s lock for `engine`, or returns the engine holding it.
-    pub fn try_lock(&self, bot: &Arc<str>, engine: &Arc<str>) -> Result<BotGuard, Arc<str>> {
-        match self.0.entry(bot.clone()) {
-            dashmap::Entry::Occupied(held) => Err(held.get().clone()),
-            dashmap::Entry::Vacant(slot) => {
-                slot.insert(engine.clone());
-                Ok(BotGuard {
-                    locks: self.clone(),
-                    bot: bot.clone(),
-                })
-            }
-        }
+    /// `bot`'s lock, the same for every caller.
+    pub fn lock_for(&self, bot: &Arc<str>) -> BotLock {
+        self.0.entry(bot.clone()).or_default().clone()
+    }
+}
+
+/// One bot's lock. Clones are the same lock.
+#[derive(Clone, Debug, Default)]
+pub struct BotLock(Arc<AtomicBool>);
+
+impl BotLock {
+    /// Takes the lock, or `None` when a run of this bot is under way.
+    pub fn try_lock(&self) -> Option<BotGuard> {
+        self.0
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| BotGuard(self.0.clone()))
     }
 
-    /// The engine running `bot`'s pipeline now, if any.
-    pub fn holder(&self, bot: &str) -> Option<Arc<str>> {
-        self.0.get(bot).map(|e| e.value().clone())
+    /// Whether a run of this bot is under way.
+    pub fn is_locked(&self) -> bool {
+        self.0.load(Ordering::Acquire)
     }
 }
 
 /// Holds a bot's lock until dropped.
 #[derive(Debug)]
-pub struct BotGuard {
-    locks: BotLocks,
-    bot: Arc<str>,
-}
+pub struct BotGuard(Arc<AtomicBool>);
 
 impl Drop for BotGuard {
     fn drop(&mut self) {
-        self.locks.0.remove(&self.bot);
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -64,22 +67,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn second_engine_is_refused_until_the_first_is_done() {
+    fn a_second_taker_is_refused_until_the_first_is_done() {
         let locks = BotLocks::new();
-        let (bot, a, b) = (Arc::from("bot"), Arc::from("a"), Arc::from("b"));
-        let guard = locks.try_lock(&bot, &a).unwrap();
-        assert_eq!(locks.try_lock(&bot, &b).unwrap_err().as_ref(), "a");
-        assert_eq!(locks.holder("bot").as_deref(), Some("a"));
+        let bot: Arc<str> = Arc::from("bot");
+        let (first, second) = (locks.lock_for(&bot), locks.lock_for(&bot));
+        let guard = first.try_lock().unwrap();
+        assert!(second.try_lock().is_none());
+        assert!(second.is_locked());
         drop(guard);
-        assert_eq!(locks.holder("bot"), None);
-        assert!(locks.try_lock(&bot, &b).is_ok());
+        assert!(!first.is_locked());
+        assert!(second.try_lock().is_some());
     }
 
     #[test]
-    fn different_bots_do_not_block_each_other() {
+    fn different_bots_and_different_sets_do_not_block_each_other() {
         let locks = BotLocks::new();
-        let e = Arc::from("e");
-        let _x = locks.try_lock(&Arc::from("x"), &e).unwrap();
-        assert!(locks.try_lock(&Arc::from("y"), &e).is_ok());
+        let _x = locks.lock_for(&Arc::from("x")).try_lock().unwrap();
+        assert!(locks.lock_for(&Arc::from("y")).try_lock().is_some());
+        assert!(
+            BotLocks::new()
+                .lock_for(&Arc::from("x"))
+                .try_lock()
+                .is_some()
+        );
     }
 }

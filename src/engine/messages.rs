@@ -4,7 +4,7 @@ use actix::Message;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::record::CycleRecord;
+use super::record::{CycleAction, CycleRecord, Reason};
 use crate::Result;
 use crate::host::Resources;
 use crate::synergy::SynergyWeights;
@@ -62,8 +62,45 @@ pub struct EngineStatus {
     pub learner: String,
     /// The synergy weights, by key name.
     pub weights: Vec<(String, f64)>,
-    /// The last record this engine produced.
-    pub last_record: Option<CycleRecord>,
+    /// The last tick this engine answered, in brief (the full records are on
+    /// the decision stream).
+    pub last: Option<LastTick>,
+}
+
+/// A tick in brief: what an engine keeps of its last one (no allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastTick {
+    /// When.
+    pub time: f64,
+    /// Cycles run by then.
+    pub cycle: u64,
+    /// Ran or skipped.
+    pub action: CycleAction,
+    /// Why.
+    pub reason: Reason,
+    /// The energy score, when one was computed.
+    pub energy_score: Option<f64>,
+    /// The energy, for a run.
+    pub energy: Option<u32>,
+    /// The ROI delta, for a run.
+    pub delta: Option<f64>,
+    /// Whether the pipeline succeeded, for a run.
+    pub ok: Option<bool>,
+}
+
+impl From<&CycleRecord> for LastTick {
+    fn from(r: &CycleRecord) -> Self {
+        LastTick {
+            time: r.time,
+            cycle: r.cycle,
+            action: r.action,
+            reason: r.reason,
+            energy_score: r.energy_score,
+            energy: r.energy(),
+            delta: r.outcome.as_ref().map(|o| o.delta),
+            ok: r.outcome.as_ref().map(|o| o.ok),
+        }
+    }
 }
 
 /// Stop deciding: ticks are skipped as `"paused"` until [`Resume`]. Persisted.

@@ -45,8 +45,8 @@ pub use logic::{
     SavedEngine, TickPlan, inspect_engine,
 };
 pub use messages::{
-    EngineExited, EngineStatus, Flush, Pause, RecordMetrics, Resume, RunCycle, SetWeights,
-    Shutdown, Status, Stop, Tick,
+    EngineExited, EngineStatus, Flush, LastTick, Pause, RecordMetrics, Resume, RunCycle,
+    SetWeights, Shutdown, Status, Stop, Tick,
 };
 pub use record::{CycleAction, CycleInputs, CycleOutcome, CycleRecord, Reason};
 

@@ -496,9 +496,10 @@ impl ImprovementEngineRegistry {
             let v: Vec<f64> = live.iter().filter_map(|s| f(s)).collect();
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         };
-        let energy = msg.request.energy.unwrap_or_else(|| {
-            mean(&|s| s.last_record.as_ref().and_then(|r| r.energy_score)).unwrap_or(1.0)
-        });
+        let energy = msg
+            .request
+            .energy
+            .unwrap_or_else(|| mean(&|s| s.last.and_then(|t| t.energy_score)).unwrap_or(1.0));
         let trend = msg
             .request
             .trend
