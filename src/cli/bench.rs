@@ -194,7 +194,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .rss_with_engines
             .zip(rss_before)
             .map(|(with, before)| with.saturating_sub(before.0) as f64 / args.engines as f64),
-        bytes_written_per_cycle: m.bytes as f64 / m.all_cycles.max(1) as f64,
+        bytes_written_per_cycle: m.bytes as f64 / m.timed_cycles.max(1) as f64,
         dqn_update_median_us,
         autoscale_decide_us,
         autoscale_registry_us: m.autoscale_us,
@@ -210,7 +210,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
 struct Measured {
     seconds: f64,
     timed_cycles: u64,
-    all_cycles: u64,
     latency: LatencySummary,
     rss_with_engines: Option<u64>,
     bytes: u64,
@@ -255,12 +254,23 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
             .filter(|r| r.action == CycleAction::Run)
             .count() as u64
     };
-    let mut all_cycles = 0;
-    for _ in 0..3 {
+    // Warm up to the steady state: with write-behind, until every engine has
+    // saved twice (its files, backups and scratch files exist), then let the
+    // writer drain, so the timed rounds see what a long-running host sees.
+    let warm_up = match args.persistence {
+        Mode::WriteBehind => args.window.mul_f64(2.5),
+        Mode::PerCycle | Mode::None => Duration::ZERO,
+    };
+    let warming = Instant::now();
+    let mut rounds = 0;
+    while rounds < 3 || warming.elapsed() < warm_up {
         clock.advance(1.0);
-        all_cycles += cycles(&registry.run_all_cycles().await?);
+        registry.run_all_cycles().await?;
+        rounds += 1;
     }
+    writer.flush().await.ok();
     registry.tick_latency(true).await?;
+    let bytes_before = writer.stats().bytes();
     let started = Instant::now();
     let mut timed_cycles = 0;
     for _ in 0..args.ticks {
@@ -268,7 +278,6 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
         timed_cycles += cycles(&registry.run_all_cycles().await?);
     }
     let seconds = started.elapsed().as_secs_f64();
-    all_cycles += timed_cycles;
     let latency = registry.tick_latency(false).await?;
     let rss_with_engines = rss_kib().map(|r| r.0);
     let mut autoscale = Vec::new();
@@ -290,10 +299,9 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     Ok(Measured {
         seconds,
         timed_cycles,
-        all_cycles,
         latency,
         rss_with_engines,
-        bytes: writer.stats().bytes(),
+        bytes: writer.stats().bytes() - bytes_before,
         autoscale_us: median(autoscale),
     })
 }
