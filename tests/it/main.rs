@@ -2,6 +2,7 @@
 
 mod cli_bench;
 mod cli_run;
+mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;
 mod registry_autoscale;
