@@ -1,0 +1,109 @@
+//! The runtime's hot paths: the energy chain, one engine tick through the
+//! actor, encoding an engine's state, and writing one state file.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::sync::Arc;
+
+use kaizen::chain::{ChainConfig, ChainInputs, energy_chain};
+use kaizen::engine::{EngineBuilder, EngineConfig, EngineCore, Hosts, Persistence, Tick, TickPlan};
+use kaizen::host::{ManualClock, Resources};
+use kaizen::persist::{Durability, write_atomic};
+use kaizen::pipeline::{AutomationResult, RoiResult, pipeline_fn};
+
+fn chain(c: &mut Criterion) {
+    let inputs = ChainInputs {
+        requested: 1,
+        energy_score: Some(0.7),
+        policy_score: 0.5,
+        forecast: Some(0.3),
+        synergy_adj: 0.25,
+        roi_ema: 0.2,
+        short_mean: -0.1,
+    };
+    let config = ChainConfig::default();
+    c.bench_function("energy_chain", |b| {
+        b.iter(|| energy_chain(black_box(&inputs), &config).unwrap())
+    });
+}
+
+fn tick_through_the_actor(c: &mut Criterion) {
+    let system = actix::System::new();
+    let clock = ManualClock::new(0.0);
+    let noop = pipeline_fn(|_: &str, _: u32| async { Ok(AutomationResult::default()) });
+    let engine = system.block_on(async {
+        EngineBuilder::new("bench", noop)
+            .clock(Arc::new(clock.clone()))
+            .persistence(Persistence::WriteBehind {
+                window: std::time::Duration::from_secs(3600),
+                durability: Durability::Atomic,
+            })
+            .start()
+            .unwrap()
+    });
+    let mut now = 0.0;
+    c.bench_function("engine tick through the actor (no-op pipeline)", |b| {
+        b.iter(|| {
+            now += 1.0;
+            let tick = Tick {
+                now,
+                resources: Resources::default(),
+            };
+            system.block_on(engine.send(tick)).unwrap()
+        })
+    });
+}
+
+/// An engine core with a full history, as after a long run.
+fn warmed_core(dir: &std::path::Path) -> EngineCore {
+    let mut core = EngineCore::open(
+        Arc::from("bench"),
+        Arc::from("bench"),
+        EngineConfig::default(),
+        Some(dir.join("bench")),
+        None,
+    )
+    .unwrap();
+    let hosts = Hosts::default();
+    for i in 0..1000 {
+        let plan = core
+            .plan_requested(f64::from(i), 1, Resources::default(), &hosts)
+            .unwrap();
+        let before = core.before_pipeline(&plan, &hosts).unwrap();
+        let result = Ok(AutomationResult {
+            roi: Some(RoiResult {
+                roi: f64::from(i % 17) * 0.123_456_789,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let absorbed = core.absorb(result, &before, &before).unwrap();
+        let learned = core.learn_inline(&absorbed);
+        core.conclude(plan, absorbed, learned).unwrap();
+    }
+    assert!(matches!(
+        core.plan_tick(1e6, Resources::default(), &hosts).unwrap(),
+        TickPlan::Run(_) | TickPlan::Done(_)
+    ));
+    core
+}
+
+fn state_save(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut core = warmed_core(dir.path());
+    c.bench_function("encode engine.json (1,000 deltas)", |b| {
+        b.iter(|| {
+            core.set_paused(true);
+            core.set_paused(false);
+            core.take_files().unwrap()
+        })
+    });
+    let path = dir.path().join("file.json");
+    let bytes = vec![b'x'; 20_000];
+    c.bench_function("write_atomic 20 KB (no fsync)", |b| {
+        b.iter(|| write_atomic(&path, black_box(&bytes), Durability::Atomic).unwrap())
+    });
+}
+
+criterion_group!(benches, chain, tick_through_the_actor, state_save);
+criterion_main!(benches);
