@@ -189,37 +189,28 @@ pub fn decide(
         None => 0.0,
     };
 
-    let mut blockers = Vec::new();
-    if energy < config.create_energy {
-        blockers.push(format!(
-            "energy {energy:.3} < create_energy {}",
-            config.create_energy
-        ));
-    }
-    if trend <= config.roi_threshold {
-        blockers.push(format!(
-            "trend {trend:.3} ≤ roi_threshold {}",
-            config.roi_threshold
-        ));
-    }
-    if projected <= 0.0 {
-        blockers.push(format!("projected {projected:.3} ≤ 0"));
-    }
-    if len >= config.max_engines {
-        blockers.push(format!(
-            "{len} engines ≥ max_engines {}",
-            config.max_engines
-        ));
-    }
-    if cpu >= config.max_cpu {
-        blockers.push(format!("cpu {cpu:.3} ≥ max_cpu {}", config.max_cpu));
-    }
-    if memory >= config.max_memory {
-        blockers.push(format!(
-            "memory {memory:.3} ≥ max_memory {}",
-            config.max_memory
-        ));
-    }
+    // Conditions, each with its reason; two of them count both ways.
+    let weak_trend = (trend <= config.roi_threshold)
+        .then(|| format!("trend {trend:.3} ≤ roi_threshold {}", config.roi_threshold));
+    let unprofitable = (projected <= 0.0).then(|| format!("projected {projected:.3} ≤ 0"));
+    let blockers: Vec<String> = [
+        (energy < config.create_energy).then(|| {
+            format!(
+                "energy {energy:.3} < create_energy {}",
+                config.create_energy
+            )
+        }),
+        weak_trend.clone(),
+        unprofitable.clone(),
+        (len >= config.max_engines)
+            .then(|| format!("{len} engines ≥ max_engines {}", config.max_engines)),
+        (cpu >= config.max_cpu).then(|| format!("cpu {cpu:.3} ≥ max_cpu {}", config.max_cpu)),
+        (memory >= config.max_memory)
+            .then(|| format!("memory {memory:.3} ≥ max_memory {}", config.max_memory)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let cooling = cooldown_left > 0.0;
     let hold = |reason: String| AutoscaleDecision {
         action: AutoscaleAction::Hold,
@@ -252,28 +243,21 @@ pub fn decide(
         ));
     }
 
-    let mut pressure = Vec::new();
-    if energy <= config.remove_energy {
-        pressure.push(format!(
-            "energy {energy:.3} ≤ remove_energy {}",
-            config.remove_energy
-        ));
-    }
-    if trend <= config.roi_threshold {
-        pressure.push(format!(
-            "trend {trend:.3} ≤ roi_threshold {}",
-            config.roi_threshold
-        ));
-    }
-    if projected <= 0.0 {
-        pressure.push(format!("projected {projected:.3} ≤ 0"));
-    }
-    if cpu >= PRESSURE_LIMIT {
-        pressure.push(format!("cpu {cpu:.3} ≥ {PRESSURE_LIMIT}"));
-    }
-    if memory >= PRESSURE_LIMIT {
-        pressure.push(format!("memory {memory:.3} ≥ {PRESSURE_LIMIT}"));
-    }
+    let pressure: Vec<String> = [
+        (energy <= config.remove_energy).then(|| {
+            format!(
+                "energy {energy:.3} ≤ remove_energy {}",
+                config.remove_energy
+            )
+        }),
+        weak_trend,
+        unprofitable,
+        (cpu >= PRESSURE_LIMIT).then(|| format!("cpu {cpu:.3} ≥ {PRESSURE_LIMIT}")),
+        (memory >= PRESSURE_LIMIT).then(|| format!("memory {memory:.3} ≥ {PRESSURE_LIMIT}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if pressure.is_empty() {
         return Ok(hold(format!(
             "no reason to change; not creating: {}",

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::table::Table;
 use kaizen::autoscale::{AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
-use kaizen::engine::{CycleAction, EngineBuilder, Persistence};
+use kaizen::engine::{CycleAction, EngineBuilder, Persistence, Services};
 use kaizen::host::{FixedProbe, ManualClock};
 use kaizen::persist::{Durability, StateWriter};
 use kaizen::pipeline::{AutomationResult, pipeline_fn};
@@ -225,7 +225,10 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     })
     .clock(Arc::new(clock.clone()))
     .probe(FixedProbe::default())
-    .state_writer(writer.clone())
+    .services(Services {
+        writer: writer.clone(),
+        ..Services::default()
+    })
     .start()?;
     let noop = Arc::new(pipeline_fn(|_: &str, _: u32| async {
         Ok(AutomationResult::default())

@@ -16,25 +16,6 @@ use kaizen::sim::{PolicyKind, Scenario, SimOptions, simulate};
 /// The built-in default scenario.
 const DEFAULT_SCENARIO: &str = include_str!("../../examples/scenarios/mixed.toml");
 
-/// Which policies to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum PolicyChoice {
-    /// The real engines and registry, learning as they go.
-    Learned,
-    /// A cycle on every bot every tick, at the baselines' fixed energy.
-    Always,
-    /// A cycle on each bot every `interval_ticks` ticks.
-    Interval,
-    /// A cycle when a bot's recent revenue falls 10% under its longer mean.
-    Threshold,
-    /// A cycle by chance (1 / interval_ticks per bot and tick by default).
-    Random,
-    /// Knows the hidden skill and plans over the remaining horizon.
-    Oracle,
-    /// Every policy.
-    All,
-}
-
 /// Arguments of `kaizen simulate`.
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
@@ -42,9 +23,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
 
-    /// Which policy to run; the oracle is always computed for the "% oracle" column.
-    #[arg(long, value_enum, default_value = "all")]
-    policy: PolicyChoice,
+    /// Which policy to run (or all); the oracle is always computed for the
+    /// "% oracle" column.
+    #[arg(long, default_value = "all", value_parser = policy_names())]
+    policy: String,
 
     /// Seed of every random number (default: the scenario's).
     #[arg(long, value_name = "N")]
@@ -59,18 +41,11 @@ pub struct SimulateArgs {
     json: Option<PathBuf>,
 }
 
-impl PolicyChoice {
-    fn policies(self) -> Vec<PolicyKind> {
-        match self {
-            PolicyChoice::Learned => vec![PolicyKind::Learned],
-            PolicyChoice::Always => vec![PolicyKind::Always],
-            PolicyChoice::Interval => vec![PolicyKind::Interval],
-            PolicyChoice::Threshold => vec![PolicyKind::Threshold],
-            PolicyChoice::Random => vec![PolicyKind::Random],
-            PolicyChoice::Oracle => vec![PolicyKind::Oracle],
-            PolicyChoice::All => PolicyKind::ALL.to_vec(),
-        }
-    }
+/// `all` and every policy's name.
+fn policy_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        PolicyKind::ALL.iter().map(|p| p.name()).chain(["all"]),
+    )
 }
 
 /// Runs `kaizen simulate`.
@@ -84,7 +59,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let options = SimOptions {
         seed: args.seed,
         ticks: args.ticks,
-        policies: args.policy.policies(),
+        policies: match args.policy.as_str() {
+            "all" => PolicyKind::ALL.to_vec(),
+            name => vec![name.parse()?],
+        },
     };
     let ticks = options.ticks.unwrap_or(scenario.ticks);
     let bar = if std::io::stderr().is_terminal() {

@@ -7,16 +7,14 @@ use std::time::Duration;
 
 use super::actor::{SelfImprovementEngine, Wiring};
 use super::config::{EngineConfig, Persistence};
-use super::learners::LearnerPool;
-use super::locks::BotLocks;
 use super::logic::{EnergyFactory, EngineCore, Hosts};
 use super::messages::EngineExited;
+use super::services::Services;
 use super::validate_name;
 use crate::Result;
 use crate::decision::DecisionSender;
 use crate::energy::{CapitalEnergy, ENERGY_FILE, EnergySource};
 use crate::host::{Clock, Diagnostics, ProfitSource, RoiForecast, SystemClock};
-use crate::persist::StateWriter;
 use crate::pipeline::Pipeline;
 use crate::policy::PolicyConfig;
 use crate::roi::RoiConfig;
@@ -50,9 +48,7 @@ pub struct EngineBuilder {
     hosts: Hosts,
     energy: Option<EnergyFactory>,
     clock: Arc<dyn Clock>,
-    locks: Option<BotLocks>,
-    learners: Option<LearnerPool>,
-    writer: Option<StateWriter>,
+    services: Option<Services>,
     events: Option<DecisionSender>,
 }
 
@@ -86,9 +82,7 @@ impl EngineBuilder {
             hosts: Hosts::default(),
             energy: None,
             clock: Arc::new(SystemClock),
-            locks: None,
-            learners: None,
-            writer: None,
+            services: None,
             events: None,
         }
     }
@@ -224,22 +218,10 @@ impl EngineBuilder {
         self
     }
 
-    /// The bot locks this engine takes (default: the process-wide set, so no
-    /// two engines in one process run a bot's pipeline at once).
-    pub fn bot_locks(mut self, locks: BotLocks) -> Self {
-        self.locks = Some(locks);
-        self
-    }
-
-    /// The pool heavy synergy updates run on (default: the process-wide pool).
-    pub fn learner_pool(mut self, pool: LearnerPool) -> Self {
-        self.learners = Some(pool);
-        self
-    }
-
-    /// The writer state files go through (default: the process-wide writer).
-    pub fn state_writer(mut self, writer: StateWriter) -> Self {
-        self.writer = Some(writer);
+    /// The bot locks, learner pool and state writer this engine uses
+    /// (default: the process-wide ones; a registry gives its own).
+    pub fn services(mut self, services: Services) -> Self {
+        self.services = Some(services);
         self
     }
 
@@ -268,11 +250,8 @@ impl EngineBuilder {
         validate_name("engine name", &self.name)?;
         validate_name("bot_name", self.bot_name())?;
         let bot: Arc<str> = Arc::from(self.bot_name());
-        let lock = self
-            .locks
-            .clone()
-            .unwrap_or_else(BotLocks::shared)
-            .lock_for(&bot);
+        let services = self.services.clone().unwrap_or_default();
+        let lock = services.locks.lock_for(&bot);
         let core = EngineCore::open(
             Arc::from(self.name.as_str()),
             bot,
@@ -287,8 +266,8 @@ impl EngineBuilder {
                 hosts: self.hosts.clone(),
                 clock: self.clock.clone(),
                 lock,
-                learners: self.learners.clone().unwrap_or_else(LearnerPool::shared),
-                writer: self.writer.clone().unwrap_or_else(StateWriter::shared),
+                learners: services.learners,
+                writer: services.writer,
                 events: self.events.clone(),
                 watcher,
                 generation,

@@ -34,6 +34,7 @@ mod locks;
 mod logic;
 mod messages;
 mod record;
+mod services;
 
 pub use actor::SelfImprovementEngine;
 pub use builder::EngineBuilder;
@@ -49,6 +50,7 @@ pub use messages::{
     SetWeights, Shutdown, Status, Stop, Tick,
 };
 pub use record::{CycleAction, CycleInputs, CycleOutcome, CycleRecord, Reason};
+pub use services::Services;
 
 use crate::{Error, Result};
 

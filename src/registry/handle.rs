@@ -10,11 +10,9 @@ use super::{Entry, ImprovementEngineRegistry, Latencies, LatencySummary, Registr
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
 use crate::engine::{
-    BotLocks, CycleRecord, EngineBuilder, EngineStatus, LearnerPool, RunCycle,
-    SelfImprovementEngine, Shutdown,
+    CycleRecord, EngineBuilder, EngineStatus, RunCycle, SelfImprovementEngine, Services, Shutdown,
 };
 use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
-use crate::persist::StateWriter;
 use crate::{Error, Result};
 
 /// Builds the engine for a name the autoscaler chose (`engine{i}`). The
@@ -77,9 +75,7 @@ pub struct RegistryBuilder {
     probe: Option<Box<dyn ResourceProbe>>,
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
-    learners: Option<LearnerPool>,
-    writer: Option<StateWriter>,
-    locks: Option<BotLocks>,
+    services: Option<Services>,
 }
 
 impl RegistryBuilder {
@@ -108,23 +104,10 @@ impl RegistryBuilder {
         self
     }
 
-    /// The pool heavy synergy updates run on (default: the process-wide pool).
-    pub fn learner_pool(mut self, pool: LearnerPool) -> Self {
-        self.learners = Some(pool);
-        self
-    }
-
-    /// The writer state goes through (default: the process-wide writer).
-    pub fn state_writer(mut self, writer: StateWriter) -> Self {
-        self.writer = Some(writer);
-        self
-    }
-
-    /// The bot locks the registry's engines share (default: the
-    /// process-wide set). A simulation gives its registry its own set, so
-    /// another one in the same process never makes its cycles `busy`.
-    pub fn bot_locks(mut self, locks: BotLocks) -> Self {
-        self.locks = Some(locks);
+    /// The bot locks, learner pool and state writer the registry's engines
+    /// use (default: the process-wide ones).
+    pub fn services(mut self, services: Services) -> Self {
+        self.services = Some(services);
         self
     }
 
@@ -158,9 +141,7 @@ impl RegistryBuilder {
             entries: BTreeMap::new(),
             next_created: 0,
             events: events.clone(),
-            locks: self.locks.unwrap_or_else(BotLocks::shared),
-            learners: self.learners.unwrap_or_else(LearnerPool::shared),
-            writer: self.writer.unwrap_or_else(StateWriter::shared),
+            services: self.services.unwrap_or_default(),
             factory: self.factory,
             approval: self.approval,
             last_change,
@@ -220,9 +201,7 @@ impl RegistryHandle {
             probe: None,
             factory: None,
             approval: None,
-            learners: None,
-            writer: None,
-            locks: None,
+            services: None,
         }
     }
 
@@ -489,7 +468,7 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
             .filter_map(|(name, e)| Some((name.clone(), e.addr.as_ref()?.send(Shutdown { wait }))))
             .collect();
         self.save_registry();
-        let flush = self.writer.flush();
+        let flush = self.services.writer.flush();
         Box::pin(
             async move {
                 let mut first_error = None;

@@ -47,11 +47,10 @@ use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
 use crate::engine::{
-    BotLocks, CycleRecord, EngineBuilder, EngineExited, EngineStatus, LearnerPool, Reason,
-    SelfImprovementEngine, Shutdown, Status, Tick,
+    CycleRecord, EngineBuilder, EngineExited, EngineStatus, Reason, SelfImprovementEngine,
+    Services, Shutdown, Status, Tick,
 };
 use crate::host::{Clock, ResourceProbe, Resources};
-use crate::persist::StateWriter;
 use crate::{Error, Result};
 
 /// The longest a change to the set of engines waits before `registry.json` is written.
@@ -119,9 +118,7 @@ pub struct ImprovementEngineRegistry {
     next_created: u64,
     workers: Workers,
     events: DecisionSender,
-    locks: BotLocks,
-    learners: LearnerPool,
-    writer: StateWriter,
+    services: Services,
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
     last_change: Option<f64>,
@@ -162,9 +159,7 @@ impl ImprovementEngineRegistry {
     /// The builder as the registry runs it: its services and decision stream.
     fn wire(&self, builder: EngineBuilder) -> EngineBuilder {
         let builder = builder
-            .bot_locks(self.locks.clone())
-            .learner_pool(self.learners.clone())
-            .state_writer(self.writer.clone())
+            .services(self.services.clone())
             .decisions(self.events.clone());
         match (&self.config.state_root, builder.state_dir()) {
             (Some(root), None) => builder.state_root(root.clone()),
@@ -302,7 +297,7 @@ impl ImprovementEngineRegistry {
         };
         let path = root.join(REGISTRY_FILE);
         match crate::persist::encode_json(&path, &file) {
-            Ok(bytes) => self.writer.submit_detached(
+            Ok(bytes) => self.services.writer.submit_detached(
                 vec![crate::persist::PendingFile { path, bytes }],
                 crate::persist::Durability::Fsync,
             ),

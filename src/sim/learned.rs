@@ -43,7 +43,7 @@ use super::scenario::{DeltaSource, Scenario};
 use super::world::{Purpose, SharedWorld, World, lock, stream};
 use crate::Result;
 use crate::autoscale::AutoscaleAction;
-use crate::engine::{BotLocks, CycleAction, CycleRecord, EngineBuilder, EngineConfig};
+use crate::engine::{BotLocks, CycleAction, CycleRecord, EngineBuilder, EngineConfig, Services};
 use crate::host::{ManualClock, ProfitSource};
 use crate::pipeline::Pipeline;
 use crate::registry::{AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
@@ -164,7 +164,10 @@ pub async fn run_learned(
     })
     .clock(Arc::new(clock.clone()))
     .probe(SimProbe::new(world.clone(), scenario.capacity.clone()))
-    .bot_locks(BotLocks::new());
+    .services(Services {
+        locks: BotLocks::new(),
+        ..Services::default()
+    });
     if autoscale.is_some() {
         let (wiring, assignments) = (wiring.clone(), assignments.clone());
         let factory: EngineFactory = Arc::new(move |engine: &str| {
