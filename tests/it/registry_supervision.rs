@@ -264,3 +264,44 @@ async fn bad_names_are_refused_with_a_clear_error() {
     }
     assert!(reg.status().await.unwrap().engines.is_empty());
 }
+
+#[actix::test]
+async fn a_schedule_runs_rounds_and_drops_ticks_while_a_round_is_running() {
+    let clock = ManualClock::new(0.0);
+    let reg = registry(None, &clock);
+    let gate = Gate::closed();
+    reg.register_engine(builder("slow", gate.clone(), &clock).interval(std::time::Duration::ZERO))
+        .await
+        .unwrap();
+    let mut events = reg.subscribe();
+    reg.schedule(std::time::Duration::from_millis(20), None)
+        .await
+        .unwrap();
+    // The first round starts on its own and blocks in the pipeline.
+    gate.entries_reach(1).await;
+    // Timer ticks keep coming while that round runs; each is dropped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while reg.status().await.unwrap().dropped_ticks < 3 {
+        assert!(std::time::Instant::now() < deadline, "no tick was dropped");
+        actix::clock::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(gate.runs(), 1, "no second round may start while one runs");
+    // Released, the schedule carries on with new rounds, one at a time.
+    gate.release(100);
+    for n in 1..=3 {
+        wait_for(&mut events, |d| match d {
+            Decision::Cycle(r) if r.cycle == n => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    assert_eq!(gate.most_at_once(), 1);
+    let report = reg.status().await.unwrap();
+    assert_eq!(report.period, Some(std::time::Duration::from_millis(20)));
+    reg.unschedule().await.unwrap();
+    assert_eq!(reg.status().await.unwrap().period, None);
+    assert!(
+        reg.schedule(std::time::Duration::ZERO, None).await.is_err(),
+        "a zero period is refused"
+    );
+}
