@@ -27,6 +27,7 @@
 mod dispatch;
 mod handle;
 mod latency;
+mod scale;
 mod schedule;
 mod state;
 
@@ -42,7 +43,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::autoscale::{AutoscaleAction, AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
+use crate::autoscale::AutoscaleConfig;
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
@@ -50,7 +51,7 @@ use crate::engine::{
     CycleRecord, EngineBuilder, EngineExited, EngineStatus, Reason, SelfImprovementEngine,
     Services, Shutdown, Status, Tick,
 };
-use crate::host::{Clock, ResourceProbe, Resources};
+use crate::host::{Clock, ResourceProbe};
 use crate::{Error, Result};
 
 /// The longest a change to the set of engines waits before `registry.json` is written.
@@ -451,123 +452,6 @@ impl ImprovementEngineRegistry {
         self.schedule_timer(ctx);
     }
 
-    /// One autoscale decision, carried out unless `dry_run`.
-    fn autoscale_step(
-        &mut self,
-        request: AutoscaleRequest,
-        ctx: &mut Context<Self>,
-    ) -> futures_util::future::LocalBoxFuture<'static, Result<AutoscaleRecord>> {
-        let statuses = self.statuses();
-        let resources = request.resources.unwrap_or_else(|| self.probe.sample());
-        let addr = ctx.address();
-        Box::pin(async move {
-            let statuses = statuses.await;
-            addr.send(Decide {
-                request,
-                resources,
-                statuses,
-            })
-            .await
-            .map_err(|_| Error::NotRunning("the registry".into()))?
-        })
-    }
-
-    fn decide_and_apply(
-        &mut self,
-        msg: Decide,
-        ctx: &mut Context<Self>,
-    ) -> Result<AutoscaleRecord> {
-        let config = msg
-            .request
-            .config
-            .unwrap_or_else(|| self.config.autoscale.clone());
-        config.validate()?;
-        let live: Vec<&EngineStatus> = msg
-            .statuses
-            .iter()
-            .filter_map(|(_, _, s)| s.as_ref())
-            .collect();
-        let mean = |f: &dyn Fn(&EngineStatus) -> Option<f64>| {
-            let v: Vec<f64> = live.iter().filter_map(|s| f(s)).collect();
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-        };
-        let energy = msg
-            .request
-            .energy
-            .unwrap_or_else(|| mean(&|s| s.last.and_then(|t| t.energy_score)).unwrap_or(1.0));
-        let trend = msg
-            .request
-            .trend
-            .unwrap_or_else(|| mean(&|s| Some(s.trend)).unwrap_or(0.0));
-        let inputs = AutoscaleInputs {
-            energy,
-            trend,
-            cpu: msg.resources.cpu,
-            memory: msg.resources.memory,
-            now: self.now(),
-            last_change: self.last_change,
-            engines: msg
-                .statuses
-                .iter()
-                .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
-                .map(|(name, created, status)| EngineSummary {
-                    name: name.to_string(),
-                    roi_ema: status.as_ref().map_or(0.0, |s| s.roi_ema),
-                    created: *created,
-                })
-                .collect(),
-        };
-        let approval = self.approval.clone();
-        let approve = approval
-            .as_ref()
-            .map(|f| f.as_ref() as &dyn Fn(&AutoscaleAction) -> bool);
-        let decision = decide(&inputs, &config, approve)?;
-        let mut record = AutoscaleRecord {
-            time: inputs.now,
-            inputs,
-            config: config.clone(),
-            decision,
-            applied: false,
-            error: None,
-        };
-        if !config.dry_run {
-            let applied = match &record.decision.action {
-                AutoscaleAction::Hold => Ok(false),
-                AutoscaleAction::Create(name) => match &self.factory {
-                    None => Err(Error::invalid(
-                        "autoscale factory",
-                        "none",
-                        "a factory to build new engines with",
-                    )),
-                    Some(factory) => factory(name)
-                        .map(|b| b.renamed(name.clone()))
-                        .and_then(|b| self.register(b, ctx))
-                        .map(|()| true),
-                },
-                AutoscaleAction::Remove(name) => {
-                    self.remove(name, ctx);
-                    Ok(true)
-                }
-            };
-            match applied {
-                Ok(done) => {
-                    record.applied = done;
-                    if done {
-                        self.last_change = Some(record.time);
-                    }
-                }
-                Err(e) => record.error = Some(e.to_string()),
-            }
-        }
-        self.autoscale_log.push_back(record.clone());
-        while self.autoscale_log.len() > AUTOSCALE_KEPT {
-            self.autoscale_log.pop_front();
-        }
-        decision::publish(Some(&self.events), Decision::Autoscale(record.clone()));
-        self.registry_changed(ctx);
-        Ok(record)
-    }
-
     /// Removes an engine: it saves and stops (after its running cycle, bounded).
     fn remove(&mut self, name: &str, ctx: &mut Context<Self>) -> bool {
         let Some((name, entry)) = self.entries.remove_entry(name) else {
@@ -595,24 +479,6 @@ impl ImprovementEngineRegistry {
         );
         self.registry_changed(ctx);
         true
-    }
-}
-
-/// The registry asks itself to decide once the statuses are in.
-struct Decide {
-    request: AutoscaleRequest,
-    resources: Resources,
-    statuses: Vec<(Arc<str>, u64, Option<EngineStatus>)>,
-}
-
-impl Message for Decide {
-    type Result = Result<AutoscaleRecord>;
-}
-
-impl Handler<Decide> for ImprovementEngineRegistry {
-    type Result = Result<AutoscaleRecord>;
-    fn handle(&mut self, msg: Decide, ctx: &mut Self::Context) -> Self::Result {
-        self.decide_and_apply(msg, ctx)
     }
 }
 

@@ -1,4 +1,8 @@
 use super::*;
+use crate::engine::Persistence;
+use crate::persist::Durability;
+use crate::synergy::{LearnerConfig, SynergyKeys};
+use std::time::Duration;
 
 fn parse(text: &str) -> std::result::Result<LoadedSpec, SpecError> {
     EngineSpec::parse(text, Path::new("engines/alpha.toml"))

@@ -1,6 +1,10 @@
 use super::*;
+use crate::engine::record::CycleRecord;
 use crate::host::HostError;
+use crate::host::ProfitSource;
 use crate::pipeline::RoiResult;
+use crate::pipeline::{AutomationResult, PipelineError};
+use crate::policy::Action;
 use crate::policy::PolicyConfig;
 use crate::roi::RoiConfig;
 use std::sync::Mutex;
@@ -115,7 +119,7 @@ fn a_ledger_says_otherwise_even_when_the_pipeline_fails() {
         .absorb(Err(PipelineError::Failed("x".into())), &before, &after)
         .unwrap();
     assert_eq!(absorbed.delta(), -2.5);
-    assert!(!absorbed.ok);
+    assert!(!absorbed.ok());
 }
 
 #[test]

@@ -23,28 +23,20 @@
 //!   delta 0; before the pipeline, the pipeline is then not run at all.
 //! - A host energy source that fails gives the tick an energy score of 0.
 
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::config::EngineConfig;
-use super::record::{CycleAction, CycleInputs, CycleOutcome, CycleRecord, Reason};
+use super::record::{CycleInputs, CycleRecord, Reason};
 use crate::chain::{ChainInputs, EnergyChain, energy_chain};
 use crate::energy::{EnergyInputs, EnergySource};
 use crate::error::Result;
-use crate::host::{Diagnostics, ProfitSource, Resources, RoiForecast};
-use crate::metalog::{
-    DEFAULT_DIMINISHING_CONSECUTIVE, DEFAULT_DIMINISHING_THRESHOLD, META_FILE, MODULES_FILE,
-    MetaLogger, ModuleIndex,
-};
+use crate::host::Resources;
+use crate::metalog::{META_FILE, MODULES_FILE, MetaLogger, ModuleIndex};
 use crate::persist::{self, PendingFile};
-use crate::pipeline::{AutomationResult, PipelineError};
 use crate::policy::{Action, PolicyState, SelfImprovementPolicy, StateInputs};
-use crate::roi::{RoiConfig, RoiSnapshot, RoiTracker};
-use crate::synergy::{
-    LearnReport, MetricHistory, SynergyDeltas, SynergyKey, SynergyKeys, SynergyLearner,
-    SynergyWeights, adjustment, core_products,
-};
+use crate::roi::RoiTracker;
+use crate::synergy::{SynergyKeys, SynergyLearner, SynergyWeights, adjustment, core_products};
 
 /// The engine's own file.
 pub const ENGINE_FILE: &str = "engine.json";
@@ -54,173 +46,6 @@ pub const POLICY_FILE: &str = "policy.json";
 pub const SUCCESS_WINDOW: u32 = 50;
 /// Deltas the state's "recent mean" looks back over.
 pub const RECENT_DELTAS: usize = 10;
-
-/// What the host gives an engine besides its pipeline.
-#[derive(Clone, Default)]
-pub struct Hosts {
-    /// The ledger.
-    pub profit: Option<Arc<dyn ProfitSource>>,
-    /// The pre-cycle ROI forecast.
-    pub forecast: Option<Arc<dyn RoiForecast>>,
-    /// Diagnostics that force a cycle.
-    pub diagnostics: Option<Arc<dyn Diagnostics>>,
-}
-
-/// One profit reading.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reading {
-    /// There is no profit source.
-    NoSource,
-    /// The profit.
-    Profit(f64),
-    /// The source failed (or gave NaN/∞): why.
-    Failed(String),
-}
-
-impl Reading {
-    fn value(&self) -> Option<f64> {
-        match self {
-            Reading::Profit(p) => Some(*p),
-            _ => None,
-        }
-    }
-}
-
-impl Hosts {
-    /// Reads `bot`'s profit.
-    pub fn read_profit(&self, bot: &str) -> Reading {
-        match &self.profit {
-            None => Reading::NoSource,
-            Some(source) => match source.profit(bot) {
-                Ok(p) if p.is_finite() => Reading::Profit(p),
-                Ok(p) => Reading::Failed(format!("profit source gave {p}")),
-                Err(e) => Reading::Failed(format!("profit source failed: {e}")),
-            },
-        }
-    }
-}
-
-/// The last cycles' successes, newest in bit 0.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct Outcomes {
-    bits: u64,
-    len: u32,
-}
-
-impl Outcomes {
-    const MASK: u64 = (1 << SUCCESS_WINDOW) - 1;
-
-    fn push(&mut self, ok: bool) {
-        self.bits = ((self.bits << 1) | u64::from(ok)) & Self::MASK;
-        self.len = (self.len + 1).min(SUCCESS_WINDOW);
-    }
-
-    fn success_rate(&self) -> f64 {
-        if self.len == 0 {
-            return 1.0;
-        }
-        let live = self.bits & ((1u64 << self.len) - 1);
-        f64::from(live.count_ones()) / f64::from(self.len)
-    }
-}
-
-/// A policy skip whose reward is not known yet.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct PendingSkip {
-    state: PolicyState,
-    profit: Option<f64>,
-}
-
-/// Everything in `engine.json` besides the ROI tracker's fields.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-struct Book {
-    last_run: Option<f64>,
-    cycles: u64,
-    failures: u64,
-    recent: Outcomes,
-    cumulative_roi: f64,
-    last_profit: Option<f64>,
-    pending_skip: Option<PendingSkip>,
-    energy_reward: Option<f64>,
-    last_module: Option<String>,
-    metrics: MetricHistory,
-    paused: bool,
-}
-
-#[derive(Serialize)]
-struct EngineFileRef<'a> {
-    #[serde(flatten)]
-    roi: &'a RoiSnapshot,
-    #[serde(flatten)]
-    book: &'a Book,
-}
-
-#[derive(Deserialize)]
-struct EngineFile {
-    #[serde(flatten)]
-    roi: RoiSnapshot,
-    #[serde(flatten)]
-    book: Book,
-}
-
-/// An engine's saved state as `kaizen status` shows it, read without loading
-/// (or changing) anything else.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SavedEngine {
-    /// The ROI tracker as saved (default settings; `roi_scale` was applied on the way in).
-    pub roi: RoiTracker,
-    /// When the last cycle ran.
-    pub last_run: Option<f64>,
-    /// Cycles run.
-    pub cycles: u64,
-    /// Cycles whose pipeline failed.
-    pub failures: u64,
-    /// Share of successful cycles among the last 50.
-    pub success_rate: f64,
-    /// Paused by an operator.
-    pub paused: bool,
-    /// The last cycle's first module.
-    pub last_module: Option<String>,
-}
-
-/// Reads `dir/engine.json` (or its backup) without changing anything.
-pub fn inspect_engine(dir: &Path) -> persist::Inspected<SavedEngine> {
-    persist::inspect_with(&dir.join(ENGINE_FILE), |bytes| {
-        let f: EngineFile = persist::decode_json(bytes)?;
-        let roi = RoiTracker::from_snapshot(RoiConfig::default(), f.roi)
-            .map_err(|e| persist::Decode::Corrupt(e.to_string()))?;
-        Ok(SavedEngine {
-            roi,
-            last_run: f.book.last_run,
-            cycles: f.book.cycles,
-            failures: f.book.failures,
-            success_rate: f.book.recent.success_rate(),
-            paused: f.book.paused,
-            last_module: f.book.last_module,
-        })
-    })
-}
-
-/// Which state files changed since they were last encoded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Dirty(u8);
-
-impl Dirty {
-    const ENGINE: u8 = 1;
-    const POLICY: u8 = 2;
-    const LEARNER: u8 = 4;
-    const META: u8 = 8;
-    const MODULES: u8 = 16;
-    const ENERGY: u8 = 32;
-
-    fn mark(&mut self, bits: u8) {
-        self.0 |= bits;
-    }
-    fn has(self, bits: u8) -> bool {
-        self.0 & bits != 0
-    }
-}
 
 /// A cycle about to run: everything decided before the pipeline.
 #[derive(Clone, Debug)]
@@ -244,27 +69,6 @@ pub enum TickPlan {
     Done(CycleRecord),
     /// A cycle runs.
     Run(CyclePlan),
-}
-
-/// The outcome of a cycle, absorbed into ROI and metrics, waiting for the
-/// synergy update.
-#[derive(Clone, Debug)]
-pub struct Absorbed {
-    ok: bool,
-    error: Option<String>,
-    delta: f64,
-    before: Option<f64>,
-    after: Option<f64>,
-    modules: Vec<String>,
-    /// The synergy deltas after this cycle's metrics: the learner's input.
-    pub deltas: SynergyDeltas,
-}
-
-impl Absorbed {
-    /// The cycle's ROI delta (after `roi_scale`): the learner's other input.
-    pub fn delta(&self) -> f64 {
-        self.delta
-    }
 }
 
 /// Builds the stateful parts an engine cannot clone: its energy source.
@@ -655,159 +459,6 @@ impl EngineCore {
         })
     }
 
-    /// The profit reading before the pipeline; it also settles a pending skip.
-    pub fn before_pipeline(&mut self, plan: &CyclePlan, hosts: &Hosts) -> Result<Reading> {
-        let reading = hosts.read_profit(&self.bot);
-        self.record_reading(&reading);
-        self.settle_skip(&reading, &plan.inputs.state)?;
-        Ok(reading)
-    }
-
-    /// Takes in what the pipeline produced and the profit readings around it.
-    pub fn absorb(
-        &mut self,
-        run: Result<AutomationResult, PipelineError>,
-        before: &Reading,
-        after: &Reading,
-    ) -> Result<Absorbed> {
-        self.record_reading(after);
-        let mut error = run.as_ref().err().map(|e| e.to_string());
-        for r in [before, after] {
-            if let Reading::Failed(why) = r {
-                error.get_or_insert_with(|| why.clone());
-            }
-        }
-        let result = run.unwrap_or_default();
-        let raw = match (before, after) {
-            (Reading::Profit(b), Reading::Profit(a)) => a - b,
-            (Reading::NoSource, Reading::NoSource) if error.is_none() => {
-                result.roi.as_ref().map_or(0.0, |r| r.roi)
-            }
-            _ => 0.0,
-        };
-        let delta = self.roi.record_delta(raw)?;
-        for (name, value) in &result.metrics {
-            if let Err(e) = self.book.metrics.record(name, *value) {
-                error.get_or_insert_with(|| e.to_string());
-            }
-        }
-        self.dirty.mark(Dirty::ENGINE);
-        Ok(Absorbed {
-            ok: error.is_none(),
-            error,
-            delta,
-            before: before.value(),
-            after: after.value(),
-            modules: result.credited_modules().to_vec(),
-            deltas: self.book.metrics.deltas(self.keys),
-        })
-    }
-
-    /// Lends the synergy learner out for an update (heavy learners go to the
-    /// pool); `None` if it is already out.
-    pub fn take_learner(&mut self) -> Option<Box<dyn SynergyLearner>> {
-        self.learner.take()
-    }
-
-    /// Takes the learner back after an update.
-    pub fn return_learner(&mut self, learner: Box<dyn SynergyLearner>) {
-        // A heavy learner's network and replay change with every update; a
-        // light one's only state is its weights.
-        if learner.is_heavy() || *learner.weights() != self.weights {
-            self.dirty.mark(Dirty::LEARNER);
-        }
-        self.weights = *learner.weights();
-        self.learner = Some(learner);
-    }
-
-    /// Runs the synergy update here (for learners that are not heavy).
-    pub fn learn_inline(&mut self, absorbed: &Absorbed) -> Result<LearnReport> {
-        let mut learner = self.learner.take().ok_or_else(|| {
-            crate::Error::invalid("synergy learner", "away", "the learner at home")
-        })?;
-        let report =
-            super::learners::update_caught(learner.as_mut(), absorbed.delta, &absorbed.deltas);
-        self.return_learner(learner);
-        report
-    }
-
-    /// Whether the learner wants to run off the message-handling thread.
-    pub fn learner_is_heavy(&self) -> bool {
-        self.learner.as_ref().is_some_and(|l| l.is_heavy())
-    }
-
-    /// Finishes a cycle: policy update, meta logger, counters; the record.
-    pub fn conclude(
-        &mut self,
-        plan: CyclePlan,
-        absorbed: Absorbed,
-        learned: Result<LearnReport>,
-    ) -> Result<CycleRecord> {
-        let learner_note = match &learned {
-            Ok(r) => r
-                .skipped
-                .map(|s| format!("skipped: {s:?}"))
-                .or_else(|| r.loss.map(|l| format!("loss {l:.6}"))),
-            Err(e) => Some(format!("update failed: {e}")),
-        };
-        let energy = plan.chain.energy;
-        let reward = absorbed.delta - self.config.energy_cost * f64::from(energy)
-            + absorbed.deltas.get(SynergyKey::Roi).unwrap_or(0.0)
-            + absorbed.deltas.get(SynergyKey::Efficiency).unwrap_or(0.0);
-        if let Some(m) = absorbed.modules.first() {
-            if self.modules.get(m).is_none() {
-                self.modules.index(m);
-                self.dirty.mark(Dirty::MODULES);
-            }
-            if self.book.last_module.as_deref() != Some(m.as_str()) {
-                self.book.last_module = Some(m.clone());
-            }
-        }
-        self.book.cumulative_roi += absorbed.delta;
-        self.book.cycles += 1;
-        self.meta.log_cycle(
-            self.book.cycles,
-            self.book.cumulative_roi,
-            &absorbed.modules,
-            plan.reason.as_str(),
-        )?;
-        self.meta.diminishing(
-            DEFAULT_DIMINISHING_THRESHOLD,
-            DEFAULT_DIMINISHING_CONSECUTIVE,
-        )?;
-        if !absorbed.ok {
-            self.book.failures += 1;
-        }
-        self.book.recent.push(absorbed.ok);
-        self.book.last_run = Some(plan.now);
-        self.book.energy_reward = Some(1.0 / (1.0 + (-reward).exp()));
-        let next = self.state(plan.energy_score.unwrap_or(1.0))?;
-        self.policy
-            .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
-        self.dirty.mark(Dirty::ENGINE | Dirty::POLICY | Dirty::META);
-        Ok(CycleRecord {
-            engine: self.name.clone(),
-            bot: self.bot.clone(),
-            time: plan.now,
-            cycle: self.book.cycles,
-            action: CycleAction::Run,
-            reason: plan.reason,
-            energy_score: plan.energy_score,
-            inputs: Some(plan.inputs),
-            chain: Some(plan.chain),
-            outcome: Some(CycleOutcome {
-                ok: absorbed.ok,
-                delta: absorbed.delta,
-                reward,
-                profit_before: absorbed.before,
-                profit_after: absorbed.after,
-                error: absorbed.error,
-                modules: absorbed.modules,
-                learner: learner_note,
-            }),
-        })
-    }
-
     /// Whether any state changed since the last [`take_files`](Self::take_files).
     pub fn is_dirty(&self) -> bool {
         self.dirty.0 != 0
@@ -852,6 +503,15 @@ impl EngineCore {
         Ok(files)
     }
 }
+
+mod book;
+mod cycle;
+mod hosts;
+
+use book::{Book, Dirty, EngineFile, EngineFileRef, Outcomes, PendingSkip};
+pub use book::{SavedEngine, inspect_engine};
+pub use cycle::Absorbed;
+pub use hosts::{Hosts, Reading};
 
 #[cfg(test)]
 mod tests;

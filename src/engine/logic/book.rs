@@ -1,0 +1,133 @@
+//! What `engine.json` holds besides the ROI tracker's fields, and which
+//! state files changed since they were last written.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use super::{ENGINE_FILE, SUCCESS_WINDOW};
+use crate::persist;
+use crate::policy::PolicyState;
+use crate::roi::{RoiConfig, RoiSnapshot, RoiTracker};
+use crate::synergy::MetricHistory;
+
+/// The last cycles' successes, newest in bit 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct Outcomes {
+    pub(super) bits: u64,
+    pub(super) len: u32,
+}
+
+impl Outcomes {
+    pub(super) const MASK: u64 = (1 << SUCCESS_WINDOW) - 1;
+
+    pub(super) fn push(&mut self, ok: bool) {
+        self.bits = ((self.bits << 1) | u64::from(ok)) & Self::MASK;
+        self.len = (self.len + 1).min(SUCCESS_WINDOW);
+    }
+
+    pub(super) fn success_rate(&self) -> f64 {
+        if self.len == 0 {
+            return 1.0;
+        }
+        let live = self.bits & ((1u64 << self.len) - 1);
+        f64::from(live.count_ones()) / f64::from(self.len)
+    }
+}
+
+/// A policy skip whose reward is not known yet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(super) struct PendingSkip {
+    pub(super) state: PolicyState,
+    pub(super) profit: Option<f64>,
+}
+
+/// Everything in `engine.json` besides the ROI tracker's fields.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(super) struct Book {
+    pub(super) last_run: Option<f64>,
+    pub(super) cycles: u64,
+    pub(super) failures: u64,
+    pub(super) recent: Outcomes,
+    pub(super) cumulative_roi: f64,
+    pub(super) last_profit: Option<f64>,
+    pub(super) pending_skip: Option<PendingSkip>,
+    pub(super) energy_reward: Option<f64>,
+    pub(super) last_module: Option<String>,
+    pub(super) metrics: MetricHistory,
+    pub(super) paused: bool,
+}
+
+#[derive(Serialize)]
+pub(super) struct EngineFileRef<'a> {
+    #[serde(flatten)]
+    pub(super) roi: &'a RoiSnapshot,
+    #[serde(flatten)]
+    pub(super) book: &'a Book,
+}
+
+#[derive(Deserialize)]
+pub(super) struct EngineFile {
+    #[serde(flatten)]
+    pub(super) roi: RoiSnapshot,
+    #[serde(flatten)]
+    pub(super) book: Book,
+}
+
+/// An engine's saved state as `kaizen status` shows it, read without loading
+/// (or changing) anything else.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedEngine {
+    /// The ROI tracker as saved (default settings; `roi_scale` was applied on the way in).
+    pub roi: RoiTracker,
+    /// When the last cycle ran.
+    pub last_run: Option<f64>,
+    /// Cycles run.
+    pub cycles: u64,
+    /// Cycles whose pipeline failed.
+    pub failures: u64,
+    /// Share of successful cycles among the last 50.
+    pub success_rate: f64,
+    /// Paused by an operator.
+    pub paused: bool,
+    /// The last cycle's first module.
+    pub last_module: Option<String>,
+}
+
+/// Reads `dir/engine.json` (or its backup) without changing anything.
+pub fn inspect_engine(dir: &Path) -> persist::Inspected<SavedEngine> {
+    persist::inspect_with(&dir.join(ENGINE_FILE), |bytes| {
+        let f: EngineFile = persist::decode_json(bytes)?;
+        let roi = RoiTracker::from_snapshot(RoiConfig::default(), f.roi)
+            .map_err(|e| persist::Decode::Corrupt(e.to_string()))?;
+        Ok(SavedEngine {
+            roi,
+            last_run: f.book.last_run,
+            cycles: f.book.cycles,
+            failures: f.book.failures,
+            success_rate: f.book.recent.success_rate(),
+            paused: f.book.paused,
+            last_module: f.book.last_module,
+        })
+    })
+}
+
+/// Which state files changed since they were last encoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Dirty(pub(super) u8);
+
+impl Dirty {
+    pub(super) const ENGINE: u8 = 1;
+    pub(super) const POLICY: u8 = 2;
+    pub(super) const LEARNER: u8 = 4;
+    pub(super) const META: u8 = 8;
+    pub(super) const MODULES: u8 = 16;
+    pub(super) const ENERGY: u8 = 32;
+
+    pub(super) fn mark(&mut self, bits: u8) {
+        self.0 |= bits;
+    }
+    pub(super) fn has(self, bits: u8) -> bool {
+        self.0 & bits != 0
+    }
+}

@@ -1,0 +1,51 @@
+//! What the host gives an engine besides its pipeline, and one profit reading.
+
+use std::sync::Arc;
+
+use crate::host::{Diagnostics, ProfitSource, RoiForecast};
+
+/// What the host gives an engine besides its pipeline.
+#[derive(Clone, Default)]
+pub struct Hosts {
+    /// The ledger.
+    pub profit: Option<Arc<dyn ProfitSource>>,
+    /// The pre-cycle ROI forecast.
+    pub forecast: Option<Arc<dyn RoiForecast>>,
+    /// Diagnostics that force a cycle.
+    pub diagnostics: Option<Arc<dyn Diagnostics>>,
+}
+
+/// One profit reading.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reading {
+    /// There is no profit source.
+    NoSource,
+    /// The profit.
+    Profit(f64),
+    /// The source failed (or gave NaN/∞): why.
+    Failed(String),
+}
+
+impl Reading {
+    /// The profit, when it was read.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Reading::Profit(p) => Some(*p),
+            _ => None,
+        }
+    }
+}
+
+impl Hosts {
+    /// Reads `bot`'s profit.
+    pub fn read_profit(&self, bot: &str) -> Reading {
+        match &self.profit {
+            None => Reading::NoSource,
+            Some(source) => match source.profit(bot) {
+                Ok(p) if p.is_finite() => Reading::Profit(p),
+                Ok(p) => Reading::Failed(format!("profit source gave {p}")),
+                Err(e) => Reading::Failed(format!("profit source failed: {e}")),
+            },
+        }
+    }
+}

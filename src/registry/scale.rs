@@ -1,0 +1,149 @@
+//! The registry's autoscale step: ask every engine for its status, decide
+//! with [`autoscale::decide`](crate::autoscale::decide), carry it out.
+
+use actix::prelude::*;
+use std::sync::Arc;
+
+use super::{AUTOSCALE_KEPT, AutoscaleRequest, ImprovementEngineRegistry};
+use crate::autoscale::{AutoscaleAction, AutoscaleInputs, EngineSummary, decide};
+use crate::decision::{self, AutoscaleRecord, Decision};
+use crate::engine::EngineStatus;
+use crate::host::Resources;
+use crate::{Error, Result};
+
+impl ImprovementEngineRegistry {
+    /// One autoscale decision, carried out unless `dry_run`.
+    pub(super) fn autoscale_step(
+        &mut self,
+        request: AutoscaleRequest,
+        ctx: &mut Context<Self>,
+    ) -> futures_util::future::LocalBoxFuture<'static, Result<AutoscaleRecord>> {
+        let statuses = self.statuses();
+        let resources = request.resources.unwrap_or_else(|| self.probe.sample());
+        let addr = ctx.address();
+        Box::pin(async move {
+            let statuses = statuses.await;
+            addr.send(Decide {
+                request,
+                resources,
+                statuses,
+            })
+            .await
+            .map_err(|_| Error::NotRunning("the registry".into()))?
+        })
+    }
+
+    fn decide_and_apply(
+        &mut self,
+        msg: Decide,
+        ctx: &mut Context<Self>,
+    ) -> Result<AutoscaleRecord> {
+        let config = msg
+            .request
+            .config
+            .unwrap_or_else(|| self.config.autoscale.clone());
+        config.validate()?;
+        let live: Vec<&EngineStatus> = msg
+            .statuses
+            .iter()
+            .filter_map(|(_, _, s)| s.as_ref())
+            .collect();
+        let mean = |f: &dyn Fn(&EngineStatus) -> Option<f64>| {
+            let v: Vec<f64> = live.iter().filter_map(|s| f(s)).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let energy = msg
+            .request
+            .energy
+            .unwrap_or_else(|| mean(&|s| s.last.and_then(|t| t.energy_score)).unwrap_or(1.0));
+        let trend = msg
+            .request
+            .trend
+            .unwrap_or_else(|| mean(&|s| Some(s.trend)).unwrap_or(0.0));
+        let inputs = AutoscaleInputs {
+            energy,
+            trend,
+            cpu: msg.resources.cpu,
+            memory: msg.resources.memory,
+            now: self.now(),
+            last_change: self.last_change,
+            engines: msg
+                .statuses
+                .iter()
+                .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
+                .map(|(name, created, status)| EngineSummary {
+                    name: name.to_string(),
+                    roi_ema: status.as_ref().map_or(0.0, |s| s.roi_ema),
+                    created: *created,
+                })
+                .collect(),
+        };
+        let approval = self.approval.clone();
+        let approve = approval
+            .as_ref()
+            .map(|f| f.as_ref() as &dyn Fn(&AutoscaleAction) -> bool);
+        let decision = decide(&inputs, &config, approve)?;
+        let mut record = AutoscaleRecord {
+            time: inputs.now,
+            inputs,
+            config: config.clone(),
+            decision,
+            applied: false,
+            error: None,
+        };
+        if !config.dry_run {
+            let applied = match &record.decision.action {
+                AutoscaleAction::Hold => Ok(false),
+                AutoscaleAction::Create(name) => match &self.factory {
+                    None => Err(Error::invalid(
+                        "autoscale factory",
+                        "none",
+                        "a factory to build new engines with",
+                    )),
+                    Some(factory) => factory(name)
+                        .map(|b| b.renamed(name.clone()))
+                        .and_then(|b| self.register(b, ctx))
+                        .map(|()| true),
+                },
+                AutoscaleAction::Remove(name) => {
+                    self.remove(name, ctx);
+                    Ok(true)
+                }
+            };
+            match applied {
+                Ok(done) => {
+                    record.applied = done;
+                    if done {
+                        self.last_change = Some(record.time);
+                    }
+                }
+                Err(e) => record.error = Some(e.to_string()),
+            }
+        }
+        self.autoscale_log.push_back(record.clone());
+        while self.autoscale_log.len() > AUTOSCALE_KEPT {
+            self.autoscale_log.pop_front();
+        }
+        decision::publish(Some(&self.events), Decision::Autoscale(record.clone()));
+        self.registry_changed(ctx);
+        Ok(record)
+    }
+}
+
+/// The registry asks itself to decide once the statuses are in.
+struct Decide {
+    request: AutoscaleRequest,
+    resources: Resources,
+    statuses: Vec<(Arc<str>, u64, Option<EngineStatus>)>,
+}
+
+impl Message for Decide {
+    type Result = Result<AutoscaleRecord>;
+}
+
+impl Handler<Decide> for ImprovementEngineRegistry {
+    type Result = Result<AutoscaleRecord>;
+    fn handle(&mut self, msg: Decide, ctx: &mut Self::Context) -> Self::Result {
+        self.decide_and_apply(msg, ctx)
+    }
+}
