@@ -124,10 +124,32 @@ pub fn backup_path(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically, keeping the previous content as `<name>.bak`.
 pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), PersistError> {
-    let dir = match path.parent() {
+    let fsync = durability == Durability::Fsync;
+    stage(path, bytes, fsync)?;
+    install_staged(path)?;
+    if fsync {
+        sync_dir(folder_of(path))?;
+    }
+    Ok(())
+}
+
+/// The folder a state file lives in (`.` for a bare name).
+pub(crate) fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
+    }
+}
+
+/// The first half of [`write_atomic`]: writes `bytes` to `path`'s scratch
+/// file, and flushes it when `fsync`. Nothing a reader sees has changed yet.
+///
+/// The scratch file may hold an older state (it is a former backup), so a
+/// staged file must reach the disk before it is installed: otherwise, after
+/// a power cut, `path` could name that older content, whole and valid. A
+/// caller installing many files flushes them all at once between the halves.
+pub fn stage(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), PersistError> {
+    let dir = folder_of(path);
     let tmp = sibling(path, ".tmp");
     let mut file = match open_scratch(&tmp) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -140,15 +162,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
     file.write_all(bytes).map_err(io_err("write", &tmp))?;
     file.set_len(bytes.len() as u64)
         .map_err(io_err("write", &tmp))?;
-    if durability == Durability::Fsync {
+    if fsync {
         file.sync_all().map_err(io_err("fsync", &tmp))?;
     }
-    drop(file);
-    install(&tmp, path, &backup_path(path))?;
-    if durability == Durability::Fsync {
-        sync_dir(dir)?;
-    }
     Ok(())
+}
+
+/// The second half of [`write_atomic`]: the staged content becomes `path`,
+/// the current content its backup.
+pub fn install_staged(path: &Path) -> Result<(), PersistError> {
+    install(&sibling(path, ".tmp"), path, &backup_path(path))
 }
 
 /// The scratch file `<name>.tmp`, opened for rewriting from its start. It is
@@ -204,7 +227,7 @@ fn install(tmp: &Path, path: &Path, bak: &Path) -> Result<(), PersistError> {
     fs::rename(tmp, path).map_err(io_err("rename into place", path))
 }
 
-fn sync_dir(dir: &Path) -> Result<(), PersistError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), PersistError> {
     let handle = OpenOptions::new()
         .read(true)
         .open(dir)
