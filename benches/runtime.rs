@@ -95,7 +95,7 @@ fn state_save(c: &mut Criterion) {
         b.iter(|| {
             core.set_paused(true);
             core.set_paused(false);
-            core.take_files().unwrap()
+            core.take_files()
         })
     });
     let path = dir.path().join("file.json");

@@ -46,6 +46,12 @@ pub struct SelfImprovementEngine {
     idle_waiters: VecDeque<tokio::sync::oneshot::Sender<()>>,
 }
 
+/// A save under way: its result once the writer has answered.
+type Save = ResponseActFuture<SelfImprovementEngine, Result<()>>;
+
+/// How long a `Flush` waits for a running cycle before it saves anyway.
+const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A step of a cycle: done now, or waiting for something. It only lives on
 /// the stack between two calls; boxing the record would allocate on every tick.
 #[allow(clippy::large_enum_variant)]
@@ -110,27 +116,45 @@ impl SelfImprovementEngine {
     }
 
     /// After a change, the state goes to the writer as configured; for
-    /// per-cycle persistence the returned ack is what to wait on.
-    fn persist(&mut self, ctx: &mut Context<Self>) -> Option<crate::persist::writer::Ack> {
-        if !self.core.is_dirty() {
+    /// per-cycle persistence the returned save is what to wait on. Nothing is
+    /// saved while a cycle is half done (its ROI recorded, its counters not
+    /// yet): the cycle's end saves everything.
+    fn persist(&mut self, ctx: &mut Context<Self>) -> Option<Save> {
+        if self.busy || !self.core.is_dirty() {
             return None;
         }
         match self.core.config().persistence {
             Persistence::PerCycle(durability) => {
-                let files = self.take_files()?;
-                Some(self.wiring.writer.submit(files, durability))
+                let files = self.core.take_files();
+                (!files.is_empty()).then(|| self.submit(files, durability))
             }
             Persistence::WriteBehind { window, .. } => {
                 if !self.flush_scheduled {
                     self.flush_scheduled = true;
-                    ctx.run_later(self.flush_delay(window), |act, _| {
+                    ctx.run_later(self.flush_delay(window), |act, ctx| {
                         act.flush_scheduled = false;
-                        act.flush_detached();
+                        if !act.busy {
+                            act.flush_detached(ctx);
+                        }
                     });
                 }
                 None
             }
         }
+    }
+
+    /// Hands `files` to the writer. If the save fails, every state file is
+    /// marked changed, so the next save writes them all again.
+    fn submit(&mut self, files: Vec<PendingFile>, durability: Durability) -> Save {
+        let ack = self.wiring.writer.submit(files, durability);
+        Box::pin(ack.into_actor(self).map(|answer, act, _| {
+            let result = saved(answer);
+            if let Err(e) = &result {
+                tracing::error!(engine = %act.core.name(), error = %e, "state not saved; it will be written again");
+                act.core.mark_all_dirty();
+            }
+            result
+        }))
     }
 
     /// When a change is written: between half the window and the whole of
@@ -148,30 +172,25 @@ impl SelfImprovementEngine {
         }
     }
 
-    fn take_files(&mut self) -> Option<Vec<PendingFile>> {
-        match self.core.take_files() {
-            Ok(files) if files.is_empty() => None,
-            Ok(files) => Some(files),
-            Err(e) => {
-                tracing::error!(engine = %self.core.name(), error = %e, "state not encoded; not saved");
-                None
-            }
+    fn flush_detached(&mut self, ctx: &mut Context<Self>) {
+        let files = self.core.take_files();
+        if !files.is_empty() {
+            let save = self.submit(files, self.durability());
+            ctx.spawn(save.map(|_, _, _| ()));
         }
     }
 
-    fn flush_detached(&mut self) {
-        if let Some(files) = self.take_files() {
-            let d = self.durability();
-            self.wiring.writer.submit_detached(files, d);
+    /// Saves a change that is not part of a cycle, without waiting.
+    fn save_detached(&mut self, ctx: &mut Context<Self>) {
+        if let Some(save) = self.persist(ctx) {
+            ctx.spawn(save.map(|_, _, _| ()));
         }
     }
 
-    /// A skip that changed state: saved as configured, emitted, answered.
+    /// A skip that changed state: saved as configured (skips do not wait for
+    /// the disk), emitted, answered.
     fn finish_skip(&mut self, record: CycleRecord, ctx: &mut Context<Self>) -> CycleRecord {
-        if let Some(ack) = self.persist(ctx) {
-            // Skips do not wait for the disk; the next cycle will.
-            drop(ack);
-        }
+        self.save_detached(ctx);
         self.emit(&record);
         record
     }
@@ -284,10 +303,7 @@ impl SelfImprovementEngine {
                 self.emit(&record);
                 Step::Ready(record)
             }
-            Some(ack) => Step::Wait(Box::pin(ack.into_actor(self).map(move |answer, act, _| {
-                if let Err(e) = saved(answer) {
-                    tracing::error!(engine = %act.core.name(), error = %e, "cycle state not saved");
-                }
+            Some(save) => Step::Wait(Box::pin(save.map(move |_, act, _| {
                 act.emit(&record);
                 record
             }))),
@@ -413,7 +429,7 @@ impl Handler<Pause> for SelfImprovementEngine {
     type Result = ();
     fn handle(&mut self, _: Pause, ctx: &mut Self::Context) {
         self.core.set_paused(true);
-        self.flush_or_schedule(ctx);
+        self.save_detached(ctx);
     }
 }
 
@@ -421,16 +437,7 @@ impl Handler<Resume> for SelfImprovementEngine {
     type Result = ();
     fn handle(&mut self, _: Resume, ctx: &mut Self::Context) {
         self.core.set_paused(false);
-        self.flush_or_schedule(ctx);
-    }
-}
-
-impl SelfImprovementEngine {
-    /// Saves a change that is not part of a cycle, without waiting.
-    fn flush_or_schedule(&mut self, ctx: &mut Context<Self>) {
-        if let Some(ack) = self.persist(ctx) {
-            drop(ack);
-        }
+        self.save_detached(ctx);
     }
 }
 
@@ -438,7 +445,7 @@ impl Handler<RecordMetrics> for SelfImprovementEngine {
     type Result = Result<bool>;
     fn handle(&mut self, msg: RecordMetrics, ctx: &mut Self::Context) -> Result<bool> {
         let known = self.core.record_metric(&msg.name, msg.value)?;
-        self.flush_or_schedule(ctx);
+        self.save_detached(ctx);
         Ok(known)
     }
 }
@@ -447,18 +454,39 @@ impl Handler<SetWeights> for SelfImprovementEngine {
     type Result = Result<()>;
     fn handle(&mut self, msg: SetWeights, ctx: &mut Self::Context) -> Result<()> {
         self.core.set_weights(msg.0)?;
-        self.flush_or_schedule(ctx);
+        self.save_detached(ctx);
         Ok(())
     }
 }
 
 impl SelfImprovementEngine {
-    /// Hands every changed state file to the writer; the future answers once
-    /// they, and every earlier save of this engine, are on disk.
-    fn save_now(&mut self) -> impl Future<Output = Result<()>> + use<> {
-        let files = self.take_files().unwrap_or_default();
-        let ack = self.wiring.writer.submit(files, self.durability());
-        async move { saved(ack.await) }
+    /// Resolves once no cycle is running, or after `wait` (then `false`).
+    fn when_idle(&mut self, wait: std::time::Duration) -> impl Future<Output = bool> + use<> {
+        let idle = self.busy.then(|| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.idle_waiters.push_back(tx);
+            rx
+        });
+        async move {
+            match idle {
+                None => true,
+                Some(rx) => tokio::time::timeout(wait, rx).await.is_ok(),
+            }
+        }
+    }
+
+    /// Once no cycle is running (or after `wait`), hands every changed state
+    /// file to the writer; answers once they, and every earlier save of this
+    /// engine, are on disk.
+    fn save_when_idle(&mut self, wait: std::time::Duration) -> Save {
+        let name = self.core.name().clone();
+        Box::pin(self.when_idle(wait).into_actor(self).then(move |idle, act, _| {
+            if !idle {
+                tracing::warn!(engine = %name, ?wait, "running cycle did not finish in time; saving without it");
+            }
+            let files = act.core.take_files();
+            act.submit(files, act.durability())
+        }))
     }
 }
 
@@ -477,9 +505,9 @@ fn saved(
 }
 
 impl Handler<Flush> for SelfImprovementEngine {
-    type Result = ResponseFuture<Result<()>>;
+    type Result = ResponseActFuture<Self, Result<()>>;
     fn handle(&mut self, _: Flush, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.save_now())
+        self.save_when_idle(FLUSH_WAIT)
     }
 }
 
@@ -487,29 +515,12 @@ impl Handler<Shutdown> for SelfImprovementEngine {
     type Result = ResponseActFuture<Self, Result<()>>;
     fn handle(&mut self, msg: Shutdown, _: &mut Self::Context) -> Self::Result {
         self.shutting_down = true;
-        let idle = if self.busy {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            self.idle_waiters.push_back(tx);
-            Some(rx)
-        } else {
-            None
-        };
-        let wait = msg.wait;
-        let name = self.core.name().clone();
         Box::pin(
-            async move {
-                if let Some(rx) = idle
-                    && tokio::time::timeout(wait, rx).await.is_err()
-                {
-                    tracing::warn!(engine = %name, ?wait, "running cycle did not finish in time; saving without it");
-                }
-            }
-            .into_actor(self)
-            .then(|(), act, _| act.save_now().into_actor(act))
-            .map(|saved, _, ctx: &mut Context<Self>| {
-                ctx.stop();
-                saved
-            }),
+            self.save_when_idle(msg.wait)
+                .map(|saved, _, ctx: &mut Context<Self>| {
+                    ctx.stop();
+                    saved
+                }),
         )
     }
 }

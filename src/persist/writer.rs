@@ -265,7 +265,12 @@ fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
                 source,
             }
         };
-        let meta = std::fs::metadata(dir).map_err(io("stat folder"))?;
+        let meta = match std::fs::metadata(dir) {
+            Ok(m) => m,
+            // A folder removed since (an engine's state deleted): nothing to flush.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io("stat folder")(e)),
+        };
         if devices.insert(meta.dev()) {
             let handle = std::fs::File::open(dir).map_err(io("open folder"))?;
             rustix::fs::syncfs(&handle).map_err(|e| io("syncfs")(e.into()))?;
@@ -288,11 +293,18 @@ fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
             })
     };
     for dir in folders {
-        let entries = std::fs::read_dir(dir).map_err(|source| PersistError::Io {
-            op: "list folder",
-            path: dir.clone(),
-            source,
-        })?;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            // A folder removed since (an engine's state deleted): nothing to flush.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(PersistError::Io {
+                    op: "list folder",
+                    path: dir.clone(),
+                    source,
+                });
+            }
+        };
         for entry in entries.flatten() {
             if entry.path().is_file() {
                 sync(&entry.path(), "fsync")?;
@@ -353,6 +365,24 @@ mod tests {
         // Nothing new since: a second flush has nothing to do.
         assert_eq!(w.flush().await.unwrap(), Ok(()));
         assert_eq!(w.stats().syncs(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_folder_removed_since_does_not_fail_the_next_flush() {
+        let gone = tempfile::tempdir().unwrap();
+        let kept = tempfile::tempdir().unwrap();
+        let w = StateWriter::spawn();
+        let ack = w.submit(
+            vec![file(&gone.path().join("x.json"), "v")],
+            Durability::Atomic,
+        );
+        assert_eq!(ack.await.unwrap(), Ok(()));
+        drop(gone);
+        let ack = w.submit(
+            vec![file(&kept.path().join("y.json"), "v")],
+            Durability::Fsync,
+        );
+        assert_eq!(ack.await.unwrap(), Ok(()));
     }
 
     #[tokio::test]

@@ -196,3 +196,30 @@ async fn a_failing_profit_source_fails_the_cycle_without_running_the_pipeline() 
     assert!(o.error.unwrap().contains("ledger offline"));
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 }
+
+#[actix::test]
+async fn nothing_is_saved_halfway_through_a_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0.0);
+    let gate = Gate::closed();
+    let engine = builder("careful", gate.clone(), &clock)
+        .state_root(dir.path())
+        .start()
+        .unwrap();
+    let cycle = actix::spawn(engine.send(RunCycle { energy: 1 }));
+    gate.entries_reach(1).await;
+    // Changes during the cycle wait for its end; a flush waits for it too.
+    engine.send(kaizen::engine::Pause).await.unwrap();
+    let flush = actix::spawn(engine.send(kaizen::engine::Flush));
+    assert!(!dir.path().join("careful/engine.json").exists());
+    gate.release(1);
+    assert!(cycle.await.unwrap().unwrap().unwrap().succeeded());
+    flush.await.unwrap().unwrap().unwrap();
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("careful/engine.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["cycles"], 1);
+    assert_eq!(saved["roi_history"].as_array().unwrap().len(), 1);
+    assert_eq!(saved["paused"], true);
+}

@@ -139,17 +139,18 @@ impl EngineCore {
         let reward = absorbed.delta - self.config.energy_cost * f64::from(energy)
             + absorbed.deltas.get(SynergyKey::Roi).unwrap_or(0.0)
             + absorbed.deltas.get(SynergyKey::Efficiency).unwrap_or(0.0);
-        if let Some(m) = absorbed.modules.first() {
-            if self.modules.get(m).is_none() {
-                self.modules.index(m);
-                self.dirty.mark(Dirty::MODULES);
-            }
-            if self.book.last_module.as_deref() != Some(m.as_str()) {
-                self.book.last_module = Some(m.clone());
-            }
-        }
-        self.book.cumulative_roi += absorbed.delta;
+        // SPEC §4 order: the policy learns (its next state sees this cycle's
+        // ROI, metrics and weights), then the meta logger.
         self.book.cycles += 1;
+        if !absorbed.ok {
+            self.book.failures += 1;
+        }
+        self.book.recent.push(absorbed.ok);
+        self.book.last_run = Some(plan.now);
+        let next = self.state(plan.energy_score.unwrap_or(1.0))?;
+        self.policy
+            .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
+        self.book.cumulative_roi += absorbed.delta;
         self.meta.log_cycle(
             self.book.cycles,
             self.book.cumulative_roi,
@@ -160,15 +161,16 @@ impl EngineCore {
             DEFAULT_DIMINISHING_THRESHOLD,
             DEFAULT_DIMINISHING_CONSECUTIVE,
         )?;
-        if !absorbed.ok {
-            self.book.failures += 1;
+        if let Some(m) = absorbed.modules.first() {
+            if self.modules.get(m).is_none() {
+                self.modules.index(m);
+                self.dirty.mark(Dirty::MODULES);
+            }
+            if self.book.last_module.as_deref() != Some(m.as_str()) {
+                self.book.last_module = Some(m.clone());
+            }
         }
-        self.book.recent.push(absorbed.ok);
-        self.book.last_run = Some(plan.now);
         self.book.energy_reward = Some(1.0 / (1.0 + (-reward).exp()));
-        let next = self.state(plan.energy_score.unwrap_or(1.0))?;
-        self.policy
-            .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
         self.dirty.mark(Dirty::ENGINE | Dirty::POLICY | Dirty::META);
         Ok(CycleRecord {
             engine: self.name.clone(),

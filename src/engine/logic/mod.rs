@@ -466,41 +466,80 @@ impl EngineCore {
 
     /// Encodes every changed state file, and forgets the changes. Empty when
     /// the engine keeps no state folder.
-    pub fn take_files(&mut self) -> Result<Vec<PendingFile>> {
+    pub fn take_files(&mut self) -> Vec<PendingFile> {
         let dirty = std::mem::take(&mut self.dirty);
-        let Some(dir) = &self.dir else {
-            return Ok(Vec::new());
+        let Some(dir) = self.dir.clone() else {
+            return Vec::new();
         };
         let mut files = Vec::new();
-        if dirty.has(Dirty::ENGINE) {
-            files.push(PendingFile::json(
-                dir.join(ENGINE_FILE),
-                &EngineFileRef {
-                    roi: self.roi.snapshot(),
-                    book: &self.book,
-                },
-            )?);
-        }
-        if dirty.has(Dirty::POLICY) {
-            files.push(self.policy.state_file(&dir.join(POLICY_FILE))?);
-        }
-        if dirty.has(Dirty::LEARNER)
-            && let Some(learner) = &self.learner
-        {
-            files.extend(learner.state_files(dir)?);
-        }
-        if dirty.has(Dirty::META) {
-            files.push(PendingFile::json(dir.join(META_FILE), &self.meta)?);
-        }
-        if dirty.has(Dirty::MODULES) {
-            files.push(PendingFile::json(dir.join(MODULES_FILE), &self.modules)?);
-        }
-        if dirty.has(Dirty::ENERGY)
-            && let Some(energy) = &self.energy
-        {
-            files.extend(energy.state_files(dir)?);
-        }
-        Ok(files)
+        // Each file on its own: one that cannot be encoded stays dirty (and
+        // is logged); the others are written.
+        let mut take = |bit: u8, encoded: Option<Result<Vec<PendingFile>>>| match encoded {
+            _ if !dirty.has(bit) => {}
+            None => self.dirty.mark(bit), // the learner is away: save it later
+            Some(Ok(f)) => files.extend(f),
+            Some(Err(e)) => {
+                tracing::error!(engine = %self.name, error = %e, "state file not encoded; kept for the next save");
+                self.dirty.mark(bit);
+            }
+        };
+        take(
+            Dirty::ENGINE,
+            Some(
+                PendingFile::json(
+                    dir.join(ENGINE_FILE),
+                    &EngineFileRef {
+                        roi: self.roi.snapshot(),
+                        book: &self.book,
+                    },
+                )
+                .map(|f| vec![f])
+                .map_err(Into::into),
+            ),
+        );
+        take(
+            Dirty::POLICY,
+            Some(
+                self.policy
+                    .state_file(&dir.join(POLICY_FILE))
+                    .map(|f| vec![f]),
+            ),
+        );
+        take(
+            Dirty::LEARNER,
+            self.learner.as_ref().map(|l| l.state_files(&dir)),
+        );
+        take(
+            Dirty::META,
+            Some(
+                PendingFile::json(dir.join(META_FILE), &self.meta)
+                    .map(|f| vec![f])
+                    .map_err(Into::into),
+            ),
+        );
+        take(
+            Dirty::MODULES,
+            Some(
+                PendingFile::json(dir.join(MODULES_FILE), &self.modules)
+                    .map(|f| vec![f])
+                    .map_err(Into::into),
+            ),
+        );
+        take(
+            Dirty::ENERGY,
+            Some(
+                self.energy
+                    .as_ref()
+                    .map_or(Ok(Vec::new()), |e| e.state_files(&dir)),
+            ),
+        );
+        files
+    }
+
+    /// Marks every state file changed: after a save that failed, so the next
+    /// save writes everything again.
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.mark(Dirty::ALL);
     }
 }
 
