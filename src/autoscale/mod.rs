@@ -129,6 +129,10 @@ pub struct AutoscaleInputs {
     pub last_change: Option<f64>,
     /// The engines there are now.
     pub engines: Vec<EngineSummary>,
+    /// Names a new engine must not take: engines marked failed, or still
+    /// shutting down. They do not count toward `max_engines`.
+    #[serde(default)]
+    pub taken: Vec<String>,
 }
 
 /// What to do.
@@ -164,7 +168,7 @@ pub struct AutoscaleDecision {
 /// let config = AutoscaleConfig { max_engines: 2, roi_threshold: 0.1, ..Default::default() };
 /// let inputs = AutoscaleInputs {
 ///     energy: 0.9, trend: 0.5, cpu: 0.1, memory: 0.1, now: 0.0, last_change: None,
-///     engines: vec![engine0],
+///     engines: vec![engine0], taken: vec![],
 /// };
 /// let d = decide(&inputs, &config, None).unwrap();
 /// assert_eq!(d.action, AutoscaleAction::Create("engine1".into()));
@@ -237,10 +241,7 @@ pub fn decide(
              {len} < {} engines, cpu {cpu:.3}, memory {memory:.3}",
             config.create_energy, config.roi_threshold, config.max_engines
         );
-        return Ok(ask(
-            AutoscaleAction::Create(free_name(&inputs.engines)),
-            reason,
-        ));
+        return Ok(ask(AutoscaleAction::Create(free_name(inputs)), reason));
     }
 
     let pressure: Vec<String> = [
@@ -291,11 +292,12 @@ pub fn decide(
     Ok(ask(AutoscaleAction::Remove(victim), reason))
 }
 
-/// The first `engine{i}` (i = 0, 1, …) no engine is called.
-fn free_name(engines: &[EngineSummary]) -> String {
+/// The first `engine{i}` (i = 0, 1, …) that no engine is called and that
+/// is not otherwise taken.
+fn free_name(inputs: &AutoscaleInputs) -> String {
     (0..)
         .map(|i| format!("engine{i}"))
-        .find(|n| engines.iter().all(|e| &e.name != n))
+        .find(|n| inputs.engines.iter().all(|e| &e.name != n) && !inputs.taken.contains(n))
         .unwrap_or_default()
 }
 

@@ -18,6 +18,7 @@ fn inputs(energy: f64, trend: f64, engines: Vec<EngineSummary>) -> AutoscaleInpu
         now: 1000.0,
         last_change: None,
         engines,
+        taken: Vec::new(),
     }
 }
 
@@ -79,6 +80,11 @@ fn new_engine_takes_the_first_free_name() {
     assert_eq!(d.action, AutoscaleAction::Create("engine1".into()));
     let d = decide(&inputs(0.9, 0.5, vec![]), &AutoscaleConfig::default(), None).unwrap();
     assert_eq!(d.action, AutoscaleAction::Create("engine0".into()));
+    // A failed or retiring engine's name is not reused.
+    let mut i = inputs(0.9, 0.5, vec![engine("engine1", 0.0, 0)]);
+    i.taken = vec!["engine0".into(), "engine2".into()];
+    let d = decide(&i, &AutoscaleConfig::default(), None).unwrap();
+    assert_eq!(d.action, AutoscaleAction::Create("engine3".into()));
 }
 
 #[test]

@@ -144,6 +144,7 @@ fn decide_median(n: usize) -> Result<f64> {
                 created: i as u64,
             })
             .collect(),
+        taken: Vec::new(),
     };
     let config = AutoscaleConfig {
         max_engines: n + 1,

@@ -1,6 +1,7 @@
 //! The engine actor: routes messages to [`EngineCore`] and waits on the
 //! pipeline, the learner pool and the state writer.
 
+use actix::WeakRecipient;
 use actix::prelude::*;
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -30,7 +31,8 @@ pub(crate) struct Wiring {
     pub learners: LearnerPool,
     pub writer: StateWriter,
     pub events: Option<DecisionSender>,
-    pub watcher: Option<Recipient<EngineExited>>,
+    /// The supervisor (weak: an engine does not keep its registry alive).
+    pub watcher: Option<WeakRecipient<EngineExited>>,
     pub generation: u64,
 }
 
@@ -316,7 +318,11 @@ impl Actor for SelfImprovementEngine {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         if !self.shutting_down
-            && let Some(w) = &self.wiring.watcher
+            && let Some(w) = self
+                .wiring
+                .watcher
+                .as_ref()
+                .and_then(WeakRecipient::upgrade)
         {
             w.do_send(EngineExited {
                 engine: self.core.name().clone(),

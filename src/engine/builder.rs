@@ -1,6 +1,6 @@
 //! [`EngineBuilder`]: every engine setting, SPEC's defaults, and the host hooks.
 
-use actix::{Actor, Addr, Recipient};
+use actix::{Actor, Addr, WeakRecipient};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +47,7 @@ pub struct EngineBuilder {
     state_root: Option<PathBuf>,
     hosts: Hosts,
     energy: Option<EnergyFactory>,
-    clock: Arc<dyn Clock>,
+    clock: Option<Arc<dyn Clock>>,
     services: Option<Services>,
     events: Option<DecisionSender>,
 }
@@ -81,7 +81,7 @@ impl EngineBuilder {
             state_root: None,
             hosts: Hosts::default(),
             energy: None,
-            clock: Arc::new(SystemClock),
+            clock: None,
             services: None,
             events: None,
         }
@@ -213,8 +213,15 @@ impl EngineBuilder {
     }
 
     /// The clock for cycles asked for directly (ticks carry their own time).
+    /// Default: the registry's clock under a registry, else the system clock.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.clock = Some(clock);
+        self
+    }
+
+    /// `clock`, unless one was set.
+    pub(crate) fn default_clock(mut self, clock: &Arc<dyn Clock>) -> Self {
+        self.clock.get_or_insert_with(|| clock.clone());
         self
     }
 
@@ -244,7 +251,7 @@ impl EngineBuilder {
 
     pub(crate) fn build_supervised(
         &self,
-        watcher: Option<Recipient<EngineExited>>,
+        watcher: Option<WeakRecipient<EngineExited>>,
         generation: u64,
     ) -> Result<SelfImprovementEngine> {
         validate_name("engine name", &self.name)?;
@@ -264,7 +271,7 @@ impl EngineBuilder {
             Wiring {
                 pipeline: self.pipeline.clone(),
                 hosts: self.hosts.clone(),
-                clock: self.clock.clone(),
+                clock: self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
                 lock,
                 learners: services.learners,
                 writer: services.writer,

@@ -108,27 +108,32 @@ impl Workers {
 
     /// Ticks every target, each batch on its worker; answers in no
     /// particular order. A worker that is gone answers for each of its
-    /// engines with a mailbox error.
+    /// engines with a mailbox error, one that takes longer than its batch's
+    /// limit with `MailboxError::Timeout`.
     pub fn round(
         &self,
         tick: Tick,
         batches: Vec<Vec<Target>>,
+        limits: Vec<Duration>,
     ) -> impl Future<Output = Vec<Answer>> + 'static {
         let started = Instant::now();
         let sends: Vec<_> = batches
             .into_iter()
+            .zip(limits)
             .zip(&self.dispatchers)
-            .filter(|(targets, _)| !targets.is_empty())
-            .map(|(targets, dispatcher)| {
+            .filter(|((targets, _), _)| !targets.is_empty())
+            .map(|((targets, limit), dispatcher)| {
                 let names: Vec<(Arc<str>, u64)> = targets
                     .iter()
                     .map(|t| (t.name.clone(), t.generation))
                     .collect();
-                let ask = dispatcher.send(TickBatch {
-                    tick,
-                    started,
-                    targets,
-                });
+                let ask = dispatcher
+                    .send(TickBatch {
+                        tick,
+                        started,
+                        targets,
+                    })
+                    .timeout(limit);
                 async move {
                     match ask.await {
                         Ok(answers) => answers,

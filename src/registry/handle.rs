@@ -151,6 +151,9 @@ impl RegistryBuilder {
             dropped_ticks: 0,
             latency: Latencies::default(),
             registry_save_pending: false,
+            generations: 0,
+            retiring: BTreeMap::new(),
+            scaling: false,
             stopping: false,
         };
         Ok(RegistryHandle {
@@ -227,7 +230,7 @@ impl RegistryHandle {
 
     /// Ticks every engine concurrently; returns each engine's record, by name.
     pub async fn run_all_cycles(&self) -> Result<BTreeMap<String, CycleRecord>> {
-        self.addr.send(RunAll).await.map_err(gone)
+        self.addr.send(RunAll).await.map_err(gone)?
     }
 
     /// Runs one engine's cycle now with `energy` requested.
@@ -318,15 +321,20 @@ impl Handler<Unregister> for ImprovementEngineRegistry {
 
 struct RunAll;
 impl Message for RunAll {
-    type Result = BTreeMap<String, CycleRecord>;
+    type Result = Result<BTreeMap<String, CycleRecord>>;
 }
 impl Handler<RunAll> for ImprovementEngineRegistry {
-    type Result = ResponseActFuture<Self, BTreeMap<String, CycleRecord>>;
+    type Result = ResponseActFuture<Self, Result<BTreeMap<String, CycleRecord>>>;
     fn handle(&mut self, _: RunAll, _: &mut Self::Context) -> Self::Result {
+        if self.stopping {
+            return Box::pin(actix::fut::ready(Err(Error::NotRunning(
+                "the registry (it is shutting down)".into(),
+            ))));
+        }
         Box::pin(
             self.round()
                 .into_actor(self)
-                .map(|answers, act, ctx| act.collect_round(answers, ctx)),
+                .map(|answers, act, ctx| Ok(act.collect_round(answers, ctx))),
         )
     }
 }
@@ -462,38 +470,47 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
             ctx.cancel_future(old.handle);
         }
         let wait = self.config.shutdown_wait;
-        let shutdowns: Vec<_> = self
+        // Every engine, and every engine removed whose shutdown has not
+        // answered yet (asking it again waits for the same save).
+        let live = self
             .entries
             .iter()
-            .filter_map(|(name, e)| Some((name.clone(), e.addr.as_ref()?.send(Shutdown { wait }))))
-            .collect();
-        self.save_registry();
-        let flush = self.services.writer.flush();
-        Box::pin(
-            async move {
-                let mut first_error = None;
-                for (name, shutdown) in shutdowns {
-                    let err = match shutdown.await {
-                        Ok(Ok(())) => None,
+            .filter_map(|(n, e)| Some((n, e.addr.as_ref()?)));
+        let shutdowns: Vec<_> = live
+            .chain(&self.retiring)
+            .map(|(name, addr)| {
+                let (name, ask) = (name.clone(), addr.send(Shutdown { wait }));
+                async move {
+                    match ask.await {
                         Ok(Err(e)) => Some(format!("engine {name}: {e}")),
-                        Err(_) => None, // already gone; its last save stands
-                    };
-                    if let (Some(e), None) = (err, &first_error) {
-                        first_error = Some(e);
+                        // Saved, or already gone (its last save stands).
+                        Ok(Ok(())) | Err(_) => None,
                     }
                 }
-                let flushed = flush.await;
-                match (first_error, flushed) {
-                    (Some(e), _) => Err(Error::invalid("shutdown", "incomplete", e)),
-                    (None, Ok(Err(e))) => Err(Error::invalid("shutdown", "incomplete", e)),
-                    _ => Ok(()),
-                }
-            }
-            .into_actor(self)
-            .map(|result, _, ctx: &mut Context<Self>| {
-                ctx.stop();
-                result
-            }),
+            })
+            .collect();
+        Box::pin(
+            futures_util::future::join_all(shutdowns)
+                .into_actor(self)
+                .then(|errors, act, _| {
+                    // The registry's own file and one last flush, after the
+                    // engines' final saves were handed to the writer.
+                    act.save_registry();
+                    let flush = act.services.writer.flush();
+                    async move {
+                        let flushed = flush.await;
+                        match (errors.into_iter().flatten().next(), flushed) {
+                            (Some(e), _) => Err(Error::invalid("shutdown", "incomplete", e)),
+                            (None, Ok(Err(e))) => Err(Error::invalid("shutdown", "incomplete", e)),
+                            _ => Ok(()),
+                        }
+                    }
+                    .into_actor(act)
+                })
+                .map(|result, _, ctx: &mut Context<Self>| {
+                    ctx.stop();
+                    result
+                }),
         )
     }
 }

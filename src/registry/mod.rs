@@ -57,6 +57,13 @@ use crate::{Error, Result};
 /// The longest a change to the set of engines waits before `registry.json` is written.
 pub const REGISTRY_SAVE_DELAY: Duration = Duration::from_millis(500);
 
+/// How long the autoscaler waits for an engine's status (a blocked engine
+/// counts as having none).
+pub const STATUS_WAIT: Duration = Duration::from_secs(10);
+
+/// What a round allows beyond its slowest pipeline's timeout.
+pub const ROUND_MARGIN: Duration = Duration::from_secs(30);
+
 /// How many autoscale records the registry keeps (and saves).
 pub const AUTOSCALE_KEPT: usize = 20;
 
@@ -129,6 +136,12 @@ pub struct ImprovementEngineRegistry {
     dropped_ticks: u64,
     latency: Latencies,
     registry_save_pending: bool,
+    /// Starts of engines so far (every start gets the next number).
+    generations: u64,
+    /// Engines removed whose shutdown has not answered yet.
+    retiring: BTreeMap<Arc<str>, Addr<SelfImprovementEngine>>,
+    /// An autoscale step is under way.
+    scaling: bool,
     stopping: bool,
 }
 
@@ -157,11 +170,13 @@ impl ImprovementEngineRegistry {
         );
     }
 
-    /// The builder as the registry runs it: its services and decision stream.
+    /// The builder as the registry runs it: its services, decision stream
+    /// and (unless the builder has its own) clock.
     fn wire(&self, builder: EngineBuilder) -> EngineBuilder {
         let builder = builder
             .services(self.services.clone())
-            .decisions(self.events.clone());
+            .decisions(self.events.clone())
+            .default_clock(&self.clock);
         match (&self.config.state_root, builder.state_dir()) {
             (Some(root), None) => builder.state_root(root.clone()),
             _ => builder,
@@ -176,11 +191,24 @@ impl ImprovementEngineRegistry {
         generation: u64,
         ctx: &mut Context<Self>,
     ) -> Result<(Addr<SelfImprovementEngine>, usize)> {
-        let engine = builder.build_supervised(Some(ctx.address().recipient()), generation)?;
+        let watcher = ctx.address().recipient().downgrade();
+        let engine = builder.build_supervised(Some(watcher), generation)?;
         Ok(self.workers.start(engine))
     }
 
+    /// A number no start of any engine of this registry has had, so a late
+    /// exit notice of an earlier engine of the same name is told apart.
+    fn next_generation(&mut self) -> u64 {
+        self.generations += 1;
+        self.generations
+    }
+
     fn register(&mut self, builder: EngineBuilder, ctx: &mut Context<Self>) -> Result<()> {
+        if self.stopping {
+            return Err(Error::NotRunning(
+                "the registry (it is shutting down)".into(),
+            ));
+        }
         let builder = self.wire(builder);
         let name: Arc<str> = Arc::from(builder.name());
         if self.entries.contains_key(&name) {
@@ -190,7 +218,15 @@ impl ImprovementEngineRegistry {
                 "a name no registered engine has",
             ));
         }
-        let (addr, worker) = self.start_engine(&builder, 0, ctx)?;
+        if self.retiring.contains_key(&name) {
+            return Err(Error::invalid(
+                "engine name",
+                format!("{name:?}"),
+                "a name whose engine has finished shutting down (it is still saving its state)",
+            ));
+        }
+        let generation = self.next_generation();
+        let (addr, worker) = self.start_engine(&builder, generation, ctx)?;
         let created = self.next_created;
         self.next_created += 1;
         self.entries.insert(
@@ -201,7 +237,7 @@ impl ImprovementEngineRegistry {
                 addr: Some(addr),
                 worker,
                 created,
-                generation: 0,
+                generation,
                 restarts: VecDeque::new(),
                 failed: None,
             },
@@ -245,8 +281,32 @@ impl ImprovementEngineRegistry {
             self.registry_changed(ctx);
             return;
         }
-        entry.generation += 1;
-        let (builder, generation) = (entry.builder.clone(), entry.generation);
+        // Let the writer finish what the stopped engine handed it before the
+        // new one reads the state back; meanwhile ticks answer "stopped".
+        self.generations += 1;
+        let generation = self.generations;
+        entry.generation = generation;
+        let (name, why) = (name.clone(), why.to_string());
+        let drained = self.services.writer.flush();
+        ctx.spawn(drained.into_actor(self).map(move |_, act, ctx| {
+            act.start_again(&name, generation, &why, ctx);
+        }));
+    }
+
+    /// The second half of a restart, once the writer has drained.
+    fn start_again(
+        &mut self,
+        name: &Arc<str>,
+        generation: u64,
+        why: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        let builder = match self.entries.get(name) {
+            Some(e) if e.generation == generation && e.failed.is_none() && !self.stopping => {
+                e.builder.clone()
+            }
+            _ => return,
+        };
         match self.start_engine(&builder, generation, ctx) {
             Ok((addr, worker)) => {
                 if let Some(entry) = self.entries.get_mut(name) {
@@ -314,23 +374,39 @@ impl ImprovementEngineRegistry {
             resources: self.probe.sample(),
         };
         let mut batches: Vec<Vec<Target>> = (0..self.workers.len()).map(|_| Vec::new()).collect();
+        let mut limits = vec![Duration::ZERO; self.workers.len()];
         let mut failed = Vec::new();
         for (name, e) in &self.entries {
             match &e.addr {
-                Some(addr) => batches[e.worker].push(Target {
-                    name: name.clone(),
-                    generation: e.generation,
-                    addr: addr.clone(),
-                }),
-                None => failed.push(Answer {
-                    name: name.clone(),
-                    generation: e.generation,
-                    answer: Ok(CycleRecord::skip(name, &e.bot, tick.now, 0, Reason::Failed)),
-                    latency: None,
-                }),
+                Some(addr) => {
+                    batches[e.worker].push(Target {
+                        name: name.clone(),
+                        generation: e.generation,
+                        addr: addr.clone(),
+                    });
+                    let limit = &mut limits[e.worker];
+                    *limit = (*limit).max(e.builder.config().timeout);
+                }
+                None => {
+                    // Marked failed, or being restarted.
+                    let reason = match e.failed {
+                        Some(_) => Reason::Failed,
+                        None => Reason::Stopped,
+                    };
+                    failed.push(Answer {
+                        name: name.clone(),
+                        generation: e.generation,
+                        answer: Ok(CycleRecord::skip(name, &e.bot, tick.now, 0, reason)),
+                        latency: None,
+                    });
+                }
             }
         }
-        let round = self.workers.round(tick, batches);
+        // A batch answers within its slowest pipeline's timeout plus a margin,
+        // even if an engine's thread is blocked (a pipeline doing blocking
+        // work inside its future): late engines are reported busy.
+        let limits = limits.into_iter().map(|t| t + ROUND_MARGIN).collect();
+        let round = self.workers.round(tick, batches, limits);
         async move {
             let mut answers = round.await;
             answers.extend(failed);
@@ -358,6 +434,14 @@ impl ImprovementEngineRegistry {
             }
             let record = match answer {
                 Ok(r) => r,
+                Err(MailboxError::Timeout) => {
+                    let bot = self
+                        .entries
+                        .get(&name)
+                        .map_or_else(|| name.clone(), |e| e.bot.clone());
+                    tracing::warn!(engine = %name, "no answer within the round's time limit");
+                    CycleRecord::skip(&name, &bot, now, 0, Reason::Busy)
+                }
                 Err(e) => {
                     let bot = self
                         .entries
@@ -388,20 +472,19 @@ impl ImprovementEngineRegistry {
                 (
                     name.clone(),
                     e.created,
-                    e.addr.as_ref().map(|a| a.send(Status)),
+                    e.addr.as_ref().map(|a| a.send(Status).timeout(STATUS_WAIT)),
                 )
             })
             .collect();
         async move {
-            let mut out = Vec::with_capacity(asks.len());
-            for (name, created, ask) in asks {
+            let answers = asks.into_iter().map(|(name, created, ask)| async move {
                 let status = match ask {
                     Some(ask) => ask.await.ok(),
                     None => None,
                 };
-                out.push((name, created, status));
-            }
-            out
+                (name, created, status)
+            });
+            futures_util::future::join_all(answers).await
         }
     }
 
@@ -453,6 +536,9 @@ impl ImprovementEngineRegistry {
     }
 
     /// Removes an engine: it saves and stops (after its running cycle, bounded).
+    /// Until its shutdown has answered, a removed engine's name cannot be
+    /// taken by a new engine (both would write the same folder), and a
+    /// registry shutdown waits for it too.
     fn remove(&mut self, name: &str, ctx: &mut Context<Self>) -> bool {
         let Some((name, entry)) = self.entries.remove_entry(name) else {
             return false;
@@ -460,6 +546,7 @@ impl ImprovementEngineRegistry {
         if let Some(addr) = entry.addr {
             let wait = self.config.shutdown_wait;
             let shutdown = addr.send(Shutdown { wait });
+            self.retiring.insert(name.clone(), addr);
             let engine = name.clone();
             ctx.spawn(
                 async move {
@@ -468,8 +555,12 @@ impl ImprovementEngineRegistry {
                         Ok(Err(e)) => tracing::error!(engine = %engine, error = %e, "engine not saved on removal"),
                         Err(e) => tracing::warn!(engine = %engine, error = %e, "engine gone before removal"),
                     }
+                    engine
                 }
-                .into_actor(self),
+                .into_actor(self)
+                .map(|engine, act, _| {
+                    act.retiring.remove(&engine);
+                }),
             );
         }
         self.engine_event(

@@ -18,6 +18,19 @@ impl ImprovementEngineRegistry {
         request: AutoscaleRequest,
         ctx: &mut Context<Self>,
     ) -> futures_util::future::LocalBoxFuture<'static, Result<AutoscaleRecord>> {
+        if self.stopping {
+            return Box::pin(std::future::ready(Err(Error::NotRunning(
+                "the registry (it is shutting down)".into(),
+            ))));
+        }
+        if self.scaling {
+            return Box::pin(std::future::ready(Err(Error::invalid(
+                "autoscale",
+                "a second step",
+                "one step at a time (another is deciding from the engines' status)",
+            ))));
+        }
+        self.scaling = true;
         let statuses = self.statuses();
         let resources = request.resources.unwrap_or_else(|| self.probe.sample());
         let addr = ctx.address();
@@ -38,6 +51,12 @@ impl ImprovementEngineRegistry {
         msg: Decide,
         ctx: &mut Context<Self>,
     ) -> Result<AutoscaleRecord> {
+        self.scaling = false;
+        if self.stopping {
+            return Err(Error::NotRunning(
+                "the registry (it is shutting down)".into(),
+            ));
+        }
         let config = msg
             .request
             .config
@@ -76,6 +95,14 @@ impl ImprovementEngineRegistry {
                     roi_ema: status.as_ref().map_or(0.0, |s| s.roi_ema),
                     created: *created,
                 })
+                .collect(),
+            taken: self
+                .entries
+                .iter()
+                .filter(|(_, e)| e.failed.is_some())
+                .map(|(name, _)| name)
+                .chain(self.retiring.keys())
+                .map(|name| name.to_string())
                 .collect(),
         };
         let approval = self.approval.clone();

@@ -305,3 +305,114 @@ async fn a_schedule_runs_rounds_and_drops_ticks_while_a_round_is_running() {
         "a zero period is refused"
     );
 }
+
+#[actix::test]
+async fn a_removed_engines_name_is_free_only_once_it_has_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0.0);
+    let reg = registry(Some(dir.path()), &clock);
+    let gate = Gate::closed();
+    reg.register_engine(builder("old", gate.clone(), &clock))
+        .await
+        .unwrap();
+    let cycle = {
+        let reg = reg.clone();
+        actix::spawn(async move { reg.run_cycle("old", 1).await })
+    };
+    gate.entries_reach(1).await;
+    assert!(reg.unregister_engine("old").await.unwrap());
+    // Its shutdown waits for the running cycle; the name is not free yet.
+    let err = reg
+        .register_engine(builder("old", noop(), &clock))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("still saving"), "{err}");
+    // A registry shutdown waits for it as well, and the cycle is saved.
+    let shutdown = {
+        let reg = reg.clone();
+        actix::spawn(async move { reg.shutdown().await })
+    };
+    gate.release(1);
+    assert!(cycle.await.unwrap().unwrap().succeeded());
+    shutdown.await.unwrap().unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("old/engine.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["cycles"], 1);
+}
+
+#[actix::test]
+async fn engines_take_the_registry_clock_unless_they_have_their_own() {
+    let clock = ManualClock::new(5000.0);
+    let reg = registry(None, &clock);
+    reg.register_engine(EngineBuilder::new("plain", noop()))
+        .await
+        .unwrap();
+    let r = reg.run_cycle("plain", 1).await.unwrap();
+    assert_eq!(r.time, 5000.0);
+    // The interval is then measured on that same clock.
+    clock.advance(10.0);
+    let records = reg.run_all_cycles().await.unwrap();
+    assert_ne!(records["plain"].reason, Reason::Interval);
+    clock.advance(3600.0);
+    let records = reg.run_all_cycles().await.unwrap();
+    assert_eq!(records["plain"].reason, Reason::Interval);
+}
+
+#[actix::test]
+async fn a_failed_engines_name_is_not_given_to_a_new_one() {
+    let clock = ManualClock::new(0.0);
+    let factory_clock = clock.clone();
+    let reg = RegistryHandle::builder(RegistryConfig::default())
+        .clock(Arc::new(clock.clone()))
+        .probe(FixedProbe::default())
+        .factory(Arc::new(move |name: &str| {
+            Ok(builder(name, noop(), &factory_clock))
+        }))
+        .start()
+        .unwrap();
+    reg.register_engine(builder("engine0", noop(), &clock))
+        .await
+        .unwrap();
+    let mut events = reg.subscribe();
+    for _ in 0..5 {
+        reg.engine("engine0")
+            .await
+            .unwrap()
+            .unwrap()
+            .send(Stop)
+            .await
+            .unwrap();
+        wait_for(
+            &mut events,
+            engine_event(EngineEventKind::Restarted, "engine0"),
+        )
+        .await;
+    }
+    reg.engine("engine0")
+        .await
+        .unwrap()
+        .unwrap()
+        .send(Stop)
+        .await
+        .unwrap();
+    wait_for(
+        &mut events,
+        engine_event(EngineEventKind::Failed, "engine0"),
+    )
+    .await;
+    let r = reg
+        .autoscale(kaizen::registry::AutoscaleRequest {
+            energy: Some(0.9),
+            trend: Some(0.5),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        r.decision.action,
+        kaizen::autoscale::AutoscaleAction::Create("engine1".into())
+    );
+    assert!(r.applied, "{r:?}");
+    assert_eq!(r.inputs.taken, ["engine0"]);
+}
