@@ -130,6 +130,37 @@ async fn read_tail<R: AsyncRead + Unpin>(mut reader: R, keep: usize) -> std::io:
     }
 }
 
+/// A running program's process group, killed if the run is dropped before
+/// the program has exited (the engine gave up at the timeout).
+struct Group {
+    id: Option<u32>,
+    done: bool,
+}
+
+impl Group {
+    fn of(id: Option<u32>) -> Self {
+        Group { id, done: false }
+    }
+
+    fn finished(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if !self.done
+            && let Some(pid) = self
+                .id
+                .and_then(|id| i32::try_from(id).ok())
+                .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 /// The last line of `stdout` that is a JSON object, decoded as a result.
 fn parse_result(program: &str, stdout: &[u8]) -> Result<AutomationResult, PipelineError> {
     let text = String::from_utf8_lossy(stdout);
@@ -162,12 +193,17 @@ impl Pipeline for CommandPipeline {
         if let Some(d) = &self.dir {
             cmd.current_dir(d);
         }
+        // Its own process group, so a run abandoned at its timeout takes
+        // everything it started with it (a shell's children included).
+        #[cfg(unix)]
+        cmd.process_group(0);
         let program = self.program.clone();
         Box::pin(async move {
             let mut child = cmd.spawn().map_err(|source| PipelineError::Spawn {
                 program: program.clone(),
                 source,
             })?;
+            let mut group = Group::of(child.id());
             let stdout = child.stdout.take();
             let stderr = child.stderr.take();
             let out = async {
@@ -183,6 +219,7 @@ impl Pipeline for CommandPipeline {
                 }
             };
             let (out, err, status) = tokio::join!(out, err, child.wait());
+            group.finished();
             let io = |e: std::io::Error| PipelineError::Failed(format!("{program}: {e}"));
             let status = status.map_err(io)?;
             let (out, err) = (out.map_err(io)?, err.map_err(io)?);

@@ -204,3 +204,23 @@ mod command {
         }
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_timed_out_command_takes_its_children_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("grandchild-still-ran");
+    // The shell starts a child that would write the marker after 1 s.
+    let script = format!("(sleep 1; touch '{}') & sleep 30", marker.display());
+    let p = CommandPipeline::new(vec!["sh".into(), "-c".into(), script]).unwrap();
+    let err = GuardedRun::start(&p, "b", 1, Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::TimedOut(_)), "{err}");
+    // Wait past the moment the grandchild would have written its marker.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !marker.exists(),
+        "a process of the abandoned run kept running"
+    );
+}
