@@ -11,7 +11,8 @@ use super::table::Table;
 use kaizen::autoscale::AutoscaleConfig;
 use kaizen::decision::Decision;
 use kaizen::engine::{CycleAction, CycleRecord, EngineBuilder};
-use kaizen::registry::{RegistryConfig, RegistryHandle};
+use kaizen::persist::{Inspected, inspect_json};
+use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
 use kaizen::spec::{SpecDuration, load_dir};
 
 /// Arguments of `kaizen run`.
@@ -62,7 +63,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     for spec in &specs {
         builders.push(
             spec.builder()
-                .with_context(|| format!("{}", spec.file.display()))?,
+                .with_context(|| format!("{}", spec.file.display()))?
+                .origin(spec.file.display().to_string()),
         );
     }
     let template = match &args.template {
@@ -102,11 +104,36 @@ async fn serve(
         autoscale: autoscale.clone(),
         ..RegistryConfig::default()
     });
-    if let Some(template) = template {
-        registry = registry.factory(Arc::new(move |name: &str| {
-            Ok(template.clone().renamed(name).bot(name))
-        }));
+    let copy = template.map(|template| {
+        let origin = format!("{TEMPLATE} {}", template.name());
+        move |name: &str| {
+            template
+                .clone()
+                .renamed(name)
+                .bot(name)
+                .origin(origin.clone())
+        }
+    });
+    if let Some(copy) = copy.clone() {
+        registry = registry.factory(Arc::new(move |name: &str| Ok(copy(name))));
     }
+    // Engines autoscaling created in an earlier run come back as copies of
+    // the template (they are not in engines/).
+    let earlier = autoscaled_before(&args.state, &builders);
+    let builders: Vec<EngineBuilder> = match &copy {
+        Some(copy) => builders
+            .into_iter()
+            .chain(earlier.iter().map(|name| copy(name)))
+            .collect(),
+        None => {
+            for name in &earlier {
+                eprintln!(
+                    "kaizen: engine {name} was created by autoscaling; give --template to bring it back"
+                );
+            }
+            builders
+        }
+    };
     let registry = registry.start()?;
     for builder in builders {
         let name = builder.name().to_string();
@@ -151,6 +178,30 @@ async fn serve(
     let result = registry.shutdown().await.context("saving state");
     printer.abort();
     result
+}
+
+/// How `registry.json` says an engine was made from a template.
+const TEMPLATE: &str = "copy of";
+
+/// Engines `registry.json` lists as made by autoscaling (from a template)
+/// that no spec describes.
+fn autoscaled_before(state: &std::path::Path, specs: &[EngineBuilder]) -> Vec<String> {
+    match inspect_json::<RegistryFile>(&state.join(REGISTRY_FILE)) {
+        Inspected::Good { value, .. } => value
+            .engines
+            .into_iter()
+            .filter(|e| {
+                e.spec
+                    .origin
+                    .as_deref()
+                    .is_some_and(|o| o.starts_with(TEMPLATE))
+                    && e.failed.is_none()
+                    && specs.iter().all(|b| b.name() != e.name)
+            })
+            .map(|e| e.name)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn outcome_cells(r: &CycleRecord) -> [String; 4] {

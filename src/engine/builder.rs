@@ -49,6 +49,7 @@ pub struct EngineBuilder {
     energy: Option<EnergyFactory>,
     clock: Option<Arc<dyn Clock>>,
     services: Option<Services>,
+    origin: Option<String>,
     events: Option<DecisionSender>,
 }
 
@@ -83,6 +84,7 @@ impl EngineBuilder {
             energy: None,
             clock: None,
             services: None,
+            origin: None,
             events: None,
         }
     }
@@ -230,6 +232,18 @@ impl EngineBuilder {
     pub fn services(mut self, services: Services) -> Self {
         self.services = Some(services);
         self
+    }
+
+    /// Where this engine comes from, in words (a spec file, a template), as
+    /// kept in `registry.json`.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Where this engine comes from, if said.
+    pub fn origin_text(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     /// Publish every cycle record on this decision stream.

@@ -18,7 +18,10 @@ pub enum Persistence {
     PerCycle(Durability),
     /// At most once per `window` per engine, in the background. A crash loses
     /// at most the cycles of the last `window` (plus the writer's queue, which
-    /// drains in one batch); what is on disk is always a complete, earlier state.
+    /// drains in one batch). Every file on disk is whole and from a finished
+    /// cycle; an engine's files are each atomic, not together, so after a
+    /// crash in the middle of a batch they may come from saves one window
+    /// apart.
     WriteBehind {
         /// The longest time a change waits before it is written.
         window: Duration,

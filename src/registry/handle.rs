@@ -2,11 +2,14 @@
 
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig, Timer};
+use super::{
+    Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig, RegistryFile,
+    Timer,
+};
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
 use crate::engine::{
@@ -125,12 +128,9 @@ impl RegistryBuilder {
                 }
             },
         };
-        let (last_change, autoscale_log) = match &self.config.state_root {
-            Some(root) => match super::state::load(root)? {
-                Some(f) => (f.last_change, f.autoscale.into_iter().collect()),
-                None => (None, VecDeque::new()),
-            },
-            None => (None, VecDeque::new()),
+        let earlier = match &self.config.state_root {
+            Some(root) => super::state::load(root)?.unwrap_or_default(),
+            None => RegistryFile::default(),
         };
         let events = crate::decision::channel();
         let registry = ImprovementEngineRegistry {
@@ -144,8 +144,13 @@ impl RegistryBuilder {
             services: self.services.unwrap_or_default(),
             factory: self.factory,
             approval: self.approval,
-            last_change,
-            autoscale_log,
+            last_change: earlier.last_change,
+            autoscale_log: earlier.autoscale.into_iter().collect(),
+            dormant: earlier
+                .engines
+                .into_iter()
+                .map(|e| (Arc::from(e.name.as_str()), e))
+                .collect(),
             timer: None,
             round_running: false,
             dropped_ticks: 0,
@@ -220,7 +225,8 @@ impl RegistryHandle {
         self.addr.send(Register(builder)).await.map_err(gone)?
     }
 
-    /// Saves and stops an engine; `false` when no engine has that name.
+    /// Saves and stops an engine (or forgets one `registry.json` listed but
+    /// that was not registered again); `false` when no engine has that name.
     pub async fn unregister_engine(&self, name: &str) -> Result<bool> {
         self.addr
             .send(Unregister(name.to_string()))

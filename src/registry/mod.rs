@@ -35,7 +35,7 @@ use dispatch::{Answer, Target, Workers};
 pub use handle::{Approval, AutoscaleRequest, EngineFactory, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
-pub use state::{EngineEntryFile, REGISTRY_FILE, RegistryFile};
+pub use state::{EngineEntryFile, EngineSpecSummary, REGISTRY_FILE, RegistryFile};
 
 use actix::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
@@ -142,6 +142,10 @@ pub struct ImprovementEngineRegistry {
     retiring: BTreeMap<Arc<str>, Addr<SelfImprovementEngine>>,
     /// An autoscale step is under way.
     scaling: bool,
+    /// Engines `registry.json` listed that have not been registered (again)
+    /// in this run: kept in the file until registered or unregistered, so a
+    /// host can bring them back.
+    dormant: BTreeMap<Arc<str>, EngineEntryFile>,
     stopping: bool,
 }
 
@@ -342,17 +346,22 @@ impl ImprovementEngineRegistry {
         let Some(root) = &self.config.state_root else {
             return;
         };
+        let live = self.entries.iter().map(|(name, e)| EngineEntryFile {
+            name: name.to_string(),
+            bot: e.builder.bot_name().to_string(),
+            created: e.created,
+            failed: e.failed.clone(),
+            spec: EngineSpecSummary::of(&e.builder),
+        });
+        let dormant = self
+            .dormant
+            .iter()
+            .filter(|(name, _)| !self.entries.contains_key(*name))
+            .map(|(_, e)| e.clone());
+        let mut engines: Vec<EngineEntryFile> = live.chain(dormant).collect();
+        engines.sort_by(|a, b| a.name.cmp(&b.name));
         let file = RegistryFile {
-            engines: self
-                .entries
-                .iter()
-                .map(|(name, e)| EngineEntryFile {
-                    name: name.to_string(),
-                    bot: e.builder.bot_name().to_string(),
-                    created: e.created,
-                    failed: e.failed.clone(),
-                })
-                .collect(),
+            engines,
             last_change: self.last_change,
             autoscale: self.autoscale_log.iter().cloned().collect(),
         };
@@ -540,8 +549,12 @@ impl ImprovementEngineRegistry {
     /// taken by a new engine (both would write the same folder), and a
     /// registry shutdown waits for it too.
     fn remove(&mut self, name: &str, ctx: &mut Context<Self>) -> bool {
+        let was_dormant = self.dormant.remove(name).is_some();
         let Some((name, entry)) = self.entries.remove_entry(name) else {
-            return false;
+            if was_dormant {
+                self.registry_changed(ctx);
+            }
+            return was_dormant;
         };
         if let Some(addr) = entry.addr {
             let wait = self.config.shutdown_wait;

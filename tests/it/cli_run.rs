@@ -1,6 +1,7 @@
 //! `kaizen run`, `status` and `synergy` through the real binary.
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use std::fs;
 use std::path::Path;
 
@@ -301,4 +302,56 @@ fn run_on_a_timer_stops_cleanly_on_ctrl_c_after_saving() {
     let saved: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&engine_file).unwrap()).unwrap();
     assert!(saved["cycles"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn engines_autoscaling_made_come_back_as_copies_of_the_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines(tmp.path());
+    let state = tmp.path().join("state");
+    fs::create_dir_all(&state).unwrap();
+    // What an earlier `kaizen run --template alpha` left behind.
+    fs::write(
+        state.join("registry.json"),
+        r#"{"version":1,"engines":[
+            {"name":"alpha","bot":"alpha","created":0,"failed":null,"spec":{"origin":"engines/alpha.toml"}},
+            {"name":"engine0","bot":"engine0","created":1,"failed":null,"spec":{"origin":"copy of alpha"}}
+        ],"last_change":null,"autoscale":[]}"#,
+    )
+    .unwrap();
+    kaizen()
+        .args(["run", "--once", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("engine0").not())
+        .stderr(predicates::str::contains(
+            "engine0 was created by autoscaling",
+        ));
+    kaizen()
+        .args(["run", "--once", "--template", "alpha", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("engine0"));
+    let registry: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(state.join("registry.json")).unwrap()).unwrap();
+    let origins: Vec<_> = registry["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["spec"]["origin"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        origins.iter().any(|o| o.ends_with("alpha.toml")),
+        "{origins:?}"
+    );
+    assert!(
+        origins.contains(&"copy of alpha".to_string()),
+        "{origins:?}"
+    );
 }
