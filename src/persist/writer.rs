@@ -1,8 +1,10 @@
 //! A background thread that writes state files in batches (group commit).
 //!
 //! Engines encode their state to bytes and hand the files to a
-//! [`StateWriter`]; the writer thread takes every job waiting in its queue at
-//! once, keeps only the newest content of each path, writes each file
+//! [`StateWriter`]. What waits is kept per path: newer content for a path
+//! replaces the older at once, so a writer that falls behind holds one
+//! version of each file, never a growing queue. The writer thread takes
+//! everything waiting at once, writes each file
 //! atomically (as [`write_atomic`] does, `.bak` kept) and, if any job asked
 //! for [`Durability::Fsync`], makes the batch durable with two `syncfs(2)`
 //! per file system (on Linux; elsewhere an fsync per file and folder). A
@@ -20,8 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use super::{Durability, PersistError, folder_of, install_staged, stage, write_atomic};
 
@@ -58,10 +59,41 @@ pub fn write_all(files: &[PendingFile], durability: Durability) -> Result<u64, P
 /// The answer to a job: `Ok(())`, or the first failure, in words.
 pub type Ack = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
-struct Job {
-    files: Vec<PendingFile>,
-    durability: Durability,
-    ack: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+type AckSender = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// What waits for the writer thread: the newest content of each path (a
+/// newer save of a path replaces the older one at once, so a writer that
+/// falls behind holds one version per file, not a growing queue), and who
+/// waits for which paths.
+#[derive(Default)]
+struct Pending {
+    newest: BTreeMap<PathBuf, Vec<u8>>,
+    acks: Vec<(AckSender, Vec<PathBuf>)>,
+    sync: bool,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Mutex<Pending>,
+    ready: Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Closes the queue when the last handle goes; the thread then writes what
+/// is pending and ends.
+struct Closer(Arc<Queue>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_one();
+    }
 }
 
 /// What the writer has done so far.
@@ -96,7 +128,8 @@ impl WriterStats {
 /// last handle is dropped, after finishing its queue.
 #[derive(Clone)]
 pub struct StateWriter {
-    tx: Sender<Job>,
+    queue: Arc<Queue>,
+    _closer: Arc<Closer>,
     stats: Arc<WriterStats>,
 }
 
@@ -111,17 +144,21 @@ impl std::fmt::Debug for StateWriter {
 impl StateWriter {
     /// Starts a writer thread.
     pub fn spawn() -> Self {
-        let (tx, rx) = channel();
+        let queue = Arc::new(Queue::default());
         let stats = Arc::new(WriterStats::default());
-        let thread_stats = stats.clone();
-        std::thread::Builder::new()
+        let (thread_queue, thread_stats) = (queue.clone(), stats.clone());
+        let started = std::thread::Builder::new()
             .name("kaizen-state-writer".into())
-            .spawn(move || run(rx, &thread_stats))
-            .map(|_| ())
-            .unwrap_or_else(
-                |e| tracing::error!(error = %e, "cannot start the state writer thread"),
-            );
-        StateWriter { tx, stats }
+            .spawn(move || run(&thread_queue, &thread_stats));
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot start the state writer thread");
+            queue.lock().closed = true;
+        }
+        StateWriter {
+            _closer: Arc::new(Closer(queue.clone())),
+            queue,
+            stats,
+        }
     }
 
     /// The process-wide writer, started on first use.
@@ -130,33 +167,43 @@ impl StateWriter {
         SHARED.get_or_init(StateWriter::spawn).clone()
     }
 
-    /// Queues `files`; the returned [`Ack`] answers once they are written
-    /// (and flushed, for `Fsync`).
+    fn enqueue(&self, files: Vec<PendingFile>, durability: Durability, ack: Option<AckSender>) {
+        let mut pending = self.queue.lock();
+        if pending.closed {
+            drop(pending);
+            match ack {
+                Some(ack) => {
+                    let _ = ack.send(Err("the state writer thread is not running".into()));
+                }
+                None => {
+                    tracing::error!("the state writer thread is not running; state was not saved")
+                }
+            }
+            return;
+        }
+        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        for f in files {
+            pending.newest.insert(f.path, f.bytes);
+        }
+        if let Some(ack) = ack {
+            pending.acks.push((ack, paths));
+        }
+        pending.sync |= durability == Durability::Fsync;
+        drop(pending);
+        self.queue.ready.notify_one();
+    }
+
+    /// Queues `files`; the returned [`Ack`] answers once they (or newer
+    /// content for the same paths) are written, and flushed for `Fsync`.
     pub fn submit(&self, files: Vec<PendingFile>, durability: Durability) -> Ack {
         let (ack, rx) = tokio::sync::oneshot::channel();
-        let job = Job {
-            files,
-            durability,
-            ack: Some(ack),
-        };
-        if let Err(failed) = self.tx.send(job)
-            && let Some(ack) = failed.0.ack
-        {
-            let _ = ack.send(Err("the state writer thread is not running".into()));
-        }
+        self.enqueue(files, durability, Some(ack));
         rx
     }
 
     /// Queues `files` without waiting for them.
     pub fn submit_detached(&self, files: Vec<PendingFile>, durability: Durability) {
-        let job = Job {
-            files,
-            durability,
-            ack: None,
-        };
-        if self.tx.send(job).is_err() {
-            tracing::error!("the state writer thread is not running; state was not saved");
-        }
+        self.enqueue(files, durability, None);
     }
 
     /// Answers once everything queued before this call is on disk.
@@ -170,32 +217,31 @@ impl StateWriter {
     }
 }
 
-fn run(rx: Receiver<Job>, stats: &WriterStats) {
+fn run(queue: &Queue, stats: &WriterStats) {
     // Folders written since the last flush to disk, by batches that did not
     // ask for one: the next batch that asks flushes them too.
     let mut unsynced = BTreeSet::new();
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        jobs.extend(rx.try_iter());
-        write_batch(jobs, stats, &mut unsynced);
+    loop {
+        let mut pending = queue.lock();
+        while pending.newest.is_empty() && pending.acks.is_empty() && !pending.closed {
+            pending = queue.ready.wait(pending).unwrap_or_else(|p| p.into_inner());
+        }
+        let closed = pending.closed;
+        let batch = std::mem::take(&mut *pending);
+        pending.closed = closed;
+        drop(pending);
+        if batch.newest.is_empty() && batch.acks.is_empty() {
+            return; // closed, and nothing left to write
+        }
+        write_batch(batch, stats, &mut unsynced);
     }
 }
 
-fn write_batch(jobs: Vec<Job>, stats: &WriterStats, unsynced: &mut BTreeSet<PathBuf>) {
+fn write_batch(batch: Pending, stats: &WriterStats, unsynced: &mut BTreeSet<PathBuf>) {
     stats.batches.fetch_add(1, Ordering::Relaxed);
-    let sync = jobs.iter().any(|j| j.durability == Durability::Fsync);
-    // Newest content per path; remember which jobs wait on each path.
-    let mut newest: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
-    let mut acks = Vec::new();
-    for job in jobs {
-        let paths: Vec<PathBuf> = job.files.iter().map(|f| f.path.clone()).collect();
-        for f in job.files {
-            newest.insert(f.path, f.bytes);
-        }
-        if let Some(ack) = job.ack {
-            acks.push((ack, paths));
-        }
-    }
+    let Pending {
+        newest, acks, sync, ..
+    } = batch;
     let mut failed: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut fail = |path: &Path, e: PersistError| {
         tracing::error!(error = %e, "state file not written");
