@@ -81,6 +81,9 @@ struct Report {
     cycles_per_sec: f64,
     tick_latency: LatencySummary,
     peak_rss_kib: Option<u64>,
+    /// RSS of the running registry before the engines were added.
+    base_rss_kib: Option<u64>,
+    /// What each engine added to the RSS, on average.
     rss_per_engine_kib: Option<f64>,
     bytes_written_per_cycle: f64,
     dqn_update_median_us: f64,
@@ -173,7 +176,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
             true,
         ),
     };
-    let rss_before = rss_kib();
     let measured = actix::System::new().block_on(measure(&args, state.clone()));
     if temporary && let Some(dir) = &state {
         let _ = std::fs::remove_dir_all(dir);
@@ -191,10 +193,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         cycles_per_sec: m.timed_cycles as f64 / m.seconds,
         tick_latency: m.latency,
         peak_rss_kib: rss_after.map(|r| r.1),
+        base_rss_kib: m.rss_without_engines,
         rss_per_engine_kib: m
             .rss_with_engines
-            .zip(rss_before)
-            .map(|(with, before)| with.saturating_sub(before.0) as f64 / args.engines as f64),
+            .zip(m.rss_without_engines)
+            .map(|(with, without)| with.saturating_sub(without) as f64 / args.engines as f64),
         bytes_written_per_cycle: m.bytes as f64 / m.timed_cycles.max(1) as f64,
         dqn_update_median_us,
         autoscale_decide_us,
@@ -212,6 +215,7 @@ struct Measured {
     seconds: f64,
     timed_cycles: u64,
     latency: LatencySummary,
+    rss_without_engines: Option<u64>,
     rss_with_engines: Option<u64>,
     bytes: u64,
     autoscale_us: f64,
@@ -231,6 +235,9 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
         ..Services::default()
     })
     .start()?;
+    // The runtime (registry, worker threads, writer) before any engine: what
+    // the engines add on top of it is their own.
+    let rss_without_engines = rss_kib().map(|r| r.0);
     let noop = Arc::new(pipeline_fn(|_: &str, _: u32| async {
         Ok(AutomationResult::default())
     }));
@@ -259,15 +266,22 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
             .count() as u64
     };
     // Warm up to the steady state: with write-behind, until every engine has
-    // saved twice (its files, backups and scratch files exist), then let the
-    // writer drain, so the timed rounds see what a long-running host sees.
+    // saved three times (a file, its backup and its scratch file each exist,
+    // so no save creates a file any more), then let the writer drain: the
+    // timed rounds see what a long-running host sees.
     let warm_up = match args.persistence {
-        Mode::WriteBehind => args.window.mul_f64(2.5),
+        Mode::WriteBehind => args.window.mul_f64(3.5),
         Mode::PerCycle | Mode::None => Duration::ZERO,
+    };
+    // Each save writes engine.json, policy.json and meta.json; three saves
+    // of every engine must have reached the writer's files.
+    let settled = match args.persistence {
+        Mode::WriteBehind => 9 * args.engines as u64,
+        Mode::PerCycle | Mode::None => 0,
     };
     let warming = Instant::now();
     let mut rounds = 0;
-    while rounds < 3 || warming.elapsed() < warm_up {
+    while rounds < 3 || warming.elapsed() < warm_up || writer.stats().files() < settled {
         clock.advance(1.0);
         registry.run_all_cycles().await?;
         rounds += 1;
@@ -304,6 +318,7 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
         seconds,
         timed_cycles,
         latency,
+        rss_without_engines,
         rss_with_engines,
         bytes: writer.stats().bytes() - bytes_before,
         autoscale_us: median(autoscale),
@@ -326,6 +341,11 @@ fn render(r: &Report) -> String {
     row(
         "peak RSS",
         r.peak_rss_kib
+            .map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+    );
+    row(
+        "RSS before the engines",
+        r.base_rss_kib
             .map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
     );
     row(
