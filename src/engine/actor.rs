@@ -42,6 +42,11 @@ pub struct SelfImprovementEngine {
     wiring: Wiring,
     busy: bool,
     flush_scheduled: bool,
+    /// A write-behind save is due but waits: for a cycle to end or for the
+    /// engine's previous save to be written.
+    flush_due: bool,
+    /// Saves handed to the writer and not yet answered.
+    saves_in_flight: u32,
     shutting_down: bool,
     resources: Resources,
     last: Option<LastTick>,
@@ -85,6 +90,8 @@ impl SelfImprovementEngine {
             wiring,
             busy: false,
             flush_scheduled: false,
+            flush_due: false,
+            saves_in_flight: 0,
             shutting_down: false,
             resources: Resources::default(),
             last: None,
@@ -130,18 +137,39 @@ impl SelfImprovementEngine {
                 let files = self.core.take_files();
                 (!files.is_empty()).then(|| self.submit(files, durability))
             }
-            Persistence::WriteBehind { window, .. } => {
-                if !self.flush_scheduled {
-                    self.flush_scheduled = true;
-                    ctx.run_later(self.flush_delay(window), |act, ctx| {
-                        act.flush_scheduled = false;
-                        if !act.busy {
-                            act.flush_detached(ctx);
-                        }
-                    });
-                }
+            Persistence::WriteBehind { .. } if self.flush_due => {
+                self.flush_if_due(ctx);
                 None
             }
+            Persistence::WriteBehind { window, .. } => {
+                self.schedule_flush(window, ctx);
+                None
+            }
+        }
+    }
+
+    /// A write-behind save, a fixed part of `window` from now.
+    fn schedule_flush(&mut self, window: std::time::Duration, ctx: &mut Context<Self>) {
+        if self.flush_scheduled {
+            return;
+        }
+        self.flush_scheduled = true;
+        ctx.run_later(self.flush_delay(window), |act, ctx| {
+            act.flush_scheduled = false;
+            act.flush_due = true;
+            act.flush_if_due(ctx);
+        });
+    }
+
+    /// Makes a due write-behind save, unless a cycle is running (its end
+    /// saves) or the previous save is still with the writer (its answer
+    /// saves): an engine has at most one save waiting in the writer, so a
+    /// writer that falls behind holds one copy of each engine's files and
+    /// engines do not encode versions that would only be replaced.
+    fn flush_if_due(&mut self, ctx: &mut Context<Self>) {
+        if self.flush_due && !self.busy && self.saves_in_flight == 0 {
+            self.flush_due = false;
+            self.flush_detached(ctx);
         }
     }
 
@@ -149,12 +177,20 @@ impl SelfImprovementEngine {
     /// marked changed, so the next save writes them all again.
     fn submit(&mut self, files: Vec<PendingFile>, durability: Durability) -> Save {
         let ack = self.wiring.writer.submit(files, durability);
-        Box::pin(ack.into_actor(self).map(|answer, act, _| {
+        self.saves_in_flight += 1;
+        Box::pin(ack.into_actor(self).map(|answer, act, ctx| {
+            act.saves_in_flight -= 1;
             let result = saved(answer);
             if let Err(e) = &result {
                 tracing::error!(engine = %act.core.name(), error = %e, "state not saved; it will be written again");
                 act.core.mark_all_dirty();
+                // Write-behind tries again a window later; a per-cycle
+                // save is retried by the next cycle.
+                if let Persistence::WriteBehind { window, .. } = act.core.config().persistence {
+                    act.schedule_flush(window, ctx);
+                }
             }
+            act.flush_if_due(ctx);
             result
         }))
     }

@@ -248,14 +248,18 @@ pub fn encode_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<Vec<
         path: path.to_path_buf(),
         at,
     })?;
-    serde_json::to_vec(&Versioned {
+    let mut bytes = serde_json::to_vec(&Versioned {
         version: FORMAT_VERSION,
         state: value,
     })
     .map_err(|e| PersistError::Encode {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })
+    })?;
+    // The buffer grew by doubling; a file may wait in the writer's queue, so
+    // it holds only its bytes.
+    bytes.shrink_to_fit();
+    Ok(bytes)
 }
 
 /// Writes `value` to `path` as versioned JSON, atomically. Returns the bytes written.

@@ -19,7 +19,7 @@
 //! its files (or newer content for the same paths) are installed and, for
 //! `Fsync` jobs, flushed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -67,7 +67,7 @@ type AckSender = tokio::sync::oneshot::Sender<Result<(), String>>;
 /// waits for which paths.
 #[derive(Default)]
 struct Pending {
-    newest: BTreeMap<PathBuf, Vec<u8>>,
+    newest: HashMap<PathBuf, Vec<u8>>,
     acks: Vec<(AckSender, Vec<PathBuf>)>,
     sync: bool,
     closed: bool,
@@ -99,6 +99,7 @@ impl Drop for Closer {
 /// What the writer has done so far.
 #[derive(Debug, Default)]
 pub struct WriterStats {
+    submitted: AtomicU64,
     bytes: AtomicU64,
     files: AtomicU64,
     batches: AtomicU64,
@@ -106,6 +107,12 @@ pub struct WriterStats {
 }
 
 impl WriterStats {
+    /// State files handed to the writer. A newer save of a file still
+    /// waiting replaces the older one, so more files may be handed over than
+    /// are written.
+    pub fn submitted(&self) -> u64 {
+        self.submitted.load(Ordering::Relaxed)
+    }
     /// Bytes written to state files.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
@@ -182,6 +189,9 @@ impl StateWriter {
             return;
         }
         let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        self.stats
+            .submitted
+            .fetch_add(files.len() as u64, Ordering::Relaxed);
         for f in files {
             pending.newest.insert(f.path, f.bytes);
         }

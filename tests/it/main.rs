@@ -5,6 +5,7 @@ mod cli_run;
 mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;
+mod engine_saves;
 mod registry_autoscale;
 mod registry_load;
 mod registry_supervision;

@@ -472,67 +472,52 @@ impl EngineCore {
             return Vec::new();
         };
         let mut files = Vec::new();
-        // Each file on its own: one that cannot be encoded stays dirty (and
-        // is logged); the others are written.
-        let mut take = |bit: u8, encoded: Option<Result<Vec<PendingFile>>>| match encoded {
-            _ if !dirty.has(bit) => {}
-            None => self.dirty.mark(bit), // the learner is away: save it later
-            Some(Ok(f)) => files.extend(f),
-            Some(Err(e)) => {
-                tracing::error!(engine = %self.name, error = %e, "state file not encoded; kept for the next save");
-                self.dirty.mark(bit);
+        // Only a changed file is encoded, each on its own: one that cannot be
+        // encoded stays dirty (and is logged); the others are written.
+        type Encode<'a> = &'a dyn Fn() -> Option<Result<Vec<PendingFile>>>;
+        let mut take = |bit: u8, encode: Encode<'_>| {
+            if !dirty.has(bit) {
+                return;
+            }
+            match encode() {
+                None => self.dirty.mark(bit), // the learner is away: save it later
+                Some(Ok(f)) => files.extend(f),
+                Some(Err(e)) => {
+                    tracing::error!(engine = %self.name, error = %e, "state file not encoded; kept for the next save");
+                    self.dirty.mark(bit);
+                }
             }
         };
-        take(
-            Dirty::ENGINE,
-            Some(
-                PendingFile::json(
-                    dir.join(ENGINE_FILE),
-                    &EngineFileRef {
-                        roi: self.roi.snapshot(),
-                        book: &self.book,
-                    },
-                )
-                .map(|f| vec![f])
-                .map_err(Into::into),
-            ),
-        );
-        take(
-            Dirty::POLICY,
+        take(Dirty::ENGINE, &|| {
+            let value = EngineFileRef {
+                roi: self.roi.snapshot(),
+                book: &self.book,
+            };
+            Some(json_file(dir.join(ENGINE_FILE), &value))
+        });
+        take(Dirty::POLICY, &|| {
             Some(
                 self.policy
                     .state_file(&dir.join(POLICY_FILE))
                     .map(|f| vec![f]),
-            ),
-        );
-        take(
-            Dirty::LEARNER,
-            self.learner.as_ref().map(|l| l.state_files(&dir)),
-        );
-        take(
-            Dirty::META,
-            Some(
-                PendingFile::json(dir.join(META_FILE), &self.meta)
-                    .map(|f| vec![f])
-                    .map_err(Into::into),
-            ),
-        );
-        take(
-            Dirty::MODULES,
-            Some(
-                PendingFile::json(dir.join(MODULES_FILE), &self.modules)
-                    .map(|f| vec![f])
-                    .map_err(Into::into),
-            ),
-        );
-        take(
-            Dirty::ENERGY,
+            )
+        });
+        take(Dirty::LEARNER, &|| {
+            self.learner.as_ref().map(|l| l.state_files(&dir))
+        });
+        take(Dirty::META, &|| {
+            Some(json_file(dir.join(META_FILE), &self.meta))
+        });
+        take(Dirty::MODULES, &|| {
+            Some(json_file(dir.join(MODULES_FILE), &self.modules))
+        });
+        take(Dirty::ENERGY, &|| {
             Some(
                 self.energy
                     .as_ref()
                     .map_or(Ok(Vec::new()), |e| e.state_files(&dir)),
-            ),
-        );
+            )
+        });
         files
     }
 
@@ -541,6 +526,11 @@ impl EngineCore {
     pub fn mark_all_dirty(&mut self) {
         self.dirty.mark(Dirty::ALL);
     }
+}
+
+/// `value` as one state file at `path`.
+fn json_file<T: serde::Serialize>(path: PathBuf, value: &T) -> Result<Vec<PendingFile>> {
+    Ok(vec![PendingFile::json(path, value)?])
 }
 
 mod book;

@@ -1,0 +1,117 @@
+//! Write-behind saves: an engine keeps at most one save with the writer, a
+//! due save follows as soon as the previous one is written, and a save that
+//! failed is made again a window later without another change.
+
+use crate::support::*;
+use kaizen::engine::{ENGINE_FILE, Persistence, RunCycle, Services};
+use kaizen::host::ManualClock;
+use kaizen::persist::{Durability, PendingFile, StateWriter};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const WINDOW: Duration = Duration::from_millis(40);
+
+fn write_behind() -> Persistence {
+    Persistence::WriteBehind {
+        window: WINDOW,
+        durability: Durability::Atomic,
+    }
+}
+
+/// The `cycles` saved in `dir`'s engine file, once it holds `want` (or
+/// whatever it holds after 10 s).
+async fn saved_cycles(dir: &Path, want: u64) -> Option<u64> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let saved = std::fs::read_to_string(dir.join(ENGINE_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["cycles"].as_u64());
+        if saved == Some(want) || Instant::now() > deadline {
+            return saved;
+        }
+        actix::clock::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[actix::test]
+async fn a_writer_that_falls_behind_holds_one_save_per_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    // The writer thread blocks on a file whose scratch file is a FIFO: it
+    // cannot be opened for writing until someone reads it.
+    let fifo = dir.path().join("stuck.json.tmp");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = StateWriter::spawn();
+    writer.submit_detached(
+        vec![PendingFile {
+            path: dir.path().join("stuck.json"),
+            bytes: b"{}".to_vec(),
+        }],
+        Durability::Atomic,
+    );
+    let clock = ManualClock::new(0.0);
+    let engine = builder("patient", noop(), &clock)
+        .state_root(dir.path())
+        .persistence(write_behind())
+        .services(Services {
+            writer: writer.clone(),
+            ..Services::default()
+        })
+        .start()
+        .unwrap();
+    let cycle = |clock: &ManualClock| {
+        clock.advance(1.0);
+        engine.send(RunCycle { energy: 1 })
+    };
+    cycle(&clock).await.unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while writer.stats().submitted() == 1 && Instant::now() < deadline {
+        actix::clock::sleep(Duration::from_millis(5)).await;
+    }
+    let first_save = writer.stats().submitted();
+    assert!(first_save > 1, "the engine never saved");
+    // Many windows of changes while the first save waits: nothing more is
+    // encoded or handed over.
+    for _ in 0..9 {
+        cycle(&clock).await.unwrap().unwrap();
+        actix::clock::sleep(WINDOW).await;
+    }
+    assert_eq!(writer.stats().submitted(), first_save);
+    assert_eq!(writer.stats().files(), 0);
+    // Unblock the writer: the first save is written, then the one that
+    // became due, with all ten cycles, without another change or a flush.
+    let drained = std::thread::spawn(move || std::fs::read(fifo).unwrap());
+    assert_eq!(drained.join().unwrap(), b"{}");
+    assert_eq!(
+        saved_cycles(&dir.path().join("patient"), 10).await,
+        Some(10)
+    );
+    assert!(writer.stats().submitted() > first_save);
+}
+
+#[actix::test]
+async fn a_failed_write_behind_save_is_made_again_a_window_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0.0);
+    let engine = builder("retry", noop(), &clock)
+        .state_root(dir.path())
+        .persistence(write_behind())
+        .start()
+        .unwrap();
+    // The engine's folder is a plain file: its saves fail.
+    let folder = dir.path().join("retry");
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::write(&folder, "in the way").unwrap();
+    clock.advance(1.0);
+    engine.send(RunCycle { energy: 1 }).await.unwrap().unwrap();
+    actix::clock::sleep(WINDOW * 3).await;
+    assert!(folder.is_file(), "nothing could have been saved");
+    // Once the way is clear, the next attempt saves the cycle by itself.
+    std::fs::remove_file(&folder).unwrap();
+    assert_eq!(saved_cycles(&folder, 1).await, Some(1));
+}
