@@ -259,10 +259,16 @@ fn write_batch(batch: Pending, stats: &WriterStats, unsynced: &mut BTreeSet<Path
     };
     // Stage every file, flush the staged content, and only then install it:
     // a rename must never reach the disk before the data it names.
+    // In path order, so each folder's files are written one after another:
+    // measured on ext4, per-cycle saves ~10% faster than in hash order (large
+    // write-behind batches ~5% slower; per-cycle is the default). Sorted
+    // here, on the writer thread, not by the engines as they hand files over.
+    let mut newest: Vec<(PathBuf, Vec<u8>)> = newest.into_iter().collect();
+    newest.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     let mut staged = Vec::with_capacity(newest.len());
     for (path, bytes) in &newest {
         match stage(path, bytes, false) {
-            Ok(()) => staged.push(path.as_path()),
+            Ok(()) => staged.push((path.as_path(), bytes.len())),
             Err(e) => fail(path, e),
         }
     }
@@ -273,13 +279,16 @@ fn write_batch(batch: Pending, stats: &WriterStats, unsynced: &mut BTreeSet<Path
             sync_error = make_durable(folders).err().map(|e| e.to_string());
         }
     };
-    flush(&staged.iter().map(|p| folder_of(p).to_path_buf()).collect());
-    for path in staged {
+    flush(
+        &staged
+            .iter()
+            .map(|p| folder_of(p.0).to_path_buf())
+            .collect(),
+    );
+    for (path, len) in staged {
         match install_staged(path) {
             Ok(()) => {
-                stats
-                    .bytes
-                    .fetch_add(newest[path].len() as u64, Ordering::Relaxed);
+                stats.bytes.fetch_add(len as u64, Ordering::Relaxed);
                 stats.files.fetch_add(1, Ordering::Relaxed);
                 unsynced.insert(folder_of(path).to_path_buf());
             }
