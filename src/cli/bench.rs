@@ -33,7 +33,7 @@ pub enum Learner {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// At most once per --window per engine, flushed with one syncfs per batch.
+    /// At most once per --window per engine, group-committed (two syncfs per batch).
     WriteBehind,
     /// After every cycle, each cycle waiting for its save (group-committed).
     PerCycle,
