@@ -98,9 +98,14 @@ async fn a_writer_that_falls_behind_holds_one_save_per_engine() {
 async fn a_failed_write_behind_save_is_made_again_a_window_later() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(0.0);
+    let writer = StateWriter::spawn();
     let engine = builder("retry", noop(), &clock)
         .state_root(dir.path())
         .persistence(write_behind())
+        .services(Services {
+            writer: writer.clone(),
+            ..Services::default()
+        })
         .start()
         .unwrap();
     // The engine's folder is a plain file: its saves fail.
@@ -109,9 +114,16 @@ async fn a_failed_write_behind_save_is_made_again_a_window_later() {
     std::fs::write(&folder, "in the way").unwrap();
     clock.advance(1.0);
     engine.send(RunCycle { energy: 1 }).await.unwrap().unwrap();
-    actix::clock::sleep(WINDOW * 3).await;
-    assert!(folder.is_file(), "nothing could have been saved");
-    // Once the way is clear, the next attempt saves the cycle by itself.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while writer.stats().submitted() == 0 && Instant::now() < deadline {
+        actix::clock::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(writer.stats().submitted() > 0, "the engine never saved");
+    // Once the writer has answered everything handed to it so far, the
+    // engine's save has been tried, and failed.
+    writer.flush().await.unwrap().unwrap();
+    assert_eq!(writer.stats().files(), 0);
+    // Once the way is clear, a later attempt saves the cycle by itself.
     std::fs::remove_file(&folder).unwrap();
     assert_eq!(saved_cycles(&folder, 1).await, Some(1));
 }
