@@ -1,24 +1,19 @@
 //! `kaizen bench` through the real binary (small sizes: this checks the
 //! report, not the speed — speed is what the command itself is for).
 
-use assert_cmd::Command;
+use crate::support::{kaizen, read_json, stdout_of};
 
 #[test]
 fn bench_reports_every_figure() {
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("bench.json");
-    let out = Command::cargo_bin("kaizen")
-        .unwrap()
-        .args(["bench", "--engines", "20", "--ticks", "5", "--json"])
-        .arg(&json)
-        .arg("--state")
-        .arg(tmp.path().join("state"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    let out = stdout_of(
+        kaizen()
+            .args(["bench", "--engines", "20", "--ticks", "5", "--json"])
+            .arg(&json)
+            .arg("--state")
+            .arg(tmp.path().join("state")),
+    );
     for figure in [
         "engine-ticks/s",
         "cycles/s",
@@ -30,8 +25,7 @@ fn bench_reports_every_figure() {
     ] {
         assert!(out.contains(figure), "{figure} missing from:\n{out}");
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     assert_eq!(report["engines"], 20);
     assert_eq!(report["ticks"], 5);
     assert!(report["engine_ticks_per_sec"].as_f64().unwrap() > 0.0);
@@ -43,8 +37,7 @@ fn bench_reports_every_figure() {
 
 #[test]
 fn bench_refuses_zero_engines() {
-    Command::cargo_bin("kaizen")
-        .unwrap()
+    kaizen()
         .args(["bench", "--engines", "0"])
         .assert()
         .failure()

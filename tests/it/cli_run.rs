@@ -1,12 +1,21 @@
 //! `kaizen run`, `status` and `synergy` through the real binary.
 
+use crate::support::{kaizen, read_json, stdout_of};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
 use std::path::Path;
 
-fn kaizen() -> Command {
-    Command::cargo_bin("kaizen").unwrap()
+/// `kaizen run --once`, then `extra`, on `engines` with its state in `state`.
+fn run_once(engines: &Path, state: &Path, extra: &[&str]) -> Command {
+    let mut c = kaizen();
+    c.args(["run", "--once"])
+        .args(extra)
+        .arg("--engines")
+        .arg(engines)
+        .arg("--state")
+        .arg(state);
+    c
 }
 
 const GOOD_SPEC: &str = r#"bot = "alpha"
@@ -65,59 +74,28 @@ fn run_once_runs_cycles_and_writes_state() {
     let tmp = tempfile::tempdir().unwrap();
     let engines = engines(tmp.path());
     let state = tmp.path().join("state");
-    let out = kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    let out = stdout_of(&mut run_once(&engines, &state, &[]));
     assert!(out.contains("alpha"), "{out}");
     assert!(out.contains("interval"), "{out}");
     assert!(out.contains("+0.7500"), "{out}");
-    let saved: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(state.join("alpha/engine.json")).unwrap())
-            .unwrap();
+    let saved = read_json(state.join("alpha/engine.json"));
     assert_eq!(saved["cycles"], 1);
     assert_eq!(saved["roi_history"], serde_json::json!([0.75]));
     assert!(state.join("registry.json").exists());
 
     // A second run continues from the saved state, and status shows it.
-    kaizen()
-        .args(["run", "--once", "--json", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
+    run_once(&engines, &state, &["--json"])
         .assert()
         .success()
         .stdout(predicates::str::contains("\"type\":\"cycle\""));
-    let status = kaizen()
-        .args(["status", "--state"])
-        .arg(&state)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let status = String::from_utf8(status).unwrap();
+    let status = stdout_of(kaizen().args(["status", "--state"]).arg(&state));
     assert!(status.contains("alpha"), "{status}");
     assert!(
         status.contains("#1 interval: delta +0.7500 [p1]"),
         "{status}"
     );
-    let json = kaizen()
-        .args(["status", "--json", "--state"])
-        .arg(&state)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let json = stdout_of(kaizen().args(["status", "--json", "--state"]).arg(&state));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["engines"][0]["bot"], "alpha");
     assert!(json["engines"][0]["cycles"].as_u64().unwrap() >= 2);
 }
@@ -127,24 +105,14 @@ fn broken_spec_fails_clearly_and_leaves_state_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let engines = engines(tmp.path());
     let state = tmp.path().join("state");
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
-        .assert()
-        .success();
+    run_once(&engines, &state, &[]).assert().success();
     let before = snapshot(&state);
     fs::write(
         engines.join("beta.toml"),
         "bot = \"beta\"\n[pipeline]\ncommand = [\"./improve.sh\"]\n[policy]\nalpha = 7\n",
     )
     .unwrap();
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
+    run_once(&engines, &state, &[])
         .assert()
         .failure()
         .stderr(predicates::str::contains("beta.toml:5"))
@@ -156,11 +124,7 @@ fn broken_spec_fails_clearly_and_leaves_state_untouched() {
         "bot = \"beta\"\n[pipeline]\ncommand = [\"./does-not-exist.sh\"]\n",
     )
     .unwrap();
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
+    run_once(&engines, &state, &[])
         .assert()
         .failure()
         .stderr(predicates::str::contains("beta.toml"))
@@ -173,13 +137,7 @@ fn synergy_weights_can_be_shown_exported_imported_and_reset() {
     let tmp = tempfile::tempdir().unwrap();
     let engines = engines(tmp.path());
     let state = tmp.path().join("state");
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
-        .assert()
-        .success();
+    run_once(&engines, &state, &[]).assert().success();
     let with_state = |args: &[&str]| {
         let mut c = kaizen();
         c.args(args).arg("--state").arg(&state);
@@ -194,8 +152,7 @@ fn synergy_weights_can_be_shown_exported_imported_and_reset() {
     with_state(&["synergy", "export", "--bot", "alpha", "--out", exported_arg])
         .assert()
         .success();
-    let mut w: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&exported).unwrap()).unwrap();
+    let mut w = read_json(&exported);
     w["efficiency"] = serde_json::json!(3.5);
     fs::write(&exported, w.to_string()).unwrap();
     with_state(&["synergy", "import", "--bot", "alpha", exported_arg])
@@ -299,8 +256,7 @@ fn run_on_a_timer_stops_cleanly_on_ctrl_c_after_saving() {
     assert!(stderr.contains("stopping"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("alpha cycle 1 (interval)"), "{stdout}");
-    let saved: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&engine_file).unwrap()).unwrap();
+    let saved = read_json(&engine_file);
     assert!(saved["cycles"].as_u64().unwrap() >= 1);
 }
 
@@ -319,27 +275,18 @@ fn engines_autoscaling_made_come_back_as_copies_of_the_template() {
         ],"last_change":null,"autoscale":[]}"#,
     )
     .unwrap();
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
+    run_once(&engines, &state, &[])
         .assert()
         .success()
         .stdout(predicates::str::contains("engine0").not())
         .stderr(predicates::str::contains(
             "engine0 was created by autoscaling",
         ));
-    kaizen()
-        .args(["run", "--once", "--template", "alpha", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
+    run_once(&engines, &state, &["--template", "alpha"])
         .assert()
         .success()
         .stdout(predicates::str::contains("engine0"));
-    let registry: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(state.join("registry.json")).unwrap()).unwrap();
+    let registry = read_json(state.join("registry.json"));
     let origins: Vec<_> = registry["engines"]
         .as_array()
         .unwrap()

@@ -133,8 +133,7 @@ async fn ema_and_history_follow_spec_and_reach_disk() {
     // short mean of [1, 0.5, 2]
     assert!((status.short_mean - 3.5 / 3.0).abs() < 1e-12);
     // Per-cycle persistence: the record came after the save.
-    let text = std::fs::read_to_string(dir.path().join("ema").join(ENGINE_FILE)).unwrap();
-    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let saved = read_json(dir.path().join("ema").join(ENGINE_FILE));
     assert_eq!(saved["version"], 1);
     assert_eq!(saved["roi_history"], serde_json::json!([1.0, 0.5, 2.0]));
     assert_eq!(saved["roi_delta_ema"], 1.25);

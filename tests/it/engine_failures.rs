@@ -215,10 +215,7 @@ async fn nothing_is_saved_halfway_through_a_cycle() {
     gate.release(1);
     assert!(cycle.await.unwrap().unwrap().unwrap().succeeded());
     flush.await.unwrap().unwrap().unwrap();
-    let saved: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("careful/engine.json")).unwrap(),
-    )
-    .unwrap();
+    let saved = read_json(dir.path().join("careful/engine.json"));
     assert_eq!(saved["cycles"], 1);
     assert_eq!(saved["roi_history"].as_array().unwrap().len(), 1);
     assert_eq!(saved["paused"], true);

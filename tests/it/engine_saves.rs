@@ -3,7 +3,8 @@
 //! failed is made again a window later without another change.
 
 use crate::support::*;
-use kaizen::engine::{ENGINE_FILE, Persistence, RunCycle, Services};
+use actix::Addr;
+use kaizen::engine::{ENGINE_FILE, Persistence, RunCycle, SelfImprovementEngine, Services};
 use kaizen::host::ManualClock;
 use kaizen::persist::{Durability, PendingFile, StateWriter};
 use std::path::Path;
@@ -11,27 +12,46 @@ use std::time::{Duration, Instant};
 
 const WINDOW: Duration = Duration::from_millis(40);
 
-fn write_behind() -> Persistence {
-    Persistence::WriteBehind {
-        window: WINDOW,
-        durability: Durability::Atomic,
-    }
+/// A write-behind engine with a no-op pipeline, saving through `writer`.
+fn start(
+    writer: &StateWriter,
+    name: &str,
+    root: &Path,
+    clock: &ManualClock,
+) -> Addr<SelfImprovementEngine> {
+    builder(name, noop(), clock)
+        .state_root(root)
+        .persistence(Persistence::WriteBehind {
+            window: WINDOW,
+            durability: Durability::Atomic,
+        })
+        .services(Services {
+            writer: writer.clone(),
+            ..Services::default()
+        })
+        .start()
+        .unwrap()
 }
 
-/// The `cycles` saved in `dir`'s engine file, once it holds `want` (or
-/// whatever it holds after 10 s).
-async fn saved_cycles(dir: &Path, want: u64) -> Option<u64> {
+/// Waits until `done` holds, polling it, for 10 s at the most (the writer
+/// is another thread and the save timer runs on real time); whether it held.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let saved = std::fs::read_to_string(dir.join(ENGINE_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["cycles"].as_u64());
-        if saved == Some(want) || Instant::now() > deadline {
-            return saved;
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
         }
-        actix::clock::sleep(Duration::from_millis(10)).await;
+        actix::clock::sleep(Duration::from_millis(5)).await;
     }
+    true
+}
+
+/// The `cycles` saved in `dir`'s engine file.
+fn saved_cycles(dir: &Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join(ENGINE_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["cycles"].as_u64())
 }
 
 #[cfg(target_os = "linux")]
@@ -55,24 +75,13 @@ async fn a_writer_that_falls_behind_holds_one_save_per_engine() {
         Durability::Atomic,
     );
     let clock = ManualClock::new(0.0);
-    let engine = builder("patient", noop(), &clock)
-        .state_root(dir.path())
-        .persistence(write_behind())
-        .services(Services {
-            writer: writer.clone(),
-            ..Services::default()
-        })
-        .start()
-        .unwrap();
+    let engine = start(&writer, "patient", dir.path(), &clock);
     let cycle = |clock: &ManualClock| {
         clock.advance(1.0);
         engine.send(RunCycle { energy: 1 })
     };
     cycle(&clock).await.unwrap().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while writer.stats().submitted() == 1 && Instant::now() < deadline {
-        actix::clock::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(|| writer.stats().submitted() > 1).await;
     let first_save = writer.stats().submitted();
     assert!(first_save > 1, "the engine never saved");
     // Many windows of changes while the first save waits: nothing more is
@@ -87,10 +96,9 @@ async fn a_writer_that_falls_behind_holds_one_save_per_engine() {
     // became due, with all ten cycles, without another change or a flush.
     let drained = std::thread::spawn(move || std::fs::read(fifo).unwrap());
     assert_eq!(drained.join().unwrap(), b"{}");
-    assert_eq!(
-        saved_cycles(&dir.path().join("patient"), 10).await,
-        Some(10)
-    );
+    let folder = dir.path().join("patient");
+    eventually(|| saved_cycles(&folder) == Some(10)).await;
+    assert_eq!(saved_cycles(&folder), Some(10));
     assert!(writer.stats().submitted() > first_save);
 }
 
@@ -99,31 +107,23 @@ async fn a_failed_write_behind_save_is_made_again_a_window_later() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(0.0);
     let writer = StateWriter::spawn();
-    let engine = builder("retry", noop(), &clock)
-        .state_root(dir.path())
-        .persistence(write_behind())
-        .services(Services {
-            writer: writer.clone(),
-            ..Services::default()
-        })
-        .start()
-        .unwrap();
+    let engine = start(&writer, "retry", dir.path(), &clock);
     // The engine's folder is a plain file: its saves fail.
     let folder = dir.path().join("retry");
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::write(&folder, "in the way").unwrap();
     clock.advance(1.0);
     engine.send(RunCycle { energy: 1 }).await.unwrap().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while writer.stats().submitted() == 0 && Instant::now() < deadline {
-        actix::clock::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(writer.stats().submitted() > 0, "the engine never saved");
+    assert!(
+        eventually(|| writer.stats().submitted() > 0).await,
+        "the engine never saved"
+    );
     // Once the writer has answered everything handed to it so far, the
     // engine's save has been tried, and failed.
     writer.flush().await.unwrap().unwrap();
     assert_eq!(writer.stats().files(), 0);
     // Once the way is clear, a later attempt saves the cycle by itself.
     std::fs::remove_file(&folder).unwrap();
-    assert_eq!(saved_cycles(&folder, 1).await, Some(1));
+    eventually(|| saved_cycles(&folder) == Some(1)).await;
+    assert_eq!(saved_cycles(&folder), Some(1));
 }

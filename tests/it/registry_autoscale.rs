@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use kaizen::autoscale::{AutoscaleAction, AutoscaleConfig};
+use kaizen::decision::AutoscaleRecord;
 use kaizen::engine::ENGINE_FILE;
 use kaizen::host::{FixedProbe, ManualClock, Resources};
 use kaizen::registry::{Approval, AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
@@ -44,12 +45,16 @@ fn setup(root: Option<&Path>, approval: Option<Approval>) -> Setup {
     }
 }
 
-fn ask(energy: f64, trend: f64, config: AutoscaleConfig) -> AutoscaleRequest {
-    AutoscaleRequest {
-        energy: Some(energy),
-        trend: Some(trend),
-        resources: None,
-        config: Some(config),
+impl Setup {
+    /// One autoscale step for this energy score and trend, under `config`.
+    async fn ask(&self, energy: f64, trend: f64, config: AutoscaleConfig) -> AutoscaleRecord {
+        let request = AutoscaleRequest {
+            energy: Some(energy),
+            trend: Some(trend),
+            resources: None,
+            config: Some(config),
+        };
+        self.reg.autoscale(request).await.unwrap()
     }
 }
 
@@ -75,30 +80,18 @@ async fn spec_example_creates_then_removes() {
         roi_threshold: 0.1,
         ..AutoscaleConfig::default()
     };
-    let r = s
-        .reg
-        .autoscale(ask(0.9, 0.5, config.clone()))
-        .await
-        .unwrap();
+    let r = s.ask(0.9, 0.5, config.clone()).await;
     assert_eq!(r.decision.action, AutoscaleAction::Create("engine1".into()));
     assert!(r.applied);
     assert_eq!(names(&s.reg).await, ["engine0", "engine1"]);
     // At max_engines: hold.
-    let r = s
-        .reg
-        .autoscale(ask(0.9, 0.5, config.clone()))
-        .await
-        .unwrap();
+    let r = s.ask(0.9, 0.5, config.clone()).await;
     assert_eq!(r.decision.action, AutoscaleAction::Hold);
-    let r = s
-        .reg
-        .autoscale(ask(0.2, -0.2, config.clone()))
-        .await
-        .unwrap();
+    let r = s.ask(0.2, -0.2, config.clone()).await;
     assert!(matches!(r.decision.action, AutoscaleAction::Remove(_)));
     assert_eq!(names(&s.reg).await.len(), 1);
     // At min_engines: hold.
-    let r = s.reg.autoscale(ask(0.2, -0.2, config)).await.unwrap();
+    let r = s.ask(0.2, -0.2, config).await;
     assert_eq!(r.decision.action, AutoscaleAction::Hold);
     assert_eq!(names(&s.reg).await.len(), 1);
     let report = s.reg.status().await.unwrap();
@@ -116,16 +109,11 @@ async fn removes_the_lowest_ema_engine_after_saving_it() {
             .unwrap();
     }
     s.reg.run_all_cycles().await.unwrap();
-    let r = s
-        .reg
-        .autoscale(ask(0.1, 0.5, AutoscaleConfig::default()))
-        .await
-        .unwrap();
+    let r = s.ask(0.1, 0.5, AutoscaleConfig::default()).await;
     assert_eq!(r.decision.action, AutoscaleAction::Remove("bad".into()));
     assert_eq!(names(&s.reg).await, ["good", "meh"]);
     s.reg.shutdown().await.unwrap();
-    let saved = std::fs::read_to_string(dir.path().join("bad").join(ENGINE_FILE)).unwrap();
-    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    let saved = read_json(dir.path().join("bad").join(ENGINE_FILE));
     assert_eq!(saved["cycles"], 1);
     assert_eq!(saved["roi_history"], serde_json::json!([-1.0]));
 }
@@ -138,18 +126,10 @@ async fn cooldown_blocks_until_it_has_passed() {
         max_engines: 10,
         ..AutoscaleConfig::default()
     };
-    let r = s
-        .reg
-        .autoscale(ask(0.9, 0.5, config.clone()))
-        .await
-        .unwrap();
+    let r = s.ask(0.9, 0.5, config.clone()).await;
     assert!(r.applied);
     s.clock.advance(30.0);
-    let r = s
-        .reg
-        .autoscale(ask(0.9, 0.5, config.clone()))
-        .await
-        .unwrap();
+    let r = s.ask(0.9, 0.5, config.clone()).await;
     assert_eq!(r.decision.action, AutoscaleAction::Hold);
     assert!(
         r.decision.reason.contains("cooldown"),
@@ -157,7 +137,7 @@ async fn cooldown_blocks_until_it_has_passed() {
         r.decision.reason
     );
     s.clock.advance(31.0);
-    let r = s.reg.autoscale(ask(0.9, 0.5, config)).await.unwrap();
+    let r = s.ask(0.9, 0.5, config).await;
     assert_eq!(r.decision.action, AutoscaleAction::Create("engine1".into()));
     assert_eq!(names(&s.reg).await, ["engine0", "engine1"]);
 }
@@ -166,32 +146,21 @@ async fn cooldown_blocks_until_it_has_passed() {
 async fn machine_load_blocks_creation_and_pressure_removes() {
     let s = setup(None, None);
     for _ in 0..2 {
-        s.reg
-            .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
-            .await
-            .unwrap();
+        s.ask(0.9, 0.5, AutoscaleConfig::default()).await;
     }
     assert_eq!(names(&s.reg).await.len(), 2);
     s.probe.set(Resources {
         cpu: 0.85,
         memory: 0.2,
     });
-    let r = s
-        .reg
-        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
-        .await
-        .unwrap();
+    let r = s.ask(0.9, 0.5, AutoscaleConfig::default()).await;
     assert_eq!(r.decision.action, AutoscaleAction::Hold);
     assert_eq!(r.inputs.cpu, 0.85);
     s.probe.set(Resources {
         cpu: 0.2,
         memory: 0.95,
     });
-    let r = s
-        .reg
-        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
-        .await
-        .unwrap();
+    let r = s.ask(0.9, 0.5, AutoscaleConfig::default()).await;
     assert!(matches!(r.decision.action, AutoscaleAction::Remove(_)));
     assert_eq!(names(&s.reg).await.len(), 1);
 }
@@ -206,20 +175,12 @@ async fn approval_can_refuse() {
             flag.load(Ordering::SeqCst)
         })),
     );
-    let r = s
-        .reg
-        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
-        .await
-        .unwrap();
+    let r = s.ask(0.9, 0.5, AutoscaleConfig::default()).await;
     assert_eq!(r.decision.action, AutoscaleAction::Hold);
     assert!(r.decision.reason.starts_with("approval refused"));
     assert!(names(&s.reg).await.is_empty());
     allow.store(true, Ordering::SeqCst);
-    let r = s
-        .reg
-        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
-        .await
-        .unwrap();
+    let r = s.ask(0.9, 0.5, AutoscaleConfig::default()).await;
     assert!(r.applied);
     assert_eq!(names(&s.reg).await, ["engine0"]);
 }
@@ -236,30 +197,28 @@ async fn dry_run_changes_nothing() {
         dry_run: true,
         ..AutoscaleConfig::default()
     };
-    let r = s.reg.autoscale(ask(0.9, 0.5, dry.clone())).await.unwrap();
+    let r = s.ask(0.9, 0.5, dry.clone()).await;
     assert_eq!(r.decision.action, AutoscaleAction::Create("engine1".into()));
     assert!(!r.applied);
     s.reg
         .register_engine(builder("engine1", noop(), &s.clock))
         .await
         .unwrap();
-    let r = s.reg.autoscale(ask(0.1, -1.0, dry)).await.unwrap();
+    let r = s.ask(0.1, -1.0, dry).await;
     assert!(matches!(r.decision.action, AutoscaleAction::Remove(_)));
     assert!(!r.applied);
     assert_eq!(names(&s.reg).await, ["engine0", "engine1"]);
     // A dry run is not a change: the cooldown does not start.
     let r = s
-        .reg
-        .autoscale(ask(
+        .ask(
             0.9,
             0.5,
             AutoscaleConfig {
                 cooldown_secs: 600.0,
                 ..AutoscaleConfig::default()
             },
-        ))
-        .await
-        .unwrap();
+        )
+        .await;
     assert!(r.applied, "{r:?}");
 }
 
@@ -267,10 +226,7 @@ async fn dry_run_changes_nothing() {
 async fn every_step_is_on_the_decision_stream() {
     let s = setup(None, None);
     let mut rx = s.reg.subscribe();
-    s.reg
-        .autoscale(ask(0.9, 0.5, AutoscaleConfig::default()))
-        .await
-        .unwrap();
+    s.ask(0.9, 0.5, AutoscaleConfig::default()).await;
     let record = wait_for(&mut rx, |d| match d {
         kaizen::decision::Decision::Autoscale(a) => Some(a.clone()),
         _ => None,

@@ -55,8 +55,7 @@ async fn thousand_engines_hundred_ticks_nothing_lost() {
     }
     reg.shutdown().await.unwrap();
     for (name, cycles) in &runs {
-        let text = std::fs::read_to_string(dir.path().join(name).join(ENGINE_FILE)).unwrap();
-        let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let saved = read_json(dir.path().join(name).join(ENGINE_FILE));
         assert_eq!(saved["cycles"], *cycles, "{name}");
     }
     // Most ticks run a cycle (the policy explores with ε = 0.1).

@@ -26,6 +26,24 @@ fn engine_event(kind: EngineEventKind, name: &str) -> impl FnMut(&Decision) -> O
     }
 }
 
+/// Stops `name`'s actor, as a crash would, and waits for the registry's
+/// answer: `then` (a restart, or the engine marked failed).
+async fn kill(
+    reg: &RegistryHandle,
+    events: &mut tokio::sync::broadcast::Receiver<Decision>,
+    name: &str,
+    then: EngineEventKind,
+) {
+    reg.engine(name)
+        .await
+        .unwrap()
+        .unwrap()
+        .send(Stop)
+        .await
+        .unwrap();
+    wait_for(events, engine_event(then, name)).await;
+}
+
 #[actix::test]
 async fn run_all_cycles_returns_every_engines_record() {
     let clock = ManualClock::new(0.0);
@@ -109,13 +127,7 @@ async fn an_engine_killed_mid_run_restarts_from_its_saved_state() {
         actix::spawn(async move { reg.run_cycle("victim", 1).await })
     };
     gate.entries_reach(2).await;
-    let engine = reg.engine("victim").await.unwrap().unwrap();
-    engine.send(Stop).await.unwrap();
-    wait_for(
-        &mut events,
-        engine_event(EngineEventKind::Restarted, "victim"),
-    )
-    .await;
+    kill(&reg, &mut events, "victim", EngineEventKind::Restarted).await;
     // The cycle that was running is lost with the engine; the caller hears so.
     assert!(in_flight.await.unwrap().is_err());
 
@@ -142,28 +154,10 @@ async fn more_than_five_restarts_in_a_minute_mark_the_engine_failed() {
         .unwrap();
     let mut events = reg.subscribe();
     for _ in 0..5 {
-        reg.engine("flaky")
-            .await
-            .unwrap()
-            .unwrap()
-            .send(Stop)
-            .await
-            .unwrap();
-        wait_for(
-            &mut events,
-            engine_event(EngineEventKind::Restarted, "flaky"),
-        )
-        .await;
+        kill(&reg, &mut events, "flaky", EngineEventKind::Restarted).await;
         clock.advance(5.0);
     }
-    reg.engine("flaky")
-        .await
-        .unwrap()
-        .unwrap()
-        .send(Stop)
-        .await
-        .unwrap();
-    wait_for(&mut events, engine_event(EngineEventKind::Failed, "flaky")).await;
+    kill(&reg, &mut events, "flaky", EngineEventKind::Failed).await;
     assert!(reg.engine("flaky").await.unwrap().is_none());
     let report = reg.status().await.unwrap();
     let failed = report.engines[0].failed.as_deref().unwrap();
@@ -181,18 +175,7 @@ async fn restarts_spread_over_time_are_not_counted_together() {
         .unwrap();
     let mut events = reg.subscribe();
     for _ in 0..8 {
-        reg.engine("steady")
-            .await
-            .unwrap()
-            .unwrap()
-            .send(Stop)
-            .await
-            .unwrap();
-        wait_for(
-            &mut events,
-            engine_event(EngineEventKind::Restarted, "steady"),
-        )
-        .await;
+        kill(&reg, &mut events, "steady", EngineEventKind::Restarted).await;
         clock.advance(20.0);
     }
     assert!(reg.engine("steady").await.unwrap().is_some());
@@ -335,9 +318,7 @@ async fn a_removed_engines_name_is_free_only_once_it_has_saved() {
     gate.release(1);
     assert!(cycle.await.unwrap().unwrap().succeeded());
     shutdown.await.unwrap().unwrap();
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("old/engine.json")).unwrap())
-            .unwrap();
+    let saved = read_json(dir.path().join("old/engine.json"));
     assert_eq!(saved["cycles"], 1);
 }
 
@@ -376,31 +357,9 @@ async fn a_failed_engines_name_is_not_given_to_a_new_one() {
         .unwrap();
     let mut events = reg.subscribe();
     for _ in 0..5 {
-        reg.engine("engine0")
-            .await
-            .unwrap()
-            .unwrap()
-            .send(Stop)
-            .await
-            .unwrap();
-        wait_for(
-            &mut events,
-            engine_event(EngineEventKind::Restarted, "engine0"),
-        )
-        .await;
+        kill(&reg, &mut events, "engine0", EngineEventKind::Restarted).await;
     }
-    reg.engine("engine0")
-        .await
-        .unwrap()
-        .unwrap()
-        .send(Stop)
-        .await
-        .unwrap();
-    wait_for(
-        &mut events,
-        engine_event(EngineEventKind::Failed, "engine0"),
-    )
-    .await;
+    kill(&reg, &mut events, "engine0", EngineEventKind::Failed).await;
     let r = reg
         .autoscale(kaizen::registry::AutoscaleRequest {
             energy: Some(0.9),

@@ -1,7 +1,7 @@
 //! `kaizen simulate` through the real binary.
 
-use assert_cmd::cargo::cargo_bin_cmd;
-use std::path::PathBuf;
+use crate::support::{kaizen, stdout_of};
+use std::path::{Path, PathBuf};
 
 fn scenario(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -9,11 +9,23 @@ fn scenario(name: &str) -> PathBuf {
         .join(format!("{name}.toml"))
 }
 
+/// `kaizen simulate --scenario FILE`, which must fail: what it printed.
+fn simulate_fails(file: &Path) -> std::process::Output {
+    kaizen()
+        .arg("simulate")
+        .arg("--scenario")
+        .arg(file)
+        .assert()
+        .failure()
+        .get_output()
+        .clone()
+}
+
 /// Runs `kaizen simulate` with `args`; returns the JSON it wrote to FILE.
 fn json_report(args: &[&str]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
-    cargo_bin_cmd!("kaizen")
+    kaizen()
         .arg("simulate")
         .args(args)
         .arg("--json")
@@ -73,14 +85,7 @@ fn a_different_seed_gives_a_different_report() {
 
 #[test]
 fn help_lists_every_flag() {
-    let out = cargo_bin_cmd!("kaizen")
-        .args(["simulate", "--help"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let help = String::from_utf8(out).unwrap();
+    let help = stdout_of(kaizen().args(["simulate", "--help"]));
     for flag in ["--scenario", "--policy", "--seed", "--ticks", "--json"] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
@@ -102,14 +107,7 @@ fn a_bad_scenario_file_names_the_file_and_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, "ticks = 10\n\n[[bots]]\nname = \"a\"\ngian = 0.3\n").unwrap();
-    let out = cargo_bin_cmd!("kaizen")
-        .arg("simulate")
-        .arg("--scenario")
-        .arg(&path)
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
+    let out = simulate_fails(&path);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
     assert!(stderr.contains("line 3"), "{stderr}");
@@ -118,28 +116,14 @@ fn a_bad_scenario_file_names_the_file_and_the_line() {
 
     // A value out of range names the file and the field.
     std::fs::write(&path, "[[bots]]\nname = \"a\"\ngain = 3.0\n").unwrap();
-    let out = cargo_bin_cmd!("kaizen")
-        .arg("simulate")
-        .arg("--scenario")
-        .arg(&path)
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
+    let out = simulate_fails(&path);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("broken.toml"), "{stderr}");
     assert!(stderr.contains("scenario.bots[0].gain"), "{stderr}");
 
     // A file that is not there is named too.
     let missing = dir.path().join("missing.toml");
-    let out = cargo_bin_cmd!("kaizen")
-        .arg("simulate")
-        .arg("--scenario")
-        .arg(&missing)
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
+    let out = simulate_fails(&missing);
     assert!(
         String::from_utf8(out.stderr)
             .unwrap()
@@ -149,7 +133,7 @@ fn a_bad_scenario_file_names_the_file_and_the_line() {
 
 #[test]
 fn without_arguments_the_built_in_scenario_runs_and_prints_the_table() {
-    let out = cargo_bin_cmd!("kaizen")
+    let out = kaizen()
         .args(["simulate", "--ticks", "300"])
         .assert()
         .success()
@@ -184,16 +168,10 @@ fn without_arguments_the_built_in_scenario_runs_and_prints_the_table() {
 
 #[test]
 fn one_policy_and_json_on_stdout() {
-    let out = cargo_bin_cmd!("kaizen")
-        .args([
-            "simulate", "--policy", "interval", "--ticks", "50", "--json", "-",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let out = stdout_of(kaizen().args([
+        "simulate", "--policy", "interval", "--ticks", "50", "--json", "-",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let policies = report["policies"].as_array().unwrap();
     assert_eq!(policies.len(), 1);
     assert_eq!(policies[0]["policy"], "interval");

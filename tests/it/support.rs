@@ -151,3 +151,19 @@ pub async fn wait_for<T>(
     .await
     .expect("the awaited decision did not come within 30 s")
 }
+
+/// The `kaizen` binary of this build, as a command to run.
+pub fn kaizen() -> assert_cmd::Command {
+    assert_cmd::cargo::cargo_bin_cmd!("kaizen")
+}
+
+/// Runs `cmd`, which must succeed; what it printed on stdout.
+pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// The JSON file at `path`, parsed.
+pub fn read_json(path: impl AsRef<std::path::Path>) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
