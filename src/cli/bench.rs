@@ -267,17 +267,12 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     };
     // Warm up to the steady state: with write-behind, until every engine has
     // saved three times (a file, its backup and its scratch file each exist,
-    // so no save creates a file any more), then let the writer drain: the
-    // timed rounds see what a long-running host sees.
-    let warm_up = match args.persistence {
-        Mode::WriteBehind => args.window.mul_f64(3.5),
-        Mode::PerCycle | Mode::None => Duration::ZERO,
-    };
-    // Each save writes engine.json, policy.json and meta.json; three saves
-    // of every engine must have reached the writer's files.
-    let settled = match args.persistence {
-        Mode::WriteBehind => 9 * args.engines as u64,
-        Mode::PerCycle | Mode::None => 0,
+    // so no save creates a file any more: three saves of engine.json,
+    // policy.json and meta.json each), then let the writer drain: the timed
+    // rounds see what a long-running host sees.
+    let (warm_up, settled) = match args.persistence {
+        Mode::WriteBehind => (args.window.mul_f64(3.5), 9 * args.engines as u64),
+        Mode::PerCycle | Mode::None => (Duration::ZERO, 0),
     };
     let warming = Instant::now();
     let mut rounds = 0;

@@ -137,12 +137,12 @@ impl SelfImprovementEngine {
                 let files = self.core.take_files();
                 (!files.is_empty()).then(|| self.submit(files, durability))
             }
-            Persistence::WriteBehind { .. } if self.flush_due => {
-                self.flush_if_due(ctx);
-                None
-            }
             Persistence::WriteBehind { window, .. } => {
-                self.schedule_flush(window, ctx);
+                if self.flush_due {
+                    self.flush_if_due(ctx);
+                } else {
+                    self.schedule_flush(window, ctx);
+                }
                 None
             }
         }
@@ -167,9 +167,14 @@ impl SelfImprovementEngine {
     /// writer that falls behind holds one copy of each engine's files and
     /// engines do not encode versions that would only be replaced.
     fn flush_if_due(&mut self, ctx: &mut Context<Self>) {
-        if self.flush_due && !self.busy && self.saves_in_flight == 0 {
-            self.flush_due = false;
-            self.flush_detached(ctx);
+        if !self.flush_due || self.busy || self.saves_in_flight > 0 {
+            return;
+        }
+        self.flush_due = false;
+        let files = self.core.take_files();
+        if !files.is_empty() {
+            let save = self.submit(files, self.durability());
+            ctx.spawn(save.map(|_, _, _| ()));
         }
     }
 
@@ -207,14 +212,6 @@ impl SelfImprovementEngine {
     fn durability(&self) -> Durability {
         match self.core.config().persistence {
             Persistence::PerCycle(d) | Persistence::WriteBehind { durability: d, .. } => d,
-        }
-    }
-
-    fn flush_detached(&mut self, ctx: &mut Context<Self>) {
-        let files = self.core.take_files();
-        if !files.is_empty() {
-            let save = self.submit(files, self.durability());
-            ctx.spawn(save.map(|_, _, _| ()));
         }
     }
 
