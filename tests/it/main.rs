@@ -10,4 +10,5 @@ mod registry_autoscale;
 mod registry_load;
 mod registry_supervision;
 mod sim_cli;
+mod state_round1;
 mod support;
