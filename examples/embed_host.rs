@@ -4,9 +4,10 @@
 //! Run with `cargo run --release --example embed_host`.
 
 use kaizen::decision::Decision;
-use kaizen::engine::{CycleAction, EngineBuilder};
+use kaizen::engine::EngineBuilder;
 use kaizen::host::{FixedProbe, HostError, ManualClock, ProfitSource};
 use kaizen::pipeline::{AutomationResult, Pipeline, PipelineError, PipelineFuture};
+use kaizen::record::CycleAction;
 use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

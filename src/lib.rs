@@ -14,6 +14,7 @@
 //! - [`metalog`] — per-module ROI accounting and the stable module index.
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
+//! - [`record`] — what one tick decided and why ([`record::CycleRecord`], [`record::Reason`]).
 //! - [`autoscale`] — the decision to create or remove an engine.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
@@ -36,6 +37,7 @@ pub mod metalog;
 pub mod persist;
 pub mod pipeline;
 pub mod policy;
+pub mod record;
 pub mod registry;
 pub mod roi;
 pub mod sim;

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use super::table::Table;
 use kaizen::autoscale::{AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
-use kaizen::engine::{CycleAction, EngineBuilder, Persistence, Services};
+use kaizen::engine::{EngineBuilder, Persistence, Services};
 use kaizen::host::{FixedProbe, ManualClock};
 use kaizen::persist::{Durability, StateWriter};
 use kaizen::pipeline::{AutomationResult, pipeline_fn};
+use kaizen::record::CycleAction;
 use kaizen::registry::{AutoscaleRequest, LatencySummary, RegistryConfig, RegistryHandle};
 use kaizen::spec::SpecDuration;
 use kaizen::synergy::{
@@ -259,7 +260,7 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
             .persistence(persistence);
         registry.register_engine(b).await?;
     }
-    let cycles = |records: &std::collections::BTreeMap<String, kaizen::engine::CycleRecord>| {
+    let cycles = |records: &std::collections::BTreeMap<String, kaizen::record::CycleRecord>| {
         records
             .values()
             .filter(|r| r.action == CycleAction::Run)

@@ -10,8 +10,9 @@ use std::time::Duration;
 use super::table::Table;
 use kaizen::autoscale::AutoscaleConfig;
 use kaizen::decision::Decision;
-use kaizen::engine::{CycleAction, CycleRecord, EngineBuilder};
+use kaizen::engine::EngineBuilder;
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::record::{CycleAction, CycleRecord};
 use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
 use kaizen::spec::{SpecDuration, load_dir};
 

@@ -13,11 +13,11 @@ use super::learners::{Learned, LearnerPool};
 use super::locks::{BotGuard, BotLock};
 use super::logic::{Absorbed, CyclePlan, EngineCore, Hosts, Reading, TickPlan};
 use super::messages::*;
-use super::record::{CycleRecord, Reason};
 use crate::decision::{DecisionSender, publish_cycle};
 use crate::host::{Clock, Resources};
 use crate::persist::{Durability, PendingFile, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
+use crate::record::{CycleRecord, Reason};
 use crate::synergy::LearnReport;
 use crate::{Error, Result};
 

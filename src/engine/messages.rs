@@ -4,9 +4,9 @@ use actix::Message;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::record::{CycleAction, CycleRecord, Reason};
 use crate::Result;
 use crate::host::Resources;
+use crate::record::{CycleAction, CycleRecord, Reason};
 use crate::synergy::SynergyWeights;
 
 /// Decide, and run a cycle if the decision says so (SPEC §4).

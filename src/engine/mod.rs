@@ -33,7 +33,6 @@ mod learners;
 mod locks;
 mod logic;
 mod messages;
-mod record;
 mod services;
 
 pub use actor::SelfImprovementEngine;
@@ -49,7 +48,6 @@ pub use messages::{
     EngineExited, EngineStatus, Flush, LastTick, Pause, RecordMetrics, Resume, RunCycle,
     SetWeights, Shutdown, Status, Stop, Tick,
 };
-pub use record::{CycleAction, CycleInputs, CycleOutcome, CycleRecord, Reason};
 pub use services::Services;
 
 use crate::{Error, Result};

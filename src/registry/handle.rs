@@ -13,9 +13,10 @@ use super::{
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
 use crate::engine::{
-    CycleRecord, EngineBuilder, EngineStatus, RunCycle, SelfImprovementEngine, Services, Shutdown,
+    EngineBuilder, EngineStatus, RunCycle, SelfImprovementEngine, Services, Shutdown,
 };
 use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
+use crate::record::CycleRecord;
 use crate::{Error, Result};
 
 /// Builds the engine for a name the autoscaler chose (`engine{i}`). The

@@ -43,9 +43,10 @@ use super::scenario::{DeltaSource, Scenario};
 use super::world::{Purpose, SharedWorld, World, lock, stream};
 use crate::Result;
 use crate::autoscale::AutoscaleAction;
-use crate::engine::{BotLocks, CycleAction, CycleRecord, EngineBuilder, EngineConfig, Services};
+use crate::engine::{BotLocks, EngineBuilder, EngineConfig, Services};
 use crate::host::{ManualClock, ProfitSource};
 use crate::pipeline::Pipeline;
+use crate::record::{CycleAction, CycleRecord};
 use crate::registry::{AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
 use crate::spec::EnergyKind;
 

@@ -3,8 +3,9 @@
 
 use crate::support::*;
 use kaizen::energy::EnergySource;
-use kaizen::engine::{CycleAction, ENGINE_FILE, Reason, RecordMetrics, RunCycle, Status, Tick};
+use kaizen::engine::{ENGINE_FILE, RecordMetrics, RunCycle, Status, Tick};
 use kaizen::host::{ManualClock, Resources, RoiForecast};
+use kaizen::record::{CycleAction, Reason};
 use kaizen::roi::RoiConfig;
 use std::sync::Arc;
 

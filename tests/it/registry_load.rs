@@ -2,9 +2,10 @@
 //! registry; nothing is lost (every engine's cycle count and state file agree).
 
 use crate::support::*;
-use kaizen::engine::{CycleAction, ENGINE_FILE, Persistence};
+use kaizen::engine::{ENGINE_FILE, Persistence};
 use kaizen::host::{FixedProbe, ManualClock};
 use kaizen::persist::Durability;
+use kaizen::record::CycleAction;
 use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::collections::BTreeMap;
 use std::sync::Arc;

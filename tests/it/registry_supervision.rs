@@ -2,8 +2,9 @@
 
 use crate::support::*;
 use kaizen::decision::{Decision, EngineEventKind};
-use kaizen::engine::{CycleAction, EngineBuilder, Reason, Status, Stop};
+use kaizen::engine::{EngineBuilder, Status, Stop};
 use kaizen::host::{FixedProbe, ManualClock};
+use kaizen::record::{CycleAction, Reason};
 use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::path::Path;
 use std::sync::Arc;

@@ -4,10 +4,10 @@
 
 use super::{CyclePlan, Dirty, EngineCore, Hosts, Reading};
 use crate::Result;
-use crate::engine::record::{CycleAction, CycleOutcome, CycleRecord};
 use crate::metalog::{DEFAULT_DIMINISHING_CONSECUTIVE, DEFAULT_DIMINISHING_THRESHOLD};
 use crate::pipeline::{AutomationResult, PipelineError};
 use crate::policy::Action;
+use crate::record::{CycleAction, CycleOutcome, CycleRecord};
 use crate::synergy::{LearnReport, SynergyDeltas, SynergyKey, SynergyLearner};
 
 /// The outcome of a cycle, absorbed into ROI and metrics, waiting for the

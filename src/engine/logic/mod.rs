@@ -27,7 +27,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::config::EngineConfig;
-use super::record::{CycleInputs, CycleRecord, Reason};
 use crate::chain::{ChainInputs, EnergyChain, energy_chain};
 use crate::energy::{EnergyInputs, EnergySource};
 use crate::error::Result;
@@ -35,6 +34,7 @@ use crate::host::Resources;
 use crate::metalog::{META_FILE, MODULES_FILE, MetaLogger, ModuleIndex};
 use crate::persist::{self, PendingFile};
 use crate::policy::{Action, PolicyState, SelfImprovementPolicy, StateInputs};
+use crate::record::{CycleInputs, CycleRecord, Reason};
 use crate::roi::RoiTracker;
 use crate::synergy::{SynergyKeys, SynergyLearner, SynergyWeights, adjustment, core_products};
 

@@ -1,11 +1,11 @@
 use super::*;
-use crate::engine::record::CycleRecord;
 use crate::host::HostError;
 use crate::host::ProfitSource;
 use crate::pipeline::RoiResult;
 use crate::pipeline::{AutomationResult, PipelineError};
 use crate::policy::Action;
 use crate::policy::PolicyConfig;
+use crate::record::CycleRecord;
 use crate::roi::RoiConfig;
 use std::sync::Mutex;
 
