@@ -19,6 +19,7 @@
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
+//! - [`runtime`] — the services every engine of a process shares: bot locks, learner pool, state writer.
 //! - [`registry`] — the `ImprovementEngineRegistry` actor: owns, runs, supervises and scales engines.
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
@@ -40,6 +41,7 @@ pub mod policy;
 pub mod record;
 pub mod registry;
 pub mod roi;
+pub mod runtime;
 pub mod sim;
 pub mod spec;
 pub mod synergy;

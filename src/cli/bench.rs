@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::table::Table;
 use kaizen::autoscale::{AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
-use kaizen::engine::{EngineBuilder, Persistence, Services};
+use kaizen::engine::{EngineBuilder, Persistence};
 use kaizen::host::{FixedProbe, ManualClock};
 use kaizen::persist::{Durability, StateWriter};
 use kaizen::pipeline::{AutomationResult, pipeline_fn};
 use kaizen::record::CycleAction;
 use kaizen::registry::{AutoscaleRequest, LatencySummary, RegistryConfig, RegistryHandle};
+use kaizen::runtime::Services;
 use kaizen::spec::SpecDuration;
 use kaizen::synergy::{
     DQNSynergyLearner, DqnConfig, LearnerConfig, SynergyDeltas, SynergyKeys, SynergyLearner,

@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use super::config::Persistence;
-use super::learners::{Learned, LearnerPool};
-use super::locks::{BotGuard, BotLock};
 use super::logic::{Absorbed, CyclePlan, EngineCore, Hosts, Reading, TickPlan};
 use super::messages::*;
 use crate::decision::{DecisionSender, publish_cycle};
@@ -18,6 +16,8 @@ use crate::host::{Clock, Resources};
 use crate::persist::{Durability, PendingFile, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
 use crate::record::{CycleRecord, Reason};
+use crate::runtime::{BotGuard, BotLock};
+use crate::runtime::{Learned, LearnerPool};
 use crate::synergy::LearnReport;
 use crate::{Error, Result};
 

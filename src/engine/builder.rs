@@ -9,7 +9,6 @@ use super::actor::{SelfImprovementEngine, Wiring};
 use super::config::{EngineConfig, Persistence};
 use super::logic::{EnergyFactory, EngineCore, Hosts};
 use super::messages::EngineExited;
-use super::services::Services;
 use super::validate_name;
 use crate::Result;
 use crate::decision::DecisionSender;
@@ -18,6 +17,7 @@ use crate::host::{Clock, Diagnostics, ProfitSource, RoiForecast, SystemClock};
 use crate::pipeline::Pipeline;
 use crate::policy::PolicyConfig;
 use crate::roi::RoiConfig;
+use crate::runtime::Services;
 use crate::synergy::LearnerConfig;
 
 /// Builds a [`SelfImprovementEngine`]. Cheap to clone: a registry keeps the

@@ -9,7 +9,7 @@
 //! The actor is thin: every decision is made by [`EngineCore`]; the actor
 //! routes messages, runs the pipeline (guarded: errors, panics, timeouts and
 //! non-finite results become failed cycles), sends heavy synergy updates to a
-//! [`LearnerPool`] so its thread keeps answering, and hands state files to a
+//! [`LearnerPool`](crate::runtime::LearnerPool) so its thread keeps answering, and hands state files to a
 //! [`StateWriter`](crate::persist::StateWriter).
 //!
 //! ```no_run
@@ -29,17 +29,12 @@
 mod actor;
 mod builder;
 mod config;
-mod learners;
-mod locks;
 mod logic;
 mod messages;
-mod services;
 
 pub use actor::SelfImprovementEngine;
 pub use builder::EngineBuilder;
 pub use config::{EngineConfig, Persistence};
-pub use learners::{Learned, LearnerPool};
-pub use locks::{BotGuard, BotLocks};
 pub use logic::{
     Absorbed, CyclePlan, ENGINE_FILE, EnergyFactory, EngineCore, Hosts, POLICY_FILE, Reading,
     SavedEngine, TickPlan, inspect_engine,
@@ -48,7 +43,6 @@ pub use messages::{
     EngineExited, EngineStatus, Flush, LastTick, Pause, RecordMetrics, Resume, RunCycle,
     SetWeights, Shutdown, Status, Stop, Tick,
 };
-pub use services::Services;
 
 use crate::{Error, Result};
 

@@ -12,11 +12,10 @@ use super::{
 };
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
-use crate::engine::{
-    EngineBuilder, EngineStatus, RunCycle, SelfImprovementEngine, Services, Shutdown,
-};
+use crate::engine::{EngineBuilder, EngineStatus, RunCycle, SelfImprovementEngine, Shutdown};
 use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
 use crate::record::CycleRecord;
+use crate::runtime::Services;
 use crate::{Error, Result};
 
 /// Builds the engine for a name the autoscaler chose (`engine{i}`). The

@@ -48,11 +48,11 @@ use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
 use crate::engine::{
-    EngineBuilder, EngineExited, EngineStatus, SelfImprovementEngine, Services, Shutdown, Status,
-    Tick,
+    EngineBuilder, EngineExited, EngineStatus, SelfImprovementEngine, Shutdown, Status, Tick,
 };
 use crate::host::{Clock, ResourceProbe};
 use crate::record::{CycleRecord, Reason};
+use crate::runtime::Services;
 use crate::{Error, Result};
 
 /// The longest a change to the set of engines waits before `registry.json` is written.

@@ -43,11 +43,12 @@ use super::scenario::{DeltaSource, Scenario};
 use super::world::{Purpose, SharedWorld, World, lock, stream};
 use crate::Result;
 use crate::autoscale::AutoscaleAction;
-use crate::engine::{BotLocks, EngineBuilder, EngineConfig, Services};
+use crate::engine::{EngineBuilder, EngineConfig};
 use crate::host::{ManualClock, ProfitSource};
 use crate::pipeline::Pipeline;
 use crate::record::{CycleAction, CycleRecord};
 use crate::registry::{AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
+use crate::runtime::{BotLocks, Services};
 use crate::spec::EnergyKind;
 
 /// What the learned policy's engines did, counted over the run.

@@ -107,7 +107,7 @@ impl EngineCore {
         let mut learner = self.learner.take().ok_or_else(|| {
             crate::Error::invalid("synergy learner", "away", "the learner at home")
         })?;
-        let report = crate::engine::learners::update_caught(
+        let report = crate::runtime::learners::update_caught(
             learner.as_mut(),
             absorbed.delta,
             &absorbed.deltas,
