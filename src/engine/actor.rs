@@ -13,7 +13,7 @@ use super::logic::{Absorbed, CyclePlan, EngineCore, Hosts, Reading, TickPlan};
 use super::messages::*;
 use crate::decision::{DecisionSender, publish_cycle};
 use crate::host::{Clock, Resources};
-use crate::persist::{Durability, PendingFile, StateWriter};
+use crate::persist::{Answer, Durability, PendingFile, PersistError, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
 use crate::record::{CycleRecord, Reason};
 use crate::runtime::{BotGuard, BotLock};
@@ -185,7 +185,7 @@ impl SelfImprovementEngine {
         self.saves_in_flight += 1;
         Box::pin(ack.into_actor(self).map(|answer, act, ctx| {
             act.saves_in_flight -= 1;
-            let result = saved(answer);
+            let result = saved(act.core.name(), answer);
             if let Err(e) = &result {
                 tracing::error!(engine = %act.core.name(), error = %e, "state not saved; it will be written again");
                 act.core.mark_all_dirty();
@@ -313,11 +313,9 @@ impl SelfImprovementEngine {
     fn recover_learner(&mut self) -> Result<LearnReport> {
         tracing::error!(engine = %self.core.name(), "the learner pool lost this engine's learner; reloading it from disk");
         self.core.reopen_learner()?;
-        Err(Error::invalid(
-            "synergy learner update",
-            "lost",
-            "an answer from the learner pool",
-        ))
+        Err(Error::LearnerLost {
+            engine: self.core.name().to_string(),
+        })
     }
 
     fn finish(
@@ -406,21 +404,20 @@ impl Handler<RunCycle> for SelfImprovementEngine {
                 "a whole number in 1..=100",
             )));
         }
+        let engine = self.core.name().to_string();
         let refused = if self.shutting_down {
-            Some("it is shutting down")
+            Some(Error::ShuttingDown {
+                what: format!("engine {engine}"),
+            })
         } else if self.core.paused() {
-            Some("it is paused")
+            Some(Error::Paused { engine })
         } else if self.busy {
-            Some("a cycle is already running")
+            Some(Error::Busy { engine })
         } else {
             None
         };
-        if let Some(why) = refused {
-            return ActorResponse::reply(Err(Error::invalid(
-                "run_cycle",
-                self.core.name(),
-                format!("an engine that can run a cycle now ({why})"),
-            )));
+        if let Some(e) = refused {
+            return ActorResponse::reply(Err(e));
         }
         let now = self.wiring.clock.now();
         match self
@@ -529,18 +526,20 @@ impl SelfImprovementEngine {
     }
 }
 
-/// The writer's answer as a result.
+/// The writer's answer to a save of `engine`'s state, as a result.
 fn saved(
-    answer: std::result::Result<
-        std::result::Result<(), String>,
-        tokio::sync::oneshot::error::RecvError,
-    >,
+    engine: &str,
+    answer: std::result::Result<Answer, tokio::sync::oneshot::error::RecvError>,
 ) -> Result<()> {
-    match answer {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Error::invalid("state save", "failed", e)),
-        Err(_) => Err(Error::NotRunning("the state writer".into())),
-    }
+    let source = match answer {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e,
+        Err(_) => Arc::new(PersistError::WriterStopped),
+    };
+    Err(Error::SaveFailed {
+        what: format!("engine {engine}"),
+        source,
+    })
 }
 
 impl Handler<Flush> for SelfImprovementEngine {

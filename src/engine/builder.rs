@@ -258,8 +258,14 @@ impl EngineBuilder {
         self.build_supervised(None, 0)
     }
 
-    /// Builds and starts the engine on the current arbiter.
+    /// Builds and starts the engine on the current arbiter; inside an actix
+    /// system only ([`Error::NoActixSystem`](crate::Error::NoActixSystem) otherwise).
     pub fn start(&self) -> Result<Addr<SelfImprovementEngine>> {
+        if actix::System::try_current().is_none() {
+            return Err(crate::Error::NoActixSystem {
+                what: "EngineBuilder::start",
+            });
+        }
         Ok(self.build()?.start())
     }
 

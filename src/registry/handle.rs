@@ -14,6 +14,7 @@ use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
 use crate::engine::{EngineBuilder, EngineStatus, RunCycle, SelfImprovementEngine, Shutdown};
 use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
+use crate::persist::PersistError;
 use crate::record::CycleRecord;
 use crate::runtime::Services;
 use crate::{Error, Result};
@@ -115,8 +116,14 @@ impl RegistryBuilder {
     }
 
     /// Starts the registry actor on the current arbiter, and its worker
-    /// arbiters. Must be called inside an actix system.
+    /// arbiters. Must be called inside an actix system
+    /// ([`Error::NoActixSystem`] otherwise).
     pub fn start(self) -> Result<RegistryHandle> {
+        if actix::System::try_current().is_none() {
+            return Err(Error::NoActixSystem {
+                what: "RegistryHandle::builder(…).start()",
+            });
+        }
         self.config.autoscale.validate()?;
         let probe: Box<dyn ResourceProbe> = match self.probe {
             Some(p) => p,
@@ -241,13 +248,12 @@ impl RegistryHandle {
 
     /// Runs one engine's cycle now with `energy` requested.
     pub async fn run_cycle(&self, name: &str, energy: u32) -> Result<CycleRecord> {
-        let engine = self.engine(name).await?.ok_or_else(|| {
-            Error::invalid(
-                "engine name",
-                format!("{name:?}"),
-                "a registered, live engine",
-            )
-        })?;
+        let engine = self
+            .engine(name)
+            .await?
+            .ok_or_else(|| Error::UnknownEngine {
+                name: name.to_string(),
+            })?;
         engine
             .send(RunCycle { energy })
             .await
@@ -333,9 +339,7 @@ impl Handler<RunAll> for ImprovementEngineRegistry {
     type Result = ResponseActFuture<Self, Result<BTreeMap<String, CycleRecord>>>;
     fn handle(&mut self, _: RunAll, _: &mut Self::Context) -> Self::Result {
         if self.stopping {
-            return Box::pin(actix::fut::ready(Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ))));
+            return Box::pin(actix::fut::ready(Err(super::stopping())));
         }
         Box::pin(
             self.round()
@@ -488,7 +492,7 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
                 let (name, ask) = (name.clone(), addr.send(Shutdown { wait }));
                 async move {
                     match ask.await {
-                        Ok(Err(e)) => Some(format!("engine {name}: {e}")),
+                        Ok(Err(e)) => Some((name, e)),
                         // Saved, or already gone (its last save stands).
                         Ok(Ok(())) | Err(_) => None,
                     }
@@ -498,17 +502,31 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
         Box::pin(
             futures_util::future::join_all(shutdowns)
                 .into_actor(self)
-                .then(|errors, act, _| {
+                .then(|failed, act, _| {
                     // The registry's own file and one last flush, after the
                     // engines' final saves were handed to the writer.
                     act.save_registry();
                     let flush = act.services.writer.flush();
                     async move {
-                        let flushed = flush.await;
-                        match (errors.into_iter().flatten().next(), flushed) {
-                            (Some(e), _) => Err(Error::invalid("shutdown", "incomplete", e)),
-                            (None, Ok(Err(e))) => Err(Error::invalid("shutdown", "incomplete", e)),
-                            _ => Ok(()),
+                        let flushed = match flush.await {
+                            Ok(Ok(())) => None,
+                            Ok(Err(source)) => Some(source),
+                            Err(_) => Some(Arc::new(PersistError::WriterStopped)),
+                        };
+                        let failed: Vec<(Arc<str>, Error)> = failed.into_iter().flatten().collect();
+                        let engines = failed.iter().map(|(n, _)| n.to_string()).collect();
+                        let first = failed.into_iter().map(|(_, e)| e).next().or_else(|| {
+                            flushed.map(|source| Error::SaveFailed {
+                                what: "the registry".into(),
+                                source,
+                            })
+                        });
+                        match first {
+                            None => Ok(()),
+                            Some(first) => Err(Error::ShutdownIncomplete {
+                                engines,
+                                first: Box::new(first),
+                            }),
                         }
                     }
                     .into_actor(act)

@@ -210,25 +210,19 @@ impl ImprovementEngineRegistry {
 
     fn register(&mut self, builder: EngineBuilder, ctx: &mut Context<Self>) -> Result<()> {
         if self.stopping {
-            return Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ));
+            return Err(stopping());
         }
         let builder = self.wire(builder);
         let name: Arc<str> = Arc::from(builder.name());
         if self.entries.contains_key(&name) {
-            return Err(Error::invalid(
-                "engine name",
-                format!("{name:?}"),
-                "a name no registered engine has",
-            ));
+            return Err(Error::EngineExists {
+                name: name.to_string(),
+            });
         }
         if self.retiring.contains_key(&name) {
-            return Err(Error::invalid(
-                "engine name",
-                format!("{name:?}"),
-                "a name whose engine has finished shutting down (it is still saving its state)",
-            ));
+            return Err(Error::EngineStillSaving {
+                name: name.to_string(),
+            });
         }
         let generation = self.next_generation();
         let (addr, worker) = self.start_engine(&builder, generation, ctx)?;
@@ -584,6 +578,13 @@ impl ImprovementEngineRegistry {
         );
         self.registry_changed(ctx);
         true
+    }
+}
+
+/// The error for work asked of a registry that is shutting down.
+fn stopping() -> Error {
+    Error::ShuttingDown {
+        what: "the registry".into(),
     }
 }
 

@@ -19,16 +19,10 @@ impl ImprovementEngineRegistry {
         ctx: &mut Context<Self>,
     ) -> futures_util::future::LocalBoxFuture<'static, Result<AutoscaleRecord>> {
         if self.stopping {
-            return Box::pin(std::future::ready(Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ))));
+            return Box::pin(std::future::ready(Err(super::stopping())));
         }
         if self.scaling {
-            return Box::pin(std::future::ready(Err(Error::invalid(
-                "autoscale",
-                "a second step",
-                "one step at a time (another is deciding from the engines' status)",
-            ))));
+            return Box::pin(std::future::ready(Err(Error::AutoscaleInProgress)));
         }
         self.scaling = true;
         let statuses = self.statuses();
@@ -53,9 +47,7 @@ impl ImprovementEngineRegistry {
     ) -> Result<AutoscaleRecord> {
         self.scaling = false;
         if self.stopping {
-            return Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ));
+            return Err(super::stopping());
         }
         let config = msg
             .request
@@ -122,11 +114,7 @@ impl ImprovementEngineRegistry {
             let applied = match &record.decision.action {
                 AutoscaleAction::Hold => Ok(false),
                 AutoscaleAction::Create(name) => match &self.factory {
-                    None => Err(Error::invalid(
-                        "autoscale factory",
-                        "none",
-                        "a factory to build new engines with",
-                    )),
+                    None => Err(Error::NoFactory),
                     Some(factory) => factory(name)
                         .map(|b| b.renamed(name.clone()))
                         .and_then(|b| self.register(b, ctx))

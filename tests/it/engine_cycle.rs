@@ -188,6 +188,10 @@ async fn paused_engine_skips_and_stays_paused_across_restarts() {
     engine.send(kaizen::engine::Pause).await.unwrap();
     assert_eq!(engine.send(tick(0.0)).await.unwrap().reason, Reason::Paused);
     assert!(engine.send(RunCycle { energy: 1 }).await.unwrap().is_err());
+    assert!(matches!(
+        engine.send(RunCycle { energy: 1 }).await.unwrap(),
+        Err(kaizen::Error::Paused { .. })
+    ));
     engine.send(kaizen::engine::Flush).await.unwrap().unwrap();
     drop(engine);
     let engine = make().start().unwrap();

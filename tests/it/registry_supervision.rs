@@ -1,6 +1,7 @@
 //! The registry owns, runs and supervises engines.
 
 use crate::support::*;
+use kaizen::Error;
 use kaizen::decision::{Decision, EngineEventKind};
 use kaizen::engine::{EngineBuilder, Status, Stop};
 use kaizen::host::{FixedProbe, ManualClock};
@@ -67,12 +68,20 @@ async fn run_all_cycles_returns_every_engines_record() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("\"b\""), "{err}");
+    assert!(
+        matches!(err, Error::EngineExists { ref name } if name == "b"),
+        "{err:?}"
+    );
     assert!(reg.unregister_engine("b").await.unwrap());
     assert!(!reg.unregister_engine("b").await.unwrap());
     assert_eq!(reg.run_all_cycles().await.unwrap().len(), 2);
     let one = reg.run_cycle("c", 7).await.unwrap();
     assert_eq!((one.reason, one.energy()), (Reason::Requested, Some(7)));
     assert!(reg.run_cycle("nope", 1).await.is_err());
+    assert!(matches!(
+        reg.run_cycle("nope", 1).await,
+        Err(Error::UnknownEngine { .. })
+    ));
 }
 
 #[actix::test]
@@ -311,6 +320,7 @@ async fn a_removed_engines_name_is_free_only_once_it_has_saved() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("still saving"), "{err}");
+    assert!(matches!(err, Error::EngineStillSaving { .. }), "{err:?}");
     // A registry shutdown waits for it as well, and the cycle is saved.
     let shutdown = {
         let reg = reg.clone();
@@ -375,4 +385,17 @@ async fn a_failed_engines_name_is_not_given_to_a_new_one() {
     );
     assert!(r.applied, "{r:?}");
     assert_eq!(r.inputs.taken, ["engine0"]);
+}
+
+#[test]
+fn a_registry_or_an_engine_outside_an_actix_system_is_an_error_not_a_panic() {
+    let err = RegistryHandle::builder(RegistryConfig::default())
+        .probe(FixedProbe::default())
+        .start()
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::NoActixSystem { .. }), "{err:?}");
+    assert!(err.to_string().contains("actix System"), "{err}");
+    let err = EngineBuilder::new("alone", noop()).start().unwrap_err();
+    assert!(matches!(err, Error::NoActixSystem { .. }), "{err:?}");
 }

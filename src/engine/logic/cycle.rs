@@ -104,8 +104,8 @@ impl EngineCore {
 
     /// Runs the synergy update here (for learners that are not heavy).
     pub fn learn_inline(&mut self, absorbed: &Absorbed) -> Result<LearnReport> {
-        let mut learner = self.learner.take().ok_or_else(|| {
-            crate::Error::invalid("synergy learner", "away", "the learner at home")
+        let mut learner = self.learner.take().ok_or_else(|| crate::Error::Busy {
+            engine: self.name.to_string(),
         })?;
         let report = crate::runtime::learners::update_caught(
             learner.as_mut(),

@@ -234,8 +234,8 @@ impl EngineCore {
 
     /// Replaces the synergy weights (e.g. `kaizen synergy import`).
     pub fn set_weights(&mut self, weights: SynergyWeights) -> Result<()> {
-        let learner = self.learner.as_mut().ok_or_else(|| {
-            crate::Error::invalid("synergy weights", "a change", "no cycle in progress")
+        let learner = self.learner.as_mut().ok_or_else(|| crate::Error::Busy {
+            engine: self.name.to_string(),
         })?;
         learner.set_weights(weights)?;
         self.weights = *learner.weights();
