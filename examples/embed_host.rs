@@ -113,10 +113,10 @@ async fn main() -> kaizen::Result<()> {
         if let Some(s) = e.status {
             println!(
                 "{:<7} cycles {}  ema {:+.3}  profit {:+.2}",
-                e.name,
+                e.entry.name,
                 s.cycles,
-                s.roi_ema,
-                ledger.profit(&e.name).unwrap_or(0.0)
+                s.roi_delta_ema,
+                ledger.profit(&e.entry.name).unwrap_or(0.0)
             );
         }
     }

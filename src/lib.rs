@@ -16,6 +16,8 @@
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
 //! - [`record`] — what one tick decided and why ([`record::CycleRecord`], [`record::Reason`]).
 //! - [`autoscale`] — the decision to create or remove an engine.
+//! - [`cycle`] — one bot's learning state and its cycle as typed steps (the engine's core).
+//! - [`snapshot`] — what an engine knows about itself at one moment ([`snapshot::EngineSnapshot`]).
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
@@ -29,6 +31,7 @@
 
 pub mod autoscale;
 pub mod chain;
+pub mod cycle;
 pub mod decision;
 pub mod energy;
 pub mod engine;
@@ -43,6 +46,7 @@ pub mod registry;
 pub mod roi;
 pub mod runtime;
 pub mod sim;
+pub mod snapshot;
 pub mod spec;
 pub mod synergy;
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::table::Table;
 use kaizen::autoscale::{AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
-use kaizen::engine::{EngineBuilder, Persistence};
+use kaizen::cycle::Persistence;
+use kaizen::engine::EngineBuilder;
 use kaizen::host::{FixedProbe, ManualClock};
 use kaizen::persist::{Durability, StateWriter};
 use kaizen::pipeline::{AutomationResult, pipeline_fn};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::table::Table;
 use kaizen::autoscale::AutoscaleConfig;
 use kaizen::decision::Decision;
-use kaizen::engine::EngineBuilder;
+use kaizen::engine::{EngineBuilder, Origin};
 use kaizen::persist::{Inspected, inspect_json};
 use kaizen::record::{CycleAction, CycleRecord};
 use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
@@ -65,7 +65,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         builders.push(
             spec.builder()
                 .with_context(|| format!("{}", spec.file.display()))?
-                .origin(spec.file.display().to_string()),
+                .origin(Origin::Spec(spec.file.clone())),
         );
     }
     let template = match &args.template {
@@ -106,7 +106,7 @@ async fn serve(
         ..RegistryConfig::default()
     });
     let copy = template.map(|template| {
-        let origin = format!("{TEMPLATE} {}", template.name());
+        let origin = Origin::Template(template.name().to_string());
         move |name: &str| {
             template
                 .clone()
@@ -181,9 +181,6 @@ async fn serve(
     result
 }
 
-/// How `registry.json` says an engine was made from a template.
-const TEMPLATE: &str = "copy of";
-
 /// Engines `registry.json` lists as made by autoscaling (from a template)
 /// that no spec describes.
 fn autoscaled_before(state: &std::path::Path, specs: &[EngineBuilder]) -> Vec<String> {
@@ -192,10 +189,7 @@ fn autoscaled_before(state: &std::path::Path, specs: &[EngineBuilder]) -> Vec<St
             .engines
             .into_iter()
             .filter(|e| {
-                e.spec
-                    .origin
-                    .as_deref()
-                    .is_some_and(|o| o.starts_with(TEMPLATE))
+                matches!(e.spec.origin, Some(Origin::Template(_)))
                     && e.failed.is_none()
                     && specs.iter().all(|b| b.name() != e.name)
             })

@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
-    Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig, RegistryFile,
-    Timer,
+    EngineEntry, Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig,
+    RegistryFile, Timer,
 };
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
-use crate::engine::{EngineBuilder, EngineStatus, RunCycle, SelfImprovementEngine, Shutdown};
+use crate::engine::{EngineBuilder, RunCycle, SelfImprovementEngine, Shutdown};
 use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
 use crate::persist::PersistError;
 use crate::record::CycleRecord;
 use crate::runtime::Services;
+use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
 /// Builds the engine for a name the autoscaler chose (`engine{i}`). The
@@ -42,21 +43,18 @@ pub struct AutoscaleRequest {
     pub config: Option<AutoscaleConfig>,
 }
 
-/// One engine as the registry reports it.
+/// One engine as the registry reports it: its entry, its restarts and, when
+/// it answered, its snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineReport {
-    /// The engine.
-    pub name: String,
-    /// Its bot.
-    pub bot: String,
-    /// Registration order.
-    pub created: u64,
+    /// The registry's entry of the engine (name, bot, registration order,
+    /// failure, settings).
+    #[serde(flatten)]
+    pub entry: EngineEntry,
     /// Restarts within the current window.
     pub restarts: usize,
-    /// Why it is marked failed, if it is.
-    pub failed: Option<String>,
-    /// Its status, when it answered.
-    pub status: Option<EngineStatus>,
+    /// Its snapshot, when it answered.
+    pub status: Option<EngineSnapshot>,
 }
 
 /// The registry's state.
@@ -421,11 +419,8 @@ impl Handler<Report> for ImprovementEngineRegistry {
                 .filter_map(|(name, _, status)| {
                     let e: &Entry = act.entries.get(&name)?;
                     Some(EngineReport {
-                        name: name.to_string(),
-                        bot: e.builder.bot_name().to_string(),
-                        created: e.created,
+                        entry: EngineEntry::of(&name, &e.builder, e.created, e.failed.clone()),
                         restarts: e.restarts.len(),
-                        failed: e.failed.clone(),
                         status,
                     })
                 })

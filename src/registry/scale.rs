@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::{AUTOSCALE_KEPT, AutoscaleRequest, ImprovementEngineRegistry};
 use crate::autoscale::{AutoscaleAction, AutoscaleInputs, EngineSummary, decide};
 use crate::decision::{self, AutoscaleRecord, Decision};
-use crate::engine::EngineStatus;
 use crate::host::Resources;
+use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
 impl ImprovementEngineRegistry {
@@ -54,12 +54,12 @@ impl ImprovementEngineRegistry {
             .config
             .unwrap_or_else(|| self.config.autoscale.clone());
         config.validate()?;
-        let live: Vec<&EngineStatus> = msg
+        let live: Vec<&EngineSnapshot> = msg
             .statuses
             .iter()
             .filter_map(|(_, _, s)| s.as_ref())
             .collect();
-        let mean = |f: &dyn Fn(&EngineStatus) -> Option<f64>| {
+        let mean = |f: &dyn Fn(&EngineSnapshot) -> Option<f64>| {
             let v: Vec<f64> = live.iter().filter_map(|s| f(s)).collect();
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         };
@@ -84,7 +84,7 @@ impl ImprovementEngineRegistry {
                 .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
                 .map(|(name, created, status)| EngineSummary {
                     name: name.to_string(),
-                    roi_ema: status.as_ref().map_or(0.0, |s| s.roi_ema),
+                    roi_ema: status.as_ref().map_or(0.0, |s| s.roi_delta_ema),
                     created: *created,
                 })
                 .collect(),
@@ -149,7 +149,7 @@ impl ImprovementEngineRegistry {
 struct Decide {
     request: AutoscaleRequest,
     resources: Resources,
-    statuses: Vec<(Arc<str>, u64, Option<EngineStatus>)>,
+    statuses: Vec<(Arc<str>, u64, Option<EngineSnapshot>)>,
 }
 
 impl Message for Decide {

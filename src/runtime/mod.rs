@@ -16,7 +16,7 @@ pub mod learners;
 pub mod locks;
 
 pub use crate::persist::StateWriter;
-pub use learners::{Learned, LearnerPool};
+pub use learners::{Learned, LearnerJob, LearnerPool};
 pub use locks::{BotGuard, BotLock, BotLocks};
 
 /// The services engines share. `Default` is the process-wide set, so every

@@ -41,7 +41,9 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::engine::{EngineBuilder, EngineConfig, validate_name};
+use crate::engine::{EngineBuilder, validate_name};
+
+use crate::cycle::EngineConfig;
 use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT, Pipeline};
 use crate::policy::PolicyConfig;
 use crate::sim::{BotParams, standalone};

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use crate::chain::ChainConfig;
-use crate::engine::{EngineBuilder, EngineConfig, Persistence};
+use crate::cycle::{EngineConfig, Persistence};
+use crate::engine::EngineBuilder;
 use crate::persist::Durability;
 use crate::pipeline::DEFAULT_TIMEOUT;
 use crate::policy::PolicyConfig;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::Persistence;
+use crate::cycle::Persistence;
 use crate::persist::Durability;
 use crate::synergy::{LearnerConfig, SynergyKeys};
 use std::time::Duration;

@@ -5,8 +5,9 @@
 
 #![cfg(unix)]
 
-use kaizen::engine::inspect_engine;
+use kaizen::cycle::inspect_engine;
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::roi::RoiConfig;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -107,7 +108,7 @@ fn killed_at_any_moment_the_state_is_whole_and_recent() {
         }
         for bot in bots {
             let dir = state.join(bot);
-            let on_disk = match inspect_engine(&dir) {
+            let on_disk = match inspect_engine(&dir, bot, bot, RoiConfig::default()) {
                 Inspected::Good { value, from_backup } => {
                     assert!(!from_backup, "round {round}: {bot}/engine.json unusable");
                     value.cycles

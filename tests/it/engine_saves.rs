@@ -4,7 +4,8 @@
 
 use crate::support::*;
 use actix::Addr;
-use kaizen::engine::{ENGINE_FILE, Persistence, RunCycle, SelfImprovementEngine};
+use kaizen::cycle::{ENGINE_FILE, Persistence};
+use kaizen::engine::{RunCycle, SelfImprovementEngine};
 use kaizen::host::ManualClock;
 use kaizen::persist::{Durability, PendingFile, StateWriter};
 use kaizen::runtime::Services;

@@ -110,8 +110,8 @@ async fn state_reloads_after_the_registry_is_rebuilt() {
         let (b, a) = (b.status.as_ref().unwrap(), a.status.as_ref().unwrap());
         assert_eq!(a.cycles, 3);
         assert_eq!(
-            (a.cycles, a.roi_ema, &a.weights),
-            (b.cycles, b.roi_ema, &b.weights)
+            (a.cycles, a.roi_delta_ema, &a.weights),
+            (b.cycles, b.roi_delta_ema, &b.weights)
         );
     }
     clock.advance(4000.0);
@@ -170,7 +170,7 @@ async fn more_than_five_restarts_in_a_minute_mark_the_engine_failed() {
     kill(&reg, &mut events, "flaky", EngineEventKind::Failed).await;
     assert!(reg.engine("flaky").await.unwrap().is_none());
     let report = reg.status().await.unwrap();
-    let failed = report.engines[0].failed.as_deref().unwrap();
+    let failed = report.engines[0].entry.failed.as_deref().unwrap();
     assert!(failed.contains("6 restarts within 60 s"), "{failed}");
     let records = reg.run_all_cycles().await.unwrap();
     assert_eq!(records["flaky"].reason, Reason::Failed);

@@ -1,6 +1,8 @@
 //! Small helpers shared by the integration tests.
 
-use kaizen::engine::{EngineBuilder, Persistence};
+use kaizen::engine::EngineBuilder;
+
+use kaizen::cycle::Persistence;
 use kaizen::host::{HostError, ManualClock, ProfitSource};
 use kaizen::persist::Durability;
 use kaizen::pipeline::{AutomationResult, Pipeline, PipelineFuture, RoiResult, pipeline_fn};
