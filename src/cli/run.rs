@@ -62,11 +62,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let specs = load_dir(&args.engines)?;
     let mut builders = Vec::with_capacity(specs.len());
     for spec in &specs {
-        builders.push(
-            spec.builder()
-                .with_context(|| format!("{}", spec.file.display()))?
-                .origin(Origin::Spec(spec.file.clone())),
-        );
+        let builder = match kaizen::sim::spec_pipeline(spec)? {
+            Some(simulated) => spec.builder_with(simulated),
+            None => spec
+                .builder()
+                .with_context(|| format!("{}", spec.file.display()))?,
+        };
+        builders.push(builder);
     }
     let template = match &args.template {
         None => None,

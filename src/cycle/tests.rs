@@ -280,3 +280,39 @@ fn modules_are_credited_and_indexed() {
     assert_eq!(state.as_array()[5], expected);
     assert_eq!(state.as_array()[6], 20, "module ROI 2.0 ⇒ rhe(20)");
 }
+
+#[test]
+fn a_saved_engine_is_read_with_its_own_roi_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine_dir = dir.path().join("e");
+    let short = RoiConfig {
+        short_window: 2,
+        ..RoiConfig::default()
+    };
+    let config = EngineConfig {
+        roi: short,
+        ..EngineConfig::default()
+    };
+    let mut c = core(config, Some(engine_dir.clone()));
+    let hosts = Hosts::default();
+    for (i, v) in [1.0, 2.0, 6.0].into_iter().enumerate() {
+        let plan = c
+            .plan_requested(i as f64, 1, Resources::default(), &hosts)
+            .unwrap();
+        cycle(&mut c, plan, &hosts, roi(v));
+    }
+    crate::persist::write_all(&c.take_files(), crate::persist::Durability::Atomic).unwrap();
+    let read = |roi| match inspect_engine(&engine_dir, "e", "b", roi) {
+        crate::persist::Inspected::Good { value, .. } => value,
+        other => panic!("{other:?}"),
+    };
+    // The engine's own window of 2: (2 + 6) / 2; SPEC's default of 5: 9 / 3.
+    assert_eq!(read(short).short_mean, 4.0);
+    assert_eq!(read(RoiConfig::default()).short_mean, 3.0);
+    let s = read(short);
+    assert_eq!(
+        (s.cycles, s.short_mean),
+        (c.snapshot().cycles, c.snapshot().short_mean)
+    );
+    assert_eq!((&*s.engine, &*s.bot), ("e", "b"));
+}

@@ -116,10 +116,7 @@ impl Wiring {
             let world = self.world.clone();
             b.energy_source(move |_| Ok(Box::new(CapacityEnergy::new(world.clone(), bot))))
         } else {
-            match self.engine_energy {
-                EnergyKind::Capital => b.capital_energy(),
-                EnergyKind::None => b,
-            }
+            self.engine_energy.apply(b)
         }
     }
 }

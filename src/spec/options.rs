@@ -89,6 +89,16 @@ pub enum EnergyKind {
     None,
 }
 
+impl EnergyKind {
+    /// `builder` with this energy source: the one place a kind becomes a source.
+    pub fn apply(self, builder: EngineBuilder) -> EngineBuilder {
+        match self {
+            EnergyKind::Capital => builder.capital_energy(),
+            EnergyKind::None => builder,
+        }
+    }
+}
+
 /// When state is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,19 +302,6 @@ impl EngineOptions {
         };
         config.validate().map_err(toml_names)?;
         Ok(config)
-    }
-
-    /// Applies these settings (and the energy source) to `builder`.
-    pub fn apply(&self, builder: EngineBuilder) -> Result<EngineBuilder> {
-        let config = EngineConfig {
-            timeout: builder.config().timeout,
-            ..self.config()?
-        };
-        let builder = builder.config_all(config);
-        Ok(match self.engine.energy {
-            EnergyKind::Capital => builder.capital_energy(),
-            EnergyKind::None => builder,
-        })
     }
 }
 
