@@ -137,8 +137,7 @@ pub(super) fn truncate_torn(path: &Path, log: &Log) -> Result<(), PersistError> 
     if log.whole_len == log.len {
         return Ok(());
     }
-    let file = OpenOptions::new()
-        .write(true)
+    let file = no_follow(OpenOptions::new().write(true))
         .open(path)
         .map_err(io_err("open", path))?;
     file.set_len(log.whole_len)
@@ -156,9 +155,7 @@ pub(super) fn append(
     let mut line = persist::encode_json(path, entry)?;
     line.push(b'\n');
     let existed = path.exists();
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
+    let mut file = no_follow(OpenOptions::new().append(true).create(true))
         .open(path)
         .map_err(io_err("open", path))?;
     file.write_all(&line).map_err(io_err("append to", path))?;
@@ -177,4 +174,15 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Per
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// State files are never written through a symbolic link (the other files
+/// are replaced by renames, which replace a link rather than follow it).
+fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    options
 }

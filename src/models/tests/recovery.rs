@@ -228,3 +228,18 @@ fn a_damaged_line_inside_the_history_is_skipped_not_fatal() {
     assert_eq!(models.catalog().history().len(), 2);
     assert_eq!(models.catalog().champion(), Some(v2));
 }
+
+#[cfg(unix)]
+#[test]
+fn the_history_is_never_appended_through_a_symbolic_link() {
+    let bot = tempfile::tempdir().unwrap();
+    let elsewhere = bot.path().join("elsewhere.txt");
+    fs::write(&elsewhere, b"keep me\n").unwrap();
+    fs::create_dir_all(models_dir(bot.path())).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, models_dir(bot.path()).join(HISTORY_FILE)).unwrap();
+    let mut models = open(bot.path());
+    let v1 = models.save(candidate(0.1, 0.5), 1.0).unwrap();
+    let err = models.deploy(v1, "test", 2.0).unwrap_err();
+    assert!(err.to_string().contains("history.jsonl"), "{err}");
+    assert_eq!(fs::read(&elsewhere).unwrap(), b"keep me\n");
+}
