@@ -49,7 +49,11 @@ pub struct Catalog {
     pub(super) versions: BTreeMap<VersionId, VersionMeta>,
     pub(super) damaged: BTreeMap<VersionId, String>,
     pub(super) alias: Alias,
-    pub(super) history: Vec<AliasMove>,
+    history: Vec<AliasMove>,
+    /// Every version the history moved the alias to.
+    moved_to: BTreeSet<VersionId>,
+    /// Versions moved to with no champion before them, and when (first time).
+    unopposed: BTreeMap<VersionId, f64>,
     /// The highest version number seen anywhere (folders, history).
     pub(super) highest: u64,
 }
@@ -68,25 +72,38 @@ impl Catalog {
     /// Reads the folder `dir` and reconciles what was read in memory.
     pub(super) fn load(dir: &Path, access: Access) -> Result<(Self, Log, Repairs), ModelsError> {
         let alias = read_json(&dir.join(ALIAS_FILE), alias::decode, access)?.unwrap_or_default();
-        let log = history::read(&dir.join(HISTORY_FILE))?;
+        let mut log = history::read(&dir.join(HISTORY_FILE))?;
         let mut catalog = Catalog {
             dir: dir.to_path_buf(),
             versions: BTreeMap::new(),
             damaged: BTreeMap::new(),
             alias,
-            history: log.moves.clone(),
+            history: Vec::with_capacity(log.moves.len()),
+            moved_to: BTreeSet::new(),
+            unopposed: BTreeMap::new(),
             highest: 0,
         };
+        for m in std::mem::take(&mut log.moves) {
+            catalog.push_move(m);
+        }
         catalog.load_versions(access)?;
         let mut repairs = catalog.reconcile_alias();
         repairs.metas = catalog.derive();
-        let in_history = catalog
-            .history
-            .iter()
-            .flat_map(|m| m.from.into_iter().chain(m.to));
-        let top = in_history.map(|v| v.0).max().unwrap_or(0);
-        catalog.highest = catalog.highest.max(top);
         Ok((catalog, log, repairs))
+    }
+
+    /// Adds a move to the history in memory.
+    pub(super) fn push_move(&mut self, m: AliasMove) {
+        for v in m.from.iter().chain(&m.to) {
+            self.highest = self.highest.max(v.0);
+        }
+        if let Some(to) = m.to {
+            self.moved_to.insert(to);
+            if m.from.is_none() {
+                self.unopposed.entry(to).or_insert(m.at);
+            }
+        }
+        self.history.push(m);
     }
 
     fn load_versions(&mut self, access: Access) -> Result<(), ModelsError> {
@@ -128,7 +145,7 @@ impl Catalog {
                     seq = last.seq,
                     "the champion alias moved but its history line was lost (a crash); it is restored"
                 );
-                self.history.push(last.clone());
+                self.push_move(last.clone());
                 repairs.history = Some(last);
             }
         } else if self.alias.seq < logged {
@@ -155,19 +172,13 @@ impl Catalog {
     /// [`CheckResult::Unopposed`] outcome of a version deployed with no
     /// champion before it. Returns the versions that changed.
     pub(super) fn derive(&mut self) -> Vec<VersionId> {
-        let served: BTreeSet<VersionId> = self.served_versions();
-        let mut unopposed: BTreeMap<VersionId, f64> = BTreeMap::new();
-        for m in self.history.iter().filter(|m| m.from.is_none()) {
-            if let Some(to) = m.to {
-                unopposed.entry(to).or_insert(m.at);
-            }
-        }
         let champion = self.alias.champion;
         let mut changed = Vec::new();
         for meta in self.versions.values_mut() {
             let before = (meta.info.status, meta.post_deploy.is_some());
             if meta.post_deploy.is_none() {
-                meta.post_deploy = unopposed
+                meta.post_deploy = self
+                    .unopposed
                     .get(&meta.id)
                     .map(|&at| CheckOutcome::unopposed(at));
             }
@@ -179,7 +190,7 @@ impl Catalog {
                 .is_some_and(|c| c.result == CheckResult::Failed)
             {
                 VersionStatus::RolledBack
-            } else if served.contains(&meta.id) {
+            } else if self.moved_to.contains(&meta.id) {
                 VersionStatus::Retired
             } else {
                 match meta.info.status {
@@ -192,11 +203,6 @@ impl Catalog {
             }
         }
         changed
-    }
-
-    fn served_versions(&self) -> BTreeSet<VersionId> {
-        let moved_to = self.history.iter().filter_map(|m| m.to);
-        moved_to.chain(self.alias.champion).collect()
     }
 
     /// The registry's folder (`<bot state>/models`).
@@ -250,7 +256,7 @@ impl Catalog {
 
     /// Whether `id` has ever been the champion.
     pub fn served(&self, id: VersionId) -> bool {
-        self.alias.champion == Some(id) || self.history.iter().any(|m| m.to == Some(id))
+        self.alias.champion == Some(id) || self.moved_to.contains(&id)
     }
 
     /// A version's weights (the safetensors bytes it was saved with),

@@ -475,7 +475,7 @@ impl ModelRegistry {
         next.check = check;
         persist::save_json(&self.alias_path(), &next, self.config.durability)?;
         self.catalog.alias = next;
-        self.catalog.history.push(entry.clone());
+        self.catalog.push_move(entry.clone());
         history::append(&self.history_path(), &entry, self.config.durability)?;
         for id in self.catalog.derive() {
             self.save_meta(id)?;
