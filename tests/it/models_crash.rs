@@ -10,6 +10,7 @@
 
 #![cfg(unix)]
 
+use crate::support::parsed_lines;
 use candle_core::{Device, Tensor};
 use kaizen::models::{
     Catalog, CheckProgress, ModelRegistry, ModelsError, MoveAction, NewVersion, RegistryConfig,
@@ -18,11 +19,9 @@ use kaizen::models::{
 use kaizen::persist::Durability;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const CHILD_DIR: &str = "KAIZEN_MODELS_CRASH_DIR";
@@ -257,15 +256,7 @@ fn killed_at_any_moment_the_champion_is_whole() {
             .stderr(std::fs::File::create(&stderr_path).unwrap())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(seq) = acked_seq(&line) {
-                    let _ = tx.send(seq);
-                }
-            }
-        });
+        let (rx, reader) = parsed_lines(&mut child, acked_seq);
         // Every fourth round is killed while it starts (and repairs what the
         // last kill left); the others some time after their first operation.
         let run_for = Duration::from_millis(rng.random_range(0..100));
@@ -273,7 +264,7 @@ fn killed_at_any_moment_the_champion_is_whole() {
         let stop_at = if round % 4 == 0 {
             Instant::now() + run_for / 2
         } else {
-            let first = rx
+            let (_, first) = rx
                 .recv_timeout(Duration::from_secs(30))
                 .expect("the child did not start within 30 s");
             acked = acked.max(first);
@@ -281,7 +272,7 @@ fn killed_at_any_moment_the_champion_is_whole() {
         };
         while let Some(left) = stop_at.checked_duration_since(Instant::now()) {
             match rx.recv_timeout(left) {
-                Ok(seq) => acked = acked.max(seq),
+                Ok((_, seq)) => acked = acked.max(seq),
                 Err(_) => break,
             }
         }
@@ -295,7 +286,7 @@ fn killed_at_any_moment_the_champion_is_whole() {
             std::fs::read_to_string(&stderr_path).unwrap_or_default()
         );
         // Everything the child printed, it printed before it died.
-        acked = rx.try_iter().fold(acked, u64::max);
+        acked = rx.try_iter().map(|(_, seq)| seq).fold(acked, u64::max);
         check_after_kill(&bot, round, acked);
         moves_seen = Catalog::read(&bot)
             .unwrap()

@@ -37,14 +37,8 @@ fn deploys_move_the_alias_and_every_move_is_in_the_history() {
     );
     let check = models.catalog().pending_check().unwrap();
     assert_eq!((check.version, check.against, check.window), (v2, v1, 4));
-    assert_eq!(
-        models.catalog().version(v1).unwrap().status(),
-        VersionStatus::Retired
-    );
-    assert_eq!(
-        models.catalog().version(v2).unwrap().status(),
-        VersionStatus::Champion
-    );
+    use VersionStatus::{Champion, Retired};
+    assert_eq!(statuses(&models), [(v1, Retired), (v2, Champion)]);
     assert_eq!(models.catalog().version(v2).unwrap().post_deploy, None);
     assert_eq!(
         models.catalog().champion_weights().unwrap(),

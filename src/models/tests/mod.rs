@@ -47,6 +47,12 @@ pub(super) fn save_and_deploy(
     id
 }
 
+/// Every version's status, oldest first.
+pub(super) fn statuses(models: &ModelRegistry) -> Vec<(VersionId, VersionStatus)> {
+    let versions = models.catalog().versions();
+    versions.map(|m| (m.id, m.status())).collect()
+}
+
 /// The lines of the registry's history file.
 pub(super) fn history_lines(bot: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(bot.join(MODELS_DIR).join(HISTORY_FILE)).unwrap();

@@ -73,14 +73,8 @@ fn a_history_line_lost_before_it_was_written_comes_back() {
 
     let models = open(bot.path());
     assert_eq!(fs::read(&path).unwrap(), whole);
-    assert_eq!(
-        models.catalog().version(v1).unwrap().status(),
-        VersionStatus::Retired
-    );
-    assert_eq!(
-        models.catalog().version(v2).unwrap().status(),
-        VersionStatus::Champion
-    );
+    use VersionStatus::{Champion, Retired};
+    assert_eq!(statuses(&models), [(v1, Retired), (v2, Champion)]);
     let on_disk: serde_json::Value =
         serde_json::from_slice(&fs::read(&meta_path).unwrap()).unwrap();
     assert_eq!(on_disk["status"], "retired");
@@ -101,17 +95,18 @@ fn a_damaged_alias_falls_back_to_its_backup_and_then_to_the_history() {
         None,
         "the check was in the lost file"
     );
-    let aside = fs::read_dir(models_dir(bot.path()))
+    let names: Vec<String> = fs::read_dir(models_dir(bot.path()))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains(".corrupt-")
-        })
-        .count();
-    assert_eq!(aside, 1, "the damaged alias was moved aside");
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let aside = names
+        .iter()
+        .filter(|n| n.starts_with("champion.json.corrupt-"));
+    assert_eq!(
+        aside.count(),
+        1,
+        "the damaged alias is moved aside: {names:?}"
+    );
     drop(models);
     assert_eq!(Catalog::read(bot.path()).unwrap().champion(), Some(v2));
 }
