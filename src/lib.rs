@@ -26,6 +26,8 @@
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
+//! - [`models`] — the per-bot model registry: versions, the champion alias, its history, rollback.
+//! - [`stats`] — significance tests, anytime-valid A/B tests, FDR control and off-policy estimators.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -38,6 +40,7 @@ pub mod engine;
 pub mod error;
 pub mod host;
 pub mod metalog;
+pub mod models;
 pub mod persist;
 pub mod pipeline;
 pub mod policy;
@@ -48,6 +51,7 @@ pub mod runtime;
 pub mod sim;
 pub mod snapshot;
 pub mod spec;
+pub mod stats;
 pub mod synergy;
 
 pub use error::{Error, Result};

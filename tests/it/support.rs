@@ -169,3 +169,28 @@ pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
 pub fn read_json(path: impl AsRef<std::path::Path>) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// Reads `child`'s stdout on a thread of its own and sends every line that
+/// `parse` accepts, with the moment it was read. The thread ends when the
+/// child's stdout closes: join it once the child is gone, then what is left
+/// on the channel was printed before the child died.
+pub fn parsed_lines<T: Send + 'static>(
+    child: &mut std::process::Child,
+    parse: impl Fn(&str) -> Option<T> + Send + 'static,
+) -> (
+    std::sync::mpsc::Receiver<(std::time::Instant, T)>,
+    std::thread::JoinHandle<()>,
+) {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("the child's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let lines = std::io::BufReader::new(stdout).lines();
+        for line in lines.map_while(Result::ok) {
+            if let Some(t) = parse(&line) {
+                let _ = tx.send((std::time::Instant::now(), t));
+            }
+        }
+    });
+    (rx, reader)
+}
