@@ -1,20 +1,28 @@
 //! Statistics that kaizen acts on: pure maths, no I/O, no clock.
 //!
-//! - [`significance`](significance()) — the fixed-sample t-test of a new sample against a
-//!   baseline (the training gate's test), with the peeking problem explained.
+//! - [`significance`](significance()) — the fixed-sample t-test of a new
+//!   sample against a baseline (the training gate's test); its module docs
+//!   explain the peeking problem of such a test.
+//! - [`AbTest`] — an A/B test that may be watched after every outcome: an
+//!   e-value, a confidence sequence for the uplift and a decision (continue,
+//!   promote, hold). The maths, and why it stays valid without a known
+//!   variance, is in [`mixture`].
 //! - [`Moments`] — count, mean and squared deviations of a sample or a stream.
 //!
 //! Every function says what it assumes, and every number an operator may act
-//! on is checked against a reference implementation's values (scipy) in the
-//! tests, from `scripts/reference/stats_reference.py` and its committed output
-//! under `tests/data/stats/`.
+//! on is checked against a reference implementation's values (scipy, mpmath)
+//! in the tests, from `scripts/reference/stats_reference.py` and its committed
+//! output under `tests/data/stats/`.
 
+pub mod abtest;
 mod error;
+pub mod mixture;
 mod moments;
 mod normal;
-mod significance;
+pub mod significance;
 mod student_t;
 
+pub use abtest::{AbStatus, AbTest, AbTestConfig, Arm, Decision, HoldReason, Verdict};
 pub use error::StatsError;
 pub use moments::Moments;
 pub use significance::{Significance, TestType, significance};

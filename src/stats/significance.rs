@@ -24,7 +24,7 @@
 //! Every number agrees with scipy to `1e-9·(1 + |scipy|)`
 //! (`tests/data/stats/significance.json`, made by
 //! `scripts/reference/stats_reference.py`); the t distribution is
-//! [`super::student_t`]'s, accurate to ~1e-13.
+//! kaizen's own (module `student_t`), accurate to ~1e-13.
 //!
 //! **What it assumes.** The values are independent draws (pairs independent
 //! of each other, for the paired test) and the mean is close to normally

@@ -11,5 +11,6 @@ mod registry_load;
 mod registry_supervision;
 mod sim_cli;
 mod state_round1;
+mod stats_abtest;
 mod stats_significance;
 mod support;
