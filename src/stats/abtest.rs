@@ -6,8 +6,7 @@
 //! [`AbTest::observe`] adds one outcome of one arm; [`AbTest::status`] gives
 //! - `evidence`: an e-value against "the uplift is at most `δ`" (the
 //!   [`super::mixture`] e-process: its expectation is ≤ 1 under that null at
-//!   any stopping time, so it can also feed a false-discovery-rate rule across
-//!   a fleet);
+//!   any stopping time, so it can also feed [`super::fdr`] across a fleet);
 //! - `confidence_sequence`: `[lo, hi]` for the uplift `μ_challenger −
 //!   μ_serving`, covering it at every moment at once with probability
 //!   ≥ 1 − α (`null` in JSON for an unbounded end);

@@ -7,6 +7,8 @@
 //!   e-value, a confidence sequence for the uplift and a decision (continue,
 //!   promote, hold). The maths, and why it stays valid without a known
 //!   variance, is in [`mixture`].
+//! - [`e_bh`] and [`ELond`] — false-discovery-rate control over a fleet's
+//!   tests, on their e-values, for tests that stop at different times.
 //! - [`Moments`] — count, mean and squared deviations of a sample or a stream.
 //!
 //! Every function says what it assumes, and every number an operator may act
@@ -16,6 +18,7 @@
 
 pub mod abtest;
 mod error;
+pub mod fdr;
 pub mod mixture;
 mod moments;
 mod normal;
@@ -24,5 +27,6 @@ mod student_t;
 
 pub use abtest::{AbStatus, AbTest, AbTestConfig, Arm, Decision, HoldReason, Verdict};
 pub use error::StatsError;
+pub use fdr::{ELond, e_bh};
 pub use moments::Moments;
 pub use significance::{Significance, TestType, significance};
