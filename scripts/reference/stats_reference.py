@@ -3,7 +3,7 @@
 (and mpmath where a distribution's own values are checked to 1e-12).
 
 Usage:  python3 scripts/reference/stats_reference.py SECTION > tests/data/stats/SECTION.json
-SECTION is one of: significance, abtest.
+SECTION is one of: significance, abtest, offpolicy.
 
 Without scipy on the interpreter, the script makes a virtual environment
 under /tmp, installs numpy, scipy and mpmath into it with pip, and runs itself again
@@ -290,7 +290,47 @@ def abtest():
     }
 
 
-SECTIONS = {"significance": significance, "abtest": abtest}
+def offpolicy():
+    """IPS, SNIPS and doubly robust estimates with normal intervals on seeded
+    logged-bandit data, from the published formulas with numpy/scipy."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for n, alpha, skew in [(2, 0.05, 1.0), (5, 0.1, 1.0), (200, 0.05, 1.0), (1000, 0.01, 3.0)]:
+        propensity = np.asarray(short(rng.uniform(0.02, 1.0, n) ** skew))
+        propensity = np.clip(propensity, 1e-3, 1.0)
+        target = np.asarray(short(rng.uniform(0.0, 1.0, n)))
+        target[rng.random(n) < 0.2] = 0.0
+        target[0] = 0.7  # at least one action the candidate takes
+        reward = np.asarray(short(rng.normal(1.0, 2.0, n)))
+        q_logged = np.asarray(short(reward + rng.normal(0.0, 1.0, n)))
+        v_target = np.asarray(short(rng.normal(1.0, 0.5, n)))
+        w = target / propensity
+        z = stats.norm.ppf(1 - alpha / 2)
+
+        def entry(value, se):
+            return {"value": float(value), "std_error": float(se), "confidence_interval": [float(value - z * se), float(value + z * se)]}
+
+        ips_terms = w * reward
+        snips_value = np.sum(w * reward) / np.sum(w)
+        dr_terms = v_target + w * (reward - q_logged)
+        cases.append({
+            "alpha": alpha,
+            "log": [{"propensity": float(p), "target_probability": float(t), "reward": float(r)} for p, t, r in zip(propensity, target, reward)],
+            "predictions": [{"logged_action": float(q), "target_policy": float(v)} for q, v in zip(q_logged, v_target)],
+            "effective_sample_size": float(np.sum(w) ** 2 / np.sum(w**2)),
+            "ips": entry(np.mean(ips_terms), np.std(ips_terms, ddof=1) / np.sqrt(n)),
+            "snips": entry(snips_value, np.sqrt(np.sum(w**2 * (reward - snips_value) ** 2)) / np.sum(w)),
+            "doubly_robust": entry(np.mean(dr_terms), np.std(dr_terms, ddof=1) / np.sqrt(n)),
+        })
+    return {
+        "generator": "scripts/reference/stats_reference.py offpolicy",
+        "scipy": scipy.__version__,
+        "numpy": np.__version__,
+        "cases": cases,
+    }
+
+
+SECTIONS = {"significance": significance, "abtest": abtest, "offpolicy": offpolicy}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in SECTIONS:

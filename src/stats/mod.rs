@@ -9,6 +9,8 @@
 //!   variance, is in [`mixture`].
 //! - [`e_bh`] and [`ELond`] — false-discovery-rate control over a fleet's
 //!   tests, on their e-values, for tests that stop at different times.
+//! - [`ips`], [`snips`], [`doubly_robust`] — off-policy estimates of what a
+//!   candidate policy would have earned on logged decisions, with intervals.
 //! - [`Moments`] — count, mean and squared deviations of a sample or a stream.
 //!
 //! Every function says what it assumes, and every number an operator may act
@@ -22,6 +24,7 @@ pub mod fdr;
 pub mod mixture;
 mod moments;
 mod normal;
+pub mod offpolicy;
 pub mod significance;
 mod student_t;
 
@@ -29,4 +32,7 @@ pub use abtest::{AbStatus, AbTest, AbTestConfig, Arm, Decision, HoldReason, Verd
 pub use error::StatsError;
 pub use fdr::{ELond, e_bh};
 pub use moments::Moments;
+pub use offpolicy::{
+    Estimator, LoggedDecision, OffPolicyEstimate, RewardPrediction, doubly_robust, ips, snips,
+};
 pub use significance::{Significance, TestType, significance};

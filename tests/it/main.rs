@@ -12,5 +12,6 @@ mod registry_supervision;
 mod sim_cli;
 mod state_round1;
 mod stats_abtest;
+mod stats_offpolicy;
 mod stats_significance;
 mod support;
