@@ -11,6 +11,9 @@
 //!   tests, on their e-values, for tests that stop at different times.
 //! - [`ips`], [`snips`], [`doubly_robust`] — off-policy estimates of what a
 //!   candidate policy would have earned on logged decisions, with intervals.
+//! - [`simulation`] — seeded A/A and A/B simulations that measure the error
+//!   rate and power of the A/B test watched after every outcome, beside a
+//!   watched fixed-sample t-test (`examples/abtest_sim.rs` prints the table).
 //! - [`Moments`] — count, mean and squared deviations of a sample or a stream.
 //!
 //! Every function says what it assumes, and every number an operator may act
@@ -26,6 +29,7 @@ mod moments;
 mod normal;
 pub mod offpolicy;
 pub mod significance;
+pub mod simulation;
 mod student_t;
 
 pub use abtest::{AbStatus, AbTest, AbTestConfig, Arm, Decision, HoldReason, Verdict};

@@ -14,4 +14,5 @@ mod state_round1;
 mod stats_abtest;
 mod stats_offpolicy;
 mod stats_significance;
+mod stats_validity;
 mod support;
