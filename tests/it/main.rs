@@ -12,5 +12,8 @@ mod registry_load;
 mod registry_supervision;
 mod sim_cli;
 mod state_round1;
+mod stats_abtest;
+mod stats_offpolicy;
 mod stats_significance;
+mod stats_validity;
 mod support;
