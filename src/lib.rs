@@ -15,6 +15,7 @@
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
 //! - [`autoscale`] — the decision to create or remove an engine.
+//! - [`forecast`] — the built-in ROI forecaster: ARIMA chosen by AIC, a linear fallback.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
@@ -31,6 +32,7 @@ pub mod decision;
 pub mod energy;
 pub mod engine;
 pub mod error;
+pub mod forecast;
 pub mod host;
 pub mod metalog;
 pub mod persist;
