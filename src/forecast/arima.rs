@@ -7,9 +7,8 @@
 //! `m` (so nothing overflows, even for values near `f64::MAX`), then centred
 //! on its mean `c` and divided by its standard deviation `s`. The fit runs on
 //! this unit-variance series and the results are mapped back:
-//! `log L = log L_std − n·ln(m·s)` (the Jacobian), so the AIC is that of the
-//! original data and candidates with different d compare as statsmodels
-//! compares them. A series whose standard deviation is below `1e-12` of `m`
+//! `log L = log L_std − n·ln(m·s)` (the Jacobian), so the log-likelihood
+//! and AIC are those of the original data, as statsmodels reports them. A series whose standard deviation is below `1e-12` of `m`
 //! is **constant** ([`ForecastError::Constant`]): every model fits it exactly
 //! and its likelihood is unbounded.
 
@@ -380,10 +379,6 @@ fn fit_family(
     out
 }
 
-/// The unconstrained value of a partial autocorrelation of 0.83: the extra
-/// starts for the near-cancelling mode of mixed ARMA likelihoods.
-const NEAR_UNIT: f64 = 1.5;
-
 /// The search's first phase: a coarse search from each start.
 const EXPLORE: Tolerances = Tolerances {
     f_tol: 1e-6,
@@ -405,8 +400,8 @@ const POLISH: Tolerances = Tolerances {
 };
 
 /// Fits `order` to the standardised `data` of `history`, searching from
-/// Hannan–Rissanen estimates, the `nested` optima (white noise when there are
-/// none) and, for a mixed ARMA, a first AR partial autocorrelation of ±0.83. Returns the
+/// Hannan–Rissanen estimates and the `nested` optima (white noise when there
+/// are none). Returns the
 /// model and its optimum in the optimiser's coordinates.
 fn fit_standardized(
     history: &[f64],
@@ -425,15 +420,6 @@ fn fit_standardized(
         starts.push(vec![0.0; p + q]);
     }
     starts.extend(nested);
-    if p > 0 && q > 0 {
-        // ARMA likelihoods often have a second mode where a strong AR root
-        // nearly cancels an MA root near the unit circle; start there too.
-        for r1 in [NEAR_UNIT, -NEAR_UNIT] {
-            let mut u = vec![0.0; p + q];
-            u[0] = r1;
-            starts.push(u);
-        }
-    }
     // Starts within 0.01 of an earlier one (after clipping) add nothing.
     let mut distinct: Vec<Vec<f64>> = Vec::with_capacity(starts.len());
     for s in starts {

@@ -38,10 +38,19 @@
 //! from white noise, keeping the better optimum.
 //!
 //! **AIC** = `−2 log L + 2k` with `k = p + q + 2` (the ARMA coefficients, the
-//! mean or drift, and `σ²`), as statsmodels counts. A d = 1 model's
-//! likelihood is that of the n − 1 differences (statsmodels' diffuse start
-//! gives the same), and candidates are compared across d as statsmodels'
-//! AIC compares them. On a tie the simpler order (first in d, p, q) wins.
+//! mean or drift, and `σ²`), as statsmodels counts; the smallest wins within
+//! each d (the first in p, q on a tie). A d = 1 model's likelihood is that
+//! of `y₂ … y_n` given `y₁` (statsmodels' diffuse start gives the same), so
+//! the best d = 0 and d = 1 models are compared on those same points: the
+//! d = 0 AIC without its first point's density
+//! ([`ArimaModel::aic_after_first`]). **This is the one deliberate
+//! departure from a plain loop over statsmodels' fits**, whose full AICs
+//! compare likelihoods of different data: scaling the history by `c` moves
+//! every d = 0 AIC by `2 ln c` against the d = 1 ones, so the unit of the ROI
+//! (or `roi_scale`) would change the model (on the committed `ar1` history
+//! the two best AICs are 0.43 apart: a change of unit by 1.25 flips it).
+//! Here the choice is scale-invariant; on every committed history it is
+//! statsmodels' choice.
 //!
 //! **The interval** is `ŷ ± 1.959964·σ̂·√F`, `F` the one-step variance from
 //! the filter in units of `σ²` (1 once steady): it assumes Gaussian
