@@ -19,7 +19,9 @@ For every committed history in tests/data/forecast/histories.json it prints:
   log-likelihood, AIC, parameters and one-step forecast with a 95% interval;
   and the candidate with the smallest AIC ("selected"), as kaizen chooses;
 - "linear" histories (under 20 points): an OLS fit of the values on their
-  index 0..n-1 and its 95% prediction interval for index n.
+  index 0..n-1 and its 95% prediction interval for index n;
+and "student_t_975": scipy's 0.975 quantile of Student's t for the degrees
+of freedom the linear fallback uses (its prediction interval's multiplier).
 """
 
 import json
@@ -141,6 +143,7 @@ def fit_linear(y):
 def main():
     import numpy as np
     import scipy
+    import scipy.stats
     import statsmodels
 
     with open(HISTORIES) as f:
@@ -153,6 +156,10 @@ def main():
             "scipy": scipy.__version__,
         },
         "histories": {},
+        "student_t_975": {
+            str(df): float(scipy.stats.t.ppf(0.975, df))
+            for df in list(range(1, 31)) + [50, 100, 997]
+        },
     }
     for name, values in histories.items():
         y = np.asarray(values, dtype=float)
