@@ -33,9 +33,17 @@
 //! The mean (or drift) and `σ²` are concentrated out in closed form (GLS),
 //! so the optimiser searches only the p + q ARMA coefficients. It works on
 //! unconstrained reals mapped through partial autocorrelations (Jones 1980),
-//! so every point it tries is stationary and invertible; it is a Nelder–Mead
-//! simplex with restarts, started from Hannan–Rissanen estimates and again
-//! from white noise, keeping the better optimum.
+//! so every point it tries is stationary and invertible (clipped at a
+//! partial autocorrelation of 0.99995, so optima on the boundary, such as
+//! the MA unit root of an over-differenced series, are approached, not
+//! chased to infinity). It is a Nelder–Mead simplex: a coarse search from
+//! Hannan–Rissanen estimates and from the optima of the nested orders
+//! (p − 1, q) and (p, q − 1) (white noise for ARIMA(p,d,0) and (0,d,q)'s
+//! first), then the best of those polished with a restart. Fitting the
+//! orders in increasing p and q this way, a larger order's likelihood is
+//! never below a nested one's. Like any local search it can miss a distant
+//! mode: against statsmodels, ours is higher on 31 of 126 candidate fits,
+//! equal on 94 and lower on one (a boundary mode, by 0.78 in log L).
 //!
 //! **AIC** = `−2 log L + 2k` with `k = p + q + 2` (the ARMA coefficients, the
 //! mean or drift, and `σ²`), as statsmodels counts; the smallest wins within
@@ -77,8 +85,11 @@
 //! (default 10); in between it runs one Kalman step with the parameters held
 //! fixed, `O((p + q)²)` and `O(p + q)` once steady. [`Forecaster::forecast`]
 //! returns the cached forecast, `O(1)`: an engine may ask on every tick.
-//! `benches/forecast.rs` measures a fit on 200 and 1,000 points and the
-//! cached path.
+//! `benches/forecast.rs` measures choosing the order on 200 and 1,000 points
+//! (119 ms and 461 ms on the project's shared 2-core machine under load: the
+//! d = 1 candidates of a stationary series have MA roots near the unit
+//! circle, where the filter never settles and every step costs `O(r²)`), one
+//! update without a refit (40–160 ns) and the cached forecast (2.6 ns).
 //!
 //! # Persistence
 //! [`ForecasterState`] (history, fitted model, points since the fit) is
