@@ -18,6 +18,7 @@
 //! - [`autoscale`] — the decision to create or remove an engine.
 //! - [`cycle`] — one bot's learning state and its cycle as typed steps (the engine's core).
 //! - [`snapshot`] — what an engine knows about itself at one moment ([`snapshot::EngineSnapshot`]).
+//! - [`forecast`] — the built-in ROI forecaster: ARIMA chosen by AIC, a linear fallback.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
@@ -38,6 +39,7 @@ pub mod decision;
 pub mod energy;
 pub mod engine;
 pub mod error;
+pub mod forecast;
 pub mod host;
 pub mod metalog;
 pub mod models;

@@ -7,6 +7,7 @@ mod engine_cycle;
 mod engine_failures;
 mod engine_saves;
 mod models_crash;
+mod forecast_statsmodels;
 mod registry_autoscale;
 mod registry_load;
 mod registry_supervision;
