@@ -2,16 +2,30 @@
 //!
 //! (Module tour written as the module grows.)
 
+mod curriculum;
+mod curve;
 mod dataset;
+mod early_stop;
 pub mod model;
+mod monitor;
+mod schedule;
 pub mod source;
+mod trainer;
 
+pub use curriculum::{Curriculum, CurriculumConfig};
+pub use curve::{CurveAnalysis, CurvePoint, Fit, LearningCurve};
 pub use dataset::Dataset;
+pub use early_stop::{EarlyStopping, EarlyStoppingConfig, Observation};
 pub use model::{
     Activation, Checkpoint, LossKind, Model, ModelConfig, ModelSpec, Optim, OptimizerConfig,
     OptimizerKind, Standardizer, StepStats, Task,
 };
+pub use monitor::{
+    Alert, AlertBook, AlertKind, AlertRecord, MonitorConfig, TrainingMonitor, Verdict,
+};
+pub use schedule::{LrSchedule, ReduceLrOnPlateau, ScheduleConfig};
 pub use source::{
     BadReason, BadRow, Batch, CsvOptions, CsvSource, DataSource, FilePosition, JsonLinesSource,
     Sample, Schema, SourceError, SourcePosition, TargetValue, parse_time,
 };
+pub use trainer::{RunPlan, RunReport, StopReason};

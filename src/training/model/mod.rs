@@ -271,6 +271,17 @@ impl Model {
         Ok(loss)
     }
 
+    /// The factor that turns a training loss (standardised scale) into the
+    /// target's units: σ² for MSE and Huber, σ for MAE, 1 for cross-entropy.
+    pub fn loss_unit(&self) -> f64 {
+        let sd = self.target.std[0];
+        match self.spec.loss {
+            LossKind::Mse | LossKind::Huber => sd * sd,
+            LossKind::Mae => sd,
+            LossKind::CrossEntropy => 1.0,
+        }
+    }
+
     /// Each row's loss on `data`, in the target's own units (the squared
     /// error for MSE, the cross-entropy in nats for classification).
     pub fn per_sample_losses(&self, data: &Dataset) -> Result<Vec<f64>> {

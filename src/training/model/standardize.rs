@@ -29,7 +29,7 @@ impl Standardizer {
     /// Fits `width` columns of the row-major values `x` (an empty `x` gives
     /// mean 0 and std 1).
     pub fn fit(width: usize, x: &[f64]) -> Self {
-        let n = if width == 0 { 0 } else { x.len() / width };
+        let n = x.len().checked_div(width).unwrap_or(0);
         let mut mean = vec![0.0; width];
         let mut std = vec![1.0; width];
         if n == 0 {
