@@ -56,6 +56,9 @@ pub enum Error {
     /// A state file could not be read or written.
     #[error(transparent)]
     Persist(#[from] PersistError),
+    /// A statistic could not be computed from its inputs.
+    #[error(transparent)]
+    Stats(#[from] crate::stats::StatsError),
     /// A tensor computation failed (the DQN learner).
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),

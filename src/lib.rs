@@ -22,6 +22,7 @@
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
+//! - [`stats`] — significance tests, anytime-valid A/B tests, FDR control and off-policy estimators.
 //! - [`training`] — the candle training pipeline: data sources, model, deploy gate, monitor, schedulers, job pool.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -41,6 +42,7 @@ pub mod registry;
 pub mod roi;
 pub mod sim;
 pub mod spec;
+pub mod stats;
 pub mod synergy;
 pub mod training;
 

@@ -11,4 +11,5 @@ mod registry_load;
 mod registry_supervision;
 mod sim_cli;
 mod state_round1;
+mod stats_significance;
 mod support;
