@@ -22,6 +22,7 @@
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
+//! - [`models`] — the per-bot model registry: versions, the champion alias, its history, rollback.
 //! - [`stats`] — significance tests, anytime-valid A/B tests, FDR control and off-policy estimators.
 //! - [`training`] — the candle training pipeline: data sources, model, deploy gate, monitor, schedulers, job pool.
 #![forbid(unsafe_code)]
@@ -35,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod host;
 pub mod metalog;
+pub mod models;
 pub mod persist;
 pub mod pipeline;
 pub mod policy;
