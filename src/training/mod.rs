@@ -6,8 +6,10 @@ mod curriculum;
 mod curve;
 mod dataset;
 mod early_stop;
+mod gate;
 pub mod model;
 mod monitor;
+mod naive;
 mod schedule;
 pub mod source;
 mod trainer;
@@ -16,6 +18,7 @@ pub use curriculum::{Curriculum, CurriculumConfig};
 pub use curve::{CurveAnalysis, CurvePoint, Fit, LearningCurve};
 pub use dataset::Dataset;
 pub use early_stop::{EarlyStopping, EarlyStoppingConfig, Observation};
+pub use gate::{GateConfig, GateDecision, judge};
 pub use model::{
     Activation, Checkpoint, LossKind, Model, ModelConfig, ModelSpec, Optim, OptimizerConfig,
     OptimizerKind, Standardizer, StepStats, Task,
@@ -23,6 +26,7 @@ pub use model::{
 pub use monitor::{
     Alert, AlertBook, AlertKind, AlertRecord, MonitorConfig, TrainingMonitor, Verdict,
 };
+pub use naive::NaivePredictor;
 pub use schedule::{LrSchedule, ReduceLrOnPlateau, ScheduleConfig};
 pub use source::{
     BadReason, BadRow, Batch, CsvOptions, CsvSource, DataSource, FilePosition, JsonLinesSource,
