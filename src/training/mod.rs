@@ -10,6 +10,7 @@ mod gate;
 pub mod model;
 mod monitor;
 mod naive;
+mod pool;
 mod schedule;
 pub mod source;
 mod trainer;
@@ -27,6 +28,7 @@ pub use monitor::{
     Alert, AlertBook, AlertKind, AlertRecord, MonitorConfig, TrainingMonitor, Verdict,
 };
 pub use naive::NaivePredictor;
+pub use pool::{Acquire, JobState, JobStatus, TrainingPermit, TrainingPool};
 pub use schedule::{LrSchedule, ReduceLrOnPlateau, ScheduleConfig};
 pub use source::{
     BadReason, BadRow, Batch, CsvOptions, CsvSource, DataSource, FilePosition, JsonLinesSource,
