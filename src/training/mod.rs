@@ -2,11 +2,14 @@
 //!
 //! (Module tour written as the module grows.)
 
+mod config;
 mod curriculum;
 mod curve;
 mod dataset;
 mod early_stop;
+mod error;
 mod gate;
+mod learner;
 pub mod model;
 mod monitor;
 mod naive;
@@ -15,11 +18,17 @@ mod schedule;
 pub mod source;
 mod trainer;
 
+pub use config::{DataFormat, TrainingConfig};
 pub use curriculum::{Curriculum, CurriculumConfig};
 pub use curve::{CurveAnalysis, CurvePoint, Fit, LearningCurve};
 pub use dataset::Dataset;
 pub use early_stop::{EarlyStopping, EarlyStoppingConfig, Observation};
+pub use error::TrainingError;
 pub use gate::{GateConfig, GateDecision, judge};
+pub use learner::{
+    BadRowTally, CheckSummary, ContinuousLearner, Counters, CycleReport, LearnerState, STATE_FILE,
+    Split, TrainingSummary, open_source, split as split_for_training,
+};
 pub use model::{
     Activation, Checkpoint, LossKind, Model, ModelConfig, ModelSpec, Optim, OptimizerConfig,
     OptimizerKind, Standardizer, StepStats, Task,
