@@ -13,6 +13,7 @@ mod learner;
 pub mod model;
 mod monitor;
 mod naive;
+mod pipeline;
 mod pool;
 mod schedule;
 pub mod source;
@@ -37,6 +38,7 @@ pub use monitor::{
     Alert, AlertBook, AlertKind, AlertRecord, MonitorConfig, TrainingMonitor, Verdict,
 };
 pub use naive::NaivePredictor;
+pub use pipeline::TrainingPipeline;
 pub use pool::{Acquire, JobState, JobStatus, TrainingPermit, TrainingPool};
 pub use schedule::{LrSchedule, ReduceLrOnPlateau, ScheduleConfig};
 pub use source::{
