@@ -13,3 +13,5 @@ mod sim_cli;
 mod state_round1;
 mod stats_significance;
 mod support;
+mod training_drift;
+mod training_real_data;
