@@ -1,6 +1,53 @@
-//! kaizen's own improvement pipeline: a candle-nn model trained on the bot's data.
+//! kaizen's own improvement pipeline: a candle-nn model trained on the bot's
+//! data, retrained as data arrives, deployed only when it is significantly
+//! better (issue 12: items 1, 2, 5, 6 and the pool of item 8).
 //!
-//! (Module tour written as the module grows.)
+//! A host with data and no ML code gets the whole loop from a
+//! [`TrainingConfig`] (`data` and `task` are enough) and a
+//! [`TrainingPipeline`], which an engine runs like any other
+//! [`Pipeline`](crate::pipeline::Pipeline). A host with its own pipeline can
+//! still use the parts: the sources, the model, the gate, the monitor, the
+//! schedulers.
+//!
+//! ```
+//! use kaizen::host::ManualClock;
+//! use kaizen::pipeline::Pipeline;
+//! use kaizen::training::{TrainingConfig, TrainingPipeline, TrainingPool};
+//! use std::sync::Arc;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let mut csv = String::from("x,target\n");
+//! # for i in 0..120 { csv.push_str(&format!("{},{}\n", i % 10, 2 * (i % 10) + 1)); }
+//! # std::fs::write(dir.path().join("sales.csv"), csv).unwrap();
+//! # let data = dir.path().join("sales.csv");
+//! let config: TrainingConfig =
+//!     toml::from_str(&format!("data = {data:?}\ntask = \"regression\"")).unwrap();
+//! let pool = Arc::new(TrainingPool::per_core()); // shared by every bot
+//! let bot_dir = dir.path().join("state/sales-bot");
+//! let p = TrainingPipeline::open("sales-bot", &bot_dir, config, pool, Arc::new(ManualClock::new(0.0)))?;
+//! let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! let result = rt.block_on(p.run("sales-bot", 4))?; // 4 × 50 optimizer steps
+//! assert_eq!(result.metrics["deployed"], 1.0); // v1 beat the training mean
+//! assert!(result.roi.unwrap().roi > 0.0); // the value of the improvement
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Tour
+//! - [`source`] — [`DataSource`], [`CsvSource`], [`JsonLinesSource`]: rows
+//!   read incrementally, torn lines waiting, bad rows counted with a reason.
+//! - [`model`] — [`Model`]: the MLP (regression or classification) with its
+//!   standardisation, seeded initialisation, safetensors file, [`Optim`].
+//! - [`Dataset`] — encoded rows; [`NaivePredictor`] — the mean or the class
+//!   frequencies, the baseline of a first version.
+//! - [`RunPlan`] — one training run, with [`TrainingMonitor`] (explosion,
+//!   plateau, non-finite; [`AlertBook`] de-duplicates per bot and kind),
+//!   [`LrSchedule`] (PyTorch's `ReduceLROnPlateau` + warm-up),
+//!   [`EarlyStopping`], [`Curriculum`] and the [`LearningCurve`] analysis.
+//! - [`judge`] — the deploy gate: > 5% better **and** p < 0.05 **and** lower.
+//! - [`ContinuousLearner`] — the continuous-learning loop of one bot on its
+//!   [model registry](crate::models); [`CycleReport`] is what a cycle did.
+//! - [`TrainingPipeline`] — the loop as a pipeline; [`TrainingPool`] — the
+//!   bounded, priority-ordered pool of training jobs shared by all bots.
+//! - [`TrainingConfig`] — every setting, ready for `[pipeline.training]`.
 
 mod config;
 mod curriculum;
