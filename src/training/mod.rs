@@ -64,6 +64,8 @@ mod pipeline;
 mod pool;
 mod schedule;
 pub mod source;
+#[cfg(test)]
+mod testing;
 mod trainer;
 
 pub use config::{DataFormat, TrainingConfig};
@@ -89,7 +91,8 @@ pub use pipeline::TrainingPipeline;
 pub use pool::{Acquire, JobState, JobStatus, TrainingPermit, TrainingPool};
 pub use schedule::{LrSchedule, ReduceLrOnPlateau, ScheduleConfig};
 pub use source::{
-    BadReason, BadRow, Batch, CsvOptions, CsvSource, DataSource, FilePosition, JsonLinesSource,
-    Sample, Schema, SourceError, SourcePosition, TargetValue, parse_time,
+    BadReason, BadRow, Batch, CsvFormat, CsvOptions, CsvSource, DataSource, FilePosition,
+    JsonLinesFormat, JsonLinesSource, Line, LineFormat, LineSource, Sample, Schema, SourceError,
+    SourcePosition, TargetValue, parse_time,
 };
 pub use trainer::{RunPlan, RunReport, StopReason};

@@ -165,23 +165,15 @@ impl Pipeline for TrainingPipeline {
 mod tests {
     use super::*;
     use crate::host::ManualClock;
+    use crate::training::testing::append_csv;
     use crate::training::{JobState, Task};
-    use std::io::Write;
 
     fn rows(path: &Path, n: usize, from: usize) {
-        let new = !path.exists();
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        if new {
-            writeln!(f, "x,target").unwrap();
-        }
-        for i in from..from + n {
+        let rows = (from..from + n).map(|i| {
             let x = (i % 17) as f64 / 17.0;
-            writeln!(f, "{x},{}", 3.0 * x + 1.0 + 0.01 * ((i * 7) % 5) as f64).unwrap();
-        }
+            format!("{x},{}", 3.0 * x + 1.0 + 0.01 * ((i * 7) % 5) as f64)
+        });
+        append_csv(path, "x,target", rows);
     }
 
     fn pipeline(dir: &Path, bot: &str, pool: &Arc<TrainingPool>) -> TrainingPipeline {

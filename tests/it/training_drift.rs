@@ -22,16 +22,9 @@ const PHASES: [(f64, f64, f64); 3] = [(2.0, -1.0, 0.0), (-1.0, 2.0, 1.0), (2.0, 
 const ROWS_PER_CYCLE: usize = 50;
 const CYCLES_PER_PHASE: usize = 8;
 
+/// Appends a cycle's rows of relation `(a, b, c)`, numbered from `start`.
 fn append(path: &Path, rng: &mut ChaCha8Rng, (a, b, c): (f64, f64, f64), start: usize) {
-    let new = !path.exists();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    if new {
-        writeln!(f, "time,x1,x2,target").unwrap();
-    }
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     for i in start..start + ROWS_PER_CYCLE {
         let (x1, x2): (f64, f64) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
         let y = a * x1 + b * x2 + c + 0.1 * rng.random_range(-1.0..1.0);
@@ -59,6 +52,7 @@ struct Cycle {
 async fn the_champion_tracks_a_drifting_relation() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sales.csv");
+    std::fs::write(&data, "time,x1,x2,target\n").unwrap();
     let config: TrainingConfig = toml::from_str(&format!(
         "data = {:?}\ntask = \"regression\"\nseed = 7\n[model]\nhidden = [32, 32]\n[model.optimizer]\nlr = 0.005",
         data

@@ -1,26 +1,18 @@
 use super::*;
 use crate::models::Catalog;
+use crate::training::testing::append_csv;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::io::Write;
 
 /// Appends `n` rows of `y = a·x1 + b·x2 + noise` (times from `t0`).
 fn append_rows(path: &Path, n: usize, (a, b): (f64, f64), noise: f64, t0: usize, seed: u64) {
     let mut r = ChaCha8Rng::seed_from_u64(seed);
-    let new = !path.exists();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    if new {
-        writeln!(f, "x1,x2,target,time").unwrap();
-    }
-    for i in 0..n {
+    let rows = (0..n).map(|i| {
         let (x1, x2): (f64, f64) = (r.random_range(-1.0..1.0), r.random_range(-1.0..1.0));
         let y = a * x1 + b * x2 + noise * r.random_range(-1.0..1.0);
-        writeln!(f, "{x1},{x2},{y},{}", t0 + i).unwrap();
-    }
+        format!("{x1},{x2},{y},{}", t0 + i)
+    });
+    append_csv(path, "x1,x2,target,time", rows.collect::<Vec<_>>());
 }
 
 fn config(data: &Path) -> TrainingConfig {

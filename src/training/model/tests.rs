@@ -19,6 +19,30 @@ fn spec(task: Task, config: &ModelConfig) -> ModelSpec {
     ModelSpec::new(task, vec!["x".into(), "y".into()], labels, config)
 }
 
+/// No hidden layer: the network is affine, its weights easy to set by hand.
+fn affine() -> ModelConfig {
+    ModelConfig {
+        hidden: vec![],
+        ..Default::default()
+    }
+}
+
+/// Two columns left as they are.
+fn identity2() -> Standardizer {
+    Standardizer {
+        mean: vec![0.0, 0.0],
+        std: vec![1.0, 1.0],
+    }
+}
+
+/// The training loss of `m` on all of `data`, as one batch.
+fn batch_loss(m: &Model, data: &Dataset) -> f64 {
+    let idx: Vec<usize> = (0..data.len()).collect();
+    let (x, y) = m.batch(data, &idx).unwrap();
+    let l = m.loss(&m.forward(&x).unwrap(), &y).unwrap();
+    f64::from(l.to_scalar::<f32>().unwrap())
+}
+
 fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
@@ -94,19 +118,12 @@ fn regression_learns_a_line_and_reports_losses_in_target_units() {
 
 #[test]
 fn sample_losses_follow_the_formulas() {
-    // A network with no hidden layer is affine; set its weights by hand.
-    let cfg = ModelConfig {
-        hidden: vec![],
-        ..Default::default()
-    };
+    let cfg = affine();
     let target = Standardizer {
         mean: vec![10.0],
         std: vec![2.0],
     };
-    let input = Standardizer {
-        mean: vec![0.0, 0.0],
-        std: vec![1.0, 1.0],
-    };
+    let input = identity2();
     let mut data = Dataset::new(2);
     data.push(&[1.0, 0.0], 10.0).unwrap(); // prediction 10 + 2·1 = 12: error 2
     data.push(&[0.0, 0.0], 10.5).unwrap(); // prediction 10: error 0.5
@@ -143,26 +160,14 @@ fn sample_losses_follow_the_formulas() {
     assert!(close(&hub, &[1.5, 0.125]), "{hub:?}");
     // The training loss is the same Huber on the standardised scale:
     // errors 1 and 0.25 with δ/σ = 0.5 → (0.5·(1 − 0.25) + 0.5·0.25²)/2.
-    let m = model_with(LossKind::Huber);
-    let (x, y) = m.batch(&data, &[0, 1]).unwrap();
-    let l = m
-        .loss(&m.forward(&x).unwrap(), &y)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert!((f64::from(l) - (0.375 + 0.03125) / 2.0).abs() < 1e-6, "{l}");
+    let l = batch_loss(&model_with(LossKind::Huber), &data);
+    assert!((l - (0.375 + 0.03125) / 2.0).abs() < 1e-6, "{l}");
 }
 
 #[test]
 fn classification_cross_entropy_per_sample() {
-    let cfg = ModelConfig {
-        hidden: vec![],
-        ..Default::default()
-    };
-    let input = Standardizer {
-        mean: vec![0.0, 0.0],
-        std: vec![1.0, 1.0],
-    };
+    let cfg = affine();
+    let input = identity2();
     let m = Model::new(
         spec(Task::Classification, &cfg),
         input,
@@ -186,13 +191,8 @@ fn classification_cross_entropy_per_sample() {
     assert!((losses[1] - 3f64.ln()).abs() < 1e-12);
     assert_eq!(m.predict(&data).unwrap(), [0.0, 0.0]);
     // candle's batch cross-entropy is the mean of the same numbers.
-    let (x, y) = m.batch(&data, &[0, 1]).unwrap();
-    let l = m
-        .loss(&m.forward(&x).unwrap(), &y)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert!((f64::from(l) - (losses[0] + losses[1]) / 2.0).abs() < 1e-6);
+    let l = batch_loss(&m, &data);
+    assert!((l - (losses[0] + losses[1]) / 2.0).abs() < 1e-6);
 }
 
 #[test]

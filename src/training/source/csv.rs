@@ -13,13 +13,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::tail::{Line, Tail, first_line};
-use super::{
-    BadReason, BadRow, Batch, DataSource, Sample, Schema, SourceError, SourcePosition, TargetValue,
-    parse_quality, parse_time_cell, shorten,
-};
+use super::lines::{LineFormat, LineSource};
+use super::tail::{Line, first_line};
+use super::{BadReason, Sample, Schema, TargetValue, parse_quality, parse_time_cell, shorten};
 
 /// The column names a [`CsvSource`] looks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,17 +52,13 @@ struct Layout {
 }
 
 /// A CSV file or folder of CSV files, read as the host appends rows.
-#[derive(Debug)]
-pub struct CsvSource {
-    tail: Tail,
-    rows: Rows,
-}
+pub type CsvSource = LineSource<CsvFormat>;
 
-/// The row parser: the column names, the schema and each file's layout.
+/// How CSV lines become samples: the column names to look for and each
+/// file's layout (from its header).
 #[derive(Debug)]
-struct Rows {
+pub struct CsvFormat {
     options: CsvOptions,
-    schema: Option<Schema>,
     /// Per file: its layout, or why its header is unusable.
     layouts: HashMap<String, Result<Layout, String>>,
 }
@@ -73,25 +67,19 @@ impl CsvSource {
     /// A source reading `path` (a `.csv` file, or a folder whose `*.csv` files
     /// are read in name order).
     pub fn new(path: impl AsRef<Path>, options: CsvOptions) -> Self {
-        CsvSource {
-            tail: Tail::new(path.as_ref(), &["csv"]),
-            rows: Rows {
+        LineSource::with_format(
+            path,
+            CsvFormat {
                 options,
-                schema: None,
                 layouts: HashMap::new(),
             },
-        }
-    }
-
-    /// The path read.
-    pub fn path(&self) -> PathBuf {
-        self.tail.root().to_path_buf()
+        )
     }
 }
 
-impl Rows {
+impl CsvFormat {
     /// The layout of a header line, fixing the schema if it is the first.
-    fn layout(&mut self, header: &[u8]) -> Result<Layout, String> {
+    fn layout(&self, schema: &mut Option<Schema>, header: &[u8]) -> Result<Layout, String> {
         let text = std::str::from_utf8(header).map_err(|_| "not UTF-8".to_string())?;
         let names = split_cells(text)?;
         let mut seen = HashMap::new();
@@ -116,7 +104,7 @@ impl Rows {
             .filter(|(i, _)| !special.contains(&Some(*i)))
             .map(|(_, n)| n.as_ref())
             .collect();
-        let schema = self.schema.get_or_insert_with(|| Schema {
+        let schema = schema.get_or_insert_with(|| Schema {
             features: features.iter().map(|s| s.to_string()).collect(),
         });
         let mut index = Vec::with_capacity(schema.features.len());
@@ -142,17 +130,26 @@ impl Rows {
             features: index,
         })
     }
+}
 
-    fn read_row(&mut self, line: &Line<'_>) -> Result<Option<Sample>, BadReason> {
+impl LineFormat for CsvFormat {
+    const EXTENSIONS: &'static [&'static str] = &["csv"];
+
+    fn parse(
+        &mut self,
+        schema: &mut Option<Schema>,
+        line: &Line<'_>,
+    ) -> Result<Option<Sample>, BadReason> {
         if line.number == 1 {
-            let layout = self.layout(line.bytes);
+            // A file read from its start (perhaps again): its header decides.
+            let layout = self.layout(schema, line.bytes);
             self.layouts.insert(line.file.to_string(), layout);
             return Ok(None);
         }
         if !self.layouts.contains_key(line.file) {
             // Resumed past the header: read it again.
             let layout = match first_line(Path::new(line.file)) {
-                Ok(Some(h)) => self.layout(&h),
+                Ok(Some(h)) => self.layout(schema, &h),
                 Ok(None) => Err("the header line is incomplete".to_string()),
                 Err(e) => Err(e.to_string()),
             };
@@ -176,7 +173,7 @@ impl Rows {
                 found: cells.len(),
             });
         }
-        let schema = self.schema.as_ref().expect("a layout fixes the schema");
+        let schema = schema.as_ref().expect("a layout fixes the schema");
         let mut features = Vec::with_capacity(layout.features.len());
         for (name, &i) in schema.features.iter().zip(&layout.features) {
             features.push(parse_number(name, &cells[i])?);
@@ -204,6 +201,10 @@ impl Rows {
             time,
             quality,
         }))
+    }
+
+    fn forget(&mut self) {
+        self.layouts.clear();
     }
 }
 
@@ -263,48 +264,5 @@ fn split_cells(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
                 }
             }
         }
-    }
-}
-
-impl DataSource for CsvSource {
-    fn read_new(&mut self, max_rows: usize) -> Result<Batch, SourceError> {
-        let mut batch = Batch::default();
-        let rows = &mut self.rows;
-        batch.restarted = self.tail.read(max_rows, |line| {
-            if line.number == 1 {
-                // A file read from its start (again): its header decides anew.
-                rows.layouts.remove(line.file);
-            }
-            match rows.read_row(&line) {
-                Ok(Some(s)) => batch.samples.push(s),
-                Ok(None) => {}
-                Err(reason) => batch.bad.push(BadRow {
-                    at: format!("{}:{}", line.file, line.number),
-                    reason,
-                }),
-            }
-        })?;
-        Ok(batch)
-    }
-
-    fn position(&self) -> SourcePosition {
-        SourcePosition {
-            files: self.tail.files.clone(),
-            schema: self.rows.schema.clone(),
-        }
-    }
-
-    fn restore(&mut self, position: SourcePosition) {
-        self.tail.files = position.files;
-        self.rows.schema = position.schema;
-        self.rows.layouts.clear();
-    }
-
-    fn schema(&self) -> Option<&Schema> {
-        self.rows.schema.as_ref()
-    }
-
-    fn describe(&self) -> String {
-        self.tail.root().display().to_string()
     }
 }

@@ -9,35 +9,39 @@
 //! they are named `features[0]`, `features[1]`, ….
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::tail::Tail;
-use super::{
-    BadReason, BadRow, Batch, DataSource, Sample, Schema, SourceError, SourcePosition, TargetValue,
-    parse_quality, parse_time_cell, shorten,
-};
+use super::lines::{LineFormat, LineSource};
+use super::tail::Line;
+use super::{BadReason, Sample, Schema, TargetValue, parse_quality, parse_time_cell, shorten};
 
 /// A JSON Lines file, or a folder of `*.jsonl` / `*.ndjson` files, read as the host appends rows.
-#[derive(Debug)]
-pub struct JsonLinesSource {
-    tail: Tail,
-    schema: Option<Schema>,
-}
+pub type JsonLinesSource = LineSource<JsonLinesFormat>;
+
+/// How JSON lines become samples (the format above).
+#[derive(Debug, Default)]
+pub struct JsonLinesFormat;
 
 impl JsonLinesSource {
     /// A source reading `path` (a file, or a folder whose `*.jsonl` and
     /// `*.ndjson` files are read in name order).
     pub fn new(path: impl AsRef<Path>) -> Self {
-        JsonLinesSource {
-            tail: Tail::new(path.as_ref(), &["jsonl", "ndjson"]),
-            schema: None,
-        }
+        LineSource::with_format(path, JsonLinesFormat)
+    }
+}
+
+impl LineFormat for JsonLinesFormat {
+    const EXTENSIONS: &'static [&'static str] = &["jsonl", "ndjson"];
+
+    fn parse(
+        &mut self,
+        schema: &mut Option<Schema>,
+        line: &Line<'_>,
+    ) -> Result<Option<Sample>, BadReason> {
+        parse_row(schema, line.bytes).map(Some)
     }
 
-    /// The path read.
-    pub fn path(&self) -> PathBuf {
-        self.tail.root().to_path_buf()
-    }
+    fn forget(&mut self) {}
 }
 
 /// One line as a sample, fixing the schema with the first good one.
@@ -106,41 +110,4 @@ fn parse_row(schema: &mut Option<Schema>, line: &[u8]) -> Result<Sample, BadReas
         time,
         quality,
     })
-}
-
-impl DataSource for JsonLinesSource {
-    fn read_new(&mut self, max_rows: usize) -> Result<Batch, SourceError> {
-        let mut batch = Batch::default();
-        let schema = &mut self.schema;
-        batch.restarted = self
-            .tail
-            .read(max_rows, |line| match parse_row(schema, line.bytes) {
-                Ok(s) => batch.samples.push(s),
-                Err(reason) => batch.bad.push(BadRow {
-                    at: format!("{}:{}", line.file, line.number),
-                    reason,
-                }),
-            })?;
-        Ok(batch)
-    }
-
-    fn position(&self) -> SourcePosition {
-        SourcePosition {
-            files: self.tail.files.clone(),
-            schema: self.schema.clone(),
-        }
-    }
-
-    fn restore(&mut self, position: SourcePosition) {
-        self.tail.files = position.files;
-        self.schema = position.schema;
-    }
-
-    fn schema(&self) -> Option<&Schema> {
-        self.schema.as_ref()
-    }
-
-    fn describe(&self) -> String {
-        self.tail.root().display().to_string()
-    }
 }

@@ -17,12 +17,14 @@
 
 mod csv;
 mod jsonl;
+mod lines;
 mod tail;
 mod time;
 
-pub use csv::{CsvOptions, CsvSource};
-pub use jsonl::JsonLinesSource;
-pub use tail::FilePosition;
+pub use csv::{CsvFormat, CsvOptions, CsvSource};
+pub use jsonl::{JsonLinesFormat, JsonLinesSource};
+pub use lines::{LineFormat, LineSource};
+pub use tail::{FilePosition, Line};
 pub use time::parse_time;
 
 use serde::{Deserialize, Serialize};

@@ -18,8 +18,9 @@ pub struct FilePosition {
     pub line: u64,
 }
 
-/// One complete line handed to a reader.
-pub(super) struct Line<'a> {
+/// One complete line handed to a [`LineFormat`](super::LineFormat).
+#[derive(Clone, Copy, Debug)]
+pub struct Line<'a> {
     /// The file, as text (the key of its position).
     pub file: &'a str,
     /// The line's number, 1-based.
