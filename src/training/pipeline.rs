@@ -218,15 +218,14 @@ mod tests {
         let p = pipeline(dir.path(), "alpha", &pool);
         let held = pool.acquire("other", 100.0).await;
         let run = tokio::spawn(p.run("alpha", 3));
-        let mut seen = None;
-        for _ in 0..10_000 {
+        // Wait for the job to show, woken by the pool on each change.
+        let mut changes = pool.watch();
+        let job = loop {
             if let Some(j) = pool.status().into_iter().find(|j| j.bot == "alpha") {
-                seen = Some(j);
-                break;
+                break j;
             }
-            tokio::task::yield_now().await;
-        }
-        let job = seen.expect("the training job shows in the pool");
+            changes.changed().await.unwrap();
+        };
         assert_eq!(job.state, JobState::Waiting { position: 1 });
         assert_eq!(job.priority, 3.0);
         drop(held);

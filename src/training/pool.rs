@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// One job as [`TrainingPool::status`] shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +75,8 @@ struct Jobs {
 pub struct TrainingPool {
     capacity: usize,
     jobs: Mutex<Jobs>,
+    /// Counts changes of the jobs, for [`TrainingPool::watch`].
+    changes: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for TrainingPool {
@@ -92,6 +94,7 @@ impl TrainingPool {
         TrainingPool {
             capacity: capacity.max(1),
             jobs: Mutex::new(Jobs::default()),
+            changes: watch::Sender::new(0),
         }
     }
 
@@ -122,6 +125,8 @@ impl TrainingPool {
         jobs.next_id += 1;
         if jobs.running.len() < self.capacity && jobs.waiting.is_empty() {
             jobs.running.push((id, bot.to_string(), priority));
+            drop(jobs);
+            self.changed();
             return Acquire {
                 pool: Arc::clone(self),
                 id,
@@ -144,12 +149,24 @@ impl TrainingPool {
                 tx,
             },
         );
+        drop(jobs);
+        self.changed();
         Acquire {
             pool: Arc::clone(self),
             id,
             rx: Some(rx),
             done: false,
         }
+    }
+
+    /// A receiver that sees a change whenever a job arrives, starts or
+    /// leaves — to follow [`status`](Self::status) without polling.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Every job, running ones first, then the queue in order.
@@ -181,6 +198,8 @@ impl TrainingPool {
                 jobs.running.push((w.id, w.bot, w.priority));
             }
         }
+        drop(jobs);
+        self.changed();
     }
 }
 
@@ -244,6 +263,7 @@ impl Drop for Acquire {
             jobs.waiting.retain(|w| w.id != self.id);
             jobs.waiting.len() == before
         };
+        self.pool.changed();
         if granted {
             // Granted (or free at once) but never taken: give the slot back.
             self.pool.release(self.id);
@@ -338,12 +358,9 @@ mod tests {
             let permit = p.acquire("b", 2.0).await;
             started_tx.send(permit.id()).unwrap();
         });
-        // Bounded polling until the job is visible in the queue.
-        for _ in 0..1000 {
-            if pool.status().len() == 2 {
-                break;
-            }
-            tokio::task::yield_now().await;
+        let mut changes = pool.watch();
+        while pool.status().len() < 2 {
+            changes.changed().await.unwrap();
         }
         assert_eq!(pool.status()[1].state, JobState::Waiting { position: 1 });
         drop(held);
