@@ -18,3 +18,5 @@ mod stats_offpolicy;
 mod stats_significance;
 mod stats_validity;
 mod support;
+mod training_drift;
+mod training_real_data;
