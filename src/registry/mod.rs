@@ -32,9 +32,7 @@ mod schedule;
 mod state;
 
 use dispatch::{Answer, Target, Workers};
-pub use handle::{
-    Approval, AutoscaleRequest, EngineFactory, EngineReport, RegistryHandle, RegistryReport,
-};
+pub use handle::{Approval, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
@@ -43,9 +41,9 @@ use actix::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::autoscale::AutoscaleConfig;
+use crate::autoscale::{AutoscaleConfig, AutoscaleRequest};
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
@@ -114,7 +112,8 @@ struct Entry {
 
 struct Timer {
     period: Duration,
-    deadline: Instant,
+    /// The next round's time, on the registry's clock.
+    deadline: f64,
     handle: SpawnHandle,
     autoscale: Option<AutoscaleConfig>,
 }
@@ -334,7 +333,13 @@ impl ImprovementEngineRegistry {
             return;
         }
         self.registry_save_pending = true;
-        ctx.run_later(REGISTRY_SAVE_DELAY, |act, _| act.save_registry());
+        let at = self.now() + REGISTRY_SAVE_DELAY.as_secs_f64();
+        ctx.spawn(
+            self.clock
+                .sleep_until(at)
+                .into_actor(self)
+                .map(|(), act, _| act.save_registry()),
+        );
     }
 
     fn save_registry(&mut self) {
@@ -490,18 +495,28 @@ impl ImprovementEngineRegistry {
         }
     }
 
+    /// Waits on the registry's clock for `at`, then runs the timer's round.
+    fn wake_at(&mut self, at: f64, ctx: &mut Context<Self>) -> SpawnHandle {
+        ctx.spawn(
+            self.clock
+                .sleep_until(at)
+                .into_actor(self)
+                .map(|(), act, ctx| act.on_timer(ctx)),
+        )
+    }
+
     fn schedule_timer(&mut self, ctx: &mut Context<Self>) {
         let Some(timer) = &self.timer else { return };
-        let delay = timer.deadline.saturating_duration_since(Instant::now());
-        let handle = ctx.run_later(delay, |act, ctx| act.on_timer(ctx));
+        let handle = self.wake_at(timer.deadline, ctx);
         if let Some(timer) = &mut self.timer {
             timer.handle = handle;
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        let now = self.now();
         let Some(timer) = &mut self.timer else { return };
-        let (deadline, missed) = next_deadline(timer.deadline, timer.period, Instant::now());
+        let (deadline, missed) = next_deadline(timer.deadline, timer.period, now);
         timer.deadline = deadline;
         let autoscale = timer.autoscale.clone();
         if missed > 0 {
