@@ -495,63 +495,6 @@ impl ImprovementEngineRegistry {
         }
     }
 
-    /// Waits on the registry's clock for `at`, then runs the timer's round.
-    fn wake_at(&mut self, at: f64, ctx: &mut Context<Self>) -> SpawnHandle {
-        ctx.spawn(
-            self.clock
-                .sleep_until(at)
-                .into_actor(self)
-                .map(|(), act, ctx| act.on_timer(ctx)),
-        )
-    }
-
-    fn schedule_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(timer) = &self.timer else { return };
-        let handle = self.wake_at(timer.deadline, ctx);
-        if let Some(timer) = &mut self.timer {
-            timer.handle = handle;
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        let now = self.now();
-        let Some(timer) = &mut self.timer else { return };
-        let (deadline, missed) = next_deadline(timer.deadline, timer.period, now);
-        timer.deadline = deadline;
-        let autoscale = timer.autoscale.clone();
-        if missed > 0 {
-            self.dropped_ticks += missed;
-            tracing::warn!(missed, "timer ran late; missed ticks dropped");
-        }
-        if self.round_running {
-            self.dropped_ticks += 1;
-            tracing::warn!("previous round still running; tick dropped");
-        } else {
-            self.round_running = true;
-            let round = self.round();
-            ctx.spawn(round.into_actor(self).then(move |answers, act, ctx| {
-                act.collect_round(answers, ctx);
-                let scale = autoscale.map(|config| {
-                    act.autoscale_step(
-                        AutoscaleRequest {
-                            config: Some(config),
-                            ..AutoscaleRequest::default()
-                        },
-                        ctx,
-                    )
-                });
-                async move {
-                    if let Some(step) = scale {
-                        let _ = step.await;
-                    }
-                }
-                .into_actor(act)
-                .map(|(), act, _| act.round_running = false)
-            }));
-        }
-        self.schedule_timer(ctx);
-    }
-
     /// Removes an engine: it saves and stops (after its running cycle, bounded).
     /// Until its shutdown has answered, a removed engine's name cannot be
     /// taken by a new engine (both would write the same folder), and a

@@ -1,4 +1,6 @@
-//! When the registry's timer fires next, and which ticks it drops.
+//! The registry's timer: when it fires next, which ticks it drops, and the
+//! timer itself (waiting on the registry's clock).
+//!
 //!
 //! The timer aims at fixed deadlines `start + k·period` on the registry's
 //! clock. When it fires late (the machine stalled, or a round of cycles ran
@@ -7,7 +9,10 @@
 //! whose deadline comes while the previous round is still running is dropped
 //! too. Times are the clock's seconds.
 
+use actix::prelude::*;
 use std::time::Duration;
+
+use super::{AutoscaleRequest, ImprovementEngineRegistry};
 
 /// The deadline after a tick that fired at `now` for `deadline`, and how
 /// many deadlines between them were missed (dropped); all in the clock's
@@ -34,6 +39,65 @@ pub fn next_deadline(deadline: f64, period: Duration, now: f64) -> (f64, u64) {
     let late = Duration::try_from_secs_f64(now - next).unwrap_or(Duration::MAX);
     let missed = u64::try_from(late.as_nanos() / period.as_nanos()).unwrap_or(u64::MAX - 1) + 1;
     (next + missed as f64 * period.as_secs_f64(), missed)
+}
+
+impl ImprovementEngineRegistry {
+    /// Waits on the registry's clock for `at`, then runs the timer's round.
+    pub(super) fn wake_at(&mut self, at: f64, ctx: &mut Context<Self>) -> SpawnHandle {
+        ctx.spawn(
+            self.clock
+                .sleep_until(at)
+                .into_actor(self)
+                .map(|(), act, ctx| act.on_timer(ctx)),
+        )
+    }
+
+    fn schedule_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(timer) = &self.timer else { return };
+        let handle = self.wake_at(timer.deadline, ctx);
+        if let Some(timer) = &mut self.timer {
+            timer.handle = handle;
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        let now = self.now();
+        let Some(timer) = &mut self.timer else { return };
+        let (deadline, missed) = next_deadline(timer.deadline, timer.period, now);
+        timer.deadline = deadline;
+        let autoscale = timer.autoscale.clone();
+        if missed > 0 {
+            self.dropped_ticks += missed;
+            tracing::warn!(missed, "timer ran late; missed ticks dropped");
+        }
+        if self.round_running {
+            self.dropped_ticks += 1;
+            tracing::warn!("previous round still running; tick dropped");
+        } else {
+            self.round_running = true;
+            let round = self.round();
+            ctx.spawn(round.into_actor(self).then(move |answers, act, ctx| {
+                act.collect_round(answers, ctx);
+                let scale = autoscale.map(|config| {
+                    act.autoscale_step(
+                        AutoscaleRequest {
+                            config: Some(config),
+                            ..AutoscaleRequest::default()
+                        },
+                        ctx,
+                    )
+                });
+                async move {
+                    if let Some(step) = scale {
+                        let _ = step.await;
+                    }
+                }
+                .into_actor(act)
+                .map(|(), act, _| act.round_running = false)
+            }));
+        }
+        self.schedule_timer(ctx);
+    }
 }
 
 #[cfg(test)]
