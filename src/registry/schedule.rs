@@ -1,7 +1,6 @@
 //! The registry's timer: when it fires next, which ticks it drops, and the
 //! timer itself (waiting on the registry's clock).
 //!
-//!
 //! The timer aims at fixed deadlines `start + k·period` on the registry's
 //! clock. When it fires late (the machine stalled, or a round of cycles ran
 //! long), every deadline that has already passed is dropped, not replayed:
