@@ -18,7 +18,7 @@
 //!   off its message-handling thread.
 //!
 //! Files in an engine's state folder: `synergy.json` (the weights, both
-//! learners), and for the DQN `synergy-dqn.safetensors` and `synergy-dqn.json`.
+//! learners), and for the DQN `synergy-dqn.ckpt` and `synergy-dqn.journal`.
 //!
 //! Choices where SPEC is silent:
 //! - [`SynergyLearner::update`] never touches the disk; SPEC's "then save" is
@@ -48,7 +48,10 @@ pub mod key;
 pub mod vector;
 pub mod weights;
 
-pub use dqn::{DQN_NETS_FILE, DQN_STATE_FILE, DQNSynergyLearner, DqnConfig};
+pub use dqn::{
+    DQN_CHECKPOINT_FILE, DQN_JOURNAL_FILE, DQN_NETS_FILE, DQN_STATE_FILE, DQNSynergyLearner,
+    DqnConfig,
+};
 pub use history::{DELTA_WINDOW, MetricHistory, metric_delta};
 pub use key::{SynergyKey, SynergyKeys};
 pub use vector::{

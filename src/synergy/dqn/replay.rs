@@ -3,7 +3,7 @@
 //! A transition is `(s, a, r, s')` with `s' = s` (SPEC §5), so only `s`, the
 //! action and the reward are stored: `d` floats, one byte and one float.
 //! When full, a new transition overwrites the oldest. Index 0 is always the
-//! oldest transition, however the ring is laid out, so the saved file (oldest
+//! oldest transition, however the ring is laid out, so a saved replay (oldest
 //! first) indexes exactly like the buffer it came from.
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,8 @@ pub(super) struct Replay {
     rewards: Vec<f32>,
 }
 
-/// The replay as stored in `synergy-dqn.json`, oldest transition first.
+/// The replay as stored in the format-1 `synergy-dqn.json`, oldest
+/// transition first.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ReplayFile {
     /// `d` values per transition.
@@ -62,9 +63,14 @@ impl Replay {
         }
     }
 
-    /// The `i`-th oldest transition: state, action, reward.
+    /// The `i`-th oldest transition (`i < len`): state, action, reward.
     pub fn get(&self, i: usize) -> (&[f32], u8, f32) {
-        let at = (self.start + i) % self.len();
+        let at = self.start + i;
+        let at = if at >= self.len() {
+            at - self.len()
+        } else {
+            at
+        };
         (
             &self.states[at * self.d..(at + 1) * self.d],
             self.actions[at],
@@ -77,7 +83,8 @@ impl Replay {
         4 * self.states.capacity() + self.actions.capacity() + 4 * self.rewards.capacity()
     }
 
-    /// The transitions, oldest first, for saving.
+    /// The transitions, oldest first, as format 1 saved them.
+    #[cfg(test)]
     pub fn to_file(&self) -> ReplayFile {
         let mut file = ReplayFile {
             states: Vec::with_capacity(self.states.len()),
@@ -96,33 +103,37 @@ impl Replay {
     /// A buffer from a saved file; keeps the newest `capacity` transitions.
     /// `Err` says what is inconsistent.
     pub fn from_file(file: &ReplayFile, d: usize, capacity: usize) -> Result<Self, String> {
-        let n = file.actions.len();
-        if file.rewards.len() != n || file.states.len() != n * d {
+        Self::from_columns(&file.states, &file.actions, &file.rewards, d, capacity)
+    }
+
+    /// A buffer from saved columns (oldest transition first: `d` state values,
+    /// an action and a reward per transition); keeps the newest `capacity`.
+    /// `Err` says what is inconsistent.
+    pub fn from_columns(
+        states: &[f32],
+        actions: &[u8],
+        rewards: &[f32],
+        d: usize,
+        capacity: usize,
+    ) -> Result<Self, String> {
+        let n = actions.len();
+        if rewards.len() != n || states.len() != n * d {
             return Err(format!(
                 "replay holds {} actions, {} rewards and {} state values; expected {d} state values per transition",
                 n,
-                file.rewards.len(),
-                file.states.len()
+                rewards.len(),
+                states.len()
             ));
         }
-        if let Some(a) = file.actions.iter().find(|&&a| usize::from(a) >= d) {
+        if let Some(a) = actions.iter().find(|&&a| usize::from(a) >= d) {
             return Err(format!("replay action {a} is not below {d}"));
         }
-        if let Some(x) = file
-            .states
-            .iter()
-            .chain(&file.rewards)
-            .find(|x| !x.is_finite())
-        {
+        if let Some(x) = states.iter().chain(rewards).find(|x| !x.is_finite()) {
             return Err(format!("replay holds the non-finite value {x}"));
         }
         let mut replay = Self::new(d, capacity);
         for i in n.saturating_sub(capacity)..n {
-            replay.push(
-                &file.states[i * d..(i + 1) * d],
-                file.actions[i],
-                file.rewards[i],
-            );
+            replay.push(&states[i * d..(i + 1) * d], actions[i], rewards[i]);
         }
         Ok(replay)
     }
