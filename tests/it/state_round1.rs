@@ -70,7 +70,11 @@ fn run_once_continues_a_round1_folder() {
     // starting anew, and saved format 2: it has learned from every cycle the
     // engine ever ran.
     let gamma_dir = state.join("gamma");
-    assert!(gamma_dir.join(kaizen::synergy::DQN_CHECKPOINT_FILE).exists());
+    assert!(
+        gamma_dir
+            .join(kaizen::synergy::DQN_CHECKPOINT_FILE)
+            .exists()
+    );
     let dqn = kaizen::synergy::DQNSynergyLearner::load(&gamma_dir, Default::default()).unwrap();
     let gamma = read_json(gamma_dir.join("engine.json"));
     assert_eq!(dqn.updates(), gamma["cycles"].as_u64().unwrap());

@@ -116,8 +116,8 @@ pub(crate) struct Trace {
     words: usize,
     z1: Vec<f32>,
     z2: Vec<f32>,
-    /// The outputs, `[rows][outputs]`.
-    pub q: Vec<f32>,
+    q: Vec<f32>,
+    outputs: usize,
     m1: Vec<u32>,
     m2: Vec<u32>,
 }
@@ -141,6 +141,13 @@ pub(crate) struct Scratch {
 pub(crate) struct Mlp {
     dims: MlpDims,
     params: Vec<f32>,
+}
+
+impl Trace {
+    /// The outputs of the last forward pass, `[rows][outputs]`.
+    pub fn q(&self) -> &[f32] {
+        &self.q[..self.rows * self.outputs]
+    }
 }
 
 impl Mlp {
@@ -188,7 +195,7 @@ impl Mlp {
     }
 
     /// The outputs of the `rows` rows of `x` (`[rows][inputs]`) into
-    /// `trace.q`, keeping what [`backward`](Self::backward) needs.
+    /// [`Trace::q`], keeping what [`backward`](Self::backward) needs.
     pub fn forward(&self, x: &[f32], rows: usize, trace: &mut Trace) {
         let MlpDims {
             inputs: ni,
@@ -201,6 +208,7 @@ impl Mlp {
         let t = trace;
         t.rows = rows;
         t.words = words;
+        t.outputs = no;
         fit(&mut t.z1, rows * h);
         fit(&mut t.z2, rows * h);
         fit(&mut t.q, rows * no);
@@ -294,7 +302,7 @@ impl Mlp {
         // l2.weight[k] = Σ_r h1[r][k]·dz2[r], over the rows where unit k is on.
         let col_words = rows.div_ceil(32);
         fit(&mut s.cols, h * col_words);
-        s.cols.fill(0);
+        s.cols[..h * col_words].fill(0);
         for r in 0..rows {
             let m1 = &t.m1[r * words..(r + 1) * words];
             for (k, _) in Active::new(m1, &t.z1, 0, 0) {
@@ -315,9 +323,12 @@ impl Mlp {
     }
 }
 
-/// `v` resized to `len` (contents unspecified: every user overwrites them).
+/// `v` grown to at least `len` (never shrunk, so a buffer used for a batch
+/// and then for one row is not refilled; every user overwrites what it reads).
 fn fit<T: Default + Clone>(v: &mut Vec<T>, len: usize) {
-    v.resize(len, T::default());
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
 }
 
 /// `out = m` transposed, for `m` of `rows × cols`.
@@ -335,7 +346,8 @@ fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
 /// the loss (and the step is skipped) instead of being dropped.
 #[inline(always)]
 fn is_on(z: f32) -> bool {
-    z >= 0.0 || z.is_nan()
+    // `|`, not `||`: no branch, so the mask loop vectorises.
+    (z >= 0.0) | z.is_nan()
 }
 
 /// Sets bit `k` of `words` where unit `k` [is on](is_on).
@@ -441,7 +453,8 @@ fn block<const N: usize>(
 ) {
     let mut acc: [f32; N] = bias[c..c + N].try_into().expect("N values");
     for (k, s) in terms {
-        let row: &[f32; N] = w[k * stride + c..][..N].try_into().expect("N values");
+        let at = k * stride + c;
+        let row: &[f32; N] = w[at..at + N].try_into().expect("N values");
         for j in 0..N {
             acc[j] = madd(s, row[j], acc[j]);
         }

@@ -342,8 +342,8 @@ impl DQNSynergyLearner {
         w.dq.resize(batch, 0.0);
         let gamma = self.config.gamma as f32;
         let loss = td_loss(
-            &w.online.q,
-            &w.target.q,
+            w.online.q(),
+            w.target.q(),
             &w.actions,
             &w.rewards,
             gamma,
@@ -387,7 +387,7 @@ impl DQNSynergyLearner {
     /// Q-value is NaN.
     fn refresh_weights(&mut self, state: &[f32], w: &mut Work) {
         self.online.forward(state, 1, &mut w.online);
-        let q = &w.online.q[..state.len()];
+        let q = w.online.q();
         if q.iter().any(|v| v.is_nan()) {
             tracing::warn!("synergy DQN: NaN Q-value; weights left as they were");
             return;

@@ -129,7 +129,7 @@ fn kernel_matches_a_dense_f64_reference_at_any_size() {
             &mut Scratch::default(),
         );
         let (q, g) = dense_reference(&net, &x, rows, &actions, &dq);
-        assert_close(&format!("{d:?} q"), &trace.q[..rows * d.outputs], &q, 1e-5);
+        assert_close(&format!("{d:?} q"), trace.q(), &q, 1e-5);
         assert_close(&format!("{d:?} grad"), &grad, &g, 1e-5);
         // Something was learned from every tensor (with enough units that
         // some are on).
@@ -154,7 +154,7 @@ fn a_row_gives_the_same_bits_alone_and_in_a_batch() {
     for r in [0, 17, 31] {
         let one = q_of(&net, &x[r * 4..(r + 1) * 4]);
         let bits = |v: &[f32]| v.iter().map(|q| q.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&one), bits(&all.q[r * 4..(r + 1) * 4]));
+        assert_eq!(bits(&one), bits(&all.q()[r * 4..(r + 1) * 4]));
     }
 }
 
@@ -165,7 +165,7 @@ fn relu_derivative_at_zero_is_one_and_nan_flows_through() {
     let net = Mlp::from_params(d, vec![0.0, 0.0, 1.0, 0.5, 2.0, 0.0]).unwrap();
     let mut trace = Trace::default();
     net.forward(&[3.0], 1, &mut trace);
-    assert_eq!(trace.q[0], 1.0); // relu(relu(0)·1 + 0.5)·2
+    assert_eq!(trace.q()[0], 1.0); // relu(relu(0)·1 + 0.5)·2
     let mut grad = vec![0.0; 6];
     net.backward(
         &[3.0],
@@ -179,7 +179,7 @@ fn relu_derivative_at_zero_is_one_and_nan_flows_through() {
     assert_eq!(grad, [6.0, 2.0, 0.0, 2.0, 0.5, 1.0]);
     let nan = Mlp::from_params(d, vec![f32::NAN, 0.0, 1.0, 0.0, 1.0, 0.0]).unwrap();
     nan.forward(&[1.0], 1, &mut trace);
-    assert!(trace.q[0].is_nan());
+    assert!(trace.q()[0].is_nan());
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn hand_gradients_match_candle_autograd() {
         online.forward(&states, batch, &mut on);
         target.forward(&states, batch, &mut tg);
         let mut dq = vec![0.0; batch];
-        let loss = td_loss(&on.q, &tg.q, &actions, &rewards, gamma, &mut dq);
+        let loss = td_loss(on.q(), tg.q(), &actions, &rewards, gamma, &mut dq);
         let mut grad = vec![0.0; dm.param_count()];
         online.backward(
             &states,

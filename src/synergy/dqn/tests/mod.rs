@@ -83,5 +83,5 @@ fn assert_same_weights(a: &DQNSynergyLearner, b: &DQNSynergyLearner) {
 fn q_of(mlp: &Mlp, state: &[f32]) -> Vec<f32> {
     let mut trace = Trace::default();
     mlp.forward(state, 1, &mut trace);
-    trace.q[..mlp.dims().outputs].to_vec()
+    trace.q().to_vec()
 }
