@@ -12,7 +12,7 @@
 //! Two learners:
 //! - [`SynergyWeightLearner`] (`kind() == "weights"`): a direct rule,
 //!   `w ← clamp(w + lr·roi_delta·Δ, 0, 10)`. Cheap and allocation-free.
-//! - [`DQNSynergyLearner`] (`kind() == "dqn"`): a small double-DQN on candle;
+//! - [`DQNSynergyLearner`] (`kind() == "dqn"`): a small double-DQN (plain `f32` kernels);
 //!   its weights are the online network's Q-values for the current deltas.
 //!   [`is_heavy`](SynergyLearner::is_heavy) says the engine should update it
 //!   off its message-handling thread.

@@ -3,7 +3,9 @@
 //!
 //! Both are little-endian and end with a CRC-32 (IEEE) of every byte before
 //! it, so a torn or damaged file is detected and moved aside instead of
-//! being trusted.
+//! being trusted. (`crc32fast` picks a CPU-specific routine at run time; a
+//! CRC is exact integer arithmetic, so every machine computes the same
+//! value and writes the same bytes.)
 //!
 //! **Checkpoint** (`synergy-dqn.ckpt`):
 //!

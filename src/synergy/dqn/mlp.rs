@@ -197,11 +197,7 @@ impl Mlp {
     /// The outputs of the `rows` rows of `x` (`[rows][inputs]`) into
     /// [`Trace::q`], keeping what [`backward`](Self::backward) needs.
     pub fn forward(&self, x: &[f32], rows: usize, trace: &mut Trace) {
-        let MlpDims {
-            inputs: ni,
-            hidden: h,
-            outputs: no,
-        } = self.dims;
+        let (ni, h, no) = (self.dims.inputs, self.dims.hidden, self.dims.outputs);
         let [w1, b1, w2, b2, w3, b3] = self.dims.offsets();
         let p = &self.params[..];
         let words = h.div_ceil(32);
@@ -254,11 +250,7 @@ impl Mlp {
         grad: &mut [f32],
         s: &mut Scratch,
     ) {
-        let MlpDims {
-            inputs: ni,
-            hidden: h,
-            outputs: no,
-        } = self.dims;
+        let (ni, h, no) = (self.dims.inputs, self.dims.hidden, self.dims.outputs);
         let [w1, b1, w2, b2, w3, b3] = self.dims.offsets();
         let p = &self.params[..];
         let t = trace;

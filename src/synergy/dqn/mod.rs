@@ -1,4 +1,4 @@
-//! The DQN synergy learner (SPEC §5): a small double-DQN on candle.
+//! The DQN synergy learner (SPEC §5): a small double-DQN on plain `f32` kernels.
 //!
 //! **Model.** The state is the vector of synergy deltas `s` (one input per key,
 //! `d` = 4 or 7) and there is one action per key. Each
@@ -23,7 +23,10 @@
 //! 100 µs with candle's autograd (`benches/learners.rs`). Candle's autograd
 //! stays the reference the tests check the gradients against. No sum is
 //! reordered by the compiler and nothing depends on the CPU the binary runs
-//! on, so a seed gives the same bits on every machine.
+//! on, so a seed gives the same bits on every machine. The network
+//! (`mlp.rs`), the optimiser (`adamw.rs`) and the TD loss (`td.rs`) take their
+//! sizes as parameters, for other DQNs in the crate (a policy DQN: 14 inputs,
+//! one output per action).
 //!
 //! **Choices where SPEC is silent.**
 //! - Every successful update counts towards the target sync, also when its
@@ -59,7 +62,7 @@ mod format;
 mod legacy;
 pub(crate) mod mlp;
 mod replay;
-mod td;
+pub(crate) mod td;
 
 pub use files::{DQN_CHECKPOINT_FILE, DQN_JOURNAL_FILE};
 pub use legacy::{DQN_NETS_FILE, DQN_STATE_FILE};
@@ -73,7 +76,7 @@ use self::adamw::{AdamW, AdamWParams, clip_scale, global_norm};
 use self::files::OnDisk;
 use self::mlp::{Mlp, MlpDims, Scratch, Trace};
 use self::replay::Replay;
-use self::td::td_loss;
+use self::td::{TdInputs, td_loss};
 use super::key::SynergyKeys;
 use super::vector::SynergyWeights;
 use super::{LearnReport, Skip, SynergyDeltas, SynergyLearner, check_key_set, check_update};
@@ -341,14 +344,13 @@ impl DQNSynergyLearner {
         self.target.forward(&w.states, batch, &mut w.target);
         w.dq.resize(batch, 0.0);
         let gamma = self.config.gamma as f32;
-        let loss = td_loss(
-            w.online.q(),
-            w.target.q(),
-            &w.actions,
-            &w.rewards,
-            gamma,
-            &mut w.dq,
-        );
+        // The next state is the state: Q_online(s') is the batch's own.
+        let q = TdInputs {
+            q: w.online.q(),
+            next_choose: w.online.q(),
+            next_value: w.target.q(),
+        };
+        let loss = td_loss(&q, &w.actions, &w.rewards, gamma, &mut w.dq);
         let mut report = LearnReport {
             batch,
             ..LearnReport::default()

@@ -3,7 +3,7 @@
 
 use super::super::adamw::{AdamW, AdamWParams, clip_scale, global_norm};
 use super::super::mlp::{Mlp, MlpDims, Scratch, Trace};
-use super::super::td::td_loss;
+use super::super::td::{TdInputs, td_loss};
 use super::*;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{Linear, Module, Optimizer};
@@ -188,6 +188,15 @@ fn wrong_parameter_counts_are_refused() {
     assert_eq!(err, "10 parameters, expected 1348 for a 4→32→32→4 network");
 }
 
+/// Double DQN with the state as next state, as the synergy DQN uses it.
+fn double<'a>(q: &'a [f32], target: &'a [f32]) -> TdInputs<'a> {
+    TdInputs {
+        q,
+        next_choose: q,
+        next_value: target,
+    }
+}
+
 #[test]
 fn td_loss_by_hand() {
     // d = 2, batch 2, γ = 0.5.
@@ -196,7 +205,7 @@ fn td_loss_by_hand() {
     let mut dq = [9.0; 2];
     // Row 0: argmax q = 1 ⇒ y = 0.5 + 0.5·2 = 1.5, diff = 1 − 1.5 = −0.5, huber 0.125.
     // Row 1: argmax q = 0 ⇒ y = −1 + 0.5·4 = 1, diff = 0.2 − 1 = −0.8, huber 0.32.
-    let loss = td_loss(&q, &q_target, &[0, 1], &[0.5, -1.0], 0.5, &mut dq);
+    let loss = td_loss(&double(&q, &q_target), &[0, 1], &[0.5, -1.0], 0.5, &mut dq);
     assert!((loss - 0.2225).abs() < 1e-7, "{loss}");
     assert!(
         (dq[0] + 0.25).abs() < 1e-7 && (dq[1] + 0.4).abs() < 1e-7,
@@ -204,23 +213,40 @@ fn td_loss_by_hand() {
     );
     // Linear region: row 1 reward −3 ⇒ y = −1, diff = 1.2, huber 1.2 − 0.5 = 0.7,
     // gradient clamped to 1 / batch.
-    let loss = td_loss(&q, &q_target, &[0, 1], &[0.5, -3.0], 0.5, &mut dq);
+    let loss = td_loss(&double(&q, &q_target), &[0, 1], &[0.5, -3.0], 0.5, &mut dq);
     assert!((loss - 0.4125).abs() < 1e-7, "{loss}");
     assert!((dq[1] - 0.5).abs() < 1e-7);
     // A tie in the argmax goes to the lowest action: y = 0 + 1·7.
-    let loss = td_loss(&[2.0, 2.0], &[7.0, 100.0], &[1], &[0.0], 1.0, &mut dq[..1]);
+    let loss = td_loss(
+        &double(&[2.0, 2.0], &[7.0, 100.0]),
+        &[1],
+        &[0.0],
+        1.0,
+        &mut dq[..1],
+    );
     assert!((loss - 4.5).abs() < 1e-7, "{loss}");
     assert_eq!(dq[0], -1.0);
     // NaN in, NaN loss out (the learner then skips the step).
     let nan = td_loss(
-        &[f32::NAN, 0.0],
-        &[0.0, 0.0],
+        &double(&[f32::NAN, 0.0], &[0.0, 0.0]),
         &[0],
         &[0.0],
         0.9,
         &mut dq[..1],
     );
     assert!(nan.is_nan());
+    // Plain DQN (the target chooses and values) and separate next states.
+    let next = TdInputs {
+        q: &[1.0, 3.0],
+        next_choose: &[5.0, 4.0],
+        next_value: &[5.0, 4.0],
+    };
+    // argmax next = 0 ⇒ y = 1 + 0.5·5 = 3.5, diff = q[1] − 3.5 = −0.5.
+    let loss = td_loss(&next, &[1], &[1.0], 0.5, &mut dq[..1]);
+    assert!(
+        (loss - 0.125).abs() < 1e-7 && dq[0] == -0.5,
+        "{loss} {dq:?}"
+    );
 }
 
 /// The six tensors of a flat vector in candle's layout (weights `[out, in]`).
@@ -262,7 +288,12 @@ fn hand_gradients_match_candle_autograd() {
         online.forward(&states, batch, &mut on);
         target.forward(&states, batch, &mut tg);
         let mut dq = vec![0.0; batch];
-        let loss = td_loss(on.q(), tg.q(), &actions, &rewards, gamma, &mut dq);
+        let inputs = TdInputs {
+            q: on.q(),
+            next_choose: on.q(),
+            next_value: tg.q(),
+        };
+        let loss = td_loss(&inputs, &actions, &rewards, gamma, &mut dq);
         let mut grad = vec![0.0; dm.param_count()];
         online.backward(
             &states,
