@@ -217,6 +217,9 @@ impl DqnConfig {
 /// learner holds only what it must keep between updates).
 #[derive(Default)]
 struct Work {
+    /// `0, 1, 2, …`: the sampler's scratch.
+    perm: Vec<u32>,
+    batch: Vec<u32>,
     states: Vec<f32>,
     actions: Vec<u8>,
     rewards: Vec<f32>,
@@ -334,8 +337,9 @@ impl DQNSynergyLearner {
         w.states.clear();
         w.actions.clear();
         w.rewards.clear();
-        for i in rand::seq::index::sample(&mut self.rng, n, batch) {
-            let (state, action, reward) = self.replay.get(i);
+        replay::sample(&mut self.rng, n, batch, &mut w.perm, &mut w.batch);
+        for &i in &w.batch {
+            let (state, action, reward) = self.replay.get(i as usize);
             w.states.extend_from_slice(state);
             w.actions.push(action);
             w.rewards.push(reward);

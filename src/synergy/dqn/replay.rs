@@ -6,6 +6,7 @@
 //! oldest transition, however the ring is laid out, so a saved replay (oldest
 //! first) indexes exactly like the buffer it came from.
 
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Transitions of `d` state values each, at most `capacity` of them.
@@ -139,9 +140,82 @@ impl Replay {
     }
 }
 
+/// Draws `k ≤ n` distinct indices below `n`, uniformly and in draw order,
+/// into `out`: a partial Fisher–Yates shuffle (for `i` in `0..k`, swap
+/// position `i` with a uniform `j` in `i..n`; the same draws as `rand`'s
+/// in-place sampler). `perm` is scratch holding `0, 1, 2, …` on entry and on
+/// return (the swaps are undone), so a draw costs `O(k)`, not `O(n)`.
+pub(super) fn sample(
+    rng: &mut impl Rng,
+    n: usize,
+    k: usize,
+    perm: &mut Vec<u32>,
+    out: &mut Vec<u32>,
+) {
+    if perm.len() < n {
+        let from = perm.len() as u32;
+        perm.extend(from..n as u32);
+    }
+    out.clear();
+    for i in 0..k {
+        let j = rng.random_range(i as u32..n as u32);
+        perm.swap(i, j as usize);
+        out.push(j);
+    }
+    // `out` held the swap partners; undo the swaps newest first while
+    // reading off the sample.
+    for i in (0..k).rev() {
+        let j = out[i] as usize;
+        let drawn = perm[i];
+        perm.swap(i, j);
+        out[i] = drawn;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn sample_is_rands_in_place_sampler_without_its_allocation() {
+        let mut perm = Vec::new();
+        let mut out = Vec::new();
+        for (n, k, seed) in [(1000, 32, 1), (10, 10, 2), (5, 1, 3), (1, 1, 4), (3, 0, 5)] {
+            let mut a = ChaCha8Rng::seed_from_u64(seed);
+            let mut b = a.clone();
+            sample(&mut a, n, k, &mut perm, &mut out);
+            // rand's own in-place variant, written out.
+            let mut all: Vec<u32> = (0..n as u32).collect();
+            for i in 0..k {
+                let j = b.random_range(i as u32..n as u32);
+                all.swap(i, j as usize);
+            }
+            assert_eq!(out, all[..k]);
+            assert_eq!(a, b);
+            // Distinct, in range, and the scratch is back to 0, 1, 2, ….
+            let mut sorted = out.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), k);
+            assert!(out.iter().all(|&i| (i as usize) < n));
+            assert!(perm.iter().enumerate().all(|(i, &p)| p as usize == i));
+        }
+        // Uniform: every index of 0..8 drawn about equally often, 3 at a time.
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let mut counts = [0u32; 8];
+        for _ in 0..8000 {
+            sample(&mut rng, 8, 3, &mut perm, &mut out);
+            for &i in &out {
+                counts[i as usize] += 1;
+            }
+        }
+        assert!(
+            counts.iter().all(|&c| (2800..3200).contains(&c)),
+            "{counts:?}"
+        );
+    }
 
     fn filled(capacity: usize, n: usize) -> Replay {
         let mut r = Replay::new(2, capacity);
