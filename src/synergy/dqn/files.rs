@@ -146,16 +146,14 @@ fn newest_state(
     let ck_of = |b: &[u8]| decode_checkpoint(b, dims, config.replay_capacity);
     let jl_of = |b: &[u8]| decode_journal(b, dims);
     // `load_with` falls back to the backup itself; reading the backup on its
-    // own as well gives both candidates.
+    // own as well gives both candidates. A main file that was used is still
+    // there (a damaged one is moved aside).
     let main = persist::load_with(&ck_path, ck_of)?;
+    let from_main = main.is_some() && ck_path.exists();
     let older = persist::load_with(&backup_path(&ck_path), ck_of)?;
     let journal = persist::load_with(&jl_path, jl_of)?;
+    let journal_is_main = journal.is_some() && jl_path.exists();
     let older_journal = persist::load_with(&backup_path(&jl_path), jl_of)?;
-    let from_main = match (&main, &older) {
-        (Some(m), Some(o)) => m.id != o.id,
-        (Some(_), None) => true,
-        _ => false,
-    };
     let d = dims.inputs;
     let count = |j: &Journal| (j.entries.len() / (2 * d)) as u64;
     let mut best: Option<(u64, usize, Option<usize>)> = None;
@@ -187,9 +185,9 @@ fn newest_state(
     let newest_checkpoint = ci == 0 && from_main;
     // A journal left over from before the newest checkpoint is expected; one
     // at or past the checkpoint used that could not be applied is a loss.
-    let dropped = journals
-        .first()
-        .filter(|j| ji != Some(0) && j.base.updates >= checkpoints[ci].id.updates);
+    let dropped = journals.first().filter(|j| {
+        journal_is_main && ji != Some(0) && j.base.updates >= checkpoints[ci].id.updates
+    });
     if !newest_checkpoint || dropped.is_some() {
         tracing::warn!(
             dir = %dir.display(),

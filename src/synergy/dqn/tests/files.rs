@@ -124,10 +124,17 @@ fn saves_are_deterministic_and_a_new_folder_gets_a_checkpoint() {
     // Another folder has no checkpoint of this learner: it gets one.
     let other = tempfile::tempdir().unwrap();
     assert_eq!(names_of_next_save(&l, other.path()), [CKPT, WEIGHTS_FILE]);
-    // A save with no update since the checkpoint writes it again, same bytes.
+    // A save with no update since the checkpoint writes it again, same bytes;
+    // that is still the newest checkpoint (a journal follows it).
     let second = tempfile::tempdir().unwrap();
     again.save(second.path(), Durability::Atomic).unwrap();
     again.save(second.path(), Durability::Atomic).unwrap();
+    let mut back = DQNSynergyLearner::load(second.path(), config(9)).unwrap();
+    train(&mut back, &mut ChaCha8Rng::seed_from_u64(10), 1);
+    assert_eq!(
+        names_of_next_save(&back, second.path()),
+        [JOURNAL, WEIGHTS_FILE]
+    );
     for file in [CKPT, WEIGHTS_FILE] {
         let a = fs::read(first.path().join(file)).unwrap();
         let b = fs::read(second.path().join(file)).unwrap();
