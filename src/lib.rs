@@ -20,6 +20,7 @@
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
 //! - [`registry`] — the `ImprovementEngineRegistry` actor: owns, runs, supervises and scales engines.
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
+//! - [`history`] — the cycle history and the audit trail on disk, queried by time; RFC 3339 times.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
 #![forbid(unsafe_code)]
@@ -31,6 +32,8 @@ pub mod decision;
 pub mod energy;
 pub mod engine;
 pub mod error;
+#[cfg(unix)]
+pub mod history;
 pub mod host;
 pub mod metalog;
 pub mod persist;
