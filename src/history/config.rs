@@ -57,15 +57,16 @@ pub struct LogConfig {
     pub segment_bytes: u64,
     /// A segment is closed once its records span this long (by their times).
     pub segment_span: Duration,
-    /// `Fsync`: every batch is flushed to disk before it is acknowledged
-    /// (one `syncfs` per batch on Linux), and survives a power cut.
-    /// `Atomic`: written to the OS only; survives a crash of the process.
+    /// `Fsync`: writes are flushed to disk (for the history, within its
+    /// `sync_every`; for the audit trail, before each append returns) and
+    /// survive a power cut. `Atomic`: written to the OS only; they survive a
+    /// crash of the process.
     pub durability: Durability,
 }
 
 impl LogConfig {
     /// A bot's cycle history: 30 days or 100,000 records, daily segments of
-    /// at most 16 MiB, flushed every batch.
+    /// at most 16 MiB, flushed to disk.
     pub fn history() -> Self {
         LogConfig {
             retention: Retention {
@@ -129,6 +130,10 @@ pub struct HistoryConfig {
     /// How often retention runs (by the history's clock). It also runs when
     /// the history opens.
     pub retention_every: Duration,
+    /// With `Fsync`, the longest written records wait before they are
+    /// flushed to disk (one flush for everything written meanwhile); zero
+    /// flushes every batch.
+    pub sync_every: Duration,
 }
 
 impl Default for HistoryConfig {
@@ -139,6 +144,7 @@ impl Default for HistoryConfig {
             queue_capacity: 100_000,
             max_open_files: 256,
             retention_every: Duration::from_secs(600),
+            sync_every: Duration::from_secs(1),
         }
     }
 }
@@ -227,6 +233,11 @@ impl Query {
     /// Whether a record at `t` is wanted.
     pub(crate) fn contains(&self, t: f64) -> bool {
         self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+
+    /// Whether every record with a time in `[min, max]` is wanted.
+    pub(crate) fn covers(&self, min: f64, max: f64) -> bool {
+        self.contains(min) && self.contains(max)
     }
 
     /// Whether records with times in `[min, max]` may be wanted.

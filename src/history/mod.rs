@@ -73,13 +73,15 @@ const HISTORY_DIR: &str = "history";
 /// The writer's lock file, in [`KAIZEN_DIR`].
 const LOCK_FILE: &str = "history.lock";
 
-/// Something kept in a log, with its time.
-pub(crate) trait Stamped {
+/// Something kept in a log: it has a time, and it decodes from its line.
+pub(crate) trait Record: Sized {
     /// Its time, Unix seconds.
     fn time(&self) -> f64;
+    /// Decodes one line.
+    fn decode(line: &[u8]) -> serde_json::Result<Self>;
 }
 
-impl Stamped for Decision {
+impl Record for Decision {
     fn time(&self) -> f64 {
         match self {
             Decision::Cycle(r) => r.time,
@@ -87,11 +89,30 @@ impl Stamped for Decision {
             Decision::Engine(e) => e.time,
         }
     }
+
+    /// serde writes the tag first: a line that starts with it is decoded as
+    /// the variant's record directly (which ignores the `"type"` key), about
+    /// twice as fast as through serde's buffering of tagged enums.
+    fn decode(line: &[u8]) -> serde_json::Result<Self> {
+        if line.starts_with(br#"{"type":"cycle","#) {
+            serde_json::from_slice(line).map(Decision::Cycle)
+        } else if line.starts_with(br#"{"type":"autoscale","#) {
+            serde_json::from_slice(line).map(Decision::Autoscale)
+        } else if line.starts_with(br#"{"type":"engine","#) {
+            serde_json::from_slice(line).map(Decision::Engine)
+        } else {
+            serde_json::from_slice(line)
+        }
+    }
 }
 
-impl Stamped for AuditEntry {
+impl Record for AuditEntry {
     fn time(&self) -> f64 {
         self.time
+    }
+
+    fn decode(line: &[u8]) -> serde_json::Result<Self> {
+        serde_json::from_slice(line)
     }
 }
 

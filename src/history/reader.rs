@@ -13,7 +13,6 @@
 //! opened before the folder is listed, so a segment sealed in between is
 //! read once, under its sealed name.
 
-use serde::de::DeserializeOwned;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -24,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use super::fs::{Access, Dir, info};
 use super::log::{LogKind, list};
 use super::segment::{
-    HeaderCheck, Index, read_at, read_header, scan, sealed_index, trim_nuls, warn_damaged,
+    HeaderCheck, Index, read_at, read_header, scan, sealed_index, stamp, trim_nuls, warn_damaged,
 };
-use super::{HistoryError, Query, Stamped};
+use super::{HistoryError, Query, Record};
 
 /// Logs whose indexes a reader keeps (the least recently queried go first).
 const CACHED_LOGS: usize = 512;
@@ -82,7 +81,7 @@ impl LogReader {
 
     /// Records of the `kind` log in `dir` in `query`'s range, by time (ties
     /// in the order they were appended), at most `query.limit`.
-    pub fn range<T: DeserializeOwned + Stamped>(
+    pub fn range<T: Record>(
         &self,
         dir: &Dir,
         kind: LogKind,
@@ -100,7 +99,9 @@ impl LogReader {
             };
             for (start, end, block) in index.ranges() {
                 if query.overlaps(block.min, block.max) {
-                    self.decode(&file, start, end, &path, &mut |r: T| {
+                    // A block at an edge of the range: read each line's time first.
+                    let only = (!query.covers(block.min, block.max)).then_some(query);
+                    self.decode(&file, start, end, &path, only, &mut |r: T| {
                         if query.contains(r.time()) {
                             found.push(r);
                         }
@@ -117,7 +118,7 @@ impl LogReader {
 
     /// The last `n` records appended to the `kind` log in `dir`, in the order
     /// they were appended.
-    pub fn last<T: DeserializeOwned>(
+    pub fn last<T: Record>(
         &self,
         dir: &Dir,
         kind: LogKind,
@@ -135,7 +136,7 @@ impl LogReader {
                     break 'parts;
                 }
                 let mut block = Vec::new();
-                self.decode(&file, start, end, &path, &mut |r: T| block.push(r))?;
+                self.decode(&file, start, end, &path, None, &mut |r: T| block.push(r))?;
                 count += block.len();
                 blocks.push(block);
             }
@@ -267,14 +268,16 @@ impl Part {
 }
 
 impl LogReader {
-    /// Decodes the record lines in bytes `start..end` of `file`; a line that
-    /// does not decode is skipped with a warning.
-    fn decode<T: DeserializeOwned>(
+    /// Decodes the record lines in bytes `start..end` of `file` (only those
+    /// whose time `only` contains, when given); a line that does not decode
+    /// is skipped with a warning.
+    fn decode<T: Record>(
         &self,
         file: &File,
         start: u64,
         end: u64,
         path: &std::path::Path,
+        only: Option<&Query>,
         keep: &mut impl FnMut(T),
     ) -> Result<(), HistoryError> {
         let bytes = read_at(file, start, end - start, path)?;
@@ -284,8 +287,9 @@ impl LogReader {
             let len = line.len() as u64;
             if line.last() == Some(&b'\n') {
                 let text = trim_nuls(&line[..line.len() - 1]);
-                if !text.is_empty() {
-                    match serde_json::from_slice(text) {
+                let wanted = only.is_none_or(|q| stamp(text).is_some_and(|t| q.contains(t)));
+                if !text.is_empty() && wanted {
+                    match T::decode(text) {
                         Ok(record) => keep(record),
                         Err(e) => warn_damaged(path, at, &e.to_string()),
                     }

@@ -36,7 +36,7 @@ use super::HistoryError;
 pub const LOG_VERSION: u64 = 1;
 
 /// A block of the index closes once it holds this many bytes of records.
-pub(crate) const BLOCK_BYTES: u64 = 64 * 1024;
+pub(crate) const BLOCK_BYTES: u64 = 32 * 1024;
 
 /// The first line of every segment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +192,14 @@ impl Index {
 #[derive(Deserialize)]
 struct Stamp {
     time: f64,
+}
+
+/// The `time` of a record line, if it has a finite one.
+pub(crate) fn stamp(line: &[u8]) -> Option<f64> {
+    serde_json::from_slice::<Stamp>(line)
+        .ok()
+        .map(|s| s.time)
+        .filter(|t| t.is_finite())
 }
 
 /// How a scan of a segment's lines ended.

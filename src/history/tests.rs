@@ -115,6 +115,60 @@ fn appended_records_come_back_by_range_and_last() {
 }
 
 #[test]
+fn records_decode_as_the_tagged_enum_does() {
+    use crate::autoscale::{AutoscaleAction, AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
+    let autoscale = Decision::Autoscale(crate::decision::AutoscaleRecord {
+        time: T0,
+        inputs: AutoscaleInputs {
+            energy: 0.9,
+            trend: 0.5,
+            cpu: 0.1,
+            memory: 0.2,
+            now: T0,
+            last_change: None,
+            engines: vec![],
+            taken: vec!["engine3".into()],
+        },
+        config: AutoscaleConfig::default(),
+        decision: AutoscaleDecision {
+            action: AutoscaleAction::Create("engine0".into()),
+            projected: 0.5,
+            reason: "energy 0.90 ≥ 0.80".into(),
+        },
+        applied: true,
+        error: None,
+    });
+    let engine = Decision::Engine(EngineEvent {
+        time: T0,
+        engine: Arc::from("engine0"),
+        kind: EngineEventKind::Failed,
+        detail: "5 restarts in 60 s".into(),
+    });
+    for d in [cycle("alpha", T0, 3), autoscale, engine] {
+        let line = serde_json::to_vec(&d).unwrap();
+        assert_eq!(Decision::decode(&line).unwrap(), d);
+        assert_eq!(serde_json::from_slice::<Decision>(&line).unwrap(), d);
+        // Keys in alphabetical order, the tag last: the general path.
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        let keys: Vec<(String, serde_json::Value)> =
+            value.as_object().unwrap().clone().into_iter().collect();
+        let reordered = format!(
+            "{{{}}}",
+            keys.iter()
+                .map(|(k, v)| format!("{k:?}:{v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert!(
+            reordered.ends_with(&format!("\"type\":{}}}", value["type"])),
+            "{reordered}"
+        );
+        assert_eq!(Decision::decode(reordered.as_bytes()).unwrap(), d);
+    }
+    assert!(Decision::decode(br#"{"type":"cycle","time":1}"#).is_err());
+}
+
+#[test]
 fn bad_names_and_queries_are_refused_with_what_was_wrong() {
     let tmp = tempfile::tempdir().unwrap();
     let h = open(tmp.path(), config(), &ManualClock::new(T0));

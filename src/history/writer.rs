@@ -4,24 +4,30 @@
 //! clone, one lock, and a wake-up when the queue was empty). The thread takes
 //! everything queued at once, groups it by bot, encodes each record as one
 //! JSON line and writes each bot's lines with one `write` to its segment.
-//! With [`Durability::Fsync`] the batch is then flushed with one `syncfs`
-//! (on Linux; elsewhere every file and folder is flushed), so a thousand
-//! bots appending at once cost one disk flush. Past `queue_capacity` waiting
-//! records, appends are dropped and counted: the tick path never waits for
-//! the disk.
+//! Past `queue_capacity` waiting records, appends are dropped and counted:
+//! the tick path never waits for the disk.
+//!
+//! With [`Durability::Fsync`], what was written is flushed to disk at most
+//! `sync_every` later (1 s by default; 0 flushes every batch), and at once
+//! for a [`flush`](super::History::flush): one `syncfs` on Linux (elsewhere
+//! every file and folder is flushed), however many bots the batches touched.
+//! A power cut loses at most the last `sync_every` of records; a crash of
+//! the process loses only what was still queued.
 //!
 //! Retention runs on this thread too: when the history opens, then every
 //! `retention_every` by the history's clock (checked whenever the thread
-//! wakes: for a batch, a flush, or every `retention_every` of real time).
+//! wakes: for a batch, a flush, a disk flush, or every `retention_every` of
+//! real time).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::config::HistoryConfig;
 use super::fs::Dir;
 use super::log::{HISTORY_LOG, Log, Segments};
-use super::{HistoryError, Stamped, is_log_name};
+use super::{HistoryError, Record, is_log_name};
 use crate::decision::Decision;
 use crate::host::Clock;
 use crate::persist::Durability;
@@ -169,6 +175,8 @@ pub(crate) struct Writer {
     open: BTreeMap<u64, Arc<str>>,
     tick: u64,
     next_retention: f64,
+    /// When the oldest write not yet flushed to disk was made (with `Fsync`).
+    unsynced: Option<Instant>,
     buf: Vec<u8>,
     lines: Vec<(f64, u64)>,
 }
@@ -189,6 +197,7 @@ impl Writer {
             logs: HashMap::new(),
             open: BTreeMap::new(),
             tick: 0,
+            unsynced: None,
             buf: Vec::new(),
             lines: Vec::new(),
         }
@@ -198,12 +207,15 @@ impl Writer {
     pub fn run(mut self, queue: &Queue) {
         loop {
             self.retain_if_due();
+            if self.sync_due() {
+                self.sync().ok();
+            }
             let batch = {
                 let mut pending = queue.lock();
                 while pending.items.is_empty() && pending.acks.is_empty() && !pending.closed {
                     let (guard, wait) = queue
                         .ready
-                        .wait_timeout(pending, self.config.retention_every)
+                        .wait_timeout(pending, self.next_wake())
                         .unwrap_or_else(|p| p.into_inner());
                     pending = guard;
                     if wait.timed_out() {
@@ -217,14 +229,53 @@ impl Writer {
             };
             if batch.items.is_empty() && batch.acks.is_empty() {
                 if batch.closed {
+                    self.sync().ok();
                     return;
                 }
                 continue;
             }
-            let result = self.write_batch(batch.items);
-            self.retain_if_due();
+            let mut result = self.write_batch(batch.items);
+            if !batch.acks.is_empty() {
+                let synced = self.sync();
+                result = result.and(synced);
+            }
             for ack in batch.acks {
                 let _ = ack.send(result.clone());
+            }
+        }
+    }
+
+    /// How long the thread may sleep: until the next disk flush is due, or
+    /// `retention_every` (then the retention schedule is checked).
+    fn next_wake(&self) -> Duration {
+        let retention = self.config.retention_every;
+        match self.unsynced {
+            Some(since) => retention.min(self.config.sync_every.saturating_sub(since.elapsed())),
+            None => retention,
+        }
+    }
+
+    fn sync_due(&self) -> bool {
+        self.unsynced
+            .is_some_and(|since| since.elapsed() >= self.config.sync_every)
+    }
+
+    /// Flushes what was written since the last flush to disk (with `Fsync`):
+    /// one `syncfs` of the history's file system on Linux.
+    fn sync(&mut self) -> Result<(), String> {
+        if self.unsynced.is_none() {
+            return Ok(());
+        }
+        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        let folders = BTreeSet::from([self.dir.path().to_path_buf()]);
+        match crate::persist::writer::make_durable(&folders) {
+            Ok(()) => {
+                self.unsynced = None;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "history written but not flushed to disk");
+                Err(e.to_string())
             }
         }
     }
@@ -237,7 +288,6 @@ impl Writer {
             by_bot.entry(bot).or_default().push(decision);
         }
         let mut first_error = None;
-        let mut wrote = false;
         for (bot, decisions) in by_bot {
             let count = self.encode(&bot, &decisions);
             if count == 0 {
@@ -245,7 +295,9 @@ impl Writer {
             }
             match self.append(&bot) {
                 Ok(()) => {
-                    wrote = true;
+                    if self.config.log.durability == Durability::Fsync {
+                        self.unsynced.get_or_insert_with(Instant::now);
+                    }
                     self.stats.written.fetch_add(count, Ordering::Relaxed);
                     self.stats
                         .bytes
@@ -257,14 +309,6 @@ impl Writer {
                     self.forget(&bot);
                     first_error.get_or_insert_with(|| e.to_string());
                 }
-            }
-        }
-        if wrote && self.config.log.durability == Durability::Fsync {
-            self.stats.syncs.fetch_add(1, Ordering::Relaxed);
-            let folders = BTreeSet::from([self.dir.path().to_path_buf()]);
-            if let Err(e) = crate::persist::writer::make_durable(&folders) {
-                tracing::error!(error = %e, "history written but not flushed to disk");
-                first_error.get_or_insert_with(|| e.to_string());
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -299,7 +343,10 @@ impl Writer {
 
     /// Appends the encoded lines to `bot`'s log, loading it first if needed.
     fn append(&mut self, bot: &Arc<str>) -> Result<(), HistoryError> {
-        let dir = self.dir.make_child(bot)?;
+        let dir = match self.dir.child(bot)? {
+            Some(dir) => dir,
+            None => self.dir.make_child(bot)?,
+        };
         if !self.logs.contains_key(bot) {
             let log = Log::load(&dir, HISTORY_LOG)?;
             self.logs.insert(bot.clone(), Entry { log, stamp: None });
