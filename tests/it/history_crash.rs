@@ -42,14 +42,15 @@ fn detail(n: u64) -> String {
 }
 
 fn config() -> HistoryConfig {
-    let mut config = HistoryConfig::default();
-    // Kill -9 keeps what reached the OS; small segments so kills land in seals too.
-    config.log = LogConfig {
-        durability: Durability::Atomic,
-        segment_bytes: 4 << 20,
-        ..LogConfig::history()
-    };
-    config
+    HistoryConfig {
+        // Kill -9 keeps what reached the OS; small segments so kills land in seals too.
+        log: LogConfig {
+            durability: Durability::Atomic,
+            segment_bytes: 4 << 20,
+            ..LogConfig::history()
+        },
+        ..HistoryConfig::default()
+    }
 }
 
 #[test]
