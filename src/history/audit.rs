@@ -232,7 +232,7 @@ impl AuditTrail {
     /// The last `n` entries recorded, in the order they were recorded.
     pub fn last(&self, n: usize) -> Result<Vec<AuditEntry>, HistoryError> {
         match self.dir()? {
-            Some(dir) => self.reader.last(&dir, AUDIT_LOG, n),
+            Some(dir) => self.reader.last(&dir, AUDIT_LOG, n, Some),
             None => Ok(Vec::new()),
         }
     }

@@ -124,9 +124,10 @@ pub struct HistoryConfig {
     /// Records that may wait for the writer; past this, appends are dropped
     /// (and counted) rather than slow the caller down.
     pub queue_capacity: usize,
-    /// Segment files the writer keeps open (the least recently used is
-    /// closed first).
-    pub max_open_files: usize,
+    /// Logs the writer keeps open, two file descriptors each (its folder and
+    /// its segment); past this the least recently written is closed. By
+    /// default an eighth of the process's open-file limit, at most 2,048.
+    pub max_open_logs: usize,
     /// How often retention runs (by the history's clock). It also runs when
     /// the history opens.
     pub retention_every: Duration,
@@ -142,7 +143,7 @@ impl Default for HistoryConfig {
             log: LogConfig::history(),
             audit: LogConfig::audit(),
             queue_capacity: 100_000,
-            max_open_files: 256,
+            max_open_logs: default_open_logs(),
             retention_every: Duration::from_secs(600),
             sync_every: Duration::from_secs(1),
         }
@@ -156,7 +157,7 @@ impl HistoryConfig {
         self.audit.validate()?;
         for (what, value) in [
             ("queue_capacity", self.queue_capacity),
-            ("max_open_files", self.max_open_files),
+            ("max_open_logs", self.max_open_logs),
         ] {
             if value == 0 {
                 return Err(HistoryError::Invalid {
@@ -175,6 +176,12 @@ impl HistoryConfig {
         }
         Ok(())
     }
+}
+
+/// An eighth of the soft limit on open files (at least 16, at most 2,048).
+fn default_open_logs() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    limit.map_or(2048, |n| (n / 8).clamp(16, 2048) as usize)
 }
 
 /// Which records a query wants: times in `[since, until)` (either end

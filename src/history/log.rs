@@ -277,11 +277,6 @@ impl Log {
         self.file = None;
     }
 
-    /// Whether the segment file is open.
-    pub fn is_open(&self) -> bool {
-        self.file.is_some()
-    }
-
     /// The open segment file, if any (to flush it to disk).
     pub fn file(&self) -> Option<&File> {
         self.file.as_ref()

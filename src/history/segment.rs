@@ -184,6 +184,7 @@ impl Index {
             && self.records > 0
             && self.blocks.first().is_some_and(|b| b.offset == start)
             && self.blocks.windows(2).all(|w| w[0].offset < w[1].offset)
+            && self.blocks.last().is_some_and(|b| b.offset < self.end)
             && self.blocks.iter().all(|b| b.min <= b.max && b.records > 0)
     }
 }
