@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::HistoryError;
+use super::segment::MAX_SEGMENT_BYTES;
 use crate::persist::Durability;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -96,11 +97,11 @@ impl LogConfig {
     /// Checks every field, naming the first that is out of range.
     pub fn validate(&self) -> Result<(), HistoryError> {
         self.retention.validate("retention")?;
-        if self.segment_bytes < 4096 {
+        if !(4096..=MAX_SEGMENT_BYTES).contains(&self.segment_bytes) {
             return Err(HistoryError::Invalid {
                 what: "segment_bytes",
                 value: self.segment_bytes.to_string(),
-                expected: "at least 4096",
+                expected: "from 4096 to 1 GiB",
             });
         }
         if self.segment_span.is_zero() {
@@ -124,9 +125,9 @@ pub struct HistoryConfig {
     /// Records that may wait for the writer; past this, appends are dropped
     /// (and counted) rather than slow the caller down.
     pub queue_capacity: usize,
-    /// Logs the writer keeps open, two file descriptors each (its folder and
-    /// its segment); past this the least recently written is closed. By
-    /// default an eighth of the process's open-file limit, at most 2,048.
+    /// Segments the writer keeps open (one file descriptor each); past this
+    /// the least recently written is closed. By default a quarter of the
+    /// process's open-file limit, at most 4,096.
     pub max_open_logs: usize,
     /// How often retention runs (by the history's clock). It also runs when
     /// the history opens.
@@ -178,10 +179,10 @@ impl HistoryConfig {
     }
 }
 
-/// An eighth of the soft limit on open files (at least 16, at most 2,048).
+/// A quarter of the soft limit on open files (at least 16, at most 4,096).
 fn default_open_logs() -> usize {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    limit.map_or(2048, |n| (n / 8).clamp(16, 2048) as usize)
+    limit.map_or(4096, |n| (n / 4).clamp(16, 4096) as usize)
 }
 
 /// Which records a query wants: times in `[since, until)` (either end

@@ -575,6 +575,20 @@ fn a_segment_from_a_newer_kaizen_is_refused_and_left_untouched() {
 }
 
 #[test]
+fn a_file_too_large_to_be_a_segment_is_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = bot_dir(tmp.path(), "alpha");
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = std::fs::File::create(dir.join(HISTORY_LOG.sealed_name(1))).unwrap();
+    huge.set_len(segment::MAX_SEGMENT_BYTES + 1).unwrap(); // sparse: no disk used
+    let err = HistoryReader::new(tmp.path())
+        .range("alpha", &Query::default())
+        .unwrap_err();
+    assert!(matches!(err, HistoryError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("history.log.00000001"), "{err}");
+}
+
+#[test]
 fn a_record_with_a_non_finite_number_is_refused_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let h = open(tmp.path(), config(), &ManualClock::new(T0));
@@ -622,7 +636,8 @@ fn logs_closed_for_lack_of_descriptors_are_reopened() {
     let bots = ["a", "b", "c", "d", "e"];
     for round in 0..20 {
         for bot in bots {
-            h.append(bot, &cycle(bot, T0 + round as f64, round)).unwrap();
+            h.append(bot, &cycle(bot, T0 + round as f64, round))
+                .unwrap();
         }
         flush(&h);
     }

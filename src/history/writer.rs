@@ -25,7 +25,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::config::HistoryConfig;
-use super::fs::Dir;
+use super::fs::{Dir, LazyDir};
 use super::log::{HISTORY_LOG, Log, Segments};
 use super::{HistoryError, Record, is_log_name};
 use crate::decision::Decision;
@@ -160,12 +160,10 @@ getters! {
     removed,
 }
 
-/// A loaded log, its folder while it is open, and its place in the
-/// open-logs order.
+/// A loaded log and its place in the open-segments order.
 struct Entry {
     log: Log,
-    dir: Option<Dir>,
-    /// Its key in `Writer::open` while it is open.
+    /// Its key in `Writer::open` while its segment is open.
     stamp: Option<u64>,
 }
 
@@ -176,7 +174,7 @@ pub(crate) struct Writer {
     clock: Arc<dyn Clock>,
     stats: Arc<HistoryStats>,
     logs: HashMap<Arc<str>, Entry>,
-    /// Logs with their folder and segment open, least recently used first.
+    /// Logs with their segment open, least recently used first.
     open: BTreeMap<u64, Arc<str>>,
     tick: u64,
     next_retention: f64,
@@ -352,47 +350,38 @@ impl Writer {
 
     /// Appends the encoded lines to `bot`'s log, loading it first if needed.
     fn append(&mut self, bot: &Arc<str>) -> Result<(), HistoryError> {
-        if !self.logs.contains_key(bot) {
+        let dir = if self.logs.contains_key(bot) {
+            LazyDir::new(&self.dir, bot)
+        } else {
             let dir = match self.dir.child(bot)? {
                 Some(dir) => dir,
                 None => self.dir.make_child(bot)?,
             };
             let log = Log::load(&dir, HISTORY_LOG)?;
-            let entry = Entry {
-                log,
-                dir: Some(dir),
-                stamp: None,
-            };
-            self.logs.insert(bot.clone(), entry);
-        }
+            self.logs.insert(bot.clone(), Entry { log, stamp: None });
+            LazyDir::opened(&self.dir, bot, dir)
+        };
         let Some(entry) = self.logs.get_mut(bot) else {
             return Ok(());
-        };
-        let dir = match entry.dir.take() {
-            Some(dir) => dir,
-            None => self.dir.child(bot)?.ok_or_else(|| HistoryError::Unsafe {
-                path: self.dir.join(bot),
-                why: "the folder was removed by another program",
-            })?,
         };
         let done = entry
             .log
             .append(&dir, &self.config.log, &self.buf, &self.lines)?;
         self.stats.sealed.fetch_add(done.sealed, Ordering::Relaxed);
-        entry.dir = Some(dir);
-        // Count it as used now, and close the least recently used logs.
+        // Count it as used now, and close the least recently used segments.
         if let Some(stamp) = entry.stamp.take() {
             self.open.remove(&stamp);
         }
-        self.tick += 1;
-        entry.stamp = Some(self.tick);
-        self.open.insert(self.tick, bot.clone());
+        if entry.log.file().is_some() {
+            self.tick += 1;
+            entry.stamp = Some(self.tick);
+            self.open.insert(self.tick, bot.clone());
+        }
         while self.open.len() > self.config.max_open_logs {
             if let Some((_, victim)) = self.open.pop_first()
                 && let Some(e) = self.logs.get_mut(&victim)
             {
                 e.log.close();
-                e.dir = None;
                 e.stamp = None;
             }
         }
