@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 
 use super::table::Table;
 use kaizen::autoscale::{AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
-use kaizen::engine::{CycleAction, EngineBuilder, Persistence, Services};
+use kaizen::cycle::Persistence;
+use kaizen::engine::EngineBuilder;
 use kaizen::host::{FixedProbe, ManualClock};
 use kaizen::persist::{Durability, StateWriter};
 use kaizen::pipeline::{AutomationResult, pipeline_fn};
+use kaizen::record::CycleAction;
 use kaizen::registry::{AutoscaleRequest, LatencySummary, RegistryConfig, RegistryHandle};
+use kaizen::runtime::Services;
 use kaizen::spec::SpecDuration;
 use kaizen::synergy::{
     DQNSynergyLearner, DqnConfig, LearnerConfig, SynergyDeltas, SynergyKeys, SynergyLearner,
@@ -259,7 +262,7 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
             .persistence(persistence);
         registry.register_engine(b).await?;
     }
-    let cycles = |records: &std::collections::BTreeMap<String, kaizen::engine::CycleRecord>| {
+    let cycles = |records: &std::collections::BTreeMap<String, kaizen::record::CycleRecord>| {
         records
             .values()
             .filter(|r| r.action == CycleAction::Run)

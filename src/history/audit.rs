@@ -208,7 +208,7 @@ impl AuditTrail {
                 dir.sync()?;
             }
         }
-        log.retain(&dir, &self.config.retention, self.clock.now())?;
+        log.retain(dir, &self.config.retention, self.clock.now())?;
         Ok(())
     }
 

@@ -52,16 +52,15 @@ pub use audit::{AuditEntry, AuditTrail, CLI};
 pub use config::{HistoryConfig, LogConfig, Query, Retention};
 pub use error::HistoryError;
 pub use time::{parse_rfc3339, rfc3339, rfc3339_seconds};
-pub use writer::HistoryStats;
+pub use writer::{FlushAck, Flushed, HistoryStats};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::decision::Decision;
-use crate::engine::CycleRecord;
 use crate::host::Clock;
-use crate::persist::writer::Ack;
+use crate::record::CycleRecord;
 use fs::Dir;
 use log::HISTORY_LOG;
 use reader::LogReader;
@@ -327,7 +326,7 @@ impl History {
 
     /// Answers once every record queued before this call is written (and,
     /// with `Fsync`, on disk), with the first write error if there was one.
-    pub fn flush(&self) -> Ack {
+    pub fn flush(&self) -> FlushAck {
         self.queue.flush()
     }
 

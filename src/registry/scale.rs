@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::{AUTOSCALE_KEPT, AutoscaleRequest, ImprovementEngineRegistry};
 use crate::autoscale::{AutoscaleAction, AutoscaleInputs, EngineSummary, decide};
 use crate::decision::{self, AutoscaleRecord, Decision};
-use crate::engine::EngineStatus;
 use crate::host::Resources;
+use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
 impl ImprovementEngineRegistry {
@@ -19,16 +19,10 @@ impl ImprovementEngineRegistry {
         ctx: &mut Context<Self>,
     ) -> futures_util::future::LocalBoxFuture<'static, Result<AutoscaleRecord>> {
         if self.stopping {
-            return Box::pin(std::future::ready(Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ))));
+            return Box::pin(std::future::ready(Err(super::stopping())));
         }
         if self.scaling {
-            return Box::pin(std::future::ready(Err(Error::invalid(
-                "autoscale",
-                "a second step",
-                "one step at a time (another is deciding from the engines' status)",
-            ))));
+            return Box::pin(std::future::ready(Err(Error::AutoscaleInProgress)));
         }
         self.scaling = true;
         let statuses = self.statuses();
@@ -53,21 +47,19 @@ impl ImprovementEngineRegistry {
     ) -> Result<AutoscaleRecord> {
         self.scaling = false;
         if self.stopping {
-            return Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ));
+            return Err(super::stopping());
         }
         let config = msg
             .request
             .config
             .unwrap_or_else(|| self.config.autoscale.clone());
         config.validate()?;
-        let live: Vec<&EngineStatus> = msg
+        let live: Vec<&EngineSnapshot> = msg
             .statuses
             .iter()
             .filter_map(|(_, _, s)| s.as_ref())
             .collect();
-        let mean = |f: &dyn Fn(&EngineStatus) -> Option<f64>| {
+        let mean = |f: &dyn Fn(&EngineSnapshot) -> Option<f64>| {
             let v: Vec<f64> = live.iter().filter_map(|s| f(s)).collect();
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         };
@@ -92,7 +84,7 @@ impl ImprovementEngineRegistry {
                 .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
                 .map(|(name, created, status)| EngineSummary {
                     name: name.to_string(),
-                    roi_ema: status.as_ref().map_or(0.0, |s| s.roi_ema),
+                    roi_ema: status.as_ref().map_or(0.0, |s| s.roi_delta_ema),
                     created: *created,
                 })
                 .collect(),
@@ -122,11 +114,7 @@ impl ImprovementEngineRegistry {
             let applied = match &record.decision.action {
                 AutoscaleAction::Hold => Ok(false),
                 AutoscaleAction::Create(name) => match &self.factory {
-                    None => Err(Error::invalid(
-                        "autoscale factory",
-                        "none",
-                        "a factory to build new engines with",
-                    )),
+                    None => Err(Error::NoFactory),
                     Some(factory) => factory(name)
                         .map(|b| b.renamed(name.clone()))
                         .and_then(|b| self.register(b, ctx))
@@ -161,7 +149,7 @@ impl ImprovementEngineRegistry {
 struct Decide {
     request: AutoscaleRequest,
     resources: Resources,
-    statuses: Vec<(Arc<str>, u64, Option<EngineStatus>)>,
+    statuses: Vec<(Arc<str>, u64, Option<EngineSnapshot>)>,
 }
 
 impl Message for Decide {

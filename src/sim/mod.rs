@@ -8,7 +8,8 @@
 //! - [`pipeline`]: a bot's improvement job ([`SimulatedPipeline`]: it reports
 //!   measured evaluation changes and projected ROI, never the hidden skill),
 //!   the world's ledger as a [`ProfitSource`](crate::host::ProfitSource)
-//!   ([`SimLedger`]), and [`standalone`], a one-bot world for `kaizen run`.
+//!   ([`SimLedger`]), and [`standalone`], a one-bot world for `kaizen run`;
+//!   [`spec`]: an engine spec's `[pipeline.simulated]` bot ([`spec_pipeline`]).
 //! - [`capacity`]: cycle slots and the simulated CPU/memory they use, as the
 //!   registry's probe ([`SimProbe`]) and as an engine's energy source
 //!   ([`CapacityEnergy`]).
@@ -53,6 +54,7 @@ pub mod pipeline;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod spec;
 pub mod world;
 
 pub use baseline::{Baseline, threshold_fires};
@@ -69,6 +71,7 @@ pub use scenario::{
     AutoscaleSection, BaselineConfig, BotSpec, DeltaSource, LearnedConfig, MAX_BOTS, MAX_TICKS,
     Scenario,
 };
+pub use spec::{simulated_params, spec_pipeline};
 pub use world::{CycleEffect, NoCapacity, SharedWorld, World};
 
 use serde::Serialize;

@@ -46,17 +46,17 @@ pub mod dqn;
 pub mod history;
 pub mod key;
 pub mod vector;
+pub mod weight_learner;
 pub mod weights;
 
 pub use dqn::{DQN_NETS_FILE, DQN_STATE_FILE, DQNSynergyLearner, DqnConfig};
 pub use history::{DELTA_WINDOW, MetricHistory, metric_delta};
 pub use key::{SynergyKey, SynergyKeys};
-pub use vector::{
-    SynergyDeltas, SynergyWeights, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_START, adjustment, core_products,
-};
+pub use vector::{SynergyDeltas, adjustment, core_products};
+pub use weight_learner::{SynergyWeightLearner, WeightLearnerConfig};
 pub use weights::{
-    SynergyWeightLearner, WEIGHTS_FILE, WeightLearnerConfig, inspect_weights, load_weights,
-    weights_file,
+    SynergyWeights, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_START, WEIGHTS_FILE, inspect_weights,
+    load_weights, weights_file,
 };
 
 use serde::Serialize;

@@ -4,9 +4,11 @@
 
 use crate::support::*;
 use actix::Addr;
-use kaizen::engine::{ENGINE_FILE, Persistence, RunCycle, SelfImprovementEngine, Services};
+use kaizen::cycle::{ENGINE_FILE, Persistence};
+use kaizen::engine::{RunCycle, SelfImprovementEngine};
 use kaizen::host::ManualClock;
 use kaizen::persist::{Durability, PendingFile, StateWriter};
+use kaizen::runtime::Services;
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,8 @@
 
 use crate::support::*;
 use kaizen::autoscale::{AutoscaleAction, AutoscaleConfig};
+use kaizen::cycle::ENGINE_FILE;
 use kaizen::decision::AutoscaleRecord;
-use kaizen::engine::ENGINE_FILE;
 use kaizen::host::{FixedProbe, ManualClock, Resources};
 use kaizen::registry::{Approval, AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
 use std::path::Path;
@@ -64,7 +64,7 @@ async fn names(reg: &RegistryHandle) -> Vec<String> {
         .unwrap()
         .engines
         .into_iter()
-        .map(|e| e.name)
+        .map(|e| e.entry.name)
         .collect()
 }
 

@@ -1,9 +1,11 @@
 //! The registry owns, runs and supervises engines.
 
 use crate::support::*;
+use kaizen::Error;
 use kaizen::decision::{Decision, EngineEventKind};
-use kaizen::engine::{CycleAction, EngineBuilder, Reason, Status, Stop};
+use kaizen::engine::{EngineBuilder, Status, Stop};
 use kaizen::host::{FixedProbe, ManualClock};
+use kaizen::record::{CycleAction, Reason};
 use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::path::Path;
 use std::sync::Arc;
@@ -66,12 +68,20 @@ async fn run_all_cycles_returns_every_engines_record() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("\"b\""), "{err}");
+    assert!(
+        matches!(err, Error::EngineExists { ref name } if name == "b"),
+        "{err:?}"
+    );
     assert!(reg.unregister_engine("b").await.unwrap());
     assert!(!reg.unregister_engine("b").await.unwrap());
     assert_eq!(reg.run_all_cycles().await.unwrap().len(), 2);
     let one = reg.run_cycle("c", 7).await.unwrap();
     assert_eq!((one.reason, one.energy()), (Reason::Requested, Some(7)));
     assert!(reg.run_cycle("nope", 1).await.is_err());
+    assert!(matches!(
+        reg.run_cycle("nope", 1).await,
+        Err(Error::UnknownEngine { .. })
+    ));
 }
 
 #[actix::test]
@@ -100,8 +110,8 @@ async fn state_reloads_after_the_registry_is_rebuilt() {
         let (b, a) = (b.status.as_ref().unwrap(), a.status.as_ref().unwrap());
         assert_eq!(a.cycles, 3);
         assert_eq!(
-            (a.cycles, a.roi_ema, &a.weights),
-            (b.cycles, b.roi_ema, &b.weights)
+            (a.cycles, a.roi_delta_ema, &a.weights),
+            (b.cycles, b.roi_delta_ema, &b.weights)
         );
     }
     clock.advance(4000.0);
@@ -160,7 +170,7 @@ async fn more_than_five_restarts_in_a_minute_mark_the_engine_failed() {
     kill(&reg, &mut events, "flaky", EngineEventKind::Failed).await;
     assert!(reg.engine("flaky").await.unwrap().is_none());
     let report = reg.status().await.unwrap();
-    let failed = report.engines[0].failed.as_deref().unwrap();
+    let failed = report.engines[0].entry.failed.as_deref().unwrap();
     assert!(failed.contains("6 restarts within 60 s"), "{failed}");
     let records = reg.run_all_cycles().await.unwrap();
     assert_eq!(records["flaky"].reason, Reason::Failed);
@@ -310,6 +320,7 @@ async fn a_removed_engines_name_is_free_only_once_it_has_saved() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("still saving"), "{err}");
+    assert!(matches!(err, Error::EngineStillSaving { .. }), "{err:?}");
     // A registry shutdown waits for it as well, and the cycle is saved.
     let shutdown = {
         let reg = reg.clone();
@@ -374,4 +385,17 @@ async fn a_failed_engines_name_is_not_given_to_a_new_one() {
     );
     assert!(r.applied, "{r:?}");
     assert_eq!(r.inputs.taken, ["engine0"]);
+}
+
+#[test]
+fn a_registry_or_an_engine_outside_an_actix_system_is_an_error_not_a_panic() {
+    let err = RegistryHandle::builder(RegistryConfig::default())
+        .probe(FixedProbe::default())
+        .start()
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::NoActixSystem { .. }), "{err:?}");
+    assert!(err.to_string().contains("actix System"), "{err}");
+    let err = EngineBuilder::new("alone", noop()).start().unwrap_err();
+    assert!(matches!(err, Error::NoActixSystem { .. }), "{err:?}");
 }

@@ -62,7 +62,7 @@ use self::adamw::{AdamW, AdamWParams, clip_scale, global_norm};
 use self::net::{Mlp, param_count, td_loss};
 use self::replay::Replay;
 use super::key::SynergyKeys;
-use super::vector::SynergyWeights;
+use super::weights::SynergyWeights;
 use super::{LearnReport, Skip, SynergyDeltas, SynergyLearner, check_key_set, check_update};
 use crate::error::{ensure_finite, ensure_positive};
 use crate::persist::PendingFile;

@@ -1,9 +1,23 @@
-//! What the engines of a process share: bot locks, the learner pool and the
-//! state writer.
+//! The process-wide services engines share: the bot locks, the learner pool
+//! and the state writer.
+//!
+//! - [`BotLocks`] ([`locks`]): one pipeline run per bot at a time, across
+//!   every engine of the process.
+//! - [`LearnerPool`] ([`learners`]): the threads heavy synergy updates (the
+//!   DQN) run on, off the engines' message-handling threads.
+//! - [`StateWriter`]: the thread state files are written by, in batches
+//!   (its implementation lives with the rest of persistence, in
+//!   [`crate::persist::writer`]).
+//!
+//! [`Services`] bundles the three. `Services::default()` is the process-wide
+//! set; a registry hands its services to every engine it starts.
 
-use super::learners::LearnerPool;
-use super::locks::BotLocks;
-use crate::persist::StateWriter;
+pub mod learners;
+pub mod locks;
+
+pub use crate::persist::StateWriter;
+pub use learners::{Learned, LearnerJob, LearnerPool};
+pub use locks::{BotGuard, BotLock, BotLocks};
 
 /// The services engines share. `Default` is the process-wide set, so every
 /// engine of a process takes the same bot locks (no two run one bot's

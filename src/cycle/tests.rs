@@ -1,11 +1,12 @@
+use super::steps::StartedCycle;
 use super::*;
-use crate::engine::record::CycleRecord;
-use crate::host::HostError;
-use crate::host::ProfitSource;
+use crate::host::{HostError, ProfitSource, Resources};
+use crate::persist::PendingFile;
 use crate::pipeline::RoiResult;
 use crate::pipeline::{AutomationResult, PipelineError};
 use crate::policy::Action;
 use crate::policy::PolicyConfig;
+use crate::record::CycleRecord;
 use crate::roi::RoiConfig;
 use std::sync::Mutex;
 
@@ -37,11 +38,22 @@ fn cycle(
     hosts: &Hosts,
     run: Result<AutomationResult, PipelineError>,
 ) -> CycleRecord {
-    let before = c.before_pipeline(&plan, hosts).unwrap();
-    let after = hosts.read_profit(c.bot());
-    let absorbed = c.absorb(run, &before, &after).unwrap();
-    let learned = c.learn_inline(&absorbed);
-    c.conclude(plan, absorbed, learned).unwrap()
+    let started = c.start(plan, hosts).unwrap();
+    finish(c, started, hosts, run)
+}
+
+/// The rest of a cycle once started: absorb, learn (here), conclude.
+fn finish(
+    c: &mut EngineCore,
+    started: StartedCycle,
+    hosts: &Hosts,
+    run: Result<AutomationResult, PipelineError>,
+) -> CycleRecord {
+    let absorbed = c.absorb(started, run, hosts).unwrap();
+    let Learning::Learned(learned) = c.learn(absorbed) else {
+        panic!("the weight learner updates in place");
+    };
+    c.conclude(learned).unwrap()
 }
 
 #[test]
@@ -78,7 +90,7 @@ fn first_tick_is_forced_by_the_interval_then_the_policy_decides() {
     // 10 s later: not due; ε-greedy with a positive Q for "run" on ties.
     match c.plan_tick(10.0, Resources::default(), &hosts).unwrap() {
         TickPlan::Run(p) => assert_eq!(p.reason, Reason::Policy),
-        TickPlan::Done(r) => assert_eq!(r.reason, Reason::Policy),
+        TickPlan::Skip(r) => assert_eq!(r.reason, Reason::Policy),
     }
     // An hour after the last run, the interval forces again.
     let TickPlan::Run(plan) = c.plan_tick(3600.0, Resources::default(), &hosts).unwrap() else {
@@ -112,14 +124,17 @@ fn a_ledger_says_otherwise_even_when_the_pipeline_fails() {
     let plan = c
         .plan_requested(0.0, 5, Resources::default(), &hosts)
         .unwrap();
-    let before = c.before_pipeline(&plan, &hosts).unwrap();
+    let started = c.start(plan, &hosts).unwrap();
     *ledger.0.lock().unwrap() = 7.5; // the failed change cost money
-    let after = hosts.read_profit("b");
-    let absorbed = c
-        .absorb(Err(PipelineError::Failed("x".into())), &before, &after)
-        .unwrap();
-    assert_eq!(absorbed.delta(), -2.5);
-    assert!(!absorbed.ok());
+    let r = finish(
+        &mut c,
+        started,
+        &hosts,
+        Err(PipelineError::Failed("x".into())),
+    );
+    let o = r.outcome.unwrap();
+    assert_eq!(o.delta, -2.5);
+    assert!(!o.ok);
 }
 
 #[test]
@@ -151,7 +166,7 @@ fn a_policy_skip_learns_the_profit_change_at_the_next_reading() {
     let mut now = 1.0;
     let skipped_state = loop {
         match c.plan_tick(now, Resources::default(), &hosts).unwrap() {
-            TickPlan::Done(r) => {
+            TickPlan::Skip(r) => {
                 assert_eq!(r.reason, Reason::Policy);
                 break c.book.pending_skip.as_ref().unwrap().state;
             }
@@ -170,7 +185,7 @@ fn a_policy_skip_learns_the_profit_change_at_the_next_reading() {
         .unwrap();
     let next = plan.inputs.state;
     let q_next = c.policy().score(&next);
-    c.before_pipeline(&plan, &hosts).unwrap();
+    c.start(plan, &hosts).unwrap();
     // q_learning: 0 + 0.5·(1.5 + 0.9·max Q(next) − 0)
     let expected = 0.5 * (1.5 + 0.9 * q_next);
     assert!((c.policy().q(&skipped_state, Action::Skip) - expected).abs() < 1e-12);
@@ -264,4 +279,40 @@ fn modules_are_credited_and_indexed() {
     let expected = (crate::metalog::fnv1a64("tokenizer") % 1000) as i16;
     assert_eq!(state.as_array()[5], expected);
     assert_eq!(state.as_array()[6], 20, "module ROI 2.0 ⇒ rhe(20)");
+}
+
+#[test]
+fn a_saved_engine_is_read_with_its_own_roi_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine_dir = dir.path().join("e");
+    let short = RoiConfig {
+        short_window: 2,
+        ..RoiConfig::default()
+    };
+    let config = EngineConfig {
+        roi: short,
+        ..EngineConfig::default()
+    };
+    let mut c = core(config, Some(engine_dir.clone()));
+    let hosts = Hosts::default();
+    for (i, v) in [1.0, 2.0, 6.0].into_iter().enumerate() {
+        let plan = c
+            .plan_requested(i as f64, 1, Resources::default(), &hosts)
+            .unwrap();
+        cycle(&mut c, plan, &hosts, roi(v));
+    }
+    crate::persist::write_all(&c.take_files(), crate::persist::Durability::Atomic).unwrap();
+    let read = |roi| match inspect_engine(&engine_dir, "e", "b", roi) {
+        crate::persist::Inspected::Good { value, .. } => value,
+        other => panic!("{other:?}"),
+    };
+    // The engine's own window of 2: (2 + 6) / 2; SPEC's default of 5: 9 / 3.
+    assert_eq!(read(short).short_mean, 4.0);
+    assert_eq!(read(RoiConfig::default()).short_mean, 3.0);
+    let s = read(short);
+    assert_eq!(
+        (s.cycles, s.short_mean),
+        (c.snapshot().cycles, c.snapshot().short_mean)
+    );
+    assert_eq!((&*s.engine, &*s.bot), ("e", "b"));
 }

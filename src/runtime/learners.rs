@@ -8,26 +8,13 @@
 //! The pool has one thread per core by default; each learner is owned by one
 //! job at a time, so results do not depend on which thread ran it.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::pipeline::panic_message;
-use crate::synergy::{LearnReport, SynergyDeltas, SynergyLearner};
-use crate::{Error, Result};
-
-/// A learner coming back from the pool, with what its update did.
-pub struct Learned {
-    /// The learner, updated (or unchanged, on error).
-    pub learner: Box<dyn SynergyLearner>,
-    /// The update's report, or why it failed (a panic becomes an error).
-    pub report: Result<LearnReport>,
-}
+pub use crate::cycle::{Learned, LearnerJob};
 
 struct Job {
-    learner: Box<dyn SynergyLearner>,
-    roi_delta: f64,
-    deltas: SynergyDeltas,
+    job: LearnerJob,
     reply: tokio::sync::oneshot::Sender<Learned>,
 }
 
@@ -79,22 +66,12 @@ impl LearnerPool {
         self.threads
     }
 
-    /// Runs `learner.update(roi_delta, deltas)` on a pool thread; the learner
-    /// comes back through the returned channel. If the pool is gone, the
-    /// update runs here, on the caller's thread.
-    pub fn update(
-        &self,
-        learner: Box<dyn SynergyLearner>,
-        roi_delta: f64,
-        deltas: SynergyDeltas,
-    ) -> tokio::sync::oneshot::Receiver<Learned> {
+    /// Runs `job` (a synergy update) on a pool thread; the learner comes
+    /// back through the returned channel. If the pool is gone, the update
+    /// runs here, on the caller's thread.
+    pub fn update(&self, job: LearnerJob) -> tokio::sync::oneshot::Receiver<Learned> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let job = Job {
-            learner,
-            roi_delta,
-            deltas,
-            reply,
-        };
+        let job = Job { job, reply };
         if let Err(std::sync::mpsc::SendError(job)) = self.tx.send(job) {
             run(job);
         }
@@ -116,28 +93,5 @@ fn work(rx: &Mutex<Receiver<Job>>) {
 }
 
 fn run(job: Job) {
-    let Job {
-        mut learner,
-        roi_delta,
-        deltas,
-        reply,
-    } = job;
-    let report = update_caught(learner.as_mut(), roi_delta, &deltas);
-    let _ = reply.send(Learned { learner, report });
-}
-
-/// `learner.update(..)` with a panic turned into an error.
-pub fn update_caught(
-    learner: &mut dyn SynergyLearner,
-    roi_delta: f64,
-    deltas: &SynergyDeltas,
-) -> Result<LearnReport> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| learner.update(roi_delta, deltas))).unwrap_or_else(
-        |payload| {
-            Err(Error::Panicked {
-                what: "synergy learner update",
-                message: panic_message(&*payload),
-            })
-        },
-    )
+    let _ = job.reply.send(job.job.run());
 }

@@ -6,14 +6,17 @@
 //! as `"busy"`. Taking it is one atomic compare-and-swap. The lock is held by
 //! a guard and released when the cycle ends for any reason, including an
 //! engine stopped mid-run.
+//!
+//! The set is a plain map behind a mutex: it is looked up once per engine
+//! start, never per tick (the engine keeps its [`BotLock`]).
 
-use dashmap::DashMap;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Every bot's lock. Clones share the set.
 #[derive(Clone, Debug, Default)]
-pub struct BotLocks(Arc<DashMap<Arc<str>, BotLock>>);
+pub struct BotLocks(Arc<Mutex<HashMap<Arc<str>, BotLock>>>);
 
 impl BotLocks {
     /// An empty set.
@@ -29,7 +32,8 @@ impl BotLocks {
 
     /// `bot`'s lock, the same for every caller.
     pub fn lock_for(&self, bot: &Arc<str>) -> BotLock {
-        self.0.entry(bot.clone()).or_default().clone()
+        let mut locks = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(bot.clone()).or_default().clone()
     }
 }
 

@@ -17,8 +17,13 @@ pub enum CycleAction {
 }
 
 /// Why the engine ran or skipped (SPEC §4).
+///
+/// Written as its snake-case name (`"low_energy"`). A name this build does
+/// not know (a log written by a newer kaizen) reads as [`Reason::Unknown`],
+/// so such a file still loads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Reason {
     /// Skip: the engine is paused.
     Paused,
@@ -40,6 +45,9 @@ pub enum Reason {
     Failed,
     /// Skip: the engine stopped before it could answer (it is being restarted).
     Stopped,
+    /// A reason this build does not know, read from a file a newer kaizen wrote.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Reason {
@@ -56,6 +64,7 @@ impl Reason {
             Reason::Requested => "requested",
             Reason::Failed => "failed",
             Reason::Stopped => "stopped",
+            Reason::Unknown => "unknown",
         }
     }
 }

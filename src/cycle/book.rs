@@ -1,13 +1,20 @@
-//! What `engine.json` holds besides the ROI tracker's fields, and which
-//! state files changed since they were last written.
+//! What `engine.json` holds besides the ROI tracker's fields, reading it
+//! without loading anything else, and which state files changed since they
+//! were last written.
+//!
+//! `engine.json` stays at format version 1: its one change since round 1,
+//! the `cumulative_roi` field no longer written (the meta logger keeps the
+//! running ROI), reads old files unchanged (the field is ignored).
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{ENGINE_FILE, SUCCESS_WINDOW};
 use crate::persist;
 use crate::policy::PolicyState;
 use crate::roi::{RoiConfig, RoiSnapshot, RoiTracker};
+use crate::snapshot::EngineSnapshot;
 use crate::synergy::MetricHistory;
 
 /// The last cycles' successes, newest in bit 0.
@@ -49,7 +56,6 @@ pub(super) struct Book {
     pub(super) cycles: u64,
     pub(super) failures: u64,
     pub(super) recent: Outcomes,
-    pub(super) cumulative_roi: f64,
     pub(super) last_profit: Option<f64>,
     pub(super) pending_skip: Option<PendingSkip>,
     pub(super) energy_reward: Option<f64>,
@@ -74,40 +80,36 @@ pub(super) struct EngineFile {
     pub(super) book: Book,
 }
 
-/// An engine's saved state as `kaizen status` shows it, read without loading
-/// (or changing) anything else.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SavedEngine {
-    /// The ROI tracker as saved (default settings; `roi_scale` was applied on the way in).
-    pub roi: RoiTracker,
-    /// When the last cycle ran.
-    pub last_run: Option<f64>,
-    /// Cycles run.
-    pub cycles: u64,
-    /// Cycles whose pipeline failed.
-    pub failures: u64,
-    /// Share of successful cycles among the last 50.
-    pub success_rate: f64,
-    /// Paused by an operator.
-    pub paused: bool,
-    /// The last cycle's first module.
-    pub last_module: Option<String>,
-}
-
-/// Reads `dir/engine.json` (or its backup) without changing anything.
-pub fn inspect_engine(dir: &Path) -> persist::Inspected<SavedEngine> {
+/// Reads `dir/engine.json` (or its backup) without changing anything: the
+/// snapshot of engine `engine` as saved, its readers computed with the
+/// engine's ROI settings `roi` (`roi_scale` was applied on the way in). The
+/// learner, weights and last tick are not in this file: they are left empty.
+pub fn inspect_engine(
+    dir: &Path,
+    engine: &str,
+    bot: &str,
+    roi: RoiConfig,
+) -> persist::Inspected<EngineSnapshot> {
     persist::inspect_with(&dir.join(ENGINE_FILE), |bytes| {
         let f: EngineFile = persist::decode_json(bytes)?;
-        let roi = RoiTracker::from_snapshot(RoiConfig::default(), f.roi)
+        let roi = RoiTracker::from_snapshot(roi, f.roi)
             .map_err(|e| persist::Decode::Corrupt(e.to_string()))?;
-        Ok(SavedEngine {
-            roi,
-            last_run: f.book.last_run,
+        Ok(EngineSnapshot {
+            engine: Arc::from(engine),
+            bot: Arc::from(bot),
+            paused: f.book.paused,
+            busy: false,
             cycles: f.book.cycles,
             failures: f.book.failures,
             success_rate: f.book.recent.success_rate(),
-            paused: f.book.paused,
+            roi_delta_ema: roi.ema(),
+            short_mean: roi.short_mean(),
+            trend: roi.trend(),
+            last_run: f.book.last_run,
             last_module: f.book.last_module,
+            learner: None,
+            weights: Vec::new(),
+            last: None,
         })
     })
 }
