@@ -406,7 +406,8 @@ impl Writer {
 
     fn retain_if_due(&mut self) {
         let now = self.clock.now();
-        if now < self.next_retention {
+        // A clock gone wrong (NaN) neither ages records nor moves the schedule.
+        if now.is_nan() || now < self.next_retention {
             return;
         }
         self.next_retention = now + self.config.retention_every.as_secs_f64();
