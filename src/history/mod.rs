@@ -270,6 +270,28 @@ impl History {
     /// `clock` dates retention (and the audit trail's).
     ///
     /// Fails with [`HistoryError::Locked`] while another process writes it.
+    ///
+    /// ```
+    /// use kaizen::decision::Decision;
+    /// use kaizen::history::{History, HistoryConfig, Query, rfc3339};
+    /// use kaizen::host::SystemClock;
+    /// use kaizen::record::{CycleRecord, Reason};
+    /// use std::sync::Arc;
+    ///
+    /// let state = tempfile::tempdir()?;
+    /// let history = History::open(state.path(), HistoryConfig::default(), Arc::new(SystemClock))?;
+    /// let bot: Arc<str> = Arc::from("alpha");
+    /// let record = CycleRecord::skip(&bot, &bot, 1_800_000_000.0, 0, Reason::Policy);
+    /// history.append("alpha", &Decision::Cycle(record))?; // queued: returns at once
+    /// history.flush().blocking_recv()??; // written, and on disk
+    /// let since = Query::between(Some(1_799_999_000.0), None);
+    /// for d in history.range("alpha", &since)? {
+    ///     if let Decision::Cycle(r) = d {
+    ///         assert_eq!(rfc3339(r.time), "2027-01-15T08:00:00.000Z");
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(
         root: &Path,
         config: HistoryConfig,
