@@ -60,5 +60,6 @@ pub mod spec;
 pub mod stats;
 pub mod synergy;
 pub mod training;
+pub mod variants;
 
 pub use error::{Error, Result};

@@ -1,0 +1,18 @@
+//! Variants that evolve (issue 14): a bot carries a population of variants —
+//! parameter sets in a declared search space and, optionally, alternative
+//! commands — that a mutation engine evolves from their outcomes, while an
+//! anytime-valid A/B test decides which variant serves.
+//!
+//! Core and pure: seeded generators, no clock (times are handed in), no I/O.
+//!
+//! - [`space`]: the search space (`[variants.space]`) and parameter values.
+//! - [`mutate`]: the operators (perturb, resample, neighbour, crossover) and
+//!   first populations (grid, random).
+//! - [`population`]: the mutation engine.
+
+pub mod mutate;
+pub mod population;
+pub mod space;
+
+pub use population::{EvolutionConfig, Generation, Init, Population, Variant};
+pub use space::{Param, ParamSpec, Params, Space, Value};
