@@ -9,10 +9,21 @@
 //! - [`mutate`]: the operators (perturb, resample, neighbour, crossover) and
 //!   first populations (grid, random).
 //! - [`population`]: the mutation engine.
+//! - [`trial`]: the A/B test of a challenger against the serving variant,
+//!   and the fleet's false-discovery-rate rule.
+//! - [`controller`]: [`Variants`], the state a cycle asks which variant runs
+//!   and tells the outcome to.
+//! - [`config`]: the `[variants]` table of a spec.
 
+pub mod config;
+pub mod controller;
 pub mod mutate;
 pub mod population;
 pub mod space;
+pub mod trial;
 
+pub use config::{TestSettings, VariantsSpec};
+pub use controller::{Assignment, VariantEvent, Variants};
 pub use population::{EvolutionConfig, Generation, Init, Population, Variant};
 pub use space::{Param, ParamSpec, Params, Space, Value};
+pub use trial::{Fleet, VariantTest};

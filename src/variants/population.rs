@@ -34,7 +34,7 @@ pub enum Init {
     Grid,
 }
 
-/// The mutation engine's settings (`[variants]` in a spec).
+/// The mutation engine's settings (`[variants.evolution]` in a spec).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvolutionConfig {
@@ -70,35 +70,35 @@ impl EvolutionConfig {
     pub fn check(&self) -> Result<()> {
         if !(2..=10_000).contains(&self.size) {
             return Err(Error::invalid(
-                "variants.size",
+                "variants.evolution.size",
                 self.size,
                 "2 to 10,000 members",
             ));
         }
         if !(self.quantile > 0.0 && self.quantile <= 0.5) {
             return Err(Error::invalid(
-                "variants.quantile",
+                "variants.evolution.quantile",
                 self.quantile,
                 "a share in (0, 0.5]",
             ));
         }
         if self.evaluations == 0 {
             return Err(Error::invalid(
-                "variants.evaluations",
+                "variants.evolution.evaluations",
                 0,
                 "at least 1 outcome",
             ));
         }
         if !(0.0..=1.0).contains(&self.crossover) {
             return Err(Error::invalid(
-                "variants.crossover",
+                "variants.evolution.crossover",
                 self.crossover,
                 "a probability in [0, 1]",
             ));
         }
         if self.grid_points < 2 {
             return Err(Error::invalid(
-                "variants.grid_points",
+                "variants.evolution.grid_points",
                 self.grid_points,
                 "at least 2",
             ));

@@ -140,21 +140,21 @@ fn bad_settings_and_outcomes_are_refused() {
             size: 1,
             ..Default::default()
         })
-        .contains("variants.size")
+        .contains("variants.evolution.size")
     );
     assert!(
         bad(EvolutionConfig {
             quantile: 0.9,
             ..Default::default()
         })
-        .contains("variants.quantile")
+        .contains("variants.evolution.quantile")
     );
     assert!(
         bad(EvolutionConfig {
             evaluations: 0,
             ..Default::default()
         })
-        .contains("variants.evaluations")
+        .contains("variants.evolution.evaluations")
     );
     assert!(Population::new(space(), EvolutionConfig::default(), 0, 1).is_err());
     let mut pop = Population::new(space(), EvolutionConfig::default(), 1, 1).unwrap();

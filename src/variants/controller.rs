@@ -1,0 +1,258 @@
+//! [`Variants`]: a bot's variants, the state a cycle asks which variant runs
+//! and tells the outcome to.
+//!
+//! Each cycle runs one variant ([`Variants::assign`]):
+//! - while an A/B test runs, its arms in turn (serving, challenger, …);
+//! - otherwise the population member the mutation engine wants to try.
+//!
+//! Every outcome ([`Variants::outcome`], per unit of the cycle's energy)
+//! goes into the member's score, and, during a test, into the test. When a
+//! generation ends and the best-scored member is not the serving variant, a
+//! test of it against the serving one starts. A test that stops is judged
+//! by the fleet's rule ([`Fleet`]); the challenger then serves, or the
+//! serving variant stays (a challenger is tested once). The serving variant and a running test's
+//! challenger are never replaced by the mutation engine. There is exactly
+//! one serving variant at any time, and it is a field of this one state: a
+//! promotion is one write of the state file (atomic, through
+//! [`crate::persist`]), so a crash leaves the old or the new champion.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::VariantsSpec;
+use super::population::{Generation, Population};
+use super::space::Params;
+use super::trial::{Fleet, VariantTest};
+use crate::stats::{AbStatus, Arm, Decision};
+use crate::{Error, Result};
+
+/// What one cycle runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The variant (`KAIZEN_VARIANT`).
+    pub variant: u64,
+    /// Its parameters (`KAIZEN_PARAMS`).
+    pub params: Params,
+    /// Its command: an index into `variants.commands`.
+    pub command: usize,
+    /// The test arm it runs as, during a test.
+    pub arm: Option<Arm>,
+}
+
+/// Something that happened to a bot's variants, for the decision stream and logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum VariantEvent {
+    /// A generation ended.
+    Generation(Generation),
+    /// A test started.
+    TestStarted {
+        /// The serving variant.
+        serving: u64,
+        /// The challenger.
+        challenger: u64,
+        /// The test's level (the fleet's α_t).
+        alpha: f64,
+    },
+    /// A test stopped and the fleet judged it.
+    TestEnded {
+        /// The test's last status.
+        status: AbStatus,
+        /// The challenger now serves.
+        promoted: bool,
+        /// The variant serving after it.
+        serving: u64,
+    },
+}
+
+/// A bot's variants (see the module docs). Serde: the whole state file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Variants {
+    spec: VariantsSpec,
+    population: Population,
+    serving: u64,
+    test: Option<VariantTest>,
+    promotions: u64,
+    /// Challengers already tested: not tested again.
+    tested: Vec<u64>,
+}
+
+impl Variants {
+    /// The first state of a `[variants]` table: member 0 serves.
+    ///
+    /// # Errors
+    /// A table with a bad key (the error names it).
+    pub fn new(spec: VariantsSpec) -> Result<Self> {
+        let population = spec.population()?;
+        let serving = population.members()[0].id;
+        Ok(Variants {
+            spec,
+            population,
+            serving,
+            test: None,
+            promotions: 0,
+            tested: Vec::new(),
+        })
+    }
+
+    /// The table it runs with.
+    pub fn spec(&self) -> &VariantsSpec {
+        &self.spec
+    }
+
+    /// The population.
+    pub fn population(&self) -> &Population {
+        &self.population
+    }
+
+    /// The serving variant's id.
+    pub fn serving(&self) -> u64 {
+        self.serving
+    }
+
+    /// The running test, if any.
+    pub fn test(&self) -> Option<&VariantTest> {
+        self.test.as_ref()
+    }
+
+    /// Promotions so far.
+    pub fn promotions(&self) -> u64 {
+        self.promotions
+    }
+
+    /// The variant the next cycle runs.
+    pub fn assign(&self) -> Result<Assignment> {
+        let (id, arm) = match &self.test {
+            Some(t) => {
+                let arm = t.next_arm();
+                (t.variant(arm), Some(arm))
+            }
+            None => match self.population.next() {
+                Some(v) => (v.id, None),
+                None => {
+                    return Err(Error::invalid(
+                        "variants.population",
+                        "empty",
+                        "at least 2 members",
+                    ));
+                }
+            },
+        };
+        let v = self
+            .population
+            .get(id)
+            .ok_or_else(|| Error::invalid("variant", id, "a member of the population"))?;
+        Ok(Assignment {
+            variant: id,
+            params: v.params.clone(),
+            command: v.command,
+            arm,
+        })
+    }
+
+    /// Records the outcome of `assignment`'s cycle, earned with `energy`, at
+    /// time `now`; `fleet` judges a test that stops.
+    ///
+    /// # Errors
+    /// A non-finite outcome, an energy not above 0, or an assignment that is
+    /// no longer current (nothing changes).
+    pub fn outcome(
+        &mut self,
+        assignment: &Assignment,
+        outcome: f64,
+        energy: f64,
+        now: f64,
+        fleet: &mut Fleet,
+    ) -> Result<Vec<VariantEvent>> {
+        if !(energy.is_finite() && energy > 0.0) {
+            return Err(Error::invalid("energy", energy, "a number above 0"));
+        }
+        if !outcome.is_finite() {
+            return Err(Error::NonFinite {
+                what: "variant outcome".into(),
+                value: outcome,
+            });
+        }
+        let current = self.assign()?;
+        if current.variant != assignment.variant || current.arm != assignment.arm {
+            return Err(Error::invalid(
+                "assignment",
+                assignment.variant,
+                "the variant assigned to the current cycle",
+            ));
+        }
+        let mut events = Vec::new();
+        let protect: Vec<u64> = [Some(self.serving), self.test.as_ref().map(|t| t.challenger)]
+            .into_iter()
+            .flatten()
+            .collect();
+        if let (Some(test), Some(arm)) = (&mut self.test, assignment.arm) {
+            test.observe(arm, outcome, energy)?;
+        }
+        if let Some(g) = self
+            .population
+            .record(assignment.variant, outcome / energy, &protect)?
+        {
+            events.push(VariantEvent::Generation(g));
+        }
+        self.settle(now, fleet, &mut events)?;
+        Ok(events)
+    }
+
+    /// Ends a test that has stopped (also at a deadline) and starts one when
+    /// no test runs and the best-scored member is not serving.
+    fn settle(
+        &mut self,
+        now: f64,
+        fleet: &mut Fleet,
+        events: &mut Vec<VariantEvent>,
+    ) -> Result<()> {
+        if let Some(test) = &self.test {
+            let status = test.status(now);
+            if status.decision != Decision::Continue {
+                let promoted = fleet.judge(&status)?;
+                if promoted {
+                    self.serving = test.challenger;
+                    self.promotions += 1;
+                }
+                self.test = None;
+                events.push(VariantEvent::TestEnded {
+                    status,
+                    promoted,
+                    serving: self.serving,
+                });
+            }
+        }
+        let generation_ended = events
+            .iter()
+            .any(|e| matches!(e, VariantEvent::Generation(_)));
+        if self.test.is_none() && generation_ended {
+            let best = self
+                .population
+                .best()
+                .filter(|b| b.id != self.serving && !self.tested.contains(&b.id));
+            if let Some(best) = best {
+                self.tested.push(best.id);
+                let alpha = fleet.level(self.spec.test.alpha);
+                let config = self.spec.test.abtest(now, alpha);
+                self.test = Some(VariantTest::start(self.serving, best.id, config, now)?);
+                events.push(VariantEvent::TestStarted {
+                    serving: self.serving,
+                    challenger: best.id,
+                    alpha,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the time deadline of a running test at `now`, without an
+    /// outcome (a cycle that failed, or a periodic check).
+    pub fn tick(&mut self, now: f64, fleet: &mut Fleet) -> Result<Vec<VariantEvent>> {
+        let mut events = Vec::new();
+        self.settle(now, fleet, &mut events)?;
+        Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,127 @@
+use super::*;
+use crate::stats::HoldReason;
+
+fn spec(text: &str) -> VariantsSpec {
+    toml::from_str(text).unwrap()
+}
+
+const SPEC: &str = "seed = 4\n[test]\nmax_outcomes = 400\n[space]\nx = { float = [0.0, 1.0] }\n";
+
+/// The value per unit of energy of parameters `p`: best (2.0) at x = 0.7.
+fn value(p: &Params) -> f64 {
+    let x = p["x"].as_f64().unwrap();
+    2.0 - 2.0 * (x - 0.7).abs()
+}
+
+fn noise(i: u64) -> f64 {
+    // A fixed, arm-independent pattern with mean 0 and sd ≈ 0.1.
+    ((i * 7919) % 13) as f64 / 40.0 - 0.15
+}
+
+/// Runs `cycles` cycles; returns the state and its events.
+fn run(v: &mut Variants, fleet: &mut Fleet, cycles: u64) -> Vec<VariantEvent> {
+    let mut events = Vec::new();
+    for i in 0..cycles {
+        let a = v.assign().unwrap();
+        let energy = 1.0 + (i % 3) as f64;
+        let outcome = (value(&a.params) + noise(i)) * energy;
+        events.extend(v.outcome(&a, outcome, energy, i as f64, fleet).unwrap());
+    }
+    events
+}
+
+#[test]
+fn tests_start_after_a_generation_and_promote_a_better_variant() {
+    let mut v = Variants::new(spec(SPEC)).unwrap();
+    let mut fleet = Fleet::new(0.05, Some(20)).unwrap();
+    let first = value(&v.population().get(v.serving()).unwrap().params);
+    let events = run(&mut v, &mut fleet, 3_000);
+    let started = events
+        .iter()
+        .filter(|e| matches!(e, VariantEvent::TestStarted { .. }))
+        .count();
+    let promoted: Vec<&VariantEvent> = events
+        .iter()
+        .filter(|e| matches!(e, VariantEvent::TestEnded { promoted: true, .. }))
+        .collect();
+    assert!(
+        started >= 1 && !promoted.is_empty(),
+        "{started} tests, {events:?}"
+    );
+    for e in &promoted {
+        let VariantEvent::TestEnded { status, .. } = e else {
+            unreachable!()
+        };
+        assert_eq!(status.decision, Decision::Promote);
+        assert!(status.evidence >= 1.0 / 0.05);
+    }
+    let last = value(&v.population().get(v.serving()).unwrap().params);
+    assert!(last > first, "serving value {first} -> {last}");
+    assert_eq!(v.promotions() as usize, promoted.len());
+    assert_eq!(fleet.counts().1 as usize, promoted.len());
+}
+
+#[test]
+fn a_state_saved_and_loaded_goes_on_identically() {
+    let mut a = Variants::new(spec(SPEC)).unwrap();
+    let mut fa = Fleet::new(0.05, Some(20)).unwrap();
+    run(&mut a, &mut fa, 50);
+    let mut b: Variants = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+    let mut fb: Fleet = serde_json::from_str(&serde_json::to_string(&fa).unwrap()).unwrap();
+    let ea = run(&mut a, &mut fa, 500);
+    let eb = run(&mut b, &mut fb, 500);
+    assert_eq!(ea, eb);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_stale_assignment_and_bad_numbers_change_nothing() {
+    let mut v = Variants::new(spec(SPEC)).unwrap();
+    let mut fleet = Fleet::new(0.05, None).unwrap();
+    let a = v.assign().unwrap();
+    let before = v.clone();
+    assert!(v.outcome(&a, f64::NAN, 1.0, 0.0, &mut fleet).is_err());
+    assert!(v.outcome(&a, 1.0, 0.0, 0.0, &mut fleet).is_err());
+    v.outcome(&a, 1.0, 1.0, 0.0, &mut fleet).unwrap();
+    let after = v.clone();
+    assert!(
+        v.outcome(&a, 1.0, 1.0, 0.0, &mut fleet)
+            .unwrap_err()
+            .to_string()
+            .contains("assignment")
+    );
+    assert_eq!(v, after);
+    assert_ne!(before, after);
+}
+
+#[test]
+fn a_test_holds_at_its_deadline_and_the_serving_variant_stays() {
+    let mut v = Variants::new(spec(
+        "seed = 1\n[evolution]\nsize = 2\n[test]\ndeadline = 10\n[space]\nx = { float = [0.0, 1.0] }\n",
+    ))
+    .unwrap();
+    let mut fleet = Fleet::new(0.05, Some(5)).unwrap();
+    // Member 1 earns more in the first generation, so a test of it starts.
+    for (i, out) in [(0, 1.0), (1, 1.5)] {
+        let a = v.assign().unwrap();
+        assert_eq!(a.variant, i);
+        v.outcome(&a, out, 1.0, 0.0, &mut fleet).unwrap();
+    }
+    let test = v.test().expect("a test started").clone();
+    assert_eq!((test.serving, test.challenger), (0, 1));
+    assert!(v.tick(9.0, &mut fleet).unwrap().is_empty());
+    let events = v.tick(10.0, &mut fleet).unwrap();
+    let [
+        VariantEvent::TestEnded {
+            status,
+            promoted: false,
+            serving: 0,
+        },
+    ] = events.as_slice()
+    else {
+        panic!("{events:?}");
+    };
+    assert_eq!(status.reason, Some(HoldReason::Deadline));
+    assert!(v.test().is_none());
+    assert_eq!(v.serving(), 0);
+}
