@@ -12,9 +12,11 @@ use kaizen::autoscale::AutoscaleConfig;
 use kaizen::decision::Decision;
 use kaizen::engine::{EngineBuilder, Origin};
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::pipeline::SharedFleet;
 use kaizen::record::{CycleAction, CycleRecord};
 use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
 use kaizen::spec::{SpecDuration, load_dir};
+use kaizen::variants::Fleet;
 
 /// Arguments of `kaizen run`.
 #[derive(Debug, clap::Args)]
@@ -61,11 +63,16 @@ pub fn run(args: RunArgs) -> Result<()> {
     // Everything that can be wrong with the specs is found before anything runs.
     let specs = load_dir(&args.engines)?;
     let mut builders = Vec::with_capacity(specs.len());
+    // One false-discovery-rate rule for every bot's variant tests.
+    let fleet = SharedFleet::open(
+        Fleet::new(0.05, None)?,
+        Some(args.state.join("variants-fleet.json")),
+    )?;
     for spec in &specs {
         let builder = match kaizen::sim::spec_pipeline(spec)? {
             Some(simulated) => spec.builder_with(simulated),
             None => spec
-                .builder()
+                .builder_in(Some(&args.state), Some(Arc::clone(&fleet)))
                 .with_context(|| format!("{}", spec.file.display()))?,
         };
         builders.push(builder);

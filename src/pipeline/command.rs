@@ -57,6 +57,15 @@ impl CommandPipeline {
         })
     }
 
+    /// The same pipeline (folder, environment) running `command` instead.
+    pub fn with_command(&self, command: Vec<String>) -> Result<Self> {
+        Ok(CommandPipeline {
+            env: self.env.clone(),
+            dir: self.dir.clone(),
+            ..CommandPipeline::new(command)?
+        })
+    }
+
     /// Adds an environment variable for the program.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.insert(key.into(), value.into());
@@ -156,9 +165,18 @@ fn parse_result(program: &str, stdout: &[u8]) -> Result<AutomationResult, Pipeli
 
 impl Pipeline for CommandPipeline {
     fn run(&self, bot: &str, energy: u32) -> PipelineFuture {
+        self.run_with(bot, energy, &[])
+    }
+}
+
+impl CommandPipeline {
+    /// Runs the program as [`Pipeline::run`] does, with `extra` environment
+    /// variables for this run only (a variant's `KAIZEN_PARAMS`, …).
+    pub fn run_with(&self, bot: &str, energy: u32, extra: &[(&str, String)]) -> PipelineFuture {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(&self.args)
             .envs(&self.env)
+            .envs(extra.iter().map(|(k, v)| (k, v)))
             .env("KAIZEN_BOT", bot)
             .env("KAIZEN_ENERGY", energy.to_string())
             .stdin(Stdio::null())

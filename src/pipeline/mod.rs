@@ -6,12 +6,15 @@
 //! while it runs), running past its timeout, or a NaN/∞ anywhere in its result —
 //! into a [`PipelineError`], so the engine records a failed cycle and lives on.
 //!
-//! Shipped pipelines: [`CommandPipeline`] (an external program) and
+//! Shipped pipelines: [`CommandPipeline`] (an external program),
+//! [`VariantPipeline`] (a program run as a bot's variants) and
 //! [`pipeline_fn`] (a closure, for hosts and tests); the simulation adds its own.
 
 mod command;
+mod variants;
 
 pub use command::{CommandPipeline, STDERR_TAIL_BYTES};
+pub use variants::{SharedFleet, VariantPipeline};
 
 use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};

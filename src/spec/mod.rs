@@ -30,6 +30,10 @@
 //! learner = "weights"                 # or "dqn"
 //! keys = "core"                       # or "extended" (seven metrics)
 //! lr = 0.1                            # 0.1 for weights, 1e-3 for dqn when not given
+//!
+//! [variants]                          # optional: the bot's variants (crate::variants::config)
+//! [variants.space]
+//! lr = { float = [1e-4, 0.1], log = true }
 //! ```
 //!
 //! Instead of `command`, a `[pipeline.simulated]` table (the parameters of a
@@ -46,8 +50,9 @@ use std::sync::Arc;
 
 use crate::cycle::EngineConfig;
 use crate::engine::{EngineBuilder, Origin, validate_name};
-use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT, Pipeline};
+use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT, Pipeline, SharedFleet, VariantPipeline};
 use crate::policy::PolicyConfig;
+use crate::variants::{Fleet, VariantsSpec};
 use crate::{Error, Result};
 
 /// The `[pipeline]` table: a `command`, or a `[pipeline.simulated]` bot.
@@ -89,6 +94,9 @@ pub struct EngineSpec {
     /// `[synergy]`.
     #[serde(default)]
     pub synergy: SynergyTable,
+    /// `[variants]`: the bot's variants (see [`crate::variants::config`]).
+    #[serde(default)]
+    pub variants: Option<VariantsSpec>,
 }
 
 /// A spec file that could not be used: the file, the line when known, why.
@@ -139,6 +147,11 @@ impl EngineSpec {
         })?;
         let checked = validate_name("bot", &spec.bot)
             .and_then(|()| spec.check_pipeline())
+            .and_then(|()| {
+                spec.variants
+                    .as_ref()
+                    .map_or(Ok(()), |v| v.check().map(drop))
+            })
             .and_then(|()| spec.options().config());
         match checked {
             Ok(config) => Ok(LoadedSpec {
@@ -235,6 +248,18 @@ impl LoadedSpec {
     /// command must exist. A `[pipeline.simulated]` spec is built by
     /// [`crate::sim::spec_pipeline`] and [`builder_with`](Self::builder_with).
     pub fn builder(&self) -> Result<EngineBuilder> {
+        self.builder_in(None, None)
+    }
+
+    /// [`builder`](Self::builder), keeping a `[variants]` table's state in
+    /// `state_root/<bot>/variants.json` (in memory without a root) and
+    /// judging its tests with `fleet` (the fleet's rule shared by every bot;
+    /// without one, a rule of this bot alone at α 0.05).
+    pub fn builder_in(
+        &self,
+        state_root: Option<&Path>,
+        fleet: Option<Arc<SharedFleet>>,
+    ) -> Result<EngineBuilder> {
         let Some(command) = self.spec.pipeline.command.clone() else {
             return Err(Error::invalid(
                 format!("pipeline in {}", self.file.display()),
@@ -255,6 +280,22 @@ impl LoadedSpec {
                 format!("an executable program ({e})"),
             )
         })?;
+        let Some(variants) = &self.spec.variants else {
+            return Ok(self.builder_with(Arc::new(pipeline)));
+        };
+        let fleet = match fleet {
+            Some(f) => f,
+            None => SharedFleet::open(Fleet::new(variants.test.alpha, None)?, None)?,
+        };
+        let file = state_root.map(|root| root.join(&self.spec.bot).join("variants.json"));
+        let pipeline =
+            VariantPipeline::open(variants.clone(), pipeline, file, fleet).map_err(|e| {
+                Error::invalid(
+                    format!("variants in {}", self.file.display()),
+                    e,
+                    "a usable [variants] table and state",
+                )
+            })?;
         Ok(self.builder_with(Arc::new(pipeline)))
     }
 

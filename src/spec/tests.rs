@@ -205,3 +205,19 @@ fn a_simulated_table_is_kept_as_written_and_not_built_here() {
     let both = "bot = \"sim\"\n[pipeline]\ncommand = [\"x\"]\n[pipeline.simulated]\n";
     assert!(parse(both).unwrap_err().message.contains("not both"));
 }
+
+#[test]
+fn a_variants_table_is_checked_and_its_errors_name_key_and_line() {
+    let text = "bot = \"v\"\n[pipeline]\ncommand = [\"sh\"]\n[variants]\nseed = 1\n[variants.space]\nlr = { float = [1e-4, 0.1], log = true }\nn = { int = [5, 2] }\n";
+    let err = EngineSpec::parse(text, Path::new("v.toml")).unwrap_err();
+    assert_eq!(err.line, Some(8), "{err}");
+    assert!(err.message.contains("variants.space.n"), "{err}");
+    let ok = text.replace("[5, 2]", "[2, 5]");
+    let s = EngineSpec::parse(&ok, Path::new("v.toml")).unwrap();
+    assert_eq!(s.spec.variants.as_ref().unwrap().space.len(), 2);
+    // The builder runs the command as the bot's variants.
+    assert!(s.builder().is_ok());
+    let err =
+        EngineSpec::parse(&ok.replace("seed = 1", "seeds = 1"), Path::new("v.toml")).unwrap_err();
+    assert_eq!(err.line, Some(5), "{err}");
+}

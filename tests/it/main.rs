@@ -22,3 +22,4 @@ mod stats_validity;
 mod support;
 mod training_drift;
 mod training_real_data;
+mod variants_run;

@@ -1,0 +1,96 @@
+//! A bot with a `[variants]` table through `kaizen run --once`: each cycle's
+//! program gets `KAIZEN_VARIANT` and `KAIZEN_PARAMS`, and the outcome comes
+//! back into the variants' state file.
+
+use crate::support::kaizen;
+use kaizen::variants::{Value, Variants};
+use std::fs;
+use std::path::Path;
+
+const SPEC: &str = r#"bot = "alpha"
+[pipeline]
+command = ["./improve.sh"]
+timeout = "30s"
+[engine]
+energy = "none"
+[variants]
+seed = 7
+[variants.evolution]
+size = 4
+[variants.space]
+x = { float = [0.1, 1.0] }
+"#;
+
+/// The program earns its parameter `x` and logs what it was given.
+const SCRIPT: &str = r#"#!/bin/sh
+x=$(printf '%s' "$KAIZEN_PARAMS" | sed 's/.*"x":\([-0-9.e+]*\).*/\1/')
+echo "$KAIZEN_VARIANT $KAIZEN_PARAMS" >> given.log
+echo "{\"roi\":{\"roi\":$x}}"
+"#;
+
+fn engines(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("engines");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("alpha.toml"), SPEC).unwrap();
+    let script = dir.join("improve.sh");
+    fs::write(&script, SCRIPT).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+fn load(state: &Path) -> Variants {
+    let bytes = fs::read(state.join("alpha").join("variants.json")).unwrap();
+    kaizen::persist::decode_json(&bytes).unwrap()
+}
+
+#[test]
+fn each_cycle_runs_a_variant_and_its_outcome_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines(tmp.path());
+    let state = tmp.path().join("state");
+    for round in 1..=3u64 {
+        kaizen()
+            .args(["run", "--once", "--engines"])
+            .arg(&engines)
+            .arg("--state")
+            .arg(&state)
+            .assert()
+            .success();
+        let v = load(&state);
+        let counts: u64 = v
+            .population()
+            .members()
+            .iter()
+            .map(|m| m.outcomes.count)
+            .sum();
+        assert_eq!(counts, round, "one outcome per cycle");
+    }
+    let given = fs::read_to_string(engines.join("given.log")).unwrap();
+    let v = load(&state);
+    let lines: Vec<&str> = given.lines().collect();
+    assert_eq!(lines.len(), 3, "{given}");
+    let mut ratios = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let (id, params) = line.split_once(' ').unwrap();
+        assert_eq!(id, i.to_string(), "members are tried in turn");
+        let member = v.population().get(i as u64).unwrap();
+        let params: kaizen::variants::Params = serde_json::from_str(params).unwrap();
+        assert_eq!(params, member.params);
+        let Value::Float(x) = params["x"] else {
+            panic!("{params:?}")
+        };
+        ratios.push(member.outcomes.mean / x);
+    }
+    // Every cycle ran with the same energy, so each recorded outcome (per
+    // unit of energy) is the same multiple of the x its program earned.
+    assert!(
+        ratios
+            .iter()
+            .all(|r| (r - ratios[0]).abs() < 1e-9 && *r > 0.0),
+        "{ratios:?}"
+    );
+}
