@@ -7,6 +7,7 @@ mod simulate;
 mod status;
 mod synergy;
 mod table;
+mod variants;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +36,10 @@ enum Command {
     Synergy(synergy::SynergyArgs),
     /// Measure the runtime: engine-ticks/s, cycles/s, latency, memory, bytes written.
     Bench(bench::BenchArgs),
+    /// A bot's variants: list them or show one.
+    Variants(variants::VariantsArgs),
+    /// Each bot's variant A/B test: evidence, the uplift's confidence sequence, decision.
+    Abtest(variants::AbtestArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -63,6 +68,8 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::run(a),
         Command::Synergy(a) => synergy::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Variants(a) => variants::run(a),
+        Command::Abtest(a) => variants::abtest(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -93,4 +93,34 @@ fn each_cycle_runs_a_variant_and_its_outcome_is_kept() {
             .all(|r| (r - ratios[0]).abs() < 1e-9 && *r > 0.0),
         "{ratios:?}"
     );
+    // The faces read the same state.
+    let list = crate::support::stdout_of(
+        kaizen()
+            .args(["variants", "list", "--bot", "alpha", "--state"])
+            .arg(&state),
+    );
+    assert!(
+        list.contains("serving") && list.contains("generation 0"),
+        "{list}"
+    );
+    let show = crate::support::stdout_of(
+        kaizen()
+            .args(["variants", "show", "--bot", "alpha", "2", "--state"])
+            .arg(&state),
+    );
+    assert!(show.contains("\"params\""), "{show}");
+    let status = crate::support::stdout_of(
+        kaizen()
+            .args(["abtest", "status", "--json", "--state"])
+            .arg(&state),
+    );
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status[0]["bot"], "alpha");
+    assert_eq!(status[0]["serving"], 0);
+    kaizen()
+        .args(["variants", "list", "--bot", "nobody", "--state"])
+        .arg(&state)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no variants"));
 }

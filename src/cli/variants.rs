@@ -1,0 +1,223 @@
+//! `kaizen variants list|show --bot B` and `kaizen abtest status [--bot B]`:
+//! a bot's variants and A/B tests, read from `state/<bot>/variants.json`
+//! without changing anything.
+
+use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
+
+use super::table::Table;
+use kaizen::engine::validate_name;
+use kaizen::persist::{Inspected, inspect_json};
+use kaizen::stats::AbStatus;
+use kaizen::variants::Variants;
+
+/// The state folder (as given to `kaizen run --state`).
+#[derive(Debug, clap::Args)]
+struct State {
+    /// The state folder.
+    #[arg(long, default_value = "state", value_name = "DIR")]
+    state: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `kaizen variants`.
+#[derive(Debug, clap::Args)]
+pub struct VariantsArgs {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Each variant of a bot: id, serving or challenger, outcomes, mean, parameters.
+    List {
+        /// The bot.
+        #[arg(long, value_name = "NAME")]
+        bot: String,
+        #[command(flatten)]
+        state: State,
+    },
+    /// One variant in full.
+    Show {
+        /// The bot.
+        #[arg(long, value_name = "NAME")]
+        bot: String,
+        /// The variant's id.
+        id: u64,
+        #[command(flatten)]
+        state: State,
+    },
+}
+
+/// Arguments of `kaizen abtest`.
+#[derive(Debug, clap::Args)]
+pub struct AbtestArgs {
+    #[command(subcommand)]
+    action: AbtestAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AbtestAction {
+    /// Each bot's running test: arms, evidence, the uplift's confidence sequence, decision.
+    Status {
+        /// Only this bot (default: every bot with variants).
+        #[arg(long, value_name = "NAME")]
+        bot: Option<String>,
+        #[command(flatten)]
+        state: State,
+    },
+}
+
+fn load(state: &Path, bot: &str) -> Result<Option<Variants>> {
+    validate_name("bot", bot)?;
+    let file = state.join(bot).join("variants.json");
+    match inspect_json(&file) {
+        Inspected::Good { value, .. } => Ok(Some(value)),
+        Inspected::Missing => Ok(None),
+        Inspected::Corrupt(why) => bail!("{} is corrupt: {why}", file.display()),
+        Inspected::Newer(v) => bail!(
+            "{} was written by a newer kaizen (version {v})",
+            file.display()
+        ),
+    }
+}
+
+fn need(state: &Path, bot: &str) -> Result<Variants> {
+    load(state, bot)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "bot {bot:?} has no variants in {} (no variants.json)",
+            state.display()
+        )
+    })
+}
+
+/// Runs `kaizen variants`.
+pub fn run(args: VariantsArgs) -> Result<()> {
+    match args.action {
+        Action::List { bot, state } => {
+            let v = need(&state.state, &bot)?;
+            if state.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            let challenger = v.test().map(|t| t.challenger);
+            let mut table = Table::new(["id", "role", "outcomes", "mean", "command", "params"]);
+            for m in v.population().members() {
+                let role = if m.id == v.serving() {
+                    "serving"
+                } else if Some(m.id) == challenger {
+                    "challenger"
+                } else {
+                    ""
+                };
+                table.row([
+                    m.id.to_string(),
+                    role.to_string(),
+                    m.outcomes.count.to_string(),
+                    m.score().map_or("-".into(), |s| format!("{s:.4}")),
+                    m.command.to_string(),
+                    serde_json::to_string(&m.params)?,
+                ]);
+            }
+            print!("{}", table.render());
+            println!(
+                "generation {}, serving {}, {} promotion(s)",
+                v.population().generation(),
+                v.serving(),
+                v.promotions()
+            );
+        }
+        Action::Show { bot, id, state } => {
+            let v = need(&state.state, &bot)?;
+            let Some(m) = v.population().get(id) else {
+                bail!("bot {bot:?} has no variant {id} (see kaizen variants list --bot {bot})");
+            };
+            println!("{}", serde_json::to_string_pretty(m)?);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `kaizen abtest`.
+pub fn abtest(args: AbtestArgs) -> Result<()> {
+    let AbtestAction::Status { bot, state } = args.action;
+    let bots = match bot {
+        Some(b) => vec![b],
+        None => {
+            let mut names: Vec<String> = std::fs::read_dir(&state.state)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", state.state.display()))?
+                .flatten()
+                .filter(|e| e.path().join("variants.json").exists())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let mut rows: Vec<(String, u64, Option<(u64, AbStatus)>)> = Vec::new();
+    for b in bots {
+        let v = need(&state.state, &b)?;
+        let test = v.test().map(|t| (t.challenger, t.status(now)));
+        rows.push((b, v.serving(), test));
+    }
+    if state.json {
+        let json: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(bot, serving, test)| {
+                serde_json::json!({
+                    "bot": bot,
+                    "serving": serving,
+                    "challenger": test.as_ref().map(|t| t.0),
+                    "status": test.as_ref().map(|t| &t.1),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let mut table = Table::new([
+        "bot",
+        "serving",
+        "challenger",
+        "outcomes",
+        "evidence",
+        "uplift",
+        "cs low",
+        "cs high",
+        "decision",
+    ]);
+    for (bot, serving, test) in rows {
+        let Some((challenger, s)) = test else {
+            table.row([
+                bot,
+                serving.to_string(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "no test".into(),
+            ]);
+            continue;
+        };
+        table.row([
+            bot,
+            serving.to_string(),
+            challenger.to_string(),
+            format!("{}+{}", s.serving_outcomes, s.challenger_outcomes),
+            format!("{:.2}/{:.0}", s.evidence, s.threshold),
+            s.uplift.map_or("-".into(), |u| format!("{u:+.4}")),
+            format!("{:.4}", s.confidence_sequence[0]),
+            format!("{:.4}", s.confidence_sequence[1]),
+            format!("{:?}", s.decision).to_lowercase(),
+        ]);
+    }
+    print!("{}", table.render());
+    Ok(())
+}
