@@ -14,16 +14,20 @@
 //! - [`controller`]: [`Variants`], the state a cycle asks which variant runs
 //!   and tells the outcome to.
 //! - [`config`]: the `[variants]` table of a spec.
+//! - [`pbt`]: population-based training's exploit-and-explore step across
+//!   the bots of a group (core only).
 
 pub mod config;
 pub mod controller;
 pub mod mutate;
+pub mod pbt;
 pub mod population;
 pub mod space;
 pub mod trial;
 
 pub use config::{TestSettings, VariantsSpec};
 pub use controller::{Assignment, VariantEvent, Variants};
+pub use pbt::{PbtCopy, PbtMember, pbt_step};
 pub use population::{EvolutionConfig, Generation, Init, Population, Variant};
 pub use space::{Param, ParamSpec, Params, Space, Value};
 pub use trial::{Fleet, VariantTest};
