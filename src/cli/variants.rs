@@ -140,6 +140,9 @@ pub fn run(args: VariantsArgs) -> Result<()> {
     Ok(())
 }
 
+/// A bot, its serving variant, and its running test's challenger and status.
+type Row = (String, u64, Option<(u64, AbStatus)>);
+
 /// Runs `kaizen abtest`.
 pub fn abtest(args: AbtestArgs) -> Result<()> {
     let AbtestAction::Status { bot, state } = args.action;
@@ -159,7 +162,7 @@ pub fn abtest(args: AbtestArgs) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let mut rows: Vec<(String, u64, Option<(u64, AbStatus)>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for b in bots {
         let v = need(&state.state, &b)?;
         let test = v.test().map(|t| (t.challenger, t.status(now)));

@@ -92,7 +92,7 @@ impl VariantPipeline {
         } else {
             spec.commands
                 .iter()
-                .map(|c| Ok(base.with_command(c.clone())?))
+                .map(|c| base.with_command(c.clone()))
                 .collect::<Result<_>>()?
         };
         Ok(VariantPipeline {

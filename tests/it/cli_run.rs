@@ -1,6 +1,6 @@
 //! `kaizen run`, `status` and `synergy` through the real binary.
 
-use crate::support::{kaizen, read_json, stdout_of};
+use crate::support::{engines_folder, kaizen, read_json, stdout_of};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
@@ -28,21 +28,11 @@ energy = "none"
 
 /// An engines folder with `alpha.toml` and a script that prints a result.
 fn engines(root: &Path) -> std::path::PathBuf {
-    let dir = root.join("engines");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("alpha.toml"), GOOD_SPEC).unwrap();
-    let script = dir.join("improve.sh");
-    fs::write(
-        &script,
+    engines_folder(
+        root,
+        GOOD_SPEC,
         "#!/bin/sh\necho \"improving $KAIZEN_BOT with energy $KAIZEN_ENERGY\"\necho '{\"roi\":{\"roi\":0.75},\"package\":\"p1\",\"metrics\":{\"synergy_roi\":0.2}}'\n",
     )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    dir
 }
 
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {

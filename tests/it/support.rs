@@ -219,3 +219,19 @@ pub fn floats(v: &serde_json::Value) -> Vec<f64> {
         .map(|x| x.as_f64().unwrap())
         .collect()
 }
+
+/// An engines folder under `root` with `alpha.toml` holding `spec` and an
+/// executable `improve.sh` holding `script`.
+pub fn engines_folder(root: &std::path::Path, spec: &str, script: &str) -> std::path::PathBuf {
+    let dir = root.join("engines");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("alpha.toml"), spec).unwrap();
+    let path = dir.join("improve.sh");
+    std::fs::write(&path, script).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}

@@ -2,7 +2,7 @@
 //! program gets `KAIZEN_VARIANT` and `KAIZEN_PARAMS`, and the outcome comes
 //! back into the variants' state file.
 
-use crate::support::kaizen;
+use crate::support::{engines_folder, kaizen};
 use kaizen::variants::{Value, Variants};
 use std::fs;
 use std::path::Path;
@@ -28,20 +28,6 @@ echo "$KAIZEN_VARIANT $KAIZEN_PARAMS" >> given.log
 echo "{\"roi\":{\"roi\":$x}}"
 "#;
 
-fn engines(root: &Path) -> std::path::PathBuf {
-    let dir = root.join("engines");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("alpha.toml"), SPEC).unwrap();
-    let script = dir.join("improve.sh");
-    fs::write(&script, SCRIPT).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    dir
-}
-
 fn load(state: &Path) -> Variants {
     let bytes = fs::read(state.join("alpha").join("variants.json")).unwrap();
     kaizen::persist::decode_json(&bytes).unwrap()
@@ -50,7 +36,7 @@ fn load(state: &Path) -> Variants {
 #[test]
 fn each_cycle_runs_a_variant_and_its_outcome_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
-    let engines = engines(tmp.path());
+    let engines = engines_folder(tmp.path(), SPEC, SCRIPT);
     let state = tmp.path().join("state");
     for round in 1..=3u64 {
         kaizen()

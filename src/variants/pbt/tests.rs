@@ -101,9 +101,9 @@ fn group(seed: u64, pbt: bool) -> f64 {
         })
         .collect();
     let interval = 20;
-    let mut last_gain = vec![0.0; 8];
+    let mut last_gain = [0.0; 8];
     let mut previous_lr: Vec<f64> = bots.iter().map(|b| b.lr).collect();
-    let mut start: Vec<f64> = vec![0.0; 8];
+    let mut start = [0.0; 8];
     for cycle in 1..=400u64 {
         for b in &mut bots {
             b.skill += rate(b.lr, best) * (1.0 - b.skill);
