@@ -89,33 +89,18 @@ impl ParamSpec {
         let one_of = |expected| bad(format!("{self:?}"), expected);
         match (&self.float, &self.int, &self.choice) {
             (Some([min, max]), None, None) => {
-                let (min, max) = (*min, *max);
-                if !(min.is_finite() && max.is_finite() && min < max) {
-                    return bad(
-                        format!("[{min}, {max}]"),
-                        "float = [min, max] with finite min < max",
-                    );
-                }
-                if self.log && min <= 0.0 {
-                    return bad(format!("[{min}, {max}] with log"), "min > 0 on a log scale");
-                }
+                self.bounds(name, *min, *max, "float")?;
                 Ok(Param::Float {
-                    min,
-                    max,
+                    min: *min,
+                    max: *max,
                     log: self.log,
                 })
             }
             (None, Some([min, max]), None) => {
-                let (min, max) = (*min, *max);
-                if min >= max {
-                    return bad(format!("[{min}, {max}]"), "int = [min, max] with min < max");
-                }
-                if self.log && min <= 0 {
-                    return bad(format!("[{min}, {max}] with log"), "min > 0 on a log scale");
-                }
+                self.bounds(name, *min as f64, *max as f64, "int")?;
                 Ok(Param::Int {
-                    min,
-                    max,
+                    min: *min,
+                    max: *max,
                     log: self.log,
                 })
             }
@@ -138,6 +123,32 @@ impl ParamSpec {
             }
             _ => one_of("exactly one of float = [min, max], int = [min, max] or choice = [...]"),
         }
+    }
+}
+
+impl ParamSpec {
+    /// Checks the bounds of a number (`kind` is `float` or `int`).
+    fn bounds(&self, name: &str, min: f64, max: f64, kind: &str) -> Result<()> {
+        let bad = |value: String, expected: String| {
+            Err(Error::invalid(
+                format!("variants.space.{name}"),
+                value,
+                expected,
+            ))
+        };
+        if !(min.is_finite() && max.is_finite() && min < max) {
+            return bad(
+                format!("[{min}, {max}]"),
+                format!("{kind} = [min, max] with finite min < max"),
+            );
+        }
+        if self.log && min <= 0.0 {
+            return bad(
+                format!("[{min}, {max}] with log"),
+                "min > 0 on a log scale".into(),
+            );
+        }
+        Ok(())
     }
 }
 
