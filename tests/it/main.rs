@@ -22,4 +22,5 @@ mod stats_validity;
 mod support;
 mod training_drift;
 mod training_real_data;
+mod variants_crash;
 mod variants_run;
