@@ -30,6 +30,12 @@
 //! learner = "weights"                 # or "dqn"
 //! keys = "core"                       # or "extended" (seven metrics)
 //! lr = 0.1                            # 0.1 for weights, 1e-3 for dqn when not given
+//!
+//! [reward]                            # optional: the cycle's value from the pipeline's metrics
+//! weights = { quality = 0.6, speed = 0.4 }  # (see kaizen::reward)
+//! penalty_multiplier = 1.0
+//! bonus_threshold = 0.8
+//! bonus = 0.1
 //! ```
 //!
 //! Instead of `command`, a `[pipeline.simulated]` table (the parameters of a
@@ -48,6 +54,7 @@ use crate::cycle::EngineConfig;
 use crate::engine::{EngineBuilder, Origin, validate_name};
 use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT, Pipeline};
 use crate::policy::PolicyConfig;
+use crate::reward::RewardConfig;
 use crate::{Error, Result};
 
 /// The `[pipeline]` table: a `command`, or a `[pipeline.simulated]` bot.
@@ -89,6 +96,10 @@ pub struct EngineSpec {
     /// `[synergy]`.
     #[serde(default)]
     pub synergy: SynergyTable,
+    /// `[reward]`: the weighted reward that makes the cycle's value from the
+    /// pipeline's metrics ([`crate::reward`]).
+    #[serde(default)]
+    pub reward: Option<RewardConfig>,
 }
 
 /// A spec file that could not be used: the file, the line when known, why.
@@ -139,14 +150,21 @@ impl EngineSpec {
         })?;
         let checked = validate_name("bot", &spec.bot)
             .and_then(|()| spec.check_pipeline())
-            .and_then(|()| spec.options().config());
+            .and_then(|()| spec.options().config())
+            .and_then(|config| {
+                if let Some(reward) = &spec.reward {
+                    reward.validate()?;
+                }
+                Ok(EngineConfig {
+                    timeout: spec.pipeline.timeout.0,
+                    reward: spec.reward.clone(),
+                    ..config
+                })
+            });
         match checked {
             Ok(config) => Ok(LoadedSpec {
                 file: file.to_path_buf(),
-                config: EngineConfig {
-                    timeout: spec.pipeline.timeout.0,
-                    ..config
-                },
+                config,
                 spec,
                 text: text.to_string(),
             }),
