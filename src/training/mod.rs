@@ -47,7 +47,9 @@
 //!   [model registry](crate::models); [`CycleReport`] is what a cycle did.
 //! - [`TrainingPipeline`] — the loop as a pipeline; [`TrainingPool`] — the
 //!   bounded, priority-ordered pool of training jobs shared by all bots.
-//! - [`TrainingConfig`] — every setting, ready for `[pipeline.training]`.
+//! - [`TrainingStatus`] — what status views show: champion, check, job, alerts;
+//!   [`ModelAction`] — an operator's activation or rollback.
+//! - [`TrainingConfig`] — every setting, read from `[pipeline.training]`.
 
 mod config;
 mod curriculum;
@@ -64,6 +66,7 @@ mod pipeline;
 mod pool;
 mod schedule;
 pub mod source;
+mod status;
 #[cfg(test)]
 mod testing;
 mod trainer;
@@ -76,8 +79,8 @@ pub use early_stop::{EarlyStopping, EarlyStoppingConfig, Observation};
 pub use error::TrainingError;
 pub use gate::{GateConfig, GateDecision, judge};
 pub use learner::{
-    BadRowTally, CheckSummary, ContinuousLearner, Counters, CycleReport, LearnerState, STATE_FILE,
-    Split, TrainingSummary, open_source, split as split_for_training,
+    BadRowTally, CheckSummary, ContinuousLearner, Counters, CycleReport, LearnerState, ModelAction,
+    STATE_FILE, Split, TrainingSummary, open_source, split as split_for_training,
 };
 pub use model::{
     Activation, Checkpoint, LossKind, Model, ModelConfig, ModelSpec, Optim, OptimizerConfig,
@@ -95,4 +98,5 @@ pub use source::{
     JsonLinesFormat, JsonLinesSource, Line, LineFormat, LineSource, Sample, Schema, SourceError,
     SourcePosition, TargetValue, parse_time,
 };
+pub use status::{ChampionStatus, CheckStatus, OpenAlert, TrainingStatus};
 pub use trainer::{RunPlan, RunReport, StopReason};
