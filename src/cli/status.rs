@@ -110,6 +110,7 @@ fn engine_view(dir: &Path, entry: Option<&EngineEntry>, last: usize) -> Option<E
         learner: None,
         weights: Vec::new(),
         last: None,
+        training: None,
     });
     snapshot.learner = entry.map(|e| e.spec.learner.clone());
     snapshot.weights = weights
