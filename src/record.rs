@@ -1,6 +1,7 @@
 //! What one tick of an engine decided, and why ([`CycleRecord`]).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::chain::EnergyChain;
@@ -115,6 +116,9 @@ pub struct CycleOutcome {
     pub modules: Vec<String>,
     /// What the synergy learner did (its loss, or why it skipped), if noteworthy.
     pub learner: Option<String>,
+    /// The metrics the pipeline reported (none for a failed run).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
     /// The cycle's value component by component, with a `[reward]` table
     /// (see [`crate::reward`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,7 @@
 //! the [`LearnedCycle`] concluded into a [`CycleRecord`] (policy update, meta
 //! logger, counters).
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 
 use super::{Dirty, EngineCore, Hosts, Reading};
@@ -83,6 +84,8 @@ pub(crate) struct AbsorbedCycle {
     modules: Vec<String>,
     /// The synergy deltas after this cycle's metrics: the learner's input.
     deltas: SynergyDeltas,
+    /// What the pipeline reported.
+    metrics: BTreeMap<String, f64>,
     /// The value of its metrics, with a `[reward]` table.
     weighted: Option<WeightedReward>,
     alerts: Vec<PipelineAlert>,
@@ -238,6 +241,7 @@ impl EngineCore {
             deltas: self.book.metrics.deltas(self.keys),
             weighted,
             alerts: std::mem::take(&mut result.alerts),
+            metrics: std::mem::take(&mut result.metrics),
         })
     }
 
@@ -359,6 +363,7 @@ impl EngineCore {
                 error: cycle.error,
                 modules: cycle.modules,
                 learner: learner_note,
+                metrics: cycle.metrics,
                 weighted_reward: cycle.weighted,
                 alerts: cycle.alerts,
             }),

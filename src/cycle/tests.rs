@@ -360,6 +360,7 @@ fn the_weighted_reward_is_the_reported_value_and_the_ledger_comes_first() {
     assert!(w.components[1].penalized);
     assert!((w.components[1].contribution + 0.2).abs() < 1e-12);
     assert_eq!(o.alerts[0].kind, "loss_plateau");
+    assert_eq!(o.metrics["speed"], -0.4, "the reported metrics are kept");
     let plan = c
         .plan_requested(1.0, 1, Resources::default(), &hosts)
         .unwrap();
@@ -406,8 +407,9 @@ fn the_weighted_reward_is_the_reported_value_and_the_ledger_comes_first() {
         o
     );
     let fields = v.as_object_mut().unwrap();
-    fields.remove("alerts");
-    fields.remove("weighted_reward");
+    for new in ["alerts", "weighted_reward", "metrics"] {
+        fields.remove(new);
+    }
     let old: crate::record::CycleOutcome = serde_json::from_value(v).unwrap();
-    assert!(old.alerts.is_empty() && old.weighted_reward.is_none());
+    assert!(old.alerts.is_empty() && old.weighted_reward.is_none() && old.metrics.is_empty());
 }
