@@ -46,7 +46,8 @@
 //! - [`ContinuousLearner`] — the continuous-learning loop of one bot on its
 //!   [model registry](crate::models); [`CycleReport`] is what a cycle did.
 //! - [`TrainingPipeline`] — the loop as a pipeline; [`TrainingPool`] — the
-//!   bounded, priority-ordered pool of training jobs shared by all bots.
+//!   bounded, priority-ordered pool of training jobs shared by all bots;
+//!   [`jobs`] — its jobs on disk for other processes to see.
 //! - [`TrainingStatus`] — what status views show: champion, check, job, alerts;
 //!   [`ModelAction`] — an operator's activation or rollback.
 //! - [`TrainingConfig`] — every setting, read from `[pipeline.training]`.
@@ -58,6 +59,7 @@ mod dataset;
 mod early_stop;
 mod error;
 mod gate;
+pub mod jobs;
 mod learner;
 pub mod model;
 mod monitor;
