@@ -3,6 +3,7 @@
 
 mod cli_bench;
 mod cli_run;
+mod cli_training;
 mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;
