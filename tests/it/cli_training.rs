@@ -324,3 +324,48 @@ fn models_activate_is_refused_while_kaizen_run_trains_the_bot() {
         .failure()
         .stderr(predicates::str::contains("no version to roll back to"));
 }
+
+#[test]
+fn the_monitors_alerts_reach_the_cycle_record_and_status() {
+    // With a learning rate of 50 the first training run diverges: the
+    // monitor sees a step's loss above twice the mean of the 10 before it
+    // (confirmed on all the training data), stops the run before its budget
+    // of 5 × 50 steps, and raises an explosion.
+    let s = setup();
+    std::fs::write(
+        s.engines.join("sales.toml"),
+        SPEC.replace("lr = 0.005", "lr = 50.0"),
+    )
+    .unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    append(&s.data, &mut rng, PHASES[0]);
+    let record = run_once(&s);
+    let o = &record["outcome"];
+    assert_eq!(o["alerts"][0]["kind"], "loss_explosion", "{record}");
+    assert!(
+        o["alerts"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is more than 2× the mean"),
+        "{record}"
+    );
+    assert_eq!(o["metrics"]["alerts_new"], 1.0, "{record}");
+    assert!(o["metrics"]["steps"].as_f64().unwrap() < 250.0, "{record}");
+    // The diverged challenger did not deploy: no version serves.
+    assert_eq!(o["metrics"]["deployed"], 0.0, "{record}");
+    // `status` shows the open alert, as JSON and as text.
+    let status: Value = serde_json::from_str(&stdout_of(
+        kaizen().args(["status", "--json", "--state"]).arg(&s.state),
+    ))
+    .unwrap();
+    let training = &status["engines"][0]["training"];
+    assert_eq!(
+        training["alerts"][0]["kind"], "loss_explosion",
+        "{training}"
+    );
+    assert_eq!(training["alerts"][0]["runs"], 1, "{training}");
+    assert!(training["champion"].is_null(), "{training}");
+    let text = stdout_of(kaizen().args(["status", "--state"]).arg(&s.state));
+    assert!(text.contains("no champion yet"), "{text}");
+    assert!(text.contains("alert loss_explosion since"), "{text}");
+}
