@@ -47,9 +47,19 @@ const ROWS: usize = 50;
 const CYCLES_PER_PHASE: usize = 6;
 
 /// Appends a cycle's rows of relation `(a, b, c)`; returns them.
-fn append(path: &Path, rng: &mut ChaCha8Rng, (a, b, c): (f64, f64, f64)) -> Vec<[f64; 3]> {
+fn append(path: &Path, rng: &mut ChaCha8Rng, relation: (f64, f64, f64)) -> Vec<[f64; 3]> {
+    append_n(path, rng, relation, ROWS)
+}
+
+/// Appends `n` rows of relation `(a, b, c)`; returns them.
+fn append_n(
+    path: &Path,
+    rng: &mut ChaCha8Rng,
+    (a, b, c): (f64, f64, f64),
+    n: usize,
+) -> Vec<[f64; 3]> {
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    (0..ROWS)
+    (0..n)
         .map(|_| {
             let (x1, x2): (f64, f64) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
             let y = a * x1 + b * x2 + c + 0.1 * rng.random_range(-1.0..1.0);
@@ -368,4 +378,69 @@ fn the_monitors_alerts_reach_the_cycle_record_and_status() {
     let text = stdout_of(kaizen().args(["status", "--state"]).arg(&s.state));
     assert!(text.contains("no champion yet"), "{text}");
     assert!(text.contains("alert loss_explosion since"), "{text}");
+}
+
+#[test]
+fn kaizen_run_trains_gates_deploys_and_rolls_back_a_champion_that_degrades_live() {
+    // Three runs of one cycle each, with 100 rows needed for a training:
+    // 100 rows of A train v1 (it beats the mean); 100 rows of B train v2,
+    // which beats v1 on B and serves, watched over its next 40 live rows;
+    // 40 rows of A again (too few to train) make that check fail: v2 fits
+    // them far worse than v1 did, so the champion goes back to v1.
+    let s = setup();
+    std::fs::write(
+        s.engines.join("sales.toml"),
+        SPEC.replace("learning_threshold = 50", "learning_threshold = 100")
+            .replace("post_deploy_window = 50", "post_deploy_window = 40"),
+    )
+    .unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut outcome = |rows: usize, relation| {
+        append_n(&s.data, &mut rng, relation, rows);
+        run_once(&s)["outcome"].clone()
+    };
+    let first = outcome(100, PHASES[0]);
+    assert_eq!(first["metrics"]["deployed"], 1.0, "{first}");
+    assert_eq!(first["metrics"]["champion_version"], 1.0, "{first}");
+    let second = outcome(100, PHASES[1]);
+    assert_eq!(second["metrics"]["deployed"], 1.0, "{second}");
+    assert_eq!(second["metrics"]["champion_version"], 2.0, "{second}");
+    assert!(
+        second["metrics"]["p_value"].as_f64().unwrap() < 0.05,
+        "{second}"
+    );
+    let third = outcome(40, PHASES[0]);
+    assert_eq!(third["metrics"]["trained"], 0.0, "{third}");
+    assert_eq!(third["metrics"]["rolled_back"], 1.0, "{third}");
+    assert_eq!(third["metrics"]["champion_version"], 1.0, "{third}");
+    assert!(
+        third["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "model_rollback"),
+        "{third}"
+    );
+    // The alias history tells it: deploy v1, deploy v2, automatic rollback to v1.
+    let catalog = Catalog::read(&s.state.join("sales")).unwrap();
+    let moves: Vec<_> = catalog
+        .history()
+        .iter()
+        .map(|m| (m.action, m.from, m.to))
+        .collect();
+    let (v1, v2) = (Some(VersionId(1)), Some(VersionId(2)));
+    assert_eq!(
+        moves,
+        [
+            (MoveAction::Deploy, None, v1),
+            (MoveAction::Deploy, v1, v2),
+            (MoveAction::AutoRollback, v2, v1),
+        ]
+    );
+    let shown: Value =
+        serde_json::from_str(&stdout_of(&mut models(&s, &["show", "--json", "v2"]))).unwrap();
+    assert_eq!(shown["post_deploy"]["result"], "failed", "{shown}");
+    let text = stdout_of(kaizen().args(["status", "--state"]).arg(&s.state));
+    assert!(text.contains("champion v1"), "{text}");
+    assert!(text.contains("last move: auto_rollback v1"), "{text}");
 }
