@@ -306,8 +306,8 @@ fn render_version(v: &VersionMeta, champion: bool) -> String {
     if let Some(c) = &v.post_deploy {
         let loss = |l: Option<f64>| l.map_or_else(|| "?".to_string(), |l| format!("{l:.6}"));
         out.push_str(&format!(
-            "post-deploy check: {:?} against {} on {} live samples (loss {} vs {})\n",
-            c.result,
+            "post-deploy check: {} against {} on {} live samples (loss {} vs {})\n",
+            format!("{:?}", c.result).to_lowercase(),
             c.against
                 .map_or_else(|| "nothing".into(), |v| v.to_string()),
             c.samples,
