@@ -144,19 +144,20 @@ impl TrainingPipeline {
 }
 
 impl TrainingPipeline {
-    /// What a blocking phase needs: the learner, the clock, the status to refresh.
-    fn parts(
+    /// Runs a phase `f` of a cycle on the learner, given the clock's time, on
+    /// a blocking thread; then refreshes the status.
+    async fn phase<T: Send + 'static>(
         &self,
-    ) -> (
-        Arc<Mutex<ContinuousLearner>>,
-        Arc<dyn Clock>,
-        Arc<Mutex<TrainingStatus>>,
-    ) {
-        (
-            Arc::clone(&self.learner),
-            Arc::clone(&self.clock),
-            Arc::clone(&self.status),
-        )
+        f: impl FnOnce(&mut ContinuousLearner, f64) -> T + Send + 'static,
+    ) -> Result<T, PipelineError> {
+        let this = self.clone();
+        blocking(move || {
+            let mut l = lock(&this.learner);
+            let out = f(&mut l, this.clock.now());
+            *lock(&this.status) = l.status();
+            out
+        })
+        .await
     }
 }
 
@@ -187,26 +188,16 @@ impl Pipeline for TrainingPipeline {
                     this.bot
                 )));
             }
-            let (learner, clock, status) = this.parts();
-            let (mut report, due) = blocking(move || {
-                let mut l = lock(&learner);
-                let read = l.read(clock.now()).map(|r| (r, l.training_due()));
-                *lock(&status) = l.status();
-                read
-            })
-            .await?
-            .map_err(failed)?;
-            if due {
-                let permit = this.pool.acquire(&this.bot, f64::from(energy)).await;
-                let (learner, clock, status) = this.parts();
-                report = blocking(move || {
-                    let mut l = lock(&learner);
-                    let trained = l.train(&mut report, energy, clock.now()).map(|()| report);
-                    *lock(&status) = l.status();
-                    trained
-                })
+            let (mut report, due) = this
+                .phase(|l, now| l.read(now).map(|r| (r, l.training_due())))
                 .await?
                 .map_err(failed)?;
+            if due {
+                let permit = this.pool.acquire(&this.bot, f64::from(energy)).await;
+                report = this
+                    .phase(move |l, now| l.train(&mut report, energy, now).map(|()| report))
+                    .await?
+                    .map_err(failed)?;
                 drop(permit);
             }
             let result = report.to_result();
