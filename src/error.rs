@@ -196,6 +196,28 @@ fn engines_list(engines: &[String]) -> String {
 }
 
 impl Error {
+    /// This error with the subject of an [`Error::Invalid`] or
+    /// [`Error::NonFinite`] renamed by `name` (say, a config's key to its key
+    /// in the file that holds it); other errors unchanged.
+    pub fn renamed(self, name: impl FnOnce(&str) -> String) -> Error {
+        match self {
+            Error::Invalid {
+                what,
+                value,
+                expected,
+            } => Error::Invalid {
+                what: name(&what).into(),
+                value,
+                expected,
+            },
+            Error::NonFinite { what, value } => Error::NonFinite {
+                what: name(&what).into(),
+                value,
+            },
+            other => other,
+        }
+    }
+
     /// An [`Error::Invalid`] for `what`, showing `value` and what was `expected`.
     pub fn invalid(
         what: impl Into<Cow<'static, str>>,

@@ -72,26 +72,10 @@ pub(super) fn check(spec: &EngineSpec) -> crate::Result<()> {
 /// spec: `training.seed` → `pipeline.training.seed`, `gate.alpha` →
 /// `pipeline.training.gate.alpha`.
 fn spec_names(e: Error) -> Error {
-    let rename = |what: &str| match what.strip_prefix("training.") {
+    e.renamed(|what| match what.strip_prefix("training.") {
         Some(key) => format!("{TABLE}.{key}"),
         None => format!("{TABLE}.{what}"),
-    };
-    match e {
-        Error::Invalid {
-            what,
-            value,
-            expected,
-        } => Error::Invalid {
-            what: rename(&what).into(),
-            value,
-            expected,
-        },
-        Error::NonFinite { what, value } => Error::NonFinite {
-            what: rename(&what).into(),
-            value,
-        },
-        other => other,
-    }
+    })
 }
 
 impl LoadedSpec {
