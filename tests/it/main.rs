@@ -8,6 +8,7 @@ mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;
 mod engine_saves;
+mod engine_training;
 mod forecast_statsmodels;
 mod history_crash;
 mod models_crash;
