@@ -7,6 +7,7 @@ use crate::error::{Error, Result, ensure_finite, ensure_unit};
 use crate::persist::Durability;
 use crate::pipeline::DEFAULT_TIMEOUT;
 use crate::policy::PolicyConfig;
+use crate::reward::RewardConfig;
 use crate::roi::RoiConfig;
 use crate::synergy::LearnerConfig;
 
@@ -62,6 +63,9 @@ pub struct EngineConfig {
     pub learner: LearnerConfig,
     /// When state is written.
     pub persistence: Persistence,
+    /// The weighted reward that makes a cycle's reported value from its
+    /// metrics (default none: the pipeline's own ROI).
+    pub reward: Option<RewardConfig>,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +82,7 @@ impl Default for EngineConfig {
             policy: PolicyConfig::default(),
             learner: LearnerConfig::default(),
             persistence: Persistence::default(),
+            reward: None,
         }
     }
 }
@@ -113,6 +118,9 @@ impl EngineConfig {
         self.chain.validate()?;
         self.roi.validate()?;
         self.policy.validate()?;
+        if let Some(reward) = &self.reward {
+            reward.validate()?;
+        }
         self.learner.validate()
     }
 }

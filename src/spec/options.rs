@@ -299,6 +299,7 @@ impl EngineOptions {
                     durability,
                 },
             },
+            reward: None,
         };
         config.validate().map_err(toml_names)?;
         Ok(config)
