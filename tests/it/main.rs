@@ -6,6 +6,7 @@ mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;
 mod engine_saves;
+mod history_crash;
 mod models_crash;
 mod registry_autoscale;
 mod registry_load;
