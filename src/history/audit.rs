@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::config::LogConfig;
-use super::fs::Dir;
+use super::fs::{Dir, LazyDir};
 use super::log::{AUDIT_LOG, Log};
 use super::reader::LogReader;
 use super::{HistoryError, KAIZEN_DIR, Query, validate_bot};
@@ -187,15 +187,18 @@ impl AuditTrail {
             expected: "an entry that encodes as JSON",
         })?;
         line.push(b'\n');
-        let dir = Dir::make(&self.root)?.make_child(KAIZEN_DIR)?;
+        let root = Dir::make(&self.root)?;
+        let dir = root.make_child(KAIZEN_DIR)?;
         let _lock = dir.lock(AUDIT_LOCK, true)?;
         let mut log = Log::load(&dir, AUDIT_LOG)?;
+        let dir = LazyDir::opened(&root, KAIZEN_DIR, dir);
         let done = log.append(
             &dir,
             &self.config,
             &line,
             &[(entry.time, line.len() as u64)],
         )?;
+        let dir = dir.get()?;
         if self.config.durability == Durability::Fsync {
             if let Some(file) = log.file() {
                 file.sync_data()
@@ -232,7 +235,7 @@ impl AuditTrail {
     /// The last `n` entries recorded, in the order they were recorded.
     pub fn last(&self, n: usize) -> Result<Vec<AuditEntry>, HistoryError> {
         match self.dir()? {
-            Some(dir) => self.reader.last(&dir, AUDIT_LOG, n),
+            Some(dir) => self.reader.last(&dir, AUDIT_LOG, n, Some),
             None => Ok(Vec::new()),
         }
     }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::HistoryError;
+use super::segment::MAX_SEGMENT_BYTES;
 use crate::persist::Durability;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -96,11 +97,11 @@ impl LogConfig {
     /// Checks every field, naming the first that is out of range.
     pub fn validate(&self) -> Result<(), HistoryError> {
         self.retention.validate("retention")?;
-        if self.segment_bytes < 4096 {
+        if !(4096..=MAX_SEGMENT_BYTES).contains(&self.segment_bytes) {
             return Err(HistoryError::Invalid {
                 what: "segment_bytes",
                 value: self.segment_bytes.to_string(),
-                expected: "at least 4096",
+                expected: "from 4096 to 1 GiB",
             });
         }
         if self.segment_span.is_zero() {
@@ -124,9 +125,10 @@ pub struct HistoryConfig {
     /// Records that may wait for the writer; past this, appends are dropped
     /// (and counted) rather than slow the caller down.
     pub queue_capacity: usize,
-    /// Segment files the writer keeps open (the least recently used is
-    /// closed first).
-    pub max_open_files: usize,
+    /// Segments the writer keeps open (one file descriptor each); past this
+    /// the least recently written is closed. By default a quarter of the
+    /// process's open-file limit, at most 4,096.
+    pub max_open_logs: usize,
     /// How often retention runs (by the history's clock). It also runs when
     /// the history opens.
     pub retention_every: Duration,
@@ -142,7 +144,7 @@ impl Default for HistoryConfig {
             log: LogConfig::history(),
             audit: LogConfig::audit(),
             queue_capacity: 100_000,
-            max_open_files: 256,
+            max_open_logs: default_open_logs(),
             retention_every: Duration::from_secs(600),
             sync_every: Duration::from_secs(1),
         }
@@ -156,7 +158,7 @@ impl HistoryConfig {
         self.audit.validate()?;
         for (what, value) in [
             ("queue_capacity", self.queue_capacity),
-            ("max_open_files", self.max_open_files),
+            ("max_open_logs", self.max_open_logs),
         ] {
             if value == 0 {
                 return Err(HistoryError::Invalid {
@@ -175,6 +177,12 @@ impl HistoryConfig {
         }
         Ok(())
     }
+}
+
+/// A quarter of the soft limit on open files (at least 16, at most 4,096).
+fn default_open_logs() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    limit.map_or(4096, |n| (n / 4).clamp(16, 4096) as usize)
 }
 
 /// Which records a query wants: times in `[since, until)` (either end

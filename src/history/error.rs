@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::segment::LOG_VERSION;
+use super::segment::{LOG_VERSION, MAX_SEGMENT_BYTES};
 
 /// A history or audit operation failed. Each variant names the file or the
 /// input that was wrong.
@@ -40,6 +40,19 @@ pub enum HistoryError {
         path: PathBuf,
         /// The version its header declares.
         found: u64,
+    },
+    /// A file where a segment should be is larger than any segment kaizen
+    /// writes; it is not read, and left as it is.
+    #[error(
+        "{} is {len} bytes, larger than any log segment kaizen writes ({} bytes); it was left as it is",
+        path.display(),
+        MAX_SEGMENT_BYTES
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
     },
     /// Another process is writing this history (it holds the lock file).
     #[error(

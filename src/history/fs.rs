@@ -10,11 +10,13 @@
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
+use std::cell::OnceCell;
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use super::HistoryError;
+use super::segment::MAX_SEGMENT_BYTES;
 
 /// How a file is opened by [`Dir::open_file`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +218,54 @@ impl Dir {
     }
 }
 
+/// A log's folder, opened on first use: most appends write to a segment
+/// that is already open and never need the folder.
+pub(crate) struct LazyDir<'a> {
+    parent: &'a Dir,
+    name: &'a str,
+    dir: OnceCell<Dir>,
+}
+
+impl<'a> LazyDir<'a> {
+    /// The folder `name` in `parent`, not opened yet.
+    pub fn new(parent: &'a Dir, name: &'a str) -> Self {
+        LazyDir {
+            parent,
+            name,
+            dir: OnceCell::new(),
+        }
+    }
+
+    /// The folder `name` in `parent`, already open as `dir`.
+    pub fn opened(parent: &'a Dir, name: &'a str, dir: Dir) -> Self {
+        LazyDir {
+            parent,
+            name,
+            dir: OnceCell::from(dir),
+        }
+    }
+
+    /// The open folder (never through a link).
+    pub fn get(&self) -> Result<&Dir, HistoryError> {
+        if let Some(dir) = self.dir.get() {
+            return Ok(dir);
+        }
+        let dir = self
+            .parent
+            .child(self.name)?
+            .ok_or_else(|| HistoryError::Unsafe {
+                path: self.parent.join(self.name),
+                why: "the folder was removed by another program",
+            })?;
+        Ok(self.dir.get_or_init(|| dir))
+    }
+
+    /// The path of `file` in this folder, for messages.
+    pub fn join(&self, file: &str) -> PathBuf {
+        self.parent.join(self.name).join(file)
+    }
+}
+
 /// The error for a folder removed right after it was created.
 fn vanished(path: PathBuf) -> HistoryError {
     HistoryError::io("open folder", path)(Errno::NOENT.into())
@@ -232,7 +282,8 @@ pub(crate) struct FileInfo {
     pub links: u64,
 }
 
-/// Looks at an open file: it must be a regular file.
+/// Looks at an open log file: it must be a regular file, no larger than a
+/// segment can be.
 pub(crate) fn info(file: &File, path: impl Fn() -> PathBuf) -> Result<FileInfo, HistoryError> {
     let stat = rustix::fs::fstat(file).map_err(|e| HistoryError::io("stat", path())(e.into()))?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
@@ -241,8 +292,12 @@ pub(crate) fn info(file: &File, path: impl Fn() -> PathBuf) -> Result<FileInfo, 
             why: "it is not a regular file",
         });
     }
+    let len = stat.st_size as u64;
+    if len > MAX_SEGMENT_BYTES {
+        return Err(HistoryError::TooLarge { path: path(), len });
+    }
     Ok(FileInfo {
-        len: stat.st_size as u64,
+        len,
         ino: stat.st_ino,
         links: stat.st_nlink as u64,
     })

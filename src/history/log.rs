@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::HistoryError;
 use super::config::{LogConfig, Retention};
-use super::fs::{Access, Dir, info};
+use super::fs::{Access, Dir, LazyDir, info};
 use super::segment::{
     Header, HeaderCheck, Index, ScanEnd, read_at, read_header, scan, sealed_index,
 };
@@ -277,11 +277,6 @@ impl Log {
         self.file = None;
     }
 
-    /// Whether the segment file is open.
-    pub fn is_open(&self) -> bool {
-        self.file.is_some()
-    }
-
     /// The open segment file, if any (to flush it to disk).
     pub fn file(&self) -> Option<&File> {
         self.file.as_ref()
@@ -293,7 +288,7 @@ impl Log {
     /// error the log's state is unknown: drop it and load it again.
     pub fn append(
         &mut self,
-        dir: &Dir,
+        dir: &LazyDir,
         config: &LogConfig,
         bytes: &[u8],
         lines: &[(f64, u64)],
@@ -302,7 +297,7 @@ impl Log {
         let (mut next, mut offset) = (0, 0usize);
         while next < lines.len() {
             if self.active.is_none() {
-                self.start_segment(dir)?;
+                self.start_segment(dir.get()?)?;
                 done.renamed = true;
             }
             if self.writable(dir)? == Writable::Resealed {
@@ -311,7 +306,7 @@ impl Log {
                 continue;
             }
             let (Some(active), Some(file)) = (self.active.as_mut(), self.file.as_mut()) else {
-                return Err(gone(dir, self.kind));
+                return Err(gone(dir.join(self.kind.base)));
             };
             let start = offset;
             while let Some(&(time, len)) = lines.get(next) {
@@ -326,7 +321,7 @@ impl Log {
             file.write_all(&bytes[start..offset])
                 .map_err(|e| HistoryError::io("append to", path())(e))?;
             if next < lines.len() {
-                self.seal(dir)?;
+                self.seal(dir.get()?)?;
                 done.sealed += 1;
                 done.renamed = true;
             }
@@ -353,17 +348,17 @@ impl Log {
     /// Opens `<base>` if it is closed and checks it may be written: a
     /// regular file, with no other hard link (else it is sealed as it is:
     /// the caller starts a new segment), whose length is what this log wrote.
-    fn writable(&mut self, dir: &Dir) -> Result<Writable, HistoryError> {
+    fn writable(&mut self, dir: &LazyDir) -> Result<Writable, HistoryError> {
         let base = self.kind.base;
         if self.file.is_none() {
-            self.file = dir.open_file(base, Access::Append)?;
+            self.file = dir.get()?.open_file(base, Access::Append)?;
         }
         let (Some(file), Some(active)) = (&self.file, &self.active) else {
-            return Err(gone(dir, self.kind));
+            return Err(gone(dir.join(base)));
         };
         let now = info(file, || dir.join(base))?;
         if now.links > 1 {
-            self.seal_linked(dir)?;
+            self.seal_linked(dir.get()?)?;
             return Ok(Writable::Resealed);
         }
         if now.len != active.index.end {
@@ -436,10 +431,10 @@ enum Writable {
     Resealed,
 }
 
-/// The error for a segment that disappeared under the log.
-fn gone(dir: &Dir, kind: LogKind) -> HistoryError {
+/// The error for a segment at `path` that disappeared under the log.
+fn gone(path: std::path::PathBuf) -> HistoryError {
     HistoryError::Unsafe {
-        path: dir.join(kind.base),
+        path,
         why: "it was removed by another program",
     }
 }

@@ -18,10 +18,14 @@
 //! in segments that are closed (given an index footer) at 16 MiB, after a
 //! day of record time, or at a tenth of the retention count; retention (30
 //! days or 100,000 records per bot by default, whichever keeps fewer)
-//! removes whole old segments in the background. Format and crash rules:
-//! see [`segment`]. Nothing is written through a symbolic link or into a file
-//! with other hard links (a segment found with other links is closed as it
-//! is and a new one started).
+//! removes whole old segments in the background. Written records reach the
+//! disk within `sync_every` (1 s), or at once for a flush. Format and crash
+//! rules: see [`segment`]. Nothing is written through a symbolic link or
+//! into a file with other hard links (a segment found with other links is
+//! closed as it is and a new one started).
+//!
+//! **What goes where**: a cycle record in its bot's log, an engine event in
+//! the log of the engine's bot, an autoscale step in [`FLEET`]'s log.
 //!
 //! **Reading**: [`HistoryReader`] (also inside every `History`) answers
 //! [`range`](HistoryReader::range) and [`last`](HistoryReader::last) from any
@@ -55,6 +59,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::decision::Decision;
+use crate::engine::CycleRecord;
 use crate::host::Clock;
 use crate::persist::writer::Ack;
 use fs::Dir;
@@ -212,7 +217,20 @@ impl HistoryReader {
     /// The last `n` records appended for `bot` (or [`FLEET`]), oldest first.
     pub fn last(&self, bot: &str, n: usize) -> Result<Vec<Decision>, HistoryError> {
         match self.log_dir(bot)? {
-            Some(dir) => self.logs.last(&dir, HISTORY_LOG, n),
+            Some(dir) => self.logs.last(&dir, HISTORY_LOG, n, Some),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The last `n` cycle records of `bot` (what `status --last N` shows),
+    /// oldest first; other records in between do not count.
+    pub fn last_cycles(&self, bot: &str, n: usize) -> Result<Vec<CycleRecord>, HistoryError> {
+        let cycle = |d: Decision| match d {
+            Decision::Cycle(r) => Some(r),
+            _ => None,
+        };
+        match self.log_dir(bot)? {
+            Some(dir) => self.logs.last(&dir, HISTORY_LOG, n, cycle),
             None => Ok(Vec::new()),
         }
     }
@@ -298,8 +316,13 @@ impl History {
     /// stopped.
     pub fn append(&self, bot: &str, decision: &Decision) -> Result<(), HistoryError> {
         check_log_name(bot)?;
+        // A cycle record usually carries the bot's name already: share it.
+        let name = match decision {
+            Decision::Cycle(r) if *r.bot == *bot => r.bot.clone(),
+            _ => Arc::from(bot),
+        };
         self.queue
-            .push(Arc::from(bot), decision.clone(), self.capacity, &self.stats)
+            .push(name, decision.clone(), self.capacity, &self.stats)
     }
 
     /// Answers once every record queued before this call is written (and,
@@ -331,6 +354,11 @@ impl History {
     /// See [`HistoryReader::last`].
     pub fn last(&self, bot: &str, n: usize) -> Result<Vec<Decision>, HistoryError> {
         self.reader.last(bot, n)
+    }
+
+    /// See [`HistoryReader::last_cycles`].
+    pub fn last_cycles(&self, bot: &str, n: usize) -> Result<Vec<CycleRecord>, HistoryError> {
+        self.reader.last_cycles(bot, n)
     }
 }
 

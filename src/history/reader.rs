@@ -116,15 +116,16 @@ impl LogReader {
         Ok(found)
     }
 
-    /// The last `n` records appended to the `kind` log in `dir`, in the order
-    /// they were appended.
-    pub fn last<T: Record>(
+    /// The last `n` records appended to the `kind` log in `dir` that `pick`
+    /// keeps (and turns into a `U`), in the order they were appended.
+    pub fn last<T: Record, U>(
         &self,
         dir: &Dir,
         kind: LogKind,
         n: usize,
-    ) -> Result<Vec<T>, HistoryError> {
-        let mut blocks: Vec<Vec<T>> = Vec::new();
+        pick: impl Fn(T) -> Option<U>,
+    ) -> Result<Vec<U>, HistoryError> {
+        let mut blocks: Vec<Vec<U>> = Vec::new();
         let mut count = 0;
         'parts: for part in self.parts(dir, kind)?.into_iter().rev() {
             let index = part.index.clone();
@@ -136,12 +137,14 @@ impl LogReader {
                     break 'parts;
                 }
                 let mut block = Vec::new();
-                self.decode(&file, start, end, &path, None, &mut |r: T| block.push(r))?;
+                self.decode(&file, start, end, &path, None, &mut |r: T| {
+                    block.extend(pick(r))
+                })?;
                 count += block.len();
                 blocks.push(block);
             }
         }
-        let mut records: Vec<T> = blocks.into_iter().rev().flatten().collect();
+        let mut records: Vec<U> = blocks.into_iter().rev().flatten().collect();
         records.drain(..records.len().saturating_sub(n));
         Ok(records)
     }
@@ -226,30 +229,29 @@ fn refresh_active(
         return Ok(None);
     };
     let now = info(&file, || path.clone())?;
-    let known = log
+    // The same segment as last time: same inode (which the file system may
+    // reuse for a later segment, hence the number too), not shorter.
+    let (seq, start) = match read_header(&file, kind.name, &path)? {
+        HeaderCheck::Good { seq, start } => (seq, start),
+        HeaderCheck::Empty => return Ok(None),
+        HeaderCheck::Corrupt(why) => {
+            tracing::warn!(file = %path.display(), why, "log segment without a usable header skipped");
+            return Ok(None);
+        }
+    };
+    let mut active = log
         .active
         .take()
-        .filter(|a| a.ino == now.ino && a.index.end <= now.len);
-    let mut active = match known {
-        Some(a) => a,
-        None => match read_header(&file, kind.name, &path)? {
-            HeaderCheck::Good { seq, start } => ActiveIndex {
-                seq,
-                ino: now.ino,
-                index: Arc::new(Index::new(start)),
-            },
-            HeaderCheck::Empty => return Ok(None),
-            HeaderCheck::Corrupt(why) => {
-                tracing::warn!(file = %path.display(), why, "log segment without a usable header skipped");
-                return Ok(None);
-            }
-        },
-    };
+        .filter(|a| a.ino == now.ino && a.seq == seq && a.index.end <= now.len)
+        .unwrap_or_else(|| ActiveIndex {
+            seq,
+            ino: now.ino,
+            index: Arc::new(Index::new(start)),
+        });
     if now.len > active.index.end {
         let fresh = read_at(&file, active.index.end, now.len - active.index.end, &path)?;
         scan(&fresh, Arc::make_mut(&mut active.index), &path);
     }
-    let seq = active.seq;
     log.active = Some(active);
     Ok(Some((file, seq)))
 }

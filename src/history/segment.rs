@@ -35,6 +35,10 @@ use super::HistoryError;
 /// The version of the segment format this build writes, and the newest it reads.
 pub const LOG_VERSION: u64 = 1;
 
+/// The largest segment kaizen writes (and `segment_bytes` may ask for);
+/// larger files are not read.
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+
 /// A block of the index closes once it holds this many bytes of records.
 pub(crate) const BLOCK_BYTES: u64 = 32 * 1024;
 
@@ -184,6 +188,7 @@ impl Index {
             && self.records > 0
             && self.blocks.first().is_some_and(|b| b.offset == start)
             && self.blocks.windows(2).all(|w| w[0].offset < w[1].offset)
+            && self.blocks.last().is_some_and(|b| b.offset < self.end)
             && self.blocks.iter().all(|b| b.min <= b.max && b.records > 0)
     }
 }

@@ -86,6 +86,8 @@ fn appended_records_come_back_by_range_and_last() {
     h.append(FLEET, &event).unwrap();
     flush(&h);
     assert_eq!(h.stats().written(), 201);
+    fn shared<T: Send + Sync>(_: &T) {}
+    shared(&h);
     assert_eq!(
         numbers(&h.range("alpha", &Query::default()).unwrap()),
         (0..100).collect::<Vec<_>>()
@@ -100,6 +102,17 @@ fn appended_records_come_back_by_range_and_last() {
         vec![10, 11, 12]
     );
     assert_eq!(numbers(&h.last("beta", 3).unwrap()), vec![1097, 1098, 1099]);
+    // Cycles only: the engine event after alpha's cycles does not count.
+    h.append("alpha", &event).unwrap();
+    flush(&h);
+    assert_eq!(h.last("alpha", 2).unwrap()[1], event);
+    let cycles: Vec<u64> = h
+        .last_cycles("alpha", 2)
+        .unwrap()
+        .iter()
+        .map(|r| r.cycle)
+        .collect();
+    assert_eq!(cycles, vec![98, 99]);
     assert_eq!(h.range(FLEET, &Query::default()).unwrap(), vec![event]);
     assert_eq!(h.reader().bots().unwrap(), vec![FLEET, "alpha", "beta"]);
     assert!(h.range("gamma", &Query::default()).unwrap().is_empty());
@@ -562,6 +575,20 @@ fn a_segment_from_a_newer_kaizen_is_refused_and_left_untouched() {
 }
 
 #[test]
+fn a_file_too_large_to_be_a_segment_is_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = bot_dir(tmp.path(), "alpha");
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = std::fs::File::create(dir.join(HISTORY_LOG.sealed_name(1))).unwrap();
+    huge.set_len(segment::MAX_SEGMENT_BYTES + 1).unwrap(); // sparse: no disk used
+    let err = HistoryReader::new(tmp.path())
+        .range("alpha", &Query::default())
+        .unwrap_err();
+    assert!(matches!(err, HistoryError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("history.log.00000001"), "{err}");
+}
+
+#[test]
 fn a_record_with_a_non_finite_number_is_refused_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let h = open(tmp.path(), config(), &ManualClock::new(T0));
@@ -596,6 +623,28 @@ fn a_full_queue_drops_and_counts_instead_of_waiting() {
         .unwrap_err();
     assert!(matches!(err, HistoryError::QueueFull(2)), "{err}");
     assert_eq!((stats.appended(), stats.dropped()), (2, 1));
+}
+
+#[test]
+fn logs_closed_for_lack_of_descriptors_are_reopened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = HistoryConfig {
+        max_open_logs: 2,
+        ..config()
+    };
+    let h = open(tmp.path(), cfg, &ManualClock::new(T0));
+    let bots = ["a", "b", "c", "d", "e"];
+    for round in 0..20 {
+        for bot in bots {
+            h.append(bot, &cycle(bot, T0 + round as f64, round))
+                .unwrap();
+        }
+        flush(&h);
+    }
+    for bot in bots {
+        let got = numbers(&h.range(bot, &Query::default()).unwrap());
+        assert_eq!(got, (0..20).collect::<Vec<_>>(), "{bot}");
+    }
 }
 
 #[test]

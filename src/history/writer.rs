@@ -25,7 +25,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::config::HistoryConfig;
-use super::fs::Dir;
+use super::fs::{Dir, LazyDir};
 use super::log::{HISTORY_LOG, Log, Segments};
 use super::{HistoryError, Record, is_log_name};
 use crate::decision::Decision;
@@ -41,6 +41,8 @@ struct Pending {
     items: Vec<(Arc<str>, Decision)>,
     acks: Vec<AckSender>,
     closed: bool,
+    /// The writer thread waits for work (and must be woken for it).
+    sleeping: bool,
 }
 
 /// The queue between the callers and the writer thread.
@@ -81,10 +83,11 @@ impl Queue {
             return Err(HistoryError::QueueFull(waiting));
         }
         pending.items.push((bot, decision));
+        let wake = pending.sleeping;
+        pending.sleeping = false;
         drop(pending);
         stats.appended.fetch_add(1, Ordering::Relaxed);
-        // The thread sleeps only when it found the queue empty.
-        if waiting == 0 {
+        if wake {
             self.ready.notify_one();
         }
         Ok(())
@@ -157,10 +160,10 @@ getters! {
     removed,
 }
 
-/// A loaded log and its place in the open-files order.
+/// A loaded log and its place in the open-segments order.
 struct Entry {
     log: Log,
-    /// Its key in `Writer::open` while its segment file is open.
+    /// Its key in `Writer::open` while its segment is open.
     stamp: Option<u64>,
 }
 
@@ -171,7 +174,7 @@ pub(crate) struct Writer {
     clock: Arc<dyn Clock>,
     stats: Arc<HistoryStats>,
     logs: HashMap<Arc<str>, Entry>,
-    /// Logs with an open segment file, least recently used first.
+    /// Logs with their segment open, least recently used first.
     open: BTreeMap<u64, Arc<str>>,
     tick: u64,
     next_retention: f64,
@@ -213,11 +216,13 @@ impl Writer {
             let batch = {
                 let mut pending = queue.lock();
                 while pending.items.is_empty() && pending.acks.is_empty() && !pending.closed {
+                    pending.sleeping = true;
                     let (guard, wait) = queue
                         .ready
                         .wait_timeout(pending, self.next_wake())
                         .unwrap_or_else(|p| p.into_inner());
                     pending = guard;
+                    pending.sleeping = false;
                     if wait.timed_out() {
                         break;
                     }
@@ -235,6 +240,8 @@ impl Writer {
                 continue;
             }
             let mut result = self.write_batch(batch.items);
+            // Before the acknowledgements, so a flush also applies retention when due.
+            self.retain_if_due();
             if !batch.acks.is_empty() {
                 let synced = self.sync();
                 result = result.and(synced);
@@ -343,14 +350,17 @@ impl Writer {
 
     /// Appends the encoded lines to `bot`'s log, loading it first if needed.
     fn append(&mut self, bot: &Arc<str>) -> Result<(), HistoryError> {
-        let dir = match self.dir.child(bot)? {
-            Some(dir) => dir,
-            None => self.dir.make_child(bot)?,
-        };
-        if !self.logs.contains_key(bot) {
+        let dir = if self.logs.contains_key(bot) {
+            LazyDir::new(&self.dir, bot)
+        } else {
+            let dir = match self.dir.child(bot)? {
+                Some(dir) => dir,
+                None => self.dir.make_child(bot)?,
+            };
             let log = Log::load(&dir, HISTORY_LOG)?;
             self.logs.insert(bot.clone(), Entry { log, stamp: None });
-        }
+            LazyDir::opened(&self.dir, bot, dir)
+        };
         let Some(entry) = self.logs.get_mut(bot) else {
             return Ok(());
         };
@@ -358,16 +368,16 @@ impl Writer {
             .log
             .append(&dir, &self.config.log, &self.buf, &self.lines)?;
         self.stats.sealed.fetch_add(done.sealed, Ordering::Relaxed);
-        // Count it as used now, and close the least recently used files.
+        // Count it as used now, and close the least recently used segments.
         if let Some(stamp) = entry.stamp.take() {
             self.open.remove(&stamp);
         }
-        if entry.log.is_open() {
+        if entry.log.file().is_some() {
             self.tick += 1;
             entry.stamp = Some(self.tick);
             self.open.insert(self.tick, bot.clone());
         }
-        while self.open.len() > self.config.max_open_files {
+        while self.open.len() > self.config.max_open_logs {
             if let Some((_, victim)) = self.open.pop_first()
                 && let Some(e) = self.logs.get_mut(&victim)
             {
