@@ -59,13 +59,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::decision::Decision;
-use crate::engine::CycleRecord;
+use crate::record::CycleRecord;
 use crate::host::Clock;
-use crate::persist::writer::Ack;
 use fs::Dir;
 use log::HISTORY_LOG;
 use reader::LogReader;
-use writer::{Queue, Writer};
+use writer::{Ack, Queue, Writer};
 
 /// The log name of what belongs to no bot (autoscale steps). Bot names never
 /// start with `.`, so it cannot be taken by a bot.
@@ -88,11 +87,7 @@ pub(crate) trait Record: Sized {
 
 impl Record for Decision {
     fn time(&self) -> f64 {
-        match self {
-            Decision::Cycle(r) => r.time,
-            Decision::Autoscale(a) => a.time,
-            Decision::Engine(e) => e.time,
-        }
+        Decision::time(self)
     }
 
     /// serde writes the tag first: a line that starts with it is decoded as

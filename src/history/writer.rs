@@ -27,11 +27,12 @@ use std::time::{Duration, Instant};
 use super::config::HistoryConfig;
 use super::fs::{Dir, LazyDir};
 use super::log::{HISTORY_LOG, Log, Segments};
-use super::{HistoryError, Record, is_log_name};
+use super::{HistoryError, is_log_name};
 use crate::decision::Decision;
 use crate::host::Clock;
 use crate::persist::Durability;
-use crate::persist::writer::Ack;
+/// Answered once a flush is done: `Err` with the first write error.
+pub type Ack = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
 type AckSender = tokio::sync::oneshot::Sender<Result<(), String>>;
 
