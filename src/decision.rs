@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+use crate::alert::AlertEvent;
 use crate::autoscale::{AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
 use crate::record::CycleRecord;
 
@@ -72,6 +73,20 @@ pub enum Decision {
     Autoscale(AutoscaleRecord),
     /// An engine was registered, removed, restarted or marked failed.
     Engine(EngineEvent),
+    /// An alert started firing or resolved ([`crate::alert`]).
+    Alert(AlertEvent),
+}
+
+impl Decision {
+    /// When it happened (Unix seconds).
+    pub fn time(&self) -> f64 {
+        match self {
+            Decision::Cycle(r) => r.time,
+            Decision::Autoscale(a) => a.time,
+            Decision::Engine(e) => e.time,
+            Decision::Alert(a) => a.time,
+        }
+    }
 }
 
 /// The sending side of the decision stream.
@@ -114,6 +129,10 @@ pub fn publish(sender: Option<&DecisionSender>, decision: Decision) {
         ),
         Decision::Engine(e) => tracing::info!(
             engine = %e.engine, kind = ?e.kind, detail = %e.detail, "engine"
+        ),
+        Decision::Alert(a) => tracing::warn!(
+            alert = %a.alert, bot = a.bot.as_deref(), state = ?a.state, value = a.value,
+            message = %a.message, "alert"
         ),
     }
     if let Some(s) = sender {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     EngineEntry, Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig,
-    RegistryFile, Timer,
+    RegistryFile, TickTimings, Timer,
 };
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
@@ -138,6 +138,7 @@ impl RegistryBuilder {
             None => RegistryFile::default(),
         };
         let events = crate::decision::channel();
+        let timings = Arc::new(TickTimings::default());
         let registry = ImprovementEngineRegistry {
             workers: super::Workers::new(self.config.arbiters),
             config: self.config,
@@ -160,6 +161,7 @@ impl RegistryBuilder {
             round_running: false,
             dropped_ticks: 0,
             latency: Latencies::default(),
+            timings: timings.clone(),
             registry_save_pending: false,
             generations: 0,
             retiring: BTreeMap::new(),
@@ -169,6 +171,7 @@ impl RegistryBuilder {
         Ok(RegistryHandle {
             addr: registry.start(),
             events,
+            timings,
         })
     }
 }
@@ -199,6 +202,7 @@ impl RegistryBuilder {
 pub struct RegistryHandle {
     addr: Addr<ImprovementEngineRegistry>,
     events: DecisionSender,
+    timings: Arc<TickTimings>,
 }
 
 fn gone(_: MailboxError) -> Error {
@@ -222,6 +226,17 @@ impl RegistryHandle {
     /// engine event from now on).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Decision> {
         self.events.subscribe()
+    }
+
+    /// The sending side of the decision stream, for a host that adds its
+    /// own items to it (the monitor publishes alerts on it).
+    pub fn publisher(&self) -> DecisionSender {
+        self.events.clone()
+    }
+
+    /// The decision-latency and cycle-duration histograms ([`TickTimings`]).
+    pub fn timings(&self) -> Arc<TickTimings> {
+        self.timings.clone()
     }
 
     /// Registers and starts an engine; its saved state is loaded. A name
@@ -252,10 +267,13 @@ impl RegistryHandle {
             .ok_or_else(|| Error::UnknownEngine {
                 name: name.to_string(),
             })?;
-        engine
+        let asked = Instant::now();
+        let record = engine
             .send(RunCycle { energy })
             .await
-            .map_err(|_| Error::NotRunning(format!("engine {name}")))?
+            .map_err(|_| Error::NotRunning(format!("engine {name}")))??;
+        self.timings.observe(&record, asked.elapsed());
+        Ok(record)
     }
 
     /// Runs a round every `period` (and an autoscale step after each round

@@ -30,6 +30,7 @@ mod latency;
 mod scale;
 mod schedule;
 mod state;
+mod timings;
 
 use dispatch::{Answer, Target, Workers};
 pub use handle::{
@@ -38,6 +39,7 @@ pub use handle::{
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
+pub use timings::TickTimings;
 
 use actix::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
@@ -137,6 +139,7 @@ pub struct ImprovementEngineRegistry {
     round_running: bool,
     dropped_ticks: u64,
     latency: Latencies,
+    timings: Arc<TickTimings>,
     registry_save_pending: bool,
     /// Starts of engines so far (every start gets the next number).
     generations: u64,
@@ -431,9 +434,6 @@ impl ImprovementEngineRegistry {
             latency,
         } in answers
         {
-            if let Some(l) = latency {
-                self.latency.record(l);
-            }
             let record = match answer {
                 Ok(r) => r,
                 Err(MailboxError::Timeout) => {
@@ -458,6 +458,10 @@ impl ImprovementEngineRegistry {
                     CycleRecord::skip(&name, &bot, now, 0, Reason::Stopped)
                 }
             };
+            if let Some(l) = latency {
+                self.latency.record(l);
+                self.timings.observe(&record, l);
+            }
             records.insert(name.to_string(), record);
         }
         records
