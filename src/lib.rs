@@ -28,12 +28,20 @@
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
 //! - [`models`] — the per-bot model registry: versions, the champion alias, its history, rollback.
+//! - [`histogram`] — histograms with explicit buckets, and quantiles as PromQL computes them.
+//! - [`conditions`] — Kubernetes-style conditions of the autoscaler and of an engine.
+//! - [`alert`] — alert rules: error rate, decision latency, resource use, model degradation.
+//! - [`present`] — records as people and API clients see them: times in RFC 3339.
+//! - [`monitor`] — the decision stream's subscriber that keeps the history and raises alerts.
+//! - `server` (feature `server`, on by default) — the HTTP control plane: API, `/metrics`, SSE, dashboard.
 //! - [`stats`] — significance tests, anytime-valid A/B tests, FDR control and off-policy estimators.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alert;
 pub mod autoscale;
 pub mod chain;
+pub mod conditions;
 pub mod cycle;
 pub mod decision;
 pub mod energy;
@@ -41,16 +49,23 @@ pub mod engine;
 pub mod error;
 #[cfg(unix)]
 pub mod history;
+pub mod histogram;
 pub mod host;
 pub mod metalog;
 pub mod models;
+#[cfg(unix)]
+pub mod monitor;
 pub mod persist;
 pub mod pipeline;
 pub mod policy;
+#[cfg(unix)]
+pub mod present;
 pub mod record;
 pub mod registry;
 pub mod roi;
 pub mod runtime;
+#[cfg(all(unix, feature = "server"))]
+pub mod server;
 pub mod sim;
 pub mod snapshot;
 pub mod spec;
