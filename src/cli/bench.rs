@@ -69,6 +69,13 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Run without the cycle history (`kaizen run` keeps one unless --no-history).
+    #[arg(long)]
+    pub no_history: bool,
+    /// Also serve the HTTP API (as `kaizen run --listen`) and scrape /metrics
+    /// once a second during the timed rounds.
+    #[arg(long)]
+    pub server: bool,
 }
 
 /// What `kaizen bench` measured.
@@ -76,6 +83,8 @@ pub struct BenchArgs {
 struct Report {
     engines: usize,
     ticks: usize,
+    /// What ran beside the engines: "history" (as `kaizen run` by default), "server".
+    features: Vec<&'static str>,
     learner: Learner,
     persistence: Mode,
     cores: usize,
@@ -92,6 +101,12 @@ struct Report {
     dqn_update_median_us: f64,
     autoscale_decide_us: f64,
     autoscale_registry_us: f64,
+    /// Records the monitor handed to the history, and those the history dropped.
+    history_records: u64,
+    history_dropped: u64,
+    /// /metrics scrapes during the timed rounds, and the slowest, in ms.
+    scrapes: u64,
+    scrape_max_ms: f64,
 }
 
 /// (VmRSS, VmHWM) of this process in KiB, on Linux.
@@ -185,9 +200,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let m = measured?;
     let rss_after = rss_kib();
+    let mut features = Vec::new();
+    if !args.no_history {
+        features.push("history");
+    }
+    if args.server {
+        features.push("server");
+    }
     let report = Report {
         engines: args.engines,
         ticks: args.ticks,
+        features,
         learner: args.learner,
         persistence: args.persistence,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -205,6 +228,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         dqn_update_median_us,
         autoscale_decide_us,
         autoscale_registry_us: m.autoscale_us,
+        history_records: m.observed.history_records,
+        history_dropped: m.observed.history_dropped,
+        scrapes: m.observed.scrapes,
+        scrape_max_ms: m.observed.scrape_max_ms,
     };
     print!("{}", render(&report));
     if let Some(path) = &args.json {
@@ -222,13 +249,14 @@ struct Measured {
     rss_with_engines: Option<u64>,
     bytes: u64,
     autoscale_us: f64,
+    observed: super::observe::BenchObserved,
 }
 
 async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     let clock = ManualClock::new(1_800_000_000.0);
     let writer = StateWriter::spawn();
     let registry = RegistryHandle::builder(RegistryConfig {
-        state_root: state,
+        state_root: state.clone(),
         ..RegistryConfig::default()
     })
     .clock(Arc::new(clock.clone()))
@@ -238,6 +266,12 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
         ..Services::default()
     })
     .start()?;
+    let observing = super::observe::BenchObserving::start(
+        !args.no_history,
+        args.server,
+        state.as_deref(),
+        &registry,
+    )?;
     // The runtime (registry, worker threads, writer) before any engine: what
     // the engines add on top of it is their own.
     let rss_without_engines = rss_kib().map(|r| r.0);
@@ -287,6 +321,7 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     writer.flush().await.ok();
     registry.tick_latency(true).await?;
     let bytes_before = writer.stats().bytes();
+    let scraping = observing.scrape_every(Duration::from_secs(1));
     let started = Instant::now();
     let mut timed_cycles = 0;
     for _ in 0..args.ticks {
@@ -294,6 +329,7 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
         timed_cycles += cycles(&registry.run_all_cycles().await?);
     }
     let seconds = started.elapsed().as_secs_f64();
+    let scrapes = scraping.map(|s| s.stop());
     let latency = registry.tick_latency(false).await?;
     let rss_with_engines = rss_kib().map(|r| r.0);
     let mut autoscale = Vec::new();
@@ -312,6 +348,7 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     }
     registry.shutdown().await?;
     writer.flush().await.ok();
+    let observed = observing.stop(scrapes).await;
     Ok(Measured {
         seconds,
         timed_cycles,
@@ -320,6 +357,7 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
         rss_with_engines,
         bytes: writer.stats().bytes() - bytes_before,
         autoscale_us: median(autoscale),
+        observed,
     })
 }
 
@@ -366,8 +404,25 @@ fn render(r: &Report) -> String {
             r.autoscale_decide_us, r.autoscale_registry_us
         ),
     );
+    if r.features.contains(&"history") {
+        row(
+            "history records (dropped)",
+            format!("{} ({})", r.history_records, r.history_dropped),
+        );
+    }
+    if r.features.contains(&"server") {
+        row(
+            "/metrics scrapes (slowest)",
+            format!("{} ({:.1} ms)", r.scrapes, r.scrape_max_ms),
+        );
+    }
+    let features = if r.features.is_empty() {
+        "no history, no server".to_string()
+    } else {
+        r.features.join(" + ")
+    };
     format!(
-        "{} engines × {} ticks, {:?} learner, {:?} persistence, {} cores, {:.2} s\n{}",
+        "{} engines × {} ticks, {features}, {:?} learner, {:?} persistence, {} cores, {:.2} s\n{}",
         r.engines,
         r.ticks,
         r.learner,

@@ -2,6 +2,10 @@
 //! its own module with its arguments.
 
 mod bench;
+mod describe;
+mod history;
+mod observe;
+mod report;
 mod run;
 mod simulate;
 mod status;
@@ -35,6 +39,12 @@ enum Command {
     Synergy(synergy::SynergyArgs),
     /// Measure the runtime: engine-ticks/s, cycles/s, latency, memory, bytes written.
     Bench(bench::BenchArgs),
+    /// Show a bot's cycle history (and the audit trail's actions on it) over a time range.
+    History(history::HistoryArgs),
+    /// Describe one bot's engine like `kubectl describe`: settings, conditions, last events.
+    Describe(describe::DescribeArgs),
+    /// Write a report of the fleet over a period: HTML (self-contained, SVG charts) or Markdown.
+    Report(report::ReportArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -63,6 +73,9 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::run(a),
         Command::Synergy(a) => synergy::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::History(a) => history::run(a),
+        Command::Describe(a) => describe::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::observe::{ObserveArgs, Observing, alert_config};
 use super::table::Table;
 use kaizen::autoscale::AutoscaleConfig;
 use kaizen::decision::Decision;
@@ -47,6 +48,9 @@ pub struct RunArgs {
     /// Print every cycle and autoscale record as a JSON line on stdout.
     #[arg(long)]
     pub json: bool,
+    /// History, alerts and the HTTP server.
+    #[command(flatten)]
+    pub observe: ObserveArgs,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -93,7 +97,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         ..AutoscaleConfig::default()
     };
     autoscale.validate()?;
-    actix::System::new().block_on(serve(args, builders, template, autoscale))
+    let alerts = alert_config(args.observe.alerts.as_ref())?;
+    actix::System::new().block_on(serve(args, builders, template, autoscale, alerts))
 }
 
 async fn serve(
@@ -101,6 +106,7 @@ async fn serve(
     builders: Vec<EngineBuilder>,
     template: Option<EngineBuilder>,
     autoscale: AutoscaleConfig,
+    alerts: kaizen::alert::AlertConfig,
 ) -> Result<()> {
     let mut registry = RegistryHandle::builder(RegistryConfig {
         state_root: Some(args.state.clone()),
@@ -138,6 +144,7 @@ async fn serve(
         }
     };
     let registry = registry.start()?;
+    let observing = Observing::start(&args.observe, &args.state, &registry, alerts, &autoscale)?;
     for builder in builders {
         let name = builder.name().to_string();
         registry
@@ -148,7 +155,9 @@ async fn serve(
     if args.once {
         let records = registry.run_all_cycles().await?;
         print_round(&records, args.json)?;
-        return registry.shutdown().await.context("saving state");
+        let saved = registry.shutdown().await.context("saving state");
+        observing.stop().await;
+        return saved;
     }
     let mut decisions = registry.subscribe();
     registry.schedule(args.period, Some(autoscale)).await?;
@@ -179,6 +188,7 @@ async fn serve(
         .context("waiting for Ctrl-C")?;
     eprintln!("kaizen: stopping; letting running cycles finish and saving state…");
     let result = registry.shutdown().await.context("saving state");
+    observing.stop().await;
     printer.abort();
     result
 }
@@ -270,6 +280,13 @@ fn print_decision(d: &Decision, json: bool) -> Result<()> {
             a.decision.reason
         ),
         Decision::Engine(e) => println!("engine {}: {:?} — {}", e.engine, e.kind, e.detail),
+        Decision::Alert(a) => println!(
+            "alert {} {:?}{}: {}",
+            a.alert,
+            a.state,
+            a.bot.as_deref().map_or(String::new(), |b| format!(" ({b})")),
+            a.message
+        ),
     }
     Ok(())
 }

@@ -67,6 +67,23 @@ enum Action {
     },
 }
 
+/// Records a change of the command line in the state folder's audit trail.
+fn audit(target: &Target, action: &str, detail: String, done: &Result<()>) {
+    use kaizen::history::{AuditEntry, AuditTrail, CLI, LogConfig};
+    use kaizen::host::{Clock, SystemClock};
+    let mut entry = AuditEntry::new(SystemClock.now(), CLI, action)
+        .on_bot(&target.bot)
+        .with_detail(detail);
+    if let Err(e) = done {
+        entry = entry.failed(format!("{e:#}"));
+    }
+    let appended = AuditTrail::open(&target.state, LogConfig::audit(), std::sync::Arc::new(SystemClock))
+        .and_then(|trail| trail.append(&entry));
+    if let Err(e) = appended {
+        eprintln!("kaizen: the audit trail could not record {action}: {e}");
+    }
+}
+
 impl Target {
     fn dir(&self) -> Result<PathBuf> {
         validate_name("bot", &self.bot)?;
@@ -178,7 +195,9 @@ pub fn run(args: SynergyArgs) -> Result<()> {
             let dir = target.dir()?;
             let (old, _) = current(&dir)?;
             let w = parse_import(&file, old.keys())?;
-            save(&dir, &w)?;
+            let done = save(&dir, &w);
+            audit(&target, "synergy.import", format!("from {}", file.display()), &done);
+            done?;
             println!("imported {} weights for {}", w.iter().count(), target.bot);
         }
         Action::Reset { target, keys } => {
@@ -187,7 +206,9 @@ pub fn run(args: SynergyArgs) -> Result<()> {
                 Some(name) => SynergyKeys::from_name(&name)?,
                 None => current(&dir)?.0.keys(),
             };
-            save(&dir, &SynergyWeights::new(keys))?;
+            let done = save(&dir, &SynergyWeights::new(keys));
+            audit(&target, "synergy.reset", format!("keys {}", keys.name()), &done);
+            done?;
             println!("reset {}'s weights to 1.0", target.bot);
         }
     }
