@@ -1,8 +1,8 @@
 use super::*;
 use crate::decision::{EngineEvent, EngineEventKind};
-use crate::engine::{CycleRecord, Reason};
 use crate::host::ManualClock;
 use crate::persist::Durability;
+use crate::record::{CycleRecord, Reason};
 use std::path::Path;
 use std::time::Duration;
 

@@ -36,6 +36,39 @@ fn bench_reports_every_figure() {
 }
 
 #[test]
+fn bench_says_which_features_ran() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("bench.json");
+    let args = [
+        "bench",
+        "--engines",
+        "20",
+        "--ticks",
+        "5",
+        "--persistence",
+        "none",
+        "--json",
+    ];
+    let out = stdout_of(kaizen().args(args).arg(&json));
+    // By default what `kaizen run` has by default: the history.
+    assert!(out.contains("20 engines × 5 ticks, history,"), "{out}");
+    let report = read_json(&json);
+    assert_eq!(report["features"], serde_json::json!(["history"]));
+    assert!(
+        report["history_records"].as_u64().unwrap() >= 100,
+        "{report}"
+    );
+    let out = stdout_of(kaizen().args(args).arg(&json).arg("--no-history"));
+    assert!(out.contains("no history, no server"), "{out}");
+    if cfg!(feature = "server") {
+        let out = stdout_of(kaizen().args(args).arg(&json).arg("--server"));
+        assert!(out.contains("history + server"), "{out}");
+        let report = read_json(&json);
+        assert!(report["scrapes"].as_u64().unwrap() >= 1, "{report}");
+    }
+}
+
+#[test]
 fn bench_refuses_zero_engines() {
     kaizen()
         .args(["bench", "--engines", "0"])

@@ -5,7 +5,7 @@
 
 const KEEP = 200; // points per bot kept for the charts
 const ROWS = 30; // decisions shown in the table
-const state = { bots: new Map(), selected: null, token: sessionStorage.getItem("kaizen-token") };
+const state = { bots: new Map(), selected: null, firing: new Set(), token: sessionStorage.getItem("kaizen-token") };
 
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -168,8 +168,9 @@ function render() {
     const c = card(b);
     const s = b.snapshot;
     const st = c.querySelector(".state");
-    st.textContent = b.failed ? "failed" : b.paused ? "paused" : "running";
-    st.className = "badge state " + (b.failed ? "failed" : b.paused ? "paused" : "");
+    const alerting = state.firing.has(b.name);
+    st.textContent = b.failed ? "failed" : b.paused ? "paused" : alerting ? "alerting" : "running";
+    st.className = "badge state " + (b.failed || alerting ? "failed" : b.paused ? "paused" : "");
     c.classList.toggle("selected", state.selected === b.name);
     c.querySelector(".numbers").textContent = s
       ? `cycles ${s.cycles} · failed ${s.failures} · success ${Math.round(100 * s.success_rate)}% · EMA ${fmt(s.roi_delta_ema, 4)} · trend ${fmt(s.trend, 3)}`
@@ -269,6 +270,7 @@ async function loadModels(name) {
 async function loadFleet() {
   const [alerts, scale] = await Promise.all([api("/api/v1/alerts"), api("/api/v1/autoscale")]);
   const firing = alerts.firing.map((a) => Object.assign({ firing: true }, a));
+  state.firing = new Set(firing.filter((a) => a.bot).map((a) => a.bot));
   const recent = alerts.recent.filter((a) => a.state === "resolved").slice(-5).reverse();
   listItems("alerts", firing.concat(recent), (a) => `${a.firing ? "FIRING" : "resolved"} ${a.alert}${a.bot ? " (" + a.bot + ")" : ""} since ${a.time}: ${a.message}`, (a) => (a.firing ? "firing" : "muted"));
   listItems("conditions", scale.conditions, (c) => `${c.type} ${c.status ? "True" : "False"} — ${c.reason}: ${c.message}`);
@@ -348,6 +350,7 @@ async function start() {
     await Promise.all([...state.bots.keys()].map(loadHistory));
     render();
     await Promise.all([loadFleet(), loadAudit()]);
+    render();
   } catch (e) {
     notice("cannot load: " + e.message);
   }
