@@ -73,7 +73,10 @@ fn fleet() -> std::net::SocketAddr {
             .unwrap();
             // Every bot seen on the stream and refreshed from the registry.
             while live.bots.len() < ENGINES
-                || live.bots.iter().any(|b| b.snapshot.is_none() || b.cycles < 3)
+                || live
+                    .bots
+                    .iter()
+                    .any(|b| b.snapshot.is_none() || b.cycles < 3)
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -89,7 +92,13 @@ fn metrics(c: &mut Criterion) {
     let addr = fleet();
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
     let url = format!("http://{addr}/metrics");
-    let body = agent.get(&url).call().unwrap().body_mut().read_to_string().unwrap();
+    let body = agent
+        .get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
     let lines = body.lines().count();
     assert!(body.contains("kaizen_bot_cycles_total{bot=\"bot09999\"} 3"));
     eprintln!("/metrics: {} bytes, {lines} lines", body.len());

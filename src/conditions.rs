@@ -73,14 +73,22 @@ pub fn autoscale_conditions(
     let c = &r.config;
     let cooling = last_change.is_some_and(|t| now - t < c.cooldown_secs);
     let able = if let Some(e) = &r.error {
-        condition("AbleToScale", false, "FailedScale", format!("the last step failed: {e}"))
+        condition(
+            "AbleToScale",
+            false,
+            "FailedScale",
+            format!("the last step failed: {e}"),
+        )
     } else if cooling {
         let left = c.cooldown_secs - (now - last_change.unwrap_or(now));
         condition(
             "AbleToScale",
             false,
             "BackoffCooldown",
-            format!("the last change was less than {:.0} s ago ({left:.0} s left)", c.cooldown_secs),
+            format!(
+                "the last change was less than {:.0} s ago ({left:.0} s left)",
+                c.cooldown_secs
+            ),
         )
     } else {
         condition(
@@ -106,7 +114,12 @@ pub fn autoscale_conditions(
             format!("dry-run: it records what it would do and changes nothing ({metrics})"),
         )
     } else {
-        condition("ScalingActive", true, "ValidMetricFound", format!("deciding from {metrics}"))
+        condition(
+            "ScalingActive",
+            true,
+            "ValidMetricFound",
+            format!("deciding from {metrics}"),
+        )
     };
     let would_create = matches!(r.decision.action, AutoscaleAction::Create(_));
     let limited = if engines >= c.max_engines {
@@ -178,7 +191,12 @@ pub fn engine_conditions(
         ),
     };
     let paused = if snapshot.paused {
-        condition("Paused", true, "PausedByOperator", "ticks are skipped until resumed".into())
+        condition(
+            "Paused",
+            true,
+            "PausedByOperator",
+            "ticks are skipped until resumed".into(),
+        )
     } else {
         condition("Paused", false, "NotPaused", "ticks are decided".into())
     };
@@ -201,7 +219,12 @@ pub fn engine_conditions(
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        None => condition("Healthy", true, "NoAlerts", "no alert fires for this bot".into()),
+        None => condition(
+            "Healthy",
+            true,
+            "NoAlerts",
+            "no alert fires for this bot".into(),
+        ),
     };
     vec![ready, paused, healthy]
 }
@@ -287,7 +310,10 @@ mod tests {
         let c = engine_conditions(&s, Some("6 restarts"), &[alert]);
         assert_eq!((c[0].status, c[0].reason.as_str()), (false, "Failed"));
         assert!(c[1].status);
-        assert_eq!((c[2].status, c[2].reason.as_str()), (false, "HighErrorRate"));
+        assert_eq!(
+            (c[2].status, c[2].reason.as_str()),
+            (false, "HighErrorRate")
+        );
         assert_eq!(c[2].message, "20% failed");
     }
 }

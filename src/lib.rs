@@ -47,9 +47,9 @@ pub mod decision;
 pub mod energy;
 pub mod engine;
 pub mod error;
+pub mod histogram;
 #[cfg(unix)]
 pub mod history;
-pub mod histogram;
 pub mod host;
 pub mod metalog;
 pub mod models;

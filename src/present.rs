@@ -41,7 +41,11 @@ pub fn with_rfc3339_times<T: Serialize + ?Sized>(value: &T) -> Value {
 }
 
 fn as_time(v: &mut Value) {
-    if let Some(t) = v.as_number().filter(|n| n.is_f64()).and_then(|n| n.as_f64()) {
+    if let Some(t) = v
+        .as_number()
+        .filter(|n| n.is_f64())
+        .and_then(|n| n.as_f64())
+    {
         *v = Value::String(rfc3339(t));
     }
 }

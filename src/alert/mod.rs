@@ -168,7 +168,11 @@ impl AlertConfig {
             ("alerts.degradation_hold_secs", self.degradation_hold_secs),
         ] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(Error::invalid(what, v, "a finite number of seconds above 0"));
+                return Err(Error::invalid(
+                    what,
+                    v,
+                    "a finite number of seconds above 0",
+                ));
             }
         }
         if self.error_cycles == 0 {
@@ -266,7 +270,11 @@ impl AlertRules {
     pub fn observe_cycle(&mut self, bot: &Arc<str>, time: f64, ok: bool) {
         let c = self.cycles.entry(bot.clone()).or_default();
         c.0.push_back((time, ok));
-        c.prune(time, self.config.error_window_secs, self.config.error_cycles);
+        c.prune(
+            time,
+            self.config.error_window_secs,
+            self.config.error_cycles,
+        );
     }
 
     /// The alerts firing now, by rule then bot.

@@ -45,7 +45,10 @@ fn the_error_window_is_five_minutes_or_the_last_hundred_cycles_whichever_holds_m
     for i in 0..150 {
         r.observe_cycle(&a, i as f64 * 3600.0, i != 0);
     }
-    assert!(r.evaluate(150.0 * 3600.0, &FleetReadings::default()).is_empty());
+    assert!(
+        r.evaluate(150.0 * 3600.0, &FleetReadings::default())
+            .is_empty()
+    );
     // A fast bot: 1000 cycles in the last 5 minutes, 6% failed: fires, although
     // its last 100 are clean (the window holds more than 100).
     let b = bot("beta");
@@ -88,7 +91,11 @@ fn fleet_rules_fire_on_their_readings() {
             (AlertKind::ResourceUse, AlertState::Firing)
         ]
     );
-    assert!(fired[1].message.contains("memory use 85%"), "{}", fired[1].message);
+    assert!(
+        fired[1].message.contains("memory use 85%"),
+        "{}",
+        fired[1].message
+    );
     assert!(fired[0].message.contains("1200 ms"), "{}", fired[0].message);
     // No tick in the window: the latency alert resolves, the resources stay.
     let quiet = FleetReadings {

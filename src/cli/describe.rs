@@ -55,7 +55,11 @@ pub fn run(args: DescribeArgs) -> Result<()> {
     let engine = entry.map_or(args.bot.as_str(), |e| e.name.as_str());
     let dir = args.state.join(engine);
     let Some(view) = engine_view(&dir, entry, 0) else {
-        anyhow::bail!("no engine for bot {:?} in {}", args.bot, args.state.display());
+        anyhow::bail!(
+            "no engine for bot {:?} in {}",
+            args.bot,
+            args.state.display()
+        );
     };
     // The last events, and enough of the log to know which alerts fire.
     let reader = HistoryReader::new(&args.state);
@@ -106,7 +110,11 @@ pub fn run(args: DescribeArgs) -> Result<()> {
         let _ = writeln!(out, "  Problem:           {p}");
     }
     let _ = writeln!(out, "Conditions:");
-    let _ = writeln!(out, "  {:<10} {:<7} {:<18} Message", "Type", "Status", "Reason");
+    let _ = writeln!(
+        out,
+        "  {:<10} {:<7} {:<18} Message",
+        "Type", "Status", "Reason"
+    );
     for c in engine_conditions(s, entry.and_then(|e| e.failed.as_deref()), &firing) {
         let _ = writeln!(
             out,
@@ -148,7 +156,9 @@ pub fn run(args: DescribeArgs) -> Result<()> {
                 "audit",
                 a.action,
                 a.who,
-                a.error.as_ref().map_or(String::new(), |e| format!(" FAILED: {e}"))
+                a.error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" FAILED: {e}"))
             ),
         )
     }));

@@ -62,7 +62,12 @@ pub fn time_arg(what: &str, text: &str, now: f64) -> Result<f64> {
 }
 
 /// `--since`/`--until` as a query; `default_since` when `--since` is not given.
-pub fn range(since: Option<&str>, until: Option<&str>, default_since: f64, now: f64) -> Result<Query> {
+pub fn range(
+    since: Option<&str>,
+    until: Option<&str>,
+    default_since: f64,
+    now: f64,
+) -> Result<Query> {
     let since = match since {
         Some(t) => time_arg("--since", t, now)?,
         None => default_since,
@@ -114,7 +119,10 @@ pub fn run(args: HistoryArgs) -> Result<()> {
             "records": records,
             "audit": audit,
         });
-        println!("{}", serde_json::to_string_pretty(&with_rfc3339_times(&doc))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&with_rfc3339_times(&doc))?
+        );
         return Ok(());
     }
     print!("{}", render(&args.bot, &records, &audit, &query));
@@ -179,11 +187,15 @@ fn render(bot: &str, records: &[Decision], audit: &[AuditEntry], query: &Query) 
             Some(_) => format!("{} (failed)", a.action),
             None => a.action.clone(),
         };
-        let detail = [Some(format!("by {}", a.who)), (!a.detail.is_empty()).then(|| a.detail.clone()), a.error.clone()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("; ");
+        let detail = [
+            Some(format!("by {}", a.who)),
+            (!a.detail.is_empty()).then(|| a.detail.clone()),
+            a.error.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ");
         (a.time, [rfc3339(a.time), "audit".into(), what, detail])
     }));
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -66,7 +66,10 @@ pub fn audit(history: Option<&History>, entry: AuditEntry) {
     if let Some(h) = history
         && let Err(e) = h.audit().append(&entry)
     {
-        eprintln!("kaizen: the audit trail could not record {}: {e}", entry.action);
+        eprintln!(
+            "kaizen: the audit trail could not record {}: {e}",
+            entry.action
+        );
     }
 }
 

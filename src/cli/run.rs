@@ -284,7 +284,9 @@ fn print_decision(d: &Decision, json: bool) -> Result<()> {
             "alert {} {:?}{}: {}",
             a.alert,
             a.state,
-            a.bot.as_deref().map_or(String::new(), |b| format!(" ({b})")),
+            a.bot
+                .as_deref()
+                .map_or(String::new(), |b| format!(" ({b})")),
             a.message
         ),
     }

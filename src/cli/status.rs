@@ -85,7 +85,10 @@ fn recent_from_history(state: &Path, bot: &str, n: usize) -> Option<Vec<Recent>>
                 },
                 delta: r.outcome.as_ref().map_or(0.0, |o| o.delta),
                 ok: r.outcome.as_ref().map(|o| o.ok),
-                modules: r.outcome.as_ref().map_or_else(Vec::new, |o| o.modules.clone()),
+                modules: r
+                    .outcome
+                    .as_ref()
+                    .map_or_else(Vec::new, |o| o.modules.clone()),
             })
             .collect(),
     )
@@ -199,7 +202,10 @@ pub fn run(args: StatusArgs) -> Result<()> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         // kaizen's own folder (.kaizen: history, audit trail, token) holds no engine.
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     dirs.sort();
     let mut problems = Vec::new();
@@ -274,7 +280,10 @@ fn render(view: &StatusView, problems: &[String]) -> String {
                     } else {
                         format!(" [{}]", c.modules.join(", "))
                     };
-                    let when = c.time.as_ref().map_or(String::new(), |t| format!(" at {t}"));
+                    let when = c
+                        .time
+                        .as_ref()
+                        .map_or(String::new(), |t| format!(" at {t}"));
                     let failed = if c.ok == Some(false) { " FAILED" } else { "" };
                     out.push_str(&format!(
                         "  #{}{when} {}: delta {:+.4}{failed}{modules}\n",

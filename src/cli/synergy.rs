@@ -77,8 +77,12 @@ fn audit(target: &Target, action: &str, detail: String, done: &Result<()>) {
     if let Err(e) = done {
         entry = entry.failed(format!("{e:#}"));
     }
-    let appended = AuditTrail::open(&target.state, LogConfig::audit(), std::sync::Arc::new(SystemClock))
-        .and_then(|trail| trail.append(&entry));
+    let appended = AuditTrail::open(
+        &target.state,
+        LogConfig::audit(),
+        std::sync::Arc::new(SystemClock),
+    )
+    .and_then(|trail| trail.append(&entry));
     if let Err(e) = appended {
         eprintln!("kaizen: the audit trail could not record {action}: {e}");
     }
@@ -196,7 +200,12 @@ pub fn run(args: SynergyArgs) -> Result<()> {
             let (old, _) = current(&dir)?;
             let w = parse_import(&file, old.keys())?;
             let done = save(&dir, &w);
-            audit(&target, "synergy.import", format!("from {}", file.display()), &done);
+            audit(
+                &target,
+                "synergy.import",
+                format!("from {}", file.display()),
+                &done,
+            );
             done?;
             println!("imported {} weights for {}", w.iter().count(), target.bot);
         }
@@ -207,7 +216,12 @@ pub fn run(args: SynergyArgs) -> Result<()> {
                 None => current(&dir)?.0.keys(),
             };
             let done = save(&dir, &SynergyWeights::new(keys));
-            audit(&target, "synergy.reset", format!("keys {}", keys.name()), &done);
+            audit(
+                &target,
+                "synergy.reset",
+                format!("keys {}", keys.name()),
+                &done,
+            );
             done?;
             println!("reset {}'s weights to 1.0", target.bot);
         }

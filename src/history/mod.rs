@@ -59,8 +59,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::decision::Decision;
-use crate::record::CycleRecord;
 use crate::host::Clock;
+use crate::record::CycleRecord;
 use fs::Dir;
 use log::HISTORY_LOG;
 use reader::LogReader;

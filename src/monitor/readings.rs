@@ -59,7 +59,10 @@ impl LatencyWindow {
 
 /// The last automatic rollback in the model registry of `bot` (whose state
 /// folder is `bot_dir`), if it has a registry and one happened.
-pub fn last_degradation(bot_dir: &Path, bot: &Arc<str>) -> Result<Option<Degradation>, ModelsError> {
+pub fn last_degradation(
+    bot_dir: &Path,
+    bot: &Arc<str>,
+) -> Result<Option<Degradation>, ModelsError> {
     if !bot_dir.join(MODELS_DIR).is_dir() {
         return Ok(None);
     }

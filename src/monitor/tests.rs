@@ -98,7 +98,10 @@ fn the_monitor_keeps_every_item_and_raises_alerts_on_the_stream() {
         .await
         .expect("no alert within 30 s")
     });
-    assert_eq!((alert.alert, alert.state), (AlertKind::ErrorRate, AlertState::Firing));
+    assert_eq!(
+        (alert.alert, alert.state),
+        (AlertKind::ErrorRate, AlertState::Firing)
+    );
     assert_eq!(alert.bot.as_deref(), Some("alpha"));
     assert!((alert.value - 0.25).abs() < 1e-12);
     let stats = monitor.stats();

@@ -72,8 +72,12 @@ async fn audited(
             let written = web::block(move || history.audit().append(&entry)).await;
             match written {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, action, "action not written to the audit trail"),
-                Err(e) => tracing::error!(error = %e, action, "action not written to the audit trail"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, action, "action not written to the audit trail")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, action, "action not written to the audit trail")
+                }
             }
         }
         None => tracing::warn!(action, "no history: the action is not in an audit trail"),
@@ -117,7 +121,11 @@ async fn set_paused(
         })))
     }
     .await;
-    let action = if paused { "engine.pause" } else { "engine.resume" };
+    let action = if paused {
+        "engine.pause"
+    } else {
+        "engine.resume"
+    };
     audited(&state, &req, action, Some(&bot), String::new(), result).await
 }
 
@@ -250,7 +258,11 @@ async fn move_champion(
 ) -> Reply {
     super::api::checked_bot(bot)?;
     let root = state.parts.state_root.clone().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "no_state", "this server has no state folder")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_state",
+            "this server has no state folder",
+        )
     })?;
     let dir = root.join(bot);
     if !dir.join(crate::models::MODELS_DIR).is_dir() {
@@ -287,10 +299,18 @@ pub(super) async fn activate(
     let result = async {
         let asked = asked?;
         let version = asked.version.ok_or_else(|| {
-            ApiError::bad_request("malformed_body", "the body needs \"version\": the version to activate")
+            ApiError::bad_request(
+                "malformed_body",
+                "the body needs \"version\": the version to activate",
+            )
         })?;
-        let reason = asked.reason.unwrap_or_else(|| format!("activated by {who} through the API"));
-        move_champion(&state, &bot, move |r, now| r.activate(VersionId(version), &reason, now)).await
+        let reason = asked
+            .reason
+            .unwrap_or_else(|| format!("activated by {who} through the API"));
+        move_champion(&state, &bot, move |r, now| {
+            r.activate(VersionId(version), &reason, now)
+        })
+        .await
     }
     .await;
     audited(&state, &req, "model.activate", Some(&bot), detail, result).await
@@ -306,9 +326,22 @@ pub(super) async fn rollback(
     let who = who(&req);
     let result = async {
         let asked = asked?;
-        let reason = asked.reason.unwrap_or_else(|| format!("rolled back by {who} through the API"));
-        move_champion(&state, &bot, move |r, now| r.rollback_to_previous(&reason, now)).await
+        let reason = asked
+            .reason
+            .unwrap_or_else(|| format!("rolled back by {who} through the API"));
+        move_champion(&state, &bot, move |r, now| {
+            r.rollback_to_previous(&reason, now)
+        })
+        .await
     }
     .await;
-    audited(&state, &req, "model.rollback", Some(&bot), String::new(), result).await
+    audited(
+        &state,
+        &req,
+        "model.rollback",
+        Some(&bot),
+        String::new(),
+        result,
+    )
+    .await
 }

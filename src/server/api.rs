@@ -230,7 +230,9 @@ pub(super) async fn history(
     if records.is_empty() && state.parts.live.engine_of(&bot).is_none() {
         return Err(ApiError::unknown_bot(&bot));
     }
-    ok(with_rfc3339_times(&json!({ "bot": bot, "records": records })))
+    ok(with_rfc3339_times(
+        &json!({ "bot": bot, "records": records }),
+    ))
 }
 
 fn bot_dir(state: &AppState, bot: &str) -> Result<PathBuf, ApiError> {

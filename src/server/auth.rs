@@ -213,9 +213,16 @@ mod tests {
         assert_eq!((t.name(), t.secret()), ("ci", "0123456789abcdef"));
         let t = Token::parse("0123456789abcdef", "test").unwrap();
         assert_eq!(t.name(), DEFAULT_NAME);
-        let e = Token::parse("short", "KAIZEN_TOKEN").unwrap_err().to_string();
-        assert!(e.contains("KAIZEN_TOKEN") && e.contains("at least 16"), "{e}");
-        let e = Token::parse("a b:0123456789abcdef", "x").unwrap_err().to_string();
+        let e = Token::parse("short", "KAIZEN_TOKEN")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("KAIZEN_TOKEN") && e.contains("at least 16"),
+            "{e}"
+        );
+        let e = Token::parse("a b:0123456789abcdef", "x")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("name"), "{e}");
     }
 

@@ -39,9 +39,9 @@ impl Limiter {
         let burst = f64::from(self.rate.burst);
         let mut b = self.buckets.entry(ip).or_insert((burst, now));
         let (tokens, last) = *b;
-        let tokens =
-            (tokens + now.saturating_duration_since(last).as_secs_f64() * self.rate.per_second)
-                .min(burst);
+        let tokens = (tokens
+            + now.saturating_duration_since(last).as_secs_f64() * self.rate.per_second)
+            .min(burst);
         if tokens >= 1.0 {
             *b = (tokens - 1.0, now);
             true

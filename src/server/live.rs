@@ -145,7 +145,8 @@ impl LiveState {
             }
             Decision::Engine(e) => match e.kind {
                 EngineEventKind::Unregistered => {
-                    self.bots.retain(|_, b| b.engine.as_ref() != Some(&e.engine));
+                    self.bots
+                        .retain(|_, b| b.engine.as_ref() != Some(&e.engine));
                 }
                 EngineEventKind::Registered => {
                     // Until its first tick, the engine's name stands for its bot.

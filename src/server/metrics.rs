@@ -29,25 +29,101 @@ use crate::registry::TickTimings;
 /// Every metric, with its type and help text, as exposed.
 pub const METRICS: &[(&str, &str, &str)] = &[
     ("kaizen_engines", "gauge", "Engines registered."),
-    ("kaizen_engines_failed", "gauge", "Engines marked failed (restarted too often)."),
-    ("kaizen_ticks_dropped_total", "counter", "Timer ticks the registry dropped (late, or a round still running)."),
-    ("kaizen_decisions_total{type}", "counter", "Items of the decision stream, by type (cycle, autoscale, engine, alert)."),
-    ("kaizen_autoscale_steps_total{action,applied}", "counter", "Autoscale steps, by action and whether it was applied."),
-    ("kaizen_tick_latency_seconds", "histogram", "Decision latency: from a round's start to an engine's answer, for ticks that ran no pipeline."),
-    ("kaizen_cycle_duration_seconds", "histogram", "From a tick or a run request to the answer, for cycles that ran a pipeline."),
-    ("kaizen_cycle_energy", "histogram", "Energy (1..=100) given to each cycle."),
-    ("kaizen_resource_usage_ratio{resource}", "gauge", "The machine's CPU and memory use, 0..1."),
-    ("kaizen_alerts_firing{alert,bot}", "gauge", "1 for each alert firing now (bot empty for fleet alerts)."),
-    ("kaizen_history_records_written_total", "counter", "Records the history's writer wrote."),
-    ("kaizen_history_records_dropped_total", "counter", "Records dropped because the history's writer was behind."),
-    ("kaizen_monitor_lagged_total", "counter", "Decision-stream items the monitor missed because it fell behind."),
-    ("kaizen_bot_cycles_total{bot}", "counter", "Cycles (pipeline runs) since this process started."),
-    ("kaizen_bot_cycle_failures_total{bot}", "counter", "Cycles whose pipeline failed."),
-    ("kaizen_bot_skips_total{bot}", "counter", "Ticks skipped (any reason)."),
-    ("kaizen_bot_roi_delta_ema{bot}", "gauge", "The ROI delta's moving average (at the last refresh)."),
-    ("kaizen_bot_energy_score{bot}", "gauge", "The last energy score, 0..1."),
-    ("kaizen_bot_paused{bot}", "gauge", "1 while an operator has paused the bot."),
-    ("kaizen_bot_last_cycle_timestamp_seconds{bot}", "gauge", "When the bot's last cycle ran (Unix time)."),
+    (
+        "kaizen_engines_failed",
+        "gauge",
+        "Engines marked failed (restarted too often).",
+    ),
+    (
+        "kaizen_ticks_dropped_total",
+        "counter",
+        "Timer ticks the registry dropped (late, or a round still running).",
+    ),
+    (
+        "kaizen_decisions_total{type}",
+        "counter",
+        "Items of the decision stream, by type (cycle, autoscale, engine, alert).",
+    ),
+    (
+        "kaizen_autoscale_steps_total{action,applied}",
+        "counter",
+        "Autoscale steps, by action and whether it was applied.",
+    ),
+    (
+        "kaizen_tick_latency_seconds",
+        "histogram",
+        "Decision latency: from a round's start to an engine's answer, for ticks that ran no pipeline.",
+    ),
+    (
+        "kaizen_cycle_duration_seconds",
+        "histogram",
+        "From a tick or a run request to the answer, for cycles that ran a pipeline.",
+    ),
+    (
+        "kaizen_cycle_energy",
+        "histogram",
+        "Energy (1..=100) given to each cycle.",
+    ),
+    (
+        "kaizen_resource_usage_ratio{resource}",
+        "gauge",
+        "The machine's CPU and memory use, 0..1.",
+    ),
+    (
+        "kaizen_alerts_firing{alert,bot}",
+        "gauge",
+        "1 for each alert firing now (bot empty for fleet alerts).",
+    ),
+    (
+        "kaizen_history_records_written_total",
+        "counter",
+        "Records the history's writer wrote.",
+    ),
+    (
+        "kaizen_history_records_dropped_total",
+        "counter",
+        "Records dropped because the history's writer was behind.",
+    ),
+    (
+        "kaizen_monitor_lagged_total",
+        "counter",
+        "Decision-stream items the monitor missed because it fell behind.",
+    ),
+    (
+        "kaizen_bot_cycles_total{bot}",
+        "counter",
+        "Cycles (pipeline runs) since this process started.",
+    ),
+    (
+        "kaizen_bot_cycle_failures_total{bot}",
+        "counter",
+        "Cycles whose pipeline failed.",
+    ),
+    (
+        "kaizen_bot_skips_total{bot}",
+        "counter",
+        "Ticks skipped (any reason).",
+    ),
+    (
+        "kaizen_bot_roi_delta_ema{bot}",
+        "gauge",
+        "The ROI delta's moving average (at the last refresh).",
+    ),
+    (
+        "kaizen_bot_energy_score{bot}",
+        "gauge",
+        "The last energy score, 0..1.",
+    ),
+    (
+        "kaizen_bot_paused{bot}",
+        "gauge",
+        "1 while an operator has paused the bot.",
+    ),
+    (
+        "kaizen_bot_last_cycle_timestamp_seconds{bot}",
+        "gauge",
+        "When the bot's last cycle ran (Unix time).",
+    ),
 ];
 
 fn help(name: &str) -> &'static str {
@@ -78,7 +154,9 @@ impl std::fmt::Debug for Sources {
 
 impl Sources {
     /// The history's (written, dropped) counters, read from its stats.
-    pub fn history_counters(history: Arc<crate::history::History>) -> Arc<dyn Fn() -> (u64, u64) + Send + Sync> {
+    pub fn history_counters(
+        history: Arc<crate::history::History>,
+    ) -> Arc<dyn Fn() -> (u64, u64) + Send + Sync> {
         Arc::new(move || {
             let s: &HistoryStats = history.stats();
             (s.written(), s.dropped())
@@ -124,7 +202,12 @@ fn gauge<N: prometheus_client::encoding::EncodeGaugeValue>(
     name: &str,
     value: N,
 ) -> Fmt {
-    let m = enc.encode_descriptor(name, help(&format!("kaizen_{name}")), None, MetricType::Gauge)?;
+    let m = enc.encode_descriptor(
+        name,
+        help(&format!("kaizen_{name}")),
+        None,
+        MetricType::Gauge,
+    )?;
     ConstGauge::new(value).encode(m)
 }
 
@@ -147,16 +230,33 @@ fn histogram(enc: &mut DescriptorEncoder, name: &str, unit: Option<&Unit>, s: &S
         .copied()
         .zip(per_bucket.iter().copied())
         .collect();
-    m.encode_histogram::<prometheus_client::encoding::NoLabelSet>(s.sum(), s.count(), &buckets, None)
+    m.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+        s.sum(),
+        s.count(),
+        &buckets,
+        None,
+    )
 }
 
 impl Collector for KaizenCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Fmt {
         let s = &self.0;
         let live = &s.live;
-        gauge(&mut enc, "engines", live.engines.load(Ordering::Relaxed) as u64)?;
-        gauge(&mut enc, "engines_failed", live.failed.load(Ordering::Relaxed) as u64)?;
-        counter(&mut enc, "ticks_dropped", live.dropped_ticks.load(Ordering::Relaxed))?;
+        gauge(
+            &mut enc,
+            "engines",
+            live.engines.load(Ordering::Relaxed) as u64,
+        )?;
+        gauge(
+            &mut enc,
+            "engines_failed",
+            live.failed.load(Ordering::Relaxed) as u64,
+        )?;
+        counter(
+            &mut enc,
+            "ticks_dropped",
+            live.dropped_ticks.load(Ordering::Relaxed),
+        )?;
         {
             let mut m = enc.encode_descriptor(
                 "decisions",
@@ -183,8 +283,18 @@ impl Collector for KaizenCollector {
                     .encode(m.encode_family(&[("action", action), ("applied", applied)])?)?;
             }
         }
-        histogram(&mut enc, "tick_latency", Some(&Unit::Seconds), &s.timings.decision.snapshot())?;
-        histogram(&mut enc, "cycle_duration", Some(&Unit::Seconds), &s.timings.cycle.snapshot())?;
+        histogram(
+            &mut enc,
+            "tick_latency",
+            Some(&Unit::Seconds),
+            &s.timings.decision.snapshot(),
+        )?;
+        histogram(
+            &mut enc,
+            "cycle_duration",
+            Some(&Unit::Seconds),
+            &s.timings.cycle.snapshot(),
+        )?;
         histogram(&mut enc, "cycle_energy", None, &live.energy.snapshot())?;
         if let Some(monitor) = &s.monitor {
             if let Some(r) = monitor.resources() {

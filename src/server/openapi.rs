@@ -6,24 +6,92 @@ use serde_json::{Map, Value, json};
 
 /// Every route: method, path, summary, whether it changes state.
 pub const ROUTES: &[(&str, &str, &str)] = &[
-    ("get", "/", "The dashboard (HTML; its assets are under /assets/)."),
-    ("get", "/assets/{file}", "The dashboard's script (app.js) and style sheet (app.css)."),
-    ("get", "/metrics", "Prometheus text exposition (format 0.0.4)."),
+    (
+        "get",
+        "/",
+        "The dashboard (HTML; its assets are under /assets/).",
+    ),
+    (
+        "get",
+        "/assets/{file}",
+        "The dashboard's script (app.js) and style sheet (app.css).",
+    ),
+    (
+        "get",
+        "/metrics",
+        "Prometheus text exposition (format 0.0.4).",
+    ),
     ("get", "/api/v1/openapi.json", "This document."),
-    ("get", "/api/v1/engines", "Every engine: registry entry, snapshot, restarts, conditions."),
-    ("get", "/api/v1/engines/{bot}", "One bot's engine: a fresh snapshot, counters since start, conditions, its alerts."),
-    ("get", "/api/v1/engines/{bot}/history", "The bot's cycle history: with since/until, the earliest `limit` records of the range; without, the last `limit`."),
-    ("post", "/api/v1/engines/{bot}/pause", "Pause the bot's engine: its ticks are skipped as \"paused\"."),
-    ("post", "/api/v1/engines/{bot}/resume", "Resume the bot's engine."),
-    ("post", "/api/v1/engines/{bot}/run", "Run one cycle now with the energy asked for (body {\"energy\": 1..100}, default 1)."),
-    ("get", "/api/v1/models/{bot}", "The bot's model registry: versions, champion, alias history, pending post-deploy check."),
-    ("post", "/api/v1/models/{bot}/activate", "Make a version the champion (body {\"version\": n, \"reason\": \"…\"})."),
-    ("post", "/api/v1/models/{bot}/rollback", "Roll the champion back to the newest version that served and passed its check (body {\"reason\": \"…\"})."),
-    ("get", "/api/v1/autoscale", "The last autoscale decisions and the autoscaler's conditions (AbleToScale, ScalingActive, ScalingLimited)."),
-    ("post", "/api/v1/autoscale", "One autoscale step; dry-run unless ?dry_run=false (body {\"energy\": x, \"trend\": y} to decide from other readings)."),
-    ("get", "/api/v1/alerts", "Alerts firing now and the last alert events."),
-    ("get", "/api/v1/audit", "The audit trail: every state-changing action (since/until/bot/limit)."),
-    ("get", "/api/v1/decisions", "The decision stream as Server-Sent Events (?bot=B, ?skips=false)."),
+    (
+        "get",
+        "/api/v1/engines",
+        "Every engine: registry entry, snapshot, restarts, conditions.",
+    ),
+    (
+        "get",
+        "/api/v1/engines/{bot}",
+        "One bot's engine: a fresh snapshot, counters since start, conditions, its alerts.",
+    ),
+    (
+        "get",
+        "/api/v1/engines/{bot}/history",
+        "The bot's cycle history: with since/until, the earliest `limit` records of the range; without, the last `limit`.",
+    ),
+    (
+        "post",
+        "/api/v1/engines/{bot}/pause",
+        "Pause the bot's engine: its ticks are skipped as \"paused\".",
+    ),
+    (
+        "post",
+        "/api/v1/engines/{bot}/resume",
+        "Resume the bot's engine.",
+    ),
+    (
+        "post",
+        "/api/v1/engines/{bot}/run",
+        "Run one cycle now with the energy asked for (body {\"energy\": 1..100}, default 1).",
+    ),
+    (
+        "get",
+        "/api/v1/models/{bot}",
+        "The bot's model registry: versions, champion, alias history, pending post-deploy check.",
+    ),
+    (
+        "post",
+        "/api/v1/models/{bot}/activate",
+        "Make a version the champion (body {\"version\": n, \"reason\": \"…\"}).",
+    ),
+    (
+        "post",
+        "/api/v1/models/{bot}/rollback",
+        "Roll the champion back to the newest version that served and passed its check (body {\"reason\": \"…\"}).",
+    ),
+    (
+        "get",
+        "/api/v1/autoscale",
+        "The last autoscale decisions and the autoscaler's conditions (AbleToScale, ScalingActive, ScalingLimited).",
+    ),
+    (
+        "post",
+        "/api/v1/autoscale",
+        "One autoscale step; dry-run unless ?dry_run=false (body {\"energy\": x, \"trend\": y} to decide from other readings).",
+    ),
+    (
+        "get",
+        "/api/v1/alerts",
+        "Alerts firing now and the last alert events.",
+    ),
+    (
+        "get",
+        "/api/v1/audit",
+        "The audit trail: every state-changing action (since/until/bot/limit).",
+    ),
+    (
+        "get",
+        "/api/v1/decisions",
+        "The decision stream as Server-Sent Events (?bot=B, ?skips=false).",
+    ),
 ];
 
 fn bot_param() -> Value {
@@ -47,9 +115,21 @@ fn parameters(method: &str, path: &str) -> Vec<Value> {
                       "schema": {"type": "string", "enum": ["app.js", "app.css"]}}));
     }
     let range = [
-        query("since", "string", "RFC 3339 time or Unix seconds (inclusive)."),
-        query("until", "string", "RFC 3339 time or Unix seconds (exclusive)."),
-        query("limit", "integer", "At most this many records (1..=10000, default 1000)."),
+        query(
+            "since",
+            "string",
+            "RFC 3339 time or Unix seconds (inclusive).",
+        ),
+        query(
+            "until",
+            "string",
+            "RFC 3339 time or Unix seconds (exclusive).",
+        ),
+        query(
+            "limit",
+            "integer",
+            "At most this many records (1..=10000, default 1000).",
+        ),
     ];
     match (method, path) {
         ("get", "/api/v1/engines/{bot}/history") => p.extend(range),
@@ -63,7 +143,11 @@ fn parameters(method: &str, path: &str) -> Vec<Value> {
             "Decide and record without acting (default true).",
         )),
         ("get", "/api/v1/decisions") => {
-            p.push(query("bot", "string", "Only this bot's items (and the fleet's)."));
+            p.push(query(
+                "bot",
+                "string",
+                "Only this bot's items (and the fleet's).",
+            ));
             p.push(query("skips", "boolean", "false: leave out skipped ticks."));
         }
         _ => {}
@@ -98,18 +182,30 @@ fn operation(method: &str, path: &str, summary: &str) -> Value {
         op["security"] = json!([{"bearer": []}]);
         op["requestBody"] = json!({"required": false,
             "content": {"application/json": {"schema": {"type": "object"}}}});
-        responses.insert("400".into(), error_response("Malformed body, query or bot name"));
-        responses.insert("409".into(), error_response("Conflicts with the engine's state (paused, busy, …)"));
+        responses.insert(
+            "400".into(),
+            error_response("Malformed body, query or bot name"),
+        );
+        responses.insert(
+            "409".into(),
+            error_response("Conflicts with the engine's state (paused, busy, …)"),
+        );
         responses.insert("413".into(), error_response("Body over the size limit"));
     } else if path.starts_with("/api/") || path == "/metrics" {
         op["security"] = json!([{}, {"bearer": []}]);
     }
     if path.contains("{bot}") || path.contains("{file}") {
-        responses.insert("404".into(), error_response("No engine (or registry) for the bot"));
+        responses.insert(
+            "404".into(),
+            error_response("No engine (or registry) for the bot"),
+        );
     }
     if path.starts_with("/api/") || path == "/metrics" {
         responses.insert("401".into(), error_response("Token missing or wrong"));
-        responses.insert("429".into(), error_response("Too many requests from this address"));
+        responses.insert(
+            "429".into(),
+            error_response("Too many requests from this address"),
+        );
     }
     op["responses"] = Value::Object(responses);
     op

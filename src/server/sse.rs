@@ -68,13 +68,17 @@ pub(super) async fn decisions(state: web::Data<AppState>, filter: web::Query<Fil
         |(mut rx, filter, first)| async move {
             if first {
                 // Opens the stream at once, so a client knows it is subscribed.
-                let hello = web::Bytes::from_static(b": subscribed to the kaizen decision stream\n\n");
+                let hello =
+                    web::Bytes::from_static(b": subscribed to the kaizen decision stream\n\n");
                 return Some((Ok::<_, actix_web::Error>(hello), (rx, filter, false)));
             }
             loop {
                 match tokio::time::timeout(KEEP_ALIVE, rx.recv()).await {
                     Err(_) => {
-                        return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), (rx, filter, false)));
+                        return Some((
+                            Ok(web::Bytes::from_static(b": keep-alive\n\n")),
+                            (rx, filter, false),
+                        ));
                     }
                     Ok(Ok(d)) if filter.wants(&d) => {
                         return Some((Ok(web::Bytes::from(event(&d))), (rx, filter, false)));

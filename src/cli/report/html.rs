@@ -63,43 +63,98 @@ fn bot(out: &mut String, b: &BotReport) {
         "<p>{} cycles, {} failed ({:.1}%), {} skipped ticks{}.</p>",
         b.cycles,
         b.failures,
-        if b.cycles == 0 { 0.0 } else { 100.0 * b.failures as f64 / b.cycles as f64 },
+        if b.cycles == 0 {
+            0.0
+        } else {
+            100.0 * b.failures as f64 / b.cycles as f64
+        },
         b.skips,
-        if b.restarts > 0 { format!(", {} restarts", b.restarts) } else { String::new() }
+        if b.restarts > 0 {
+            format!(", {} restarts", b.restarts)
+        } else {
+            String::new()
+        }
     );
     let pick = |f: fn(&super::Point) -> f64| -> Vec<(f64, f64)> {
-        thin(&b.points.iter().map(|p| (p.time, f(p))).collect::<Vec<_>>(), 400)
+        thin(
+            &b.points.iter().map(|p| (p.time, f(p))).collect::<Vec<_>>(),
+            400,
+        )
     };
-    let profit: Vec<(f64, f64)> = b.points.iter().filter_map(|p| Some((p.time, p.profit?))).collect();
+    let profit: Vec<(f64, f64)> = b
+        .points
+        .iter()
+        .filter_map(|p| Some((p.time, p.profit?)))
+        .collect();
     let mut roi = vec![
-        Series { label: "ROI delta", color: "#2f6fde", points: pick(|p| p.delta) },
-        Series { label: "EMA before the cycle", color: "#e08a1e", points: pick(|p| p.ema) },
+        Series {
+            label: "ROI delta",
+            color: "#2f6fde",
+            points: pick(|p| p.delta),
+        },
+        Series {
+            label: "EMA before the cycle",
+            color: "#e08a1e",
+            points: pick(|p| p.ema),
+        },
     ];
     if !profit.is_empty() {
-        roi.push(Series { label: "profit", color: "#2a9d61", points: thin(&profit, 400) });
+        roi.push(Series {
+            label: "profit",
+            color: "#2a9d61",
+            points: thin(&profit, 400),
+        });
     }
     out.push_str("<h3>ROI delta <span class=\"k\" style=\"background:#2f6fde\"></span> EMA <span class=\"k\" style=\"background:#e08a1e\"></span> profit <span class=\"k\" style=\"background:#2a9d61\"></span></h3>");
-    out.push_str(&chart(&format!("{}: ROI delta, EMA and profit", b.bot), &roi, 900.0, 160.0));
+    out.push_str(&chart(
+        &format!("{}: ROI delta, EMA and profit", b.bot),
+        &roi,
+        900.0,
+        160.0,
+    ));
     out.push_str("<h3>Energy <span class=\"k\" style=\"background:#8455d1\"></span></h3>");
     out.push_str(&chart(
         &format!("{}: energy", b.bot),
-        &[Series { label: "energy", color: "#8455d1", points: pick(|p| p.energy) }],
+        &[Series {
+            label: "energy",
+            color: "#8455d1",
+            points: pick(|p| p.energy),
+        }],
         900.0,
         90.0,
     ));
     if !b.modules.is_empty() {
         out.push_str("<h3>Modules (ROI delta summed over the period)</h3>");
         let n = b.modules.len();
-        let best: Vec<Vec<String>> = b.modules.iter().take(3).map(|(m, v)| vec!["best".into(), m.clone(), format!("{v:+.4}")]).collect();
-        let worst: Vec<Vec<String>> = b.modules.iter().rev().take(3.min(n.saturating_sub(3))).map(|(m, v)| vec!["worst".into(), m.clone(), format!("{v:+.4}")]).collect();
+        let best: Vec<Vec<String>> = b
+            .modules
+            .iter()
+            .take(3)
+            .map(|(m, v)| vec!["best".into(), m.clone(), format!("{v:+.4}")])
+            .collect();
+        let worst: Vec<Vec<String>> = b
+            .modules
+            .iter()
+            .rev()
+            .take(3.min(n.saturating_sub(3)))
+            .map(|(m, v)| vec!["worst".into(), m.clone(), format!("{v:+.4}")])
+            .collect();
         table(out, &["", "module", "ROI delta"], &[best, worst].concat());
     }
     if !b.diminishing.is_empty() {
-        let _ = write!(out, "<p>Diminishing returns: {}</p>", escape(&b.diminishing.join(", ")));
+        let _ = write!(
+            out,
+            "<p>Diminishing returns: {}</p>",
+            escape(&b.diminishing.join(", "))
+        );
     }
     if !b.failed.is_empty() {
         out.push_str("<h3>Last failures</h3>");
-        let rows: Vec<Vec<String>> = b.failed.iter().map(|(t, e)| vec![rfc3339(*t), e.clone()]).collect();
+        let rows: Vec<Vec<String>> = b
+            .failed
+            .iter()
+            .map(|(t, e)| vec![rfc3339(*t), e.clone()])
+            .collect();
         table(out, &["time", "error"], &rows);
     }
     if !b.versions.is_empty() {
@@ -107,7 +162,14 @@ fn bot(out: &mut String, b: &BotReport) {
         let rows: Vec<Vec<String>> = b
             .versions
             .iter()
-            .map(|v| vec![format!("{}{}", v.id, if v.champion { " (champion)" } else { "" }), v.status.clone(), rfc3339(v.created), v.metrics.clone()])
+            .map(|v| {
+                vec![
+                    format!("{}{}", v.id, if v.champion { " (champion)" } else { "" }),
+                    v.status.clone(),
+                    rfc3339(v.created),
+                    v.metrics.clone(),
+                ]
+            })
             .collect();
         table(out, &["version", "status", "created", "metrics"], &rows);
     }
@@ -133,10 +195,28 @@ pub fn render(r: &Report) -> String {
     let rows: Vec<Vec<String>> = r
         .bots
         .iter()
-        .map(|b| vec![b.bot.clone(), b.cycles.to_string(), b.failures.to_string(), b.alerts.len().to_string(), b.versions.len().to_string()])
+        .map(|b| {
+            vec![
+                b.bot.clone(),
+                b.cycles.to_string(),
+                b.failures.to_string(),
+                b.alerts.len().to_string(),
+                b.versions.len().to_string(),
+            ]
+        })
         .collect();
     out.push_str("<h2>Fleet</h2>");
-    table(&mut out, &["bot", "cycles", "failures", "alert events", "model versions"], &rows);
+    table(
+        &mut out,
+        &[
+            "bot",
+            "cycles",
+            "failures",
+            "alert events",
+            "model versions",
+        ],
+        &rows,
+    );
     out.push_str("<h3>Fleet alerts</h3>");
     alerts_table(&mut out, &r.fleet_alerts);
     if !r.autoscale.is_empty() {
@@ -146,7 +226,14 @@ pub fn render(r: &Report) -> String {
             .iter()
             .rev()
             .take(20)
-            .map(|a| vec![rfc3339(a.time), format!("{:?}", a.decision.action), a.applied.to_string(), a.decision.reason.clone()])
+            .map(|a| {
+                vec![
+                    rfc3339(a.time),
+                    format!("{:?}", a.decision.action),
+                    a.applied.to_string(),
+                    a.decision.reason.clone(),
+                ]
+            })
             .collect();
         table(&mut out, &["time", "action", "applied", "reason"], &rows);
     }
@@ -158,7 +245,17 @@ pub fn render(r: &Report) -> String {
         let rows: Vec<Vec<String>> = r
             .audit
             .iter()
-            .map(|a| vec![rfc3339(a.time), a.who.clone(), a.action.clone(), a.bot.clone().unwrap_or_default(), a.error.clone().map_or(a.detail.clone(), |e| format!("failed: {e}"))])
+            .map(|a| {
+                vec![
+                    rfc3339(a.time),
+                    a.who.clone(),
+                    a.action.clone(),
+                    a.bot.clone().unwrap_or_default(),
+                    a.error
+                        .clone()
+                        .map_or(a.detail.clone(), |e| format!("failed: {e}")),
+                ]
+            })
             .collect();
         table(&mut out, &["time", "who", "action", "bot", "detail"], &rows);
     }

@@ -21,10 +21,16 @@ pub fn sparkline(values: &[f64]) -> String {
     let pts = thin(&pts, 60);
     let (lo, hi) = pts
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
     pts.iter()
         .map(|p| {
-            let k = if hi > lo { ((p.1 - lo) / (hi - lo) * 7.0).round() as usize } else { 3 };
+            let k = if hi > lo {
+                ((p.1 - lo) / (hi - lo) * 7.0).round() as usize
+            } else {
+                3
+            };
             BARS[k.min(7)]
         })
         .collect()
@@ -39,7 +45,11 @@ fn curve(out: &mut String, name: &str, values: &[f64]) {
     if v.is_empty() {
         return;
     }
-    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(*x), b.max(*x))
+        });
     let _ = writeln!(
         out,
         "| {name} | `{}` | {:+.4} | {:+.4} | {lo:+.4} | {hi:+.4} |",
@@ -78,10 +88,26 @@ fn bot(out: &mut String, b: &BotReport) {
     );
     if !b.points.is_empty() {
         out.push_str("| curve | over the period | first | last | lowest | highest |\n|---|---|---:|---:|---:|---:|\n");
-        curve(out, "ROI delta", &b.points.iter().map(|p| p.delta).collect::<Vec<_>>());
-        curve(out, "EMA", &b.points.iter().map(|p| p.ema).collect::<Vec<_>>());
-        curve(out, "energy", &b.points.iter().map(|p| p.energy).collect::<Vec<_>>());
-        curve(out, "profit", &b.points.iter().filter_map(|p| p.profit).collect::<Vec<_>>());
+        curve(
+            out,
+            "ROI delta",
+            &b.points.iter().map(|p| p.delta).collect::<Vec<_>>(),
+        );
+        curve(
+            out,
+            "EMA",
+            &b.points.iter().map(|p| p.ema).collect::<Vec<_>>(),
+        );
+        curve(
+            out,
+            "energy",
+            &b.points.iter().map(|p| p.energy).collect::<Vec<_>>(),
+        );
+        curve(
+            out,
+            "profit",
+            &b.points.iter().filter_map(|p| p.profit).collect::<Vec<_>>(),
+        );
         out.push('\n');
     }
     if !b.modules.is_empty() {
@@ -135,7 +161,9 @@ pub fn render(r: &Report) -> String {
         r.state.display(),
         rfc3339(r.generated)
     );
-    out.push_str("| bot | cycles | failures | alert events | model versions |\n|---|---:|---:|---:|---:|\n");
+    out.push_str(
+        "| bot | cycles | failures | alert events | model versions |\n|---|---:|---:|---:|---:|\n",
+    );
     for b in &r.bots {
         let _ = writeln!(
             out,
@@ -153,7 +181,9 @@ pub fn render(r: &Report) -> String {
         bot(&mut out, b);
     }
     if !r.audit.is_empty() {
-        out.push_str("## Audit trail\n\n| time | who | action | bot | detail |\n|---|---|---|---|---|\n");
+        out.push_str(
+            "## Audit trail\n\n| time | who | action | bot | detail |\n|---|---|---|---|---|\n",
+        );
         for a in &r.audit {
             let _ = writeln!(
                 out,
@@ -162,7 +192,11 @@ pub fn render(r: &Report) -> String {
                 cell(&a.who),
                 a.action,
                 a.bot.as_deref().unwrap_or(""),
-                cell(&a.error.clone().map_or(a.detail.clone(), |e| format!("failed: {e}")))
+                cell(
+                    &a.error
+                        .clone()
+                        .map_or(a.detail.clone(), |e| format!("failed: {e}"))
+                )
             );
         }
     }

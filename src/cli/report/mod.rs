@@ -123,11 +123,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
 
 /// The bots of the state folder: those with a history, and the engine folders.
 fn bots(state: &Path, reader: &HistoryReader) -> Result<BTreeSet<String>> {
-    let mut bots: BTreeSet<String> = reader
-        .bots()?
-        .into_iter()
-        .filter(|b| b != FLEET)
-        .collect();
+    let mut bots: BTreeSet<String> = reader.bots()?.into_iter().filter(|b| b != FLEET).collect();
     let (entries, _) = super::status::registry_entries(state);
     bots.extend(entries.into_iter().map(|e| e.bot));
     Ok(bots)
@@ -199,7 +195,8 @@ fn bot_report(state: &Path, bot: &str, records: &[Decision]) -> BotReport {
     let keep = r.failed.len().saturating_sub(10);
     r.failed.drain(..keep);
     r.modules = modules.into_iter().collect();
-    r.modules.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    r.modules
+        .sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     if let Inspected::Good { value, .. } =
         inspect_json::<MetaLogger>(&state.join(bot).join(META_FILE))
     {

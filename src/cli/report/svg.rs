@@ -41,9 +41,16 @@ pub fn chart(title: &str, series: &[Series], w: f64, h: f64) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#,
         super::html::escape(title)
     );
-    let _ = write!(out, r##"<rect width="{w}" height="{h}" fill="#fbfcfd" stroke="#dde1e7"/>"##);
+    let _ = write!(
+        out,
+        r##"<rect width="{w}" height="{h}" fill="#fbfcfd" stroke="#dde1e7"/>"##
+    );
     if finite.is_empty() {
-        let _ = write!(out, r##"<text x="8" y="{}" font-size="11" fill="#6b7685">no cycles in the period</text></svg>"##, h / 2.0);
+        let _ = write!(
+            out,
+            r##"<text x="8" y="{}" font-size="11" fill="#6b7685">no cycles in the period</text></svg>"##,
+            h / 2.0
+        );
         return out;
     }
     let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
@@ -97,13 +104,20 @@ mod tests {
     #[test]
     fn thinning_keeps_means_of_equal_runs() {
         let p: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, i as f64)).collect();
-        assert_eq!(thin(&p, 5), vec![(0.5, 0.5), (2.5, 2.5), (4.5, 4.5), (6.5, 6.5), (8.5, 8.5)]);
+        assert_eq!(
+            thin(&p, 5),
+            vec![(0.5, 0.5), (2.5, 2.5), (4.5, 4.5), (6.5, 6.5), (8.5, 8.5)]
+        );
         assert_eq!(thin(&p, 20).len(), 10);
     }
 
     #[test]
     fn a_chart_draws_a_polyline_per_series() {
-        let s = [Series { label: "delta", color: "#2f6fde", points: vec![(0.0, 1.0), (1.0, -1.0)] }];
+        let s = [Series {
+            label: "delta",
+            color: "#2f6fde",
+            points: vec![(0.0, 1.0), (1.0, -1.0)],
+        }];
         let svg = chart("t", &s, 300.0, 80.0);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
         assert_eq!(svg.matches("<polyline").count(), 1);
