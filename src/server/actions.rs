@@ -18,7 +18,7 @@ use crate::autoscale::AutoscaleConfig;
 use crate::history::AuditEntry;
 use crate::models::{ModelRegistry, ModelsError, RegistryConfig, VersionId};
 use crate::present::with_rfc3339_times;
-use crate::registry::AutoscaleRequest;
+use crate::autoscale::AutoscaleRequest;
 
 /// Reads a JSON body of at most `limit` bytes; an empty body is `T::default()`.
 async fn body<T: DeserializeOwned + Default>(

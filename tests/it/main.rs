@@ -1,4 +1,5 @@
-//! kaizen's integration tests: one binary, one module per area.
+//! Integration tests, one module per area (`<area>_<feature>.rs`): engine_, registry_ and sim_ drive the real actors on a `ManualClock`,
+//! cli_, crash_ and state_ run the built `kaizen` binary; shared helpers live in `support.rs`.
 
 mod cli_bench;
 mod cli_monitoring;
@@ -9,6 +10,7 @@ mod engine_failures;
 mod engine_saves;
 mod history_crash;
 mod models_crash;
+mod forecast_statsmodels;
 mod registry_autoscale;
 mod registry_load;
 mod registry_supervision;
@@ -18,7 +20,12 @@ mod server_api;
 mod server_browser;
 mod sim_cli;
 mod state_round1;
+mod stats_abtest;
+mod stats_offpolicy;
 mod stats_significance;
+mod stats_validity;
 mod support;
 #[cfg(feature = "server")]
 mod support_server;
+mod training_drift;
+mod training_real_data;
