@@ -31,7 +31,8 @@ const SKIP: &str = r#"{"type":"cycle","engine":"bot","bot":"bot","time":0,"cycle
 
 /// Record `i` of `bot` at `time`: every fourth a run.
 fn record(bot: &Arc<str>, i: u64, time: f64) -> Decision {
-    let mut d: Decision = serde_json::from_str(if i % 4 == 0 { RUN } else { SKIP }).unwrap();
+    let mut d: Decision =
+        serde_json::from_str(if i.is_multiple_of(4) { RUN } else { SKIP }).unwrap();
     if let Decision::Cycle(r) = &mut d {
         r.engine = bot.clone();
         r.bot = bot.clone();

@@ -163,6 +163,20 @@ impl std::fmt::Debug for AuditTrail {
 impl AuditTrail {
     /// The audit trail of the state folder `root` (nothing is created until
     /// the first append). `clock` dates retention.
+    ///
+    /// ```
+    /// use kaizen::history::{AuditEntry, AuditTrail, CLI, LogConfig, Query};
+    /// use kaizen::host::{Clock, SystemClock};
+    /// use std::sync::Arc;
+    ///
+    /// let state = tempfile::tempdir()?;
+    /// let trail = AuditTrail::open(state.path(), LogConfig::audit(), Arc::new(SystemClock))?;
+    /// let now = SystemClock.now();
+    /// trail.append(&AuditEntry::new(now, CLI, "synergy.reset").on_bot("alpha"))?;
+    /// let on_alpha = trail.range(Some("alpha"), &Query::default())?;
+    /// assert_eq!(on_alpha[0].who, "cli");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(
         root: &Path,
         config: LogConfig,
@@ -208,7 +222,7 @@ impl AuditTrail {
                 dir.sync()?;
             }
         }
-        log.retain(&dir, &self.config.retention, self.clock.now())?;
+        log.retain(dir, &self.config.retention, self.clock.now())?;
         Ok(())
     }
 

@@ -29,22 +29,15 @@ impl Retention {
         self.max_records.div_ceil(10).max(1)
     }
 
-    fn validate(&self, what: &'static str) -> Result<(), HistoryError> {
+    fn validate(&self) -> Result<(), HistoryError> {
         if self.max_records == 0 {
             return Err(HistoryError::Invalid {
-                what,
-                value: "max_records = 0".into(),
+                what: "retention.max_records",
+                value: "0".into(),
                 expected: "at least one record kept",
             });
         }
-        if self.max_age.is_zero() {
-            return Err(HistoryError::Invalid {
-                what,
-                value: "max_age = 0s".into(),
-                expected: "a positive age",
-            });
-        }
-        Ok(())
+        positive("retention.max_age", self.max_age)
     }
 }
 
@@ -96,7 +89,7 @@ impl LogConfig {
 
     /// Checks every field, naming the first that is out of range.
     pub fn validate(&self) -> Result<(), HistoryError> {
-        self.retention.validate("retention")?;
+        self.retention.validate()?;
         if !(4096..=MAX_SEGMENT_BYTES).contains(&self.segment_bytes) {
             return Err(HistoryError::Invalid {
                 what: "segment_bytes",
@@ -104,14 +97,7 @@ impl LogConfig {
                 expected: "from 4096 to 1 GiB",
             });
         }
-        if self.segment_span.is_zero() {
-            return Err(HistoryError::Invalid {
-                what: "segment_span",
-                value: "0s".into(),
-                expected: "a positive duration",
-            });
-        }
-        Ok(())
+        positive("segment_span", self.segment_span)
     }
 }
 
@@ -168,15 +154,20 @@ impl HistoryConfig {
                 });
             }
         }
-        if self.retention_every.is_zero() {
-            return Err(HistoryError::Invalid {
-                what: "retention_every",
-                value: "0s".into(),
-                expected: "a positive duration",
-            });
-        }
-        Ok(())
+        positive("retention_every", self.retention_every)
     }
+}
+
+/// Checks a duration setting is not zero.
+fn positive(what: &'static str, value: Duration) -> Result<(), HistoryError> {
+    if value.is_zero() {
+        return Err(HistoryError::Invalid {
+            what,
+            value: "0s".into(),
+            expected: "a positive duration",
+        });
+    }
+    Ok(())
 }
 
 /// A quarter of the soft limit on open files (at least 16, at most 4,096).

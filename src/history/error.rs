@@ -80,6 +80,9 @@ pub enum HistoryError {
     /// The writer's queue is full: the record was dropped (and counted).
     #[error("the history writer is {0} records behind; the record was dropped")]
     QueueFull(usize),
+    /// Records were written but could not be flushed to disk.
+    #[error("history written but not flushed to disk: {0}")]
+    Flush(crate::persist::PersistError),
     /// The writer thread is not running (it could not start, or it stopped).
     #[error("the history writer is not running")]
     Closed,

@@ -158,7 +158,9 @@ impl Segments {
         let mut total = newer + self.sealed.iter().map(|s| s.records).sum::<u64>();
         let mut removed = 0;
         while let Some(oldest) = self.sealed.front().copied() {
-            if oldest.max >= cutoff && total - oldest.records < retention.max_records {
+            // A clock gone wrong (NaN) ages nothing.
+            let aged = cutoff.is_finite() && oldest.max < cutoff;
+            if !aged && total - oldest.records < retention.max_records {
                 break;
             }
             dir.remove(&kind.sealed_name(oldest.seq))?;

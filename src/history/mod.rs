@@ -52,7 +52,7 @@ pub use audit::{AuditEntry, AuditTrail, CLI};
 pub use config::{HistoryConfig, LogConfig, Query, Retention};
 pub use error::HistoryError;
 pub use time::{parse_rfc3339, rfc3339, rfc3339_seconds};
-pub use writer::HistoryStats;
+pub use writer::{FlushAck, Flushed, HistoryStats};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,7 +64,7 @@ use crate::record::CycleRecord;
 use fs::Dir;
 use log::HISTORY_LOG;
 use reader::LogReader;
-use writer::{Ack, Queue, Writer};
+use writer::{Queue, Writer};
 
 /// The log name of what belongs to no bot (autoscale steps). Bot names never
 /// start with `.`, so it cannot be taken by a bot.
@@ -266,6 +266,28 @@ impl History {
     /// `clock` dates retention (and the audit trail's).
     ///
     /// Fails with [`HistoryError::Locked`] while another process writes it.
+    ///
+    /// ```
+    /// use kaizen::decision::Decision;
+    /// use kaizen::history::{History, HistoryConfig, Query, rfc3339};
+    /// use kaizen::host::SystemClock;
+    /// use kaizen::record::{CycleRecord, Reason};
+    /// use std::sync::Arc;
+    ///
+    /// let state = tempfile::tempdir()?;
+    /// let history = History::open(state.path(), HistoryConfig::default(), Arc::new(SystemClock))?;
+    /// let bot: Arc<str> = Arc::from("alpha");
+    /// let record = CycleRecord::skip(&bot, &bot, 1_800_000_000.0, 0, Reason::Policy);
+    /// history.append("alpha", &Decision::Cycle(record))?; // queued: returns at once
+    /// history.flush().blocking_recv()??; // written, and on disk
+    /// let since = Query::between(Some(1_799_999_000.0), None);
+    /// for d in history.range("alpha", &since)? {
+    ///     if let Decision::Cycle(r) = d {
+    ///         assert_eq!(rfc3339(r.time), "2027-01-15T08:00:00.000Z");
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(
         root: &Path,
         config: HistoryConfig,
@@ -322,7 +344,7 @@ impl History {
 
     /// Answers once every record queued before this call is written (and,
     /// with `Fsync`, on disk), with the first write error if there was one.
-    pub fn flush(&self) -> Ack {
+    pub fn flush(&self) -> FlushAck {
         self.queue.flush()
     }
 

@@ -31,10 +31,15 @@ use super::{HistoryError, is_log_name};
 use crate::decision::Decision;
 use crate::host::Clock;
 use crate::persist::Durability;
-/// Answered once a flush is done: `Err` with the first write error.
-pub type Ack = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
-type AckSender = tokio::sync::oneshot::Sender<Result<(), String>>;
+/// What a flush is answered with: `Ok(())`, or the first error since the
+/// previous answer.
+pub type Flushed = Result<(), Arc<HistoryError>>;
+
+/// The answer to [`History::flush`](super::History::flush).
+pub type FlushAck = tokio::sync::oneshot::Receiver<Flushed>;
+
+type AckSender = tokio::sync::oneshot::Sender<Flushed>;
 
 /// What waits for the writer thread.
 #[derive(Default)]
@@ -94,13 +99,13 @@ impl Queue {
         Ok(())
     }
 
-    /// An [`Ack`] answered once everything queued before it is written (and
+    /// A [`FlushAck`] answered once everything queued before it is written (and
     /// flushed to disk with `Fsync`).
-    pub fn flush(&self) -> Ack {
+    pub fn flush(&self) -> FlushAck {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut pending = self.lock();
         if pending.closed {
-            let _ = tx.send(Err(HistoryError::Closed.to_string()));
+            let _ = tx.send(Err(Arc::new(HistoryError::Closed)));
         } else {
             pending.acks.push(tx);
             self.ready.notify_one();
@@ -270,7 +275,7 @@ impl Writer {
 
     /// Flushes what was written since the last flush to disk (with `Fsync`):
     /// one `syncfs` of the history's file system on Linux.
-    fn sync(&mut self) -> Result<(), String> {
+    fn sync(&mut self) -> Flushed {
         if self.unsynced.is_none() {
             return Ok(());
         }
@@ -283,13 +288,13 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "history written but not flushed to disk");
-                Err(e.to_string())
+                Err(Arc::new(HistoryError::Flush(e)))
             }
         }
     }
 
     /// Writes one batch; the first error, in words, for the acknowledgements.
-    fn write_batch(&mut self, items: Vec<(Arc<str>, Decision)>) -> Result<(), String> {
+    fn write_batch(&mut self, items: Vec<(Arc<str>, Decision)>) -> Flushed {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         let mut by_bot: HashMap<Arc<str>, Vec<Decision>> = HashMap::new();
         for (bot, decision) in items {
@@ -315,7 +320,7 @@ impl Writer {
                     tracing::error!(bot = %bot, error = %e, records = count, "history not written");
                     self.stats.failed.fetch_add(count, Ordering::Relaxed);
                     self.forget(&bot);
-                    first_error.get_or_insert_with(|| e.to_string());
+                    first_error.get_or_insert_with(|| Arc::new(e));
                 }
             }
         }
@@ -401,7 +406,8 @@ impl Writer {
 
     fn retain_if_due(&mut self) {
         let now = self.clock.now();
-        if now < self.next_retention {
+        // A clock gone wrong (NaN) neither ages records nor moves the schedule.
+        if now.is_nan() || now < self.next_retention {
             return;
         }
         self.next_retention = now + self.config.retention_every.as_secs_f64();

@@ -10,16 +10,16 @@
 
 #![cfg(unix)]
 
+use crate::support::parsed_lines;
 use kaizen::decision::{Decision, EngineEvent, EngineEventKind};
 use kaizen::history::{FLEET, History, HistoryConfig, HistoryReader, LogConfig, Query};
 use kaizen::host::SystemClock;
 use kaizen::persist::Durability;
 use rand::{Rng, SeedableRng};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const CHILD_DIR: &str = "KAIZEN_HISTORY_CRASH_DIR";
@@ -119,23 +119,13 @@ fn killed_mid_append_every_whole_record_survives() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(n) = line
-                    .strip_prefix("acked ")
-                    .and_then(|n| n.parse::<u64>().ok())
-                {
-                    let _ = tx.send(n);
-                }
-            }
-        });
+        let acked_line = |line: &str| line.strip_prefix("acked ")?.parse::<u64>().ok();
+        let (rx, reader) = parsed_lines(&mut child, acked_line);
         // Let it write two batches past what it had, then kill it while it
         // writes the next one (at a moment that varies by round).
         let target = acked + 40;
         loop {
-            let n = rx
+            let (_, n) = rx
                 .recv_timeout(Duration::from_secs(60))
                 .unwrap_or_else(|e| {
                     panic!("round {round}: no acknowledgement from the child: {e}")
@@ -169,7 +159,7 @@ fn killed_mid_append_every_whole_record_survives() {
         child.kill().unwrap();
         child.wait().unwrap();
         reader.join().unwrap();
-        while let Ok(n) = rx.try_recv() {
+        while let Ok((_, n)) = rx.try_recv() {
             acked = acked.max(n);
         }
         torn_rounds += u32::from(torn(tmp.path()));
