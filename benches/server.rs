@@ -29,14 +29,12 @@ fn fleet() -> std::net::SocketAddr {
             let live = Arc::new(LiveState::default());
             let monitor = Monitor::start(
                 MonitorParts {
-                    decisions: registry.subscribe(),
-                    publisher: registry.publisher(),
-                    history: None,
-                    timings: registry.timings(),
-                    clock: Arc::new(clock.clone()),
-                    probe: Box::new(FixedProbe::default()),
-                    state_root: None,
                     observers: vec![Box::new(LiveObserver(live.clone()))],
+                    ..MonitorParts::new(
+                        &registry,
+                        Arc::new(clock.clone()),
+                        Box::new(FixedProbe::default()),
+                    )
                 },
                 MonitorConfig::default(),
             )

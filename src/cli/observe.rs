@@ -106,14 +106,10 @@ impl Observing {
         };
         let monitor = Monitor::start(
             MonitorParts {
-                decisions: registry.subscribe(),
-                publisher: registry.publisher(),
                 history: history.clone(),
-                timings: registry.timings(),
-                clock: clock.clone(),
-                probe,
                 state_root: Some(state.to_path_buf()),
                 observers,
+                ..MonitorParts::new(registry, clock.clone(), probe)
             },
             MonitorConfig {
                 alerts,
@@ -313,14 +309,13 @@ impl BenchObserving {
             .then(|| {
                 Monitor::start(
                     MonitorParts {
-                        decisions: registry.subscribe(),
-                        publisher: registry.publisher(),
                         history: history.clone(),
-                        timings: registry.timings(),
-                        clock: clock.clone(),
-                        probe: Box::new(FixedProbe::default()),
-                        state_root: None,
                         observers,
+                        ..MonitorParts::new(
+                            registry,
+                            clock.clone(),
+                            Box::new(FixedProbe::default()),
+                        )
                     },
                     MonitorConfig::default(),
                 )

@@ -137,6 +137,28 @@ pub struct MonitorParts {
     pub observers: Vec<Box<dyn Observer>>,
 }
 
+impl MonitorParts {
+    /// Wired to `registry`'s decision stream and timings, dated by `clock`,
+    /// reading `probe`; no history, no models folder, no observers (set
+    /// those with struct update syntax).
+    pub fn new(
+        registry: &crate::registry::RegistryHandle,
+        clock: Arc<dyn Clock>,
+        probe: Box<dyn ResourceProbe>,
+    ) -> Self {
+        MonitorParts {
+            decisions: registry.subscribe(),
+            publisher: registry.publisher(),
+            history: None,
+            timings: registry.timings(),
+            clock,
+            probe,
+            state_root: None,
+            observers: Vec::new(),
+        }
+    }
+}
+
 /// The running monitor. Dropping it (or [`stop`](Monitor::stop)) handles
 /// what the stream still holds and ends the thread.
 pub struct Monitor {

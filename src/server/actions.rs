@@ -15,10 +15,10 @@ use super::api::{Reply, engine_addr};
 use super::error::ApiError;
 use super::guard::Who;
 use crate::autoscale::AutoscaleConfig;
+use crate::autoscale::AutoscaleRequest;
 use crate::history::AuditEntry;
 use crate::models::{ModelRegistry, ModelsError, RegistryConfig, VersionId};
 use crate::present::with_rfc3339_times;
-use crate::autoscale::AutoscaleRequest;
 
 /// Reads a JSON body of at most `limit` bytes; an empty body is `T::default()`.
 async fn body<T: DeserializeOwned + Default>(
@@ -160,8 +160,7 @@ pub(super) async fn run(
             .parts
             .registry
             .run_cycle(&engine, asked.energy)
-            .await
-            .map_err(|e| ApiError::from_kaizen(&e))?;
+            .await?;
         Ok(actix_web::HttpResponse::Ok().json(with_rfc3339_times(&record)))
     }
     .await;
@@ -208,8 +207,7 @@ pub(super) async fn autoscale(
                 resources: None,
                 config: Some(config),
             })
-            .await
-            .map_err(|e| ApiError::from_kaizen(&e))?;
+            .await?;
         Ok(actix_web::HttpResponse::Ok().json(with_rfc3339_times(&record)))
     }
     .await;

@@ -65,17 +65,12 @@ pub(super) async fn engine_addr(
     match state.parts.registry.engine(&name).await {
         Ok(Some(addr)) => Ok((name, addr)),
         Ok(None) => Err(ApiError::unknown_bot(bot)),
-        Err(e) => Err(ApiError::from_kaizen(&e)),
+        Err(e) => Err(e.into()),
     }
 }
 
 pub(super) async fn engines(state: web::Data<AppState>) -> Reply {
-    let report = state
-        .parts
-        .registry
-        .status()
-        .await
-        .map_err(|e| ApiError::from_kaizen(&e))?;
+    let report = state.parts.registry.status().await?;
     state.parts.live.refreshed(&report);
     let firing = firing(&state);
     let engines: Vec<Value> = report
@@ -282,12 +277,7 @@ pub(super) fn catalog_json(c: &crate::models::Catalog) -> Value {
 }
 
 pub(super) async fn autoscale(state: web::Data<AppState>) -> Reply {
-    let report = state
-        .parts
-        .registry
-        .status()
-        .await
-        .map_err(|e| ApiError::from_kaizen(&e))?;
+    let report = state.parts.registry.status().await?;
     let now = state.parts.clock.now();
     let last = report.autoscale.last();
     let last_change = report

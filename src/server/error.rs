@@ -107,6 +107,12 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+impl From<crate::Error> for ApiError {
+    fn from(e: crate::Error) -> Self {
+        Self::from_kaizen(&e)
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status

@@ -402,33 +402,105 @@ fn metrics_follow_prometheus_conventions_and_pass_promtool() {
             .lines()
             .any(|l| l.contains("_bucket{") && l.contains("bot="))
     );
-    let Some(promtool) = which("promtool") else {
-        eprintln!(
-            "SKIPPED the promtool half: promtool is not installed (apt-get install prometheus); .ci/run installs it"
+    // Every series the example alerting rules ask for is exposed.
+    let rules = std::fs::read_to_string(examples().join("alerts.yml")).unwrap();
+    for name in metric_names(&rules) {
+        assert!(
+            text.lines().any(|l| l
+                .strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))),
+            "examples/prometheus/alerts.yml uses {name}, which /metrics does not expose"
         );
+    }
+    let Some(out) = promtool(&["check", "metrics"], Some(&text)) else {
         return;
     };
-    let mut child = std::process::Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "promtool check metrics: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn example_alert_rules_and_scrape_config_pass_promtool() {
+    let dir = examples();
+    let rules = dir.join("alerts.yml");
+    let config = dir.join("prometheus.yml");
+    // The four conditions of kaizen's own alert rules are there.
+    let text = std::fs::read_to_string(&rules).unwrap();
+    for needle in [
+        "kaizen_bot_cycle_failures_total",
+        "kaizen_tick_latency_seconds_bucket",
+        "kaizen_resource_usage_ratio",
+        "alert=\"model_degradation\"",
+    ] {
+        assert!(text.contains(needle), "alerts.yml lacks {needle}");
+    }
+    for args in [
+        ["check", "rules", rules.to_str().unwrap()],
+        ["check", "config", config.to_str().unwrap()],
+    ] {
+        let Some(out) = promtool(&args, None) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "promtool {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// examples/prometheus.
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus")
+}
+
+/// The `kaizen_…` names a rules file uses.
+fn metric_names(rules: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = rules;
+    while let Some(i) = rest.find("kaizen_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    assert!(!names.is_empty(), "no kaizen_ metric in the rules");
+    names
+}
+
+/// Runs `promtool args…` with `input` on its stdin; None (said on stderr)
+/// when promtool is not installed.
+fn promtool(args: &[&str], input: Option<&str>) -> Option<std::process::Output> {
+    let Some(promtool) = which("promtool") else {
+        eprintln!(
+            "SKIPPED promtool {}: promtool is not installed (Debian's `prometheus` package; .ci/run installs it)",
+            args.join(" ")
+        );
+        return None;
+    };
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(promtool)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(input) = input {
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    drop(stdin);
+    Some(child.wait_with_output().unwrap())
 }
 
 /// The path of a program on PATH.

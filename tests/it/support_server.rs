@@ -109,17 +109,17 @@ impl Fleet {
                 let live = Arc::new(LiveState::default());
                 let monitor = Monitor::start(
                     MonitorParts {
-                        decisions: registry.subscribe(),
-                        publisher: registry.publisher(),
                         history: Some(history.clone()),
-                        timings: registry.timings(),
-                        clock: Arc::new(clock.clone()),
-                        probe: Box::new(FixedProbe::new(Resources {
-                            cpu: 0.1,
-                            memory: 0.2,
-                        })),
                         state_root: Some(root.clone()),
                         observers: vec![Box::new(LiveObserver(live.clone()))],
+                        ..MonitorParts::new(
+                            &registry,
+                            Arc::new(clock.clone()),
+                            Box::new(FixedProbe::new(Resources {
+                                cpu: 0.1,
+                                memory: 0.2,
+                            })),
+                        )
                     },
                     MonitorConfig {
                         evaluate_every: Duration::from_millis(50),
