@@ -78,9 +78,15 @@ pub struct MonitorStats {
     firing: Mutex<Vec<AlertEvent>>,
     resources: Mutex<Option<Resources>>,
     latency_p99: Mutex<Option<f64>>,
+    rules: AlertConfig,
 }
 
 impl MonitorStats {
+    /// The alert rules' thresholds this monitor evaluates.
+    pub fn rules(&self) -> &AlertConfig {
+        &self.rules
+    }
+
     /// Items of the stream the monitor handled.
     pub fn observed(&self) -> u64 {
         self.observed.load(Ordering::Relaxed)
@@ -186,7 +192,10 @@ impl Monitor {
                 "a duration above 0",
             ));
         }
-        let stats = Arc::new(MonitorStats::default());
+        let stats = Arc::new(MonitorStats {
+            rules: config.alerts.clone(),
+            ..MonitorStats::default()
+        });
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let mut worker = Worker {
             latency: LatencyWindow::new(config.alerts.latency_window_secs),

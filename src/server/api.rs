@@ -296,17 +296,13 @@ pub(super) async fn autoscale(state: web::Data<AppState>) -> Reply {
 
 pub(super) async fn alerts(state: web::Data<AppState>) -> Reply {
     let recent: Vec<_> = lock(&state.parts.live.alerts).iter().cloned().collect();
-    let rules = state
-        .parts
-        .monitor
-        .as_ref()
-        .map(|_| json!(crate::alert::AlertConfig::default()));
+    let rules = state.parts.monitor.as_ref().map(|m| json!(m.rules()));
     ok(with_rfc3339_times(&json!({
         "firing": firing(&state),
         "recent": recent,
         "latency_p99_secs": state.parts.monitor.as_ref().and_then(|m| m.latency_p99()),
         "resources": state.parts.monitor.as_ref().and_then(|m| m.resources()),
-        "defaults": rules,
+        "rules": rules,
     })))
 }
 

@@ -80,7 +80,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "get",
         "/api/v1/alerts",
-        "Alerts firing now and the last alert events.",
+        "Alerts firing now, the last alert events and the thresholds of the rules in effect.",
     ),
     (
         "get",

@@ -63,7 +63,12 @@ fn every_read_route_answers_on_loopback_without_a_token() {
     assert_eq!(models["registry"], false);
     let scale = get(&f.url("/api/v1/autoscale"), None).json();
     assert_eq!(scale["conditions"][0]["reason"], "NoStepYet");
-    assert!(get(&f.url("/api/v1/alerts"), None).json()["firing"].is_array());
+    let alerts = get(&f.url("/api/v1/alerts"), None).json();
+    assert!(alerts["firing"].is_array());
+    assert_eq!(
+        alerts["rules"]["resource_use"], 0.9,
+        "the rules in effect: {alerts}"
+    );
     assert!(get(&f.url("/api/v1/audit"), None).json()["entries"].is_array());
     let doc = get(&f.url("/api/v1/openapi.json"), None).json();
     assert_eq!(doc["openapi"], "3.1.0");

@@ -298,10 +298,7 @@ fn the_dashboard_shows_live_charts_and_its_pause_button_pauses_an_engine() {
         "document.querySelectorAll('#decisions tbody tr').length >= 10",
     );
     if let Some(path) = std::env::var_os("KAIZEN_SCREENSHOT") {
-        let shot = page.call(
-            "Page.captureScreenshot",
-            json!({"format": "png"}),
-        );
+        let shot = page.call("Page.captureScreenshot", json!({"format": "png"}));
         std::fs::write(&path, base64_decode(shot["data"].as_str().unwrap())).unwrap();
     }
     page.eval("true");

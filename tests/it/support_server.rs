@@ -123,6 +123,11 @@ impl Fleet {
                     },
                     MonitorConfig {
                         evaluate_every: Duration::from_millis(50),
+                        // Not the default, so the API shows the rules in effect.
+                        alerts: kaizen::alert::AlertConfig {
+                            resource_use: 0.9,
+                            ..Default::default()
+                        },
                         ..MonitorConfig::default()
                     },
                 )
