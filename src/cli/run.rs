@@ -105,6 +105,13 @@ async fn serve(
     let mut registry = RegistryHandle::builder(RegistryConfig {
         state_root: Some(args.state.clone()),
         autoscale: autoscale.clone(),
+        // `--once` shows every cycle's full record; on a timer a round does
+        // not wait for a slow pipeline (its record comes when it ends).
+        round_wait: if args.once {
+            Duration::MAX
+        } else {
+            RegistryConfig::default().round_wait
+        },
         ..RegistryConfig::default()
     });
     let copy = template.map(|template| {

@@ -315,24 +315,59 @@ impl Actor for SelfImprovementEngine {
     }
 }
 
-impl Handler<Tick> for SelfImprovementEngine {
-    type Result = ActorResponse<Self, CycleRecord>;
-
-    fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
+impl SelfImprovementEngine {
+    /// Decides a tick: a skip at once, or a cycle started.
+    fn tick(&mut self, msg: Tick, ctx: &mut Context<Self>) -> Step {
         self.resources = msg.resources;
         if let Some(reason) = self.phase.skip_reason(self.core.paused()) {
             let record = self.core.skip_record(msg.now, reason);
             self.emit(&record);
-            return ActorResponse::reply(record);
+            return Step::Ready(record);
         }
         match self
             .core
             .plan_tick(msg.now, msg.resources, &self.wiring.hosts)
         {
-            Ok(TickPlan::Skip(record)) => ActorResponse::reply(self.finish_skip(record, ctx)),
-            Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx).respond(),
-            Err(e) => ActorResponse::reply(self.internal_error(msg.now, &e)),
+            Ok(TickPlan::Skip(record)) => Step::Ready(self.finish_skip(record, ctx)),
+            Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx),
+            Err(e) => Step::Ready(self.internal_error(msg.now, &e)),
         }
+    }
+}
+
+impl Handler<Tick> for SelfImprovementEngine {
+    type Result = ActorResponse<Self, CycleRecord>;
+
+    fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
+        self.tick(msg, ctx).respond()
+    }
+}
+
+impl Handler<RoundTick> for SelfImprovementEngine {
+    type Result = MessageResult<RoundTick>;
+
+    /// Answers at once: a cycle still running goes on in the background and
+    /// its record comes through the answer's channel (and, as always, on
+    /// the decision stream).
+    fn handle(&mut self, msg: RoundTick, ctx: &mut Self::Context) -> Self::Result {
+        let now = msg.0.now;
+        MessageResult(match self.tick(msg.0, ctx) {
+            Step::Ready(record) => TickAnswer::Done(record),
+            Step::Wait(cycle) => {
+                let busy = CycleRecord::skip(
+                    self.core.name(),
+                    self.core.bot(),
+                    now,
+                    self.core.cycles(),
+                    Reason::Busy,
+                );
+                let (tx, done) = tokio::sync::oneshot::channel();
+                ctx.spawn(cycle.map(move |record, _, _| {
+                    let _ = tx.send(record);
+                }));
+                TickAnswer::Running { busy, done }
+            }
+        })
     }
 }
 

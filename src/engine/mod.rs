@@ -37,6 +37,7 @@ pub use messages::{
     EngineExited, Flush, Pause, RecordMetrics, Resume, RunCycle, SetWeights, Shutdown, Status,
     Stop, Tick,
 };
+pub(crate) use messages::{RoundTick, TickAnswer};
 
 use crate::{Error, Result};
 

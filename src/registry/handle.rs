@@ -239,7 +239,10 @@ impl RegistryHandle {
             .map_err(gone)
     }
 
-    /// Ticks every engine concurrently; returns each engine's record, by name.
+    /// Ticks every engine concurrently; returns each engine's record, by
+    /// name. A cycle still running after [`RegistryConfig::round_wait`] is
+    /// reported `busy`; its full record comes on the decision stream when
+    /// it ends.
     pub async fn run_all_cycles(&self) -> Result<BTreeMap<String, CycleRecord>> {
         self.addr.send(RunAll).await.map_err(gone)?
     }
@@ -342,6 +345,7 @@ impl Handler<RunAll> for ImprovementEngineRegistry {
         Box::pin(
             self.round()
                 .into_actor(self)
+                .then(|round, act, _| round.settle(act.round_wait()).into_actor(act))
                 .map(|answers, act, ctx| Ok(act.collect_round(answers, ctx))),
         )
     }

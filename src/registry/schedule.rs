@@ -1,10 +1,11 @@
 //! When the registry's timer fires next, and which ticks it drops.
 //!
 //! The timer aims at fixed deadlines `start + k·period`. When it fires late
-//! (the machine stalled, or a round of cycles ran long), every deadline that
-//! has already passed is dropped, not replayed: the next round runs at the
-//! first deadline still in the future. A tick whose deadline comes while the
-//! previous round is still running is dropped too.
+//! (the machine stalled), every deadline that has already passed is dropped,
+//! not replayed: the next round runs at the first deadline still in the
+//! future. A tick whose deadline comes while the engines have not all
+//! answered the previous round's ticks (a thread is blocked) is dropped too;
+//! cycles still running do not hold up the next round.
 
 use std::time::{Duration, Instant};
 
