@@ -14,6 +14,7 @@ use kaizen::engine::{EngineBuilder, Origin};
 use kaizen::persist::{Inspected, inspect_json};
 use kaizen::record::{CycleAction, CycleRecord};
 use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
+use kaizen::runtime::StateLock;
 use kaizen::spec::{SpecDuration, load_dir};
 
 /// Arguments of `kaizen run`.
@@ -93,11 +94,14 @@ pub fn run(args: RunArgs) -> Result<()> {
         ..AutoscaleConfig::default()
     };
     autoscale.validate()?;
-    actix::System::new().block_on(serve(args, builders, template, autoscale))
+    // One process per state folder: refused at once if another holds it.
+    let lock = StateLock::acquire(&args.state)?;
+    actix::System::new().block_on(serve(args, lock, builders, template, autoscale))
 }
 
 async fn serve(
     args: RunArgs,
+    lock: StateLock,
     builders: Vec<EngineBuilder>,
     template: Option<EngineBuilder>,
     autoscale: AutoscaleConfig,
@@ -113,7 +117,8 @@ async fn serve(
             RegistryConfig::default().round_wait
         },
         ..RegistryConfig::default()
-    });
+    })
+    .state_lock(lock);
     let copy = template.map(|template| {
         let origin = Origin::Template(template.name().to_string());
         move |name: &str| {

@@ -128,7 +128,13 @@ pub fn run(args: StatusArgs) -> Result<()> {
         .with_context(|| format!("cannot read the state folder {}", args.state.display()))?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
+        // Bots' folders only: `.kaizen/` holds kaizen's own files.
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+        })
         .collect();
     dirs.sort();
     let mut problems = Vec::new();

@@ -24,6 +24,7 @@
 //!   result is `None`.
 
 mod finite;
+pub mod root;
 pub mod writer;
 
 pub use finite::{NonFiniteAt, check as check_finite};

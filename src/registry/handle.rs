@@ -16,7 +16,7 @@ use crate::engine::{EngineBuilder, RunCycle, SelfImprovementEngine, Shutdown};
 use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
 use crate::persist::PersistError;
 use crate::record::CycleRecord;
-use crate::runtime::Services;
+use crate::runtime::{Services, StateLock};
 use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
@@ -78,9 +78,18 @@ pub struct RegistryBuilder {
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
     services: Option<Services>,
+    lock: Option<StateLock>,
 }
 
 impl RegistryBuilder {
+    /// The state folder's lock, when the caller took it already (the CLI
+    /// does, before it touches the folder). Without it, `start` takes the
+    /// lock of `state_root` itself.
+    pub fn state_lock(mut self, lock: StateLock) -> Self {
+        self.lock = Some(lock);
+        self
+    }
+
     /// The clock cycles are stamped with (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -115,7 +124,10 @@ impl RegistryBuilder {
 
     /// Starts the registry actor on the current arbiter, and its worker
     /// arbiters. Must be called inside an actix system
-    /// ([`Error::NoActixSystem`] otherwise).
+    /// ([`Error::NoActixSystem`] otherwise). With a `state_root`, the
+    /// registry holds the folder's [`StateLock`] until it has shut down:
+    /// another registry on the same folder, in this process or another, is
+    /// refused with [`Error::StateLocked`].
     pub fn start(self) -> Result<RegistryHandle> {
         if actix::System::try_current().is_none() {
             return Err(Error::NoActixSystem {
@@ -123,6 +135,18 @@ impl RegistryBuilder {
             });
         }
         self.config.autoscale.validate()?;
+        let lock = match (&self.config.state_root, self.lock) {
+            (None, _) => None,
+            (Some(root), Some(lock)) if lock.root() == root => Some(lock),
+            (Some(root), Some(lock)) => {
+                return Err(Error::invalid(
+                    "registry state lock",
+                    lock.root().display(),
+                    format!("the lock of the state root {}", root.display()),
+                ));
+            }
+            (Some(root), None) => Some(StateLock::acquire(root)?),
+        };
         let probe: Box<dyn ResourceProbe> = match self.probe {
             Some(p) => p,
             None => match SysinfoProbe::new() {
@@ -165,6 +189,7 @@ impl RegistryBuilder {
             retiring: BTreeMap::new(),
             scaling: false,
             stopping: false,
+            lock,
         };
         Ok(RegistryHandle {
             addr: registry.start(),
@@ -215,6 +240,7 @@ impl RegistryHandle {
             factory: None,
             approval: None,
             services: None,
+            lock: None,
         }
     }
 
@@ -530,7 +556,9 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
                     }
                     .into_actor(act)
                 })
-                .map(|result, _, ctx: &mut Context<Self>| {
+                .map(|result, act, ctx: &mut Context<Self>| {
+                    // Everything is on disk: the folder is free for the next process.
+                    act.lock = None;
                     ctx.stop();
                     result
                 }),

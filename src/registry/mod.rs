@@ -165,6 +165,8 @@ pub struct ImprovementEngineRegistry {
     /// host can bring them back.
     dormant: BTreeMap<Arc<str>, EngineEntry>,
     stopping: bool,
+    /// The state folder's lock, held until shutdown has saved everything.
+    lock: Option<crate::runtime::StateLock>,
 }
 
 impl Actor for ImprovementEngineRegistry {

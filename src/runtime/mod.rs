@@ -9,15 +9,19 @@
 //!   (its implementation lives with the rest of persistence, in
 //!   [`crate::persist::writer`]).
 //!
-//! [`Services`] bundles the three. `Services::default()` is the process-wide
+//! - [`StateLock`] ([`state_lock`]): one process per state folder.
+//!
+//! [`Services`] bundles the first three. `Services::default()` is the process-wide
 //! set; a registry hands its services to every engine it starts.
 
 pub mod learners;
 pub mod locks;
+pub mod state_lock;
 
 pub use crate::persist::StateWriter;
 pub use learners::{Learned, LearnerJob, LearnerPool};
 pub use locks::{BotGuard, BotLock, BotLocks};
+pub use state_lock::StateLock;
 
 /// The services engines share. `Default` is the process-wide set, so every
 /// engine of a process takes the same bot locks (no two run one bot's
