@@ -3,7 +3,7 @@
 (and mpmath where a distribution's own values are checked to 1e-12).
 
 Usage:  python3 scripts/reference/stats_reference.py SECTION > tests/data/stats/SECTION.json
-SECTION is one of: significance.
+SECTION is one of: significance, abtest, offpolicy.
 
 Without scipy on the interpreter, the script makes a virtual environment
 under /tmp, installs numpy, scipy and mpmath into it with pip, and runs itself again
@@ -175,7 +175,162 @@ def significance():
     }
 
 
-SECTIONS = {"significance": significance}
+def abtest():
+    """A stream of outcomes on an irregular arm schedule; after every outcome,
+    the mixture e-value, confidence sequence and decision recomputed from the
+    raw prefix with numpy (not by streaming), plus the closed-form Bayes
+    factor checked against a numerical double integral over sigma and the
+    standardised uplift."""
+    from scipy import integrate, optimize
+
+    alpha, delta, tuned_for = 0.05, 0.1, 200
+    two_l = 2 * np.log(1 / alpha)
+    c_opt = optimize.brentq(lambda c: c - 1 - np.log(c) - two_l, 1.0 + 1e-9, 100.0, xtol=1e-15)
+    g = (c_opt - 1) / (tuned_for / 4)
+
+    rng = np.random.default_rng(77)
+    n_total = 120
+    arms = np.where(rng.random(n_total) < 0.35, 1, 0)  # 1 = challenger
+    arms[:2] = [0, 1]
+    values = rng.normal(1.0, 1.0, n_total) + 0.8 * arms
+    values = np.asarray(short(values))
+
+    def stats_of(k):
+        z, y = arms[:k], values[:k]
+        if z.sum() == 0 or z.sum() == k or k < 3:
+            return None
+        design = np.column_stack([np.ones(k), z])
+        coef, rss, *_ = np.linalg.lstsq(design, y, rcond=None)
+        rss = float(np.sum((y - design @ coef) ** 2))
+        info = 1.0 / np.linalg.inv(design.T @ design)[1, 1]
+        return {"n": k, "uplift": float(coef[1]), "rss": rss, "info": float(info)}
+
+    def log_bf(st, theta0):
+        n, nu = st["n"], st["n"] - 2
+        s = np.sqrt(st["rss"] / nu)
+        t2 = ((st["uplift"] - theta0) * np.sqrt(st["info"]) / s) ** 2
+        c = 1 + g * st["info"]
+        return -0.5 * np.log(c) + 0.5 * (n - 1) * (np.log1p(t2 / nu) - np.log1p(t2 / (nu * c)))
+
+    def integral_bf(st, theta0):
+        """m1/m0 with u = (uplift - theta0) sqrt(I), prior d(sigma)/sigma,
+        standardised uplift ~ N(0, g): numerically, sigma = sigma0 e^s."""
+        nu = st["n"] - 2
+        u = (st["uplift"] - theta0) * np.sqrt(st["info"])
+        sigma0 = np.sqrt(st["rss"] / nu)
+        big_i = st["info"]
+
+        def log_common(s):
+            sigma = sigma0 * np.exp(s)
+            return -(nu + 1) * np.log(sigma) - st["rss"] / (2 * sigma**2)
+
+        ref = log_common(0.0)
+
+        def f0(s):
+            sigma = sigma0 * np.exp(s)
+            return np.exp(log_common(s) - ref - u**2 / (2 * sigma**2))
+
+        def f1(d, s):
+            sigma = sigma0 * np.exp(s)
+            gauss = np.exp(-d * d / (2 * g)) / np.sqrt(2 * np.pi * g)
+            return np.exp(log_common(s) - ref - (u - sigma * d * np.sqrt(big_i)) ** 2 / (2 * sigma**2)) * gauss
+
+        m0 = integrate.quad(f0, -12, 12, epsabs=0, epsrel=1e-13, limit=400)[0]
+        width = 14 * np.sqrt(g)
+        m1 = integrate.dblquad(f1, -12, 12, -width, width, epsabs=0, epsrel=1e-12)[0]
+        return m1 / m0
+
+    def cs(st):
+        n = st["n"]
+        c = 1 + g * st["info"]
+        if 0.5 * (n - 2) * np.log(c) <= np.log(1 / alpha):  # sup of the factor
+            return [None, None]
+        s = np.sqrt(st["rss"] / (n - 2))
+        f = lambda th: log_bf(st, th) - np.log(1 / alpha)  # noqa: E731
+        span = 1.0
+        while f(st["uplift"] + span) < 0:
+            span *= 2
+        radius = optimize.brentq(lambda r: f(st["uplift"] + r), 0.0, span, xtol=1e-15, rtol=1e-15)
+        assert s >= 0
+        return [st["uplift"] - radius, st["uplift"] + radius]
+
+    steps = []
+    checked = 0
+    for k in range(1, n_total + 1):
+        st = stats_of(k)
+        row = {"arm": "challenger" if arms[k - 1] else "serving", "value": float(values[k - 1])}
+        if st is None:
+            z, y = arms[:k], values[:k]
+            both = 0 < z.sum() < k
+            uplift = float(y[z == 1].mean() - y[z == 0].mean()) if both else None
+            row.update(evidence=1.0, uplift=uplift, confidence_sequence=[None, None], decision="continue")
+        else:
+            ev = float(np.exp(log_bf(st, delta))) if st["uplift"] > delta else float(np.exp(log_bf(st, st["uplift"])))
+            lo_hi = cs(st)
+            if ev >= 1 / alpha:
+                decision = "promote"
+            elif lo_hi[1] is not None and lo_hi[1] < delta:
+                decision = "hold"
+            else:
+                decision = "continue"
+            row.update(evidence=ev, uplift=st["uplift"], confidence_sequence=lo_hi, decision=decision)
+            if st["uplift"] > delta and k in (6, 12, 30, 60, 90, 120):
+                row["integral_evidence"] = integral_bf(st, delta)
+                assert abs(row["integral_evidence"] / ev - 1) < 1e-8, (k, row["integral_evidence"], ev)
+                checked += 1
+        steps.append(row)
+    assert checked >= 3, checked
+    return {
+        "generator": "scripts/reference/stats_reference.py abtest",
+        "scipy": scipy.__version__,
+        "numpy": np.__version__,
+        "config": {"alpha": alpha, "min_effect": delta, "tuned_for": tuned_for},
+        "g": g,
+        "steps": steps,
+    }
+
+
+def offpolicy():
+    """IPS, SNIPS and doubly robust estimates with normal intervals on seeded
+    logged-bandit data, from the published formulas with numpy/scipy."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for n, alpha, skew in [(2, 0.05, 1.0), (5, 0.1, 1.0), (200, 0.05, 1.0), (1000, 0.01, 3.0)]:
+        propensity = np.asarray(short(rng.uniform(0.02, 1.0, n) ** skew))
+        propensity = np.clip(propensity, 1e-3, 1.0)
+        target = np.asarray(short(rng.uniform(0.0, 1.0, n)))
+        target[rng.random(n) < 0.2] = 0.0
+        target[0] = 0.7  # at least one action the candidate takes
+        reward = np.asarray(short(rng.normal(1.0, 2.0, n)))
+        q_logged = np.asarray(short(reward + rng.normal(0.0, 1.0, n)))
+        v_target = np.asarray(short(rng.normal(1.0, 0.5, n)))
+        w = target / propensity
+        z = stats.norm.ppf(1 - alpha / 2)
+
+        def entry(value, se):
+            return {"value": float(value), "std_error": float(se), "confidence_interval": [float(value - z * se), float(value + z * se)]}
+
+        ips_terms = w * reward
+        snips_value = np.sum(w * reward) / np.sum(w)
+        dr_terms = v_target + w * (reward - q_logged)
+        cases.append({
+            "alpha": alpha,
+            "log": [{"propensity": float(p), "target_probability": float(t), "reward": float(r)} for p, t, r in zip(propensity, target, reward)],
+            "predictions": [{"logged_action": float(q), "target_policy": float(v)} for q, v in zip(q_logged, v_target)],
+            "effective_sample_size": float(np.sum(w) ** 2 / np.sum(w**2)),
+            "ips": entry(np.mean(ips_terms), np.std(ips_terms, ddof=1) / np.sqrt(n)),
+            "snips": entry(snips_value, np.sqrt(np.sum(w**2 * (reward - snips_value) ** 2)) / np.sum(w)),
+            "doubly_robust": entry(np.mean(dr_terms), np.std(dr_terms, ddof=1) / np.sqrt(n)),
+        })
+    return {
+        "generator": "scripts/reference/stats_reference.py offpolicy",
+        "scipy": scipy.__version__,
+        "numpy": np.__version__,
+        "cases": cases,
+    }
+
+
+SECTIONS = {"significance": significance, "abtest": abtest, "offpolicy": offpolicy}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in SECTIONS:

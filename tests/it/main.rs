@@ -14,5 +14,8 @@ mod reliability_lock;
 mod reliability_rounds;
 mod sim_cli;
 mod state_round1;
+mod stats_abtest;
+mod stats_offpolicy;
 mod stats_significance;
+mod stats_validity;
 mod support;

@@ -2,32 +2,8 @@
 //! (issue 12, item 3): the numbers in `tests/data/stats/significance.json`
 //! come from `scripts/reference/stats_reference.py significance`.
 
+use crate::support::{assert_close, floats, reference};
 use kaizen::stats::{Significance, significance};
-use serde_json::Value;
-
-/// Loads a committed reference file from `tests/data/stats/`.
-pub fn reference(name: &str) -> Value {
-    let path = format!("{}/tests/data/stats/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// `|got − want| ≤ tol·(1 + |want|)`, with a message naming the case.
-pub fn assert_close(case: &str, what: &str, got: f64, want: f64, tol: f64) {
-    assert!(
-        (got - want).abs() <= tol * (1.0 + want.abs()),
-        "{case}: {what} = {got:e}, reference {want:e} (diff {:e})",
-        (got - want).abs()
-    );
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
 
 #[test]
 fn significance_agrees_with_scipy_on_every_reference_case() {

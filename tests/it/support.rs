@@ -295,3 +295,28 @@ impl Drop for Background {
         let _ = self.child.wait();
     }
 }
+
+/// Loads a committed reference file from `tests/data/stats/`.
+pub fn reference(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/data/stats/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `|got − want| ≤ tol·(1 + |want|)`, with a message naming the case.
+pub fn assert_close(case: &str, what: &str, got: f64, want: f64, tol: f64) {
+    assert!(
+        (got - want).abs() <= tol * (1.0 + want.abs()),
+        "{case}: {what} = {got:e}, reference {want:e} (diff {:e})",
+        (got - want).abs()
+    );
+}
+
+/// The numbers of a JSON array.
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
