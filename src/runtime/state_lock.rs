@@ -84,14 +84,14 @@ impl Drop for StateLock {
 /// The lock file, opened for reading and writing, created if missing; a
 /// symbolic link is refused (`ELOOP`).
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-    }
-    options.open(path)
+    crate::persist::no_follow(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
+    .open(path)
 }
 
 /// The pid the holder wrote into the lock file, when it is there.

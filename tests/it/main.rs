@@ -10,6 +10,7 @@ mod models_crash;
 mod registry_autoscale;
 mod registry_load;
 mod registry_supervision;
+mod reliability_links;
 mod reliability_lock;
 mod reliability_rounds;
 mod sim_cli;
