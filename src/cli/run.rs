@@ -50,11 +50,13 @@ pub struct RunArgs {
     pub json: bool,
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
+/// Seconds, or a number with a unit; at most 100 years.
+pub(super) fn duration(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>() {
-        Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|e| e.to_string()),
-        Err(_) => SpecDuration::parse(text).map(|d| d.0),
+        Ok(secs) => SpecDuration::from_secs(secs),
+        Err(_) => SpecDuration::parse(text),
     }
+    .map(|d| d.0)
 }
 
 /// Runs `kaizen run`.
@@ -296,5 +298,7 @@ mod tests {
         assert_eq!(duration("5m").unwrap(), Duration::from_secs(300));
         assert!(duration("soon").is_err());
         assert!(duration("-1").is_err());
+        assert!(duration("1e15").is_err(), "more than 100 years");
+        assert!(duration("40000d").is_err(), "more than 100 years");
     }
 }

@@ -164,15 +164,20 @@ pub fn run(args: StatusArgs) -> Result<()> {
     Ok(())
 }
 
-/// Unix seconds as an RFC 3339 UTC time (or the number, if out of range).
+/// Unix seconds as an RFC 3339 UTC time, or — outside the years 1970 to
+/// 9999, which RFC 3339 cannot write — the number of seconds.
 fn when(secs: f64) -> String {
-    std::time::Duration::try_from_secs_f64(secs)
-        .ok()
-        .and_then(|d| std::time::UNIX_EPOCH.checked_add(d))
-        .map_or_else(
-            || format!("{secs:.0}"),
-            |t| humantime::format_rfc3339_seconds(t).to_string(),
-        )
+    /// The first second of the year 10000.
+    const YEAR_10000: f64 = 253_402_300_800.0;
+    let time = (0.0..YEAR_10000)
+        .contains(&secs)
+        .then(|| std::time::Duration::try_from_secs_f64(secs).ok())
+        .flatten()
+        .and_then(|d| std::time::UNIX_EPOCH.checked_add(d));
+    match time {
+        Some(t) => humantime::format_rfc3339_seconds(t).to_string(),
+        None => format!("{secs:.0} s since 1970"),
+    }
 }
 
 fn render(view: &StatusView, problems: &[String]) -> String {
@@ -239,4 +244,17 @@ fn render(view: &StatusView, problems: &[String]) -> String {
         out.push_str(&format!("\nregistry: {p}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn times_far_in_the_future_or_past_are_shown_as_seconds() {
+        assert_eq!(when(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(when(1e15), "1000000000000000 s since 1970");
+        assert_eq!(when(-1e15), "-1000000000000000 s since 1970");
+        assert!(when(f64::MAX).ends_with(" s since 1970"));
+    }
 }

@@ -162,20 +162,26 @@ impl Drop for Group {
 }
 
 /// The last line of `stdout` that is a JSON object, decoded as a result.
+///
+/// A line is a JSON object by JSON's grammar, which puts no limit on
+/// numbers: the line is checked with `IgnoredAny`, which reads numbers
+/// without converting them. So a result whose numbers overflow (`1e999`) is
+/// the result line, and fails to decode: the cycle fails, instead of an
+/// earlier JSON line being taken silently.
 fn parse_result(program: &str, stdout: &[u8]) -> Result<AutomationResult, PipelineError> {
     let text = String::from_utf8_lossy(stdout);
     let line = text
         .lines()
         .rev()
         .map(str::trim)
-        .find(|l| l.starts_with('{') && serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .find(|l| l.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok())
         .ok_or_else(|| PipelineError::Output {
             program: program.to_string(),
             reason: "no line of stdout is a JSON object".into(),
         })?;
     serde_json::from_str(line).map_err(|e| PipelineError::Output {
         program: program.to_string(),
-        reason: format!("last JSON line is not a result ({e}): {line}"),
+        reason: format!("its last JSON line is not a result ({e}): {line}"),
     })
 }
 
@@ -257,6 +263,16 @@ mod tests {
         );
         let err = parse_result("p", b"{\"roi\": \"high\"}\n").unwrap_err();
         assert!(err.to_string().contains("not a result"), "{err}");
+    }
+
+    #[test]
+    fn a_result_line_whose_numbers_overflow_fails_instead_of_an_earlier_line() {
+        let out = b"{\"roi\":{\"roi\":1.0}}\n{\"roi\":{\"roi\":1e999}}\n";
+        let err = parse_result("p", out).unwrap_err();
+        assert!(matches!(err, PipelineError::Output { .. }), "{err:?}");
+        // Prose that starts with a brace is still not a result line.
+        let out = b"{\"roi\":{\"roi\":1.5}}\n{progress: 50%}\n";
+        assert_eq!(parse_result("p", out).unwrap().roi.unwrap().roi, 1.5);
     }
 
     #[test]

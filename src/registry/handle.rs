@@ -394,6 +394,7 @@ impl Handler<Schedule> for ImprovementEngineRegistry {
                 "a duration above 0",
             ));
         }
+        crate::error::ensure_duration("schedule period", msg.period)?;
         if let Some(c) = &msg.autoscale {
             c.validate()?;
         }

@@ -12,6 +12,7 @@ mod registry_load;
 mod registry_supervision;
 mod reliability_links;
 mod reliability_lock;
+mod reliability_numbers;
 mod reliability_rounds;
 mod sim_cli;
 mod state_round1;
