@@ -18,6 +18,7 @@
 //! - [`autoscale`] — the decision to create or remove an engine.
 //! - [`cycle`] — one bot's learning state and its cycle as typed steps (the engine's core).
 //! - [`snapshot`] — what an engine knows about itself at one moment ([`snapshot::EngineSnapshot`]).
+//! - [`forecast`] — the built-in ROI forecaster: ARIMA chosen by AIC, a linear fallback.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
@@ -28,6 +29,7 @@
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
 //! - [`models`] — the per-bot model registry: versions, the champion alias, its history, rollback.
 //! - [`stats`] — significance tests, anytime-valid A/B tests, FDR control and off-policy estimators.
+//! - [`training`] — the candle training pipeline: data sources, model, deploy gate, monitor, schedulers, job pool.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -38,6 +40,7 @@ pub mod decision;
 pub mod energy;
 pub mod engine;
 pub mod error;
+pub mod forecast;
 pub mod host;
 pub mod metalog;
 pub mod models;
@@ -53,5 +56,6 @@ pub mod snapshot;
 pub mod spec;
 pub mod stats;
 pub mod synergy;
+pub mod training;
 
 pub use error::{Error, Result};

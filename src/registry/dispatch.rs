@@ -16,11 +16,13 @@
 //! and no later round.
 
 use actix::prelude::*;
-use futures_util::future::join_all;
+use futures_util::FutureExt;
+use futures_util::future::{Either, join_all, select};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::{RoundTick, SelfImprovementEngine, Tick, TickAnswer};
+use crate::host::ClockSleep;
 use crate::record::{CycleRecord, Reason};
 
 /// One engine's answer to a round's tick.
@@ -60,41 +62,49 @@ impl Round {
     }
 
     /// The second half: every cycle the round started is waited for until
-    /// `wait` has passed (`None`: until it ends); a cycle still running then
-    /// is reported by its `busy` record, and one whose engine stopped
-    /// meanwhile as `stopped`.
-    pub fn settle(self, wait: Option<Duration>) -> impl Future<Output = Vec<Answer>> + 'static {
+    /// `cut_off` resolves (`None`: until it ends); a cycle still running
+    /// then is reported by its `busy` record, and one whose engine stopped
+    /// meanwhile as `stopped`. A cycle that has finished by the cut-off is
+    /// always taken, so a cut-off that has already passed is deterministic.
+    pub fn settle(
+        self,
+        cut_off: Option<ClockSleep>,
+    ) -> impl Future<Output = Vec<Answer>> + 'static {
         let Round { started, replies } = self;
-        let cut_off = wait
-            .and_then(|w| Instant::now().checked_add(w))
-            .map(tokio::time::Instant::from_std);
-        join_all(replies.into_iter().map(move |r| async move {
-            let (answer, latency) = match r.reply {
-                Ok(TickAnswer::Done(record)) => (Ok(record), r.latency),
-                Ok(TickAnswer::Running { busy, done }) => {
-                    let finished = match cut_off {
-                        Some(at) => tokio::time::timeout_at(at, done).await.ok(),
-                        None => Some(done.await),
-                    };
-                    match finished {
-                        Some(Ok(record)) => (Ok(record), Some(started.elapsed())),
-                        Some(Err(_)) => (
-                            Ok(CycleRecord {
-                                reason: Reason::Stopped,
-                                ..busy
-                            }),
-                            None,
-                        ),
-                        None => (Ok(busy), None),
+        let cut_off = cut_off.map(FutureExt::shared);
+        join_all(replies.into_iter().map(move |r| {
+            let cut_off = cut_off.clone();
+            async move {
+                let (answer, latency) = match r.reply {
+                    Ok(TickAnswer::Done(record)) => (Ok(record), r.latency),
+                    Ok(TickAnswer::Running { busy, done }) => {
+                        let finished = match cut_off {
+                            Some(cut) => match select(done, cut).await {
+                                Either::Left((finished, _)) => Some(finished),
+                                Either::Right(_) => None,
+                            },
+                            None => Some(done.await),
+                        };
+                        match finished {
+                            Some(Ok(record)) => (Ok(record), Some(started.elapsed())),
+                            Some(Err(_)) => (
+                                Ok(CycleRecord {
+                                    reason: Reason::Stopped,
+                                    ..busy
+                                }),
+                                None,
+                            ),
+                            None => (Ok(busy), None),
+                        }
                     }
+                    Err(e) => (Err(e), None),
+                };
+                Answer {
+                    name: r.name,
+                    generation: r.generation,
+                    answer,
+                    latency,
                 }
-                Err(e) => (Err(e), None),
-            };
-            Answer {
-                name: r.name,
-                generation: r.generation,
-                answer,
-                latency,
             }
         }))
     }

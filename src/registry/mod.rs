@@ -34,9 +34,7 @@ mod schedule;
 mod state;
 
 use dispatch::{Answer, Round, Target, Workers};
-pub use handle::{
-    Approval, AutoscaleRequest, EngineFactory, EngineReport, RegistryHandle, RegistryReport,
-};
+pub use handle::{Approval, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
@@ -45,9 +43,9 @@ use actix::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::autoscale::AutoscaleConfig;
+use crate::autoscale::{AutoscaleConfig, AutoscaleRequest};
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
@@ -88,9 +86,9 @@ pub struct RegistryConfig {
     pub restart_window: Duration,
     /// How long shutdown waits for running cycles (30 s).
     pub shutdown_wait: Duration,
-    /// How long a round waits for the cycles its ticks started (5 s). An
-    /// engine whose cycle is still running then is reported `busy` in the
-    /// round; its cycle goes on, and the full record comes on the decision
+    /// How long a round waits for the cycles its ticks started (5 s, on the
+    /// registry's clock). An engine whose cycle is still running then is
+    /// reported `busy` in the round; its cycle goes on, and the full record comes on the decision
     /// stream and in its status when it ends. Rounds on a timer do not wait
     /// for each other, so a slow pipeline never holds up the other engines'
     /// ticks. `Duration::MAX` waits for every cycle (each is bounded by its
@@ -128,7 +126,8 @@ struct Entry {
 
 struct Timer {
     period: Duration,
-    deadline: Instant,
+    /// The next round's time, on the registry's clock.
+    deadline: f64,
     handle: SpawnHandle,
     autoscale: Option<AutoscaleConfig>,
 }
@@ -352,7 +351,13 @@ impl ImprovementEngineRegistry {
             return;
         }
         self.registry_save_pending = true;
-        ctx.run_later(REGISTRY_SAVE_DELAY, |act, _| act.save_registry());
+        let at = self.now() + REGISTRY_SAVE_DELAY.as_secs_f64();
+        ctx.spawn(
+            self.clock
+                .sleep_until(at)
+                .into_actor(self)
+                .map(|(), act, _| act.save_registry()),
+        );
     }
 
     fn save_registry(&mut self) {
@@ -436,9 +441,11 @@ impl ImprovementEngineRegistry {
         }
     }
 
-    /// How long a round waits for the cycles it started (`None`: no limit).
-    fn round_wait(&self) -> Option<Duration> {
-        Some(self.config.round_wait).filter(|w| *w != Duration::MAX)
+    /// When a round stops waiting for the cycles it started: `round_wait`
+    /// from now on the registry's clock (`None`: it waits for them all).
+    fn round_cut_off(&self) -> Option<crate::host::ClockSleep> {
+        let wait = self.config.round_wait;
+        (wait != Duration::MAX).then(|| self.clock.sleep_until(self.now() + wait.as_secs_f64()))
     }
 
     /// Turns a round's answers into records; restarts engines that died.
@@ -513,62 +520,6 @@ impl ImprovementEngineRegistry {
             });
             futures_util::future::join_all(answers).await
         }
-    }
-
-    fn schedule_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(timer) = &self.timer else { return };
-        let delay = timer.deadline.saturating_duration_since(Instant::now());
-        let handle = ctx.run_later(delay, |act, ctx| act.on_timer(ctx));
-        if let Some(timer) = &mut self.timer {
-            timer.handle = handle;
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(timer) = &mut self.timer else { return };
-        let (deadline, missed) = next_deadline(timer.deadline, timer.period, Instant::now());
-        timer.deadline = deadline;
-        let autoscale = timer.autoscale.clone();
-        if missed > 0 {
-            self.dropped_ticks += missed;
-            tracing::warn!(missed, "timer ran late; missed ticks dropped");
-        }
-        if self.round_running {
-            self.dropped_ticks += 1;
-            tracing::warn!("engines have not all answered the previous round; tick dropped");
-        } else {
-            self.round_running = true;
-            let round = self.round();
-            ctx.spawn(
-                round
-                    .into_actor(self)
-                    .then(move |round, act, _| {
-                        // Every engine has answered: the next tick may start a
-                        // round while this one waits for the cycles it started.
-                        act.round_running = false;
-                        round.settle(act.round_wait()).into_actor(act)
-                    })
-                    .then(move |answers, act, ctx| {
-                        act.collect_round(answers, ctx);
-                        let scale = autoscale.map(|config| {
-                            act.autoscale_step(
-                                AutoscaleRequest {
-                                    config: Some(config),
-                                    ..AutoscaleRequest::default()
-                                },
-                                ctx,
-                            )
-                        });
-                        async move {
-                            if let Some(step) = scale {
-                                let _ = step.await;
-                            }
-                        }
-                        .into_actor(act)
-                    }),
-            );
-        }
-        self.schedule_timer(ctx);
     }
 
     /// Removes an engine: it saves and stops (after its running cycle, bounded).

@@ -121,16 +121,31 @@ async fn timer_rounds_keep_their_schedule_while_a_pipeline_is_held() {
         .await
         .unwrap();
     let mut events = reg.subscribe();
-    reg.schedule(Duration::from_millis(10), None).await.unwrap();
-    gate.entries_reach(1).await;
-    for n in 1..=5 {
-        wait_for(&mut events, |d| match d {
-            Decision::Cycle(r) if &*r.engine == "fast" && r.cycle == n => Some(()),
-            _ => None,
-        })
+    reg.schedule(Duration::from_secs(1), None).await.unwrap();
+    // The schedule runs on the registry's clock: each second moved is a tick.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut fast = 0;
+    while fast < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fast bot stopped running"
+        );
+        clock.advance(1.0);
+        let seen = tokio::time::timeout(
+            Duration::from_millis(50),
+            wait_for(&mut events, |d| match d {
+                Decision::Cycle(r) if &*r.engine == "fast" && r.action == CycleAction::Run => {
+                    Some(r.cycle)
+                }
+                _ => None,
+            }),
+        )
         .await;
+        if let Ok(cycle) = seen {
+            fast = cycle;
+        }
     }
-    assert_eq!(gate.runs(), 1);
+    assert_eq!(gate.runs(), 1, "the held cycle was never started twice");
     reg.unschedule().await.unwrap();
     gate.release(1);
 }
