@@ -138,12 +138,12 @@ pub enum PipelineError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The program exited unsuccessfully.
-    #[error("{program} exited with {status}; stderr: {stderr_tail}")]
+    /// The program ended unsuccessfully.
+    #[error("{program} failed with {status}{}", stderr_words(stderr_tail))]
     Exit {
         /// The program.
         program: String,
-        /// Its exit status, in words.
+        /// How it ended, in words: `exit code 3`, `signal 9 (SIGKILL)`.
         status: String,
         /// The last bytes it wrote to stderr.
         stderr_tail: String,
@@ -156,6 +156,15 @@ pub enum PipelineError {
         /// What was wrong.
         reason: String,
     },
+}
+
+/// `"; its stderr ends with: …"`, or nothing when it wrote nothing.
+fn stderr_words(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr ends with: {tail}")
+    }
 }
 
 /// A pipeline's pending run.
