@@ -18,7 +18,7 @@ use crate::host::{Clock, Resources};
 use crate::persist::{Answer, Durability, PendingFile, PersistError, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
 use crate::record::{CycleRecord, Reason};
-use crate::runtime::{BotGuard, BotLock, LearnerPool};
+use crate::runtime::{BotGuard, BotLock, LearnerPool, PipelineSlots, Slot};
 use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
@@ -31,6 +31,8 @@ pub(crate) struct Wiring {
     pub lock: BotLock,
     pub learners: LearnerPool,
     pub writer: StateWriter,
+    /// The pipelines that may run at once, shared with the registry's engines.
+    pub slots: PipelineSlots,
     pub events: Option<DecisionSender>,
     /// The supervisor (weak: an engine does not keep its registry alive).
     pub watcher: Option<WeakRecipient<EngineExited>>,
@@ -233,6 +235,30 @@ impl SelfImprovementEngine {
         if let Some(refused) = started.refusal() {
             return self.after_pipeline(started, Err(refused), guard, ctx);
         }
+        // A slot first: so many pipelines run at once, no more.
+        match self.wiring.slots.try_take() {
+            Some(slot) => self.run_pipeline(started, guard, slot, ctx),
+            None => {
+                let slot = self.wiring.slots.clone();
+                Step::Wait(Box::pin(
+                    async move { slot.take().await }.into_actor(self).then(
+                        move |slot, act, ctx| {
+                            act.run_pipeline(started, guard, slot, ctx).into_future()
+                        },
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Runs the pipeline, holding `slot` until it ends.
+    fn run_pipeline(
+        &mut self,
+        started: crate::cycle::StartedCycle,
+        guard: BotGuard,
+        slot: Slot,
+        ctx: &mut Context<Self>,
+    ) -> Step {
         let timeout = self.core.config().timeout;
         let mut run = GuardedRun::start(
             self.wiring.pipeline.as_ref(),
@@ -243,9 +269,13 @@ impl SelfImprovementEngine {
         // Most pipelines that answer at once need no trip through the context.
         let mut cx = TaskContext::from_waker(futures_util::task::noop_waker_ref());
         match Pin::new(&mut run).poll(&mut cx) {
-            Poll::Ready(outcome) => self.after_pipeline(started, outcome, guard, ctx),
+            Poll::Ready(outcome) => {
+                drop(slot);
+                self.after_pipeline(started, outcome, guard, ctx)
+            }
             Poll::Pending => Step::Wait(Box::pin(run.into_actor(self).then(
                 move |outcome, act, ctx| {
+                    drop(slot);
                     act.after_pipeline(started, outcome, guard, ctx)
                         .into_future()
                 },

@@ -16,7 +16,7 @@ use crate::engine::{EngineBuilder, RunCycle, SelfImprovementEngine, Shutdown};
 use crate::host::{Clock, FixedProbe, ResourceProbe, SysinfoProbe, SystemClock};
 use crate::persist::PersistError;
 use crate::record::CycleRecord;
-use crate::runtime::{Services, StateLock};
+use crate::runtime::{PipelineSlots, Services, StateLock};
 use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
@@ -145,6 +145,13 @@ impl RegistryBuilder {
             Some(root) => super::state::load(root)?.unwrap_or_default(),
             None => RegistryFile::default(),
         };
+        let services = match self.config.max_running_pipelines {
+            Some(n) => Services {
+                pipelines: PipelineSlots::new(n),
+                ..self.services.unwrap_or_default()
+            },
+            None => self.services.unwrap_or_default(),
+        };
         let events = crate::decision::channel();
         let registry = ImprovementEngineRegistry {
             workers: super::Workers::new(self.config.arbiters),
@@ -154,7 +161,7 @@ impl RegistryBuilder {
             entries: BTreeMap::new(),
             next_created: 0,
             events: events.clone(),
-            services: self.services.unwrap_or_default(),
+            services,
             factory: self.factory,
             approval: self.approval,
             last_change: earlier.last_change,
@@ -238,6 +245,14 @@ impl RegistryHandle {
     /// already registered is refused.
     pub async fn register_engine(&self, builder: EngineBuilder) -> Result<()> {
         self.addr.send(Register(builder)).await.map_err(gone)?
+    }
+
+    /// Replaces the engine of the builder's name with a new one built from
+    /// `builder`: the old engine saves and stops first (after its running
+    /// cycle, bounded by `shutdown_wait`), then the new one starts from that
+    /// saved state. Without an engine of that name, it simply registers.
+    pub async fn replace_engine(&self, builder: EngineBuilder) -> Result<()> {
+        self.addr.send(Replace(builder)).await.map_err(gone)?
     }
 
     /// Saves and stops an engine (or forgets one `registry.json` listed but
@@ -328,6 +343,34 @@ impl Handler<Register> for ImprovementEngineRegistry {
     type Result = Result<()>;
     fn handle(&mut self, msg: Register, ctx: &mut Self::Context) -> Result<()> {
         self.register(msg.0, ctx)
+    }
+}
+
+struct Replace(EngineBuilder);
+impl Message for Replace {
+    type Result = Result<()>;
+}
+impl Handler<Replace> for ImprovementEngineRegistry {
+    type Result = ResponseActFuture<Self, Result<()>>;
+    fn handle(&mut self, msg: Replace, ctx: &mut Self::Context) -> Self::Result {
+        let name: Arc<str> = Arc::from(msg.0.name());
+        self.remove(&name, ctx);
+        // Asking a retiring engine to shut down again answers once its
+        // first shutdown has saved.
+        let retiring = self.retiring.get(&name).cloned();
+        let wait = self.config.shutdown_wait;
+        Box::pin(
+            async move {
+                if let Some(addr) = retiring {
+                    let _ = addr.send(Shutdown { wait }).await;
+                }
+            }
+            .into_actor(self)
+            .map(move |(), act, ctx| {
+                act.retiring.remove(&name);
+                act.register(msg.0, ctx)
+            }),
+        )
     }
 }
 

@@ -94,6 +94,10 @@ pub struct RegistryConfig {
     /// ticks. `Duration::MAX` waits for every cycle (each is bounded by its
     /// pipeline's timeout).
     pub round_wait: Duration,
+    /// How many pipelines may run at once across this registry's engines;
+    /// `None` (the default) shares the process-wide bound, which comes from
+    /// the soft limit on open files ([`PipelineSlots`](crate::runtime::PipelineSlots)).
+    pub max_running_pipelines: Option<usize>,
     /// Default autoscale options.
     pub autoscale: AutoscaleConfig,
 }
@@ -107,6 +111,7 @@ impl Default for RegistryConfig {
             restart_window: Duration::from_secs(60),
             shutdown_wait: Duration::from_secs(30),
             round_wait: DEFAULT_ROUND_WAIT,
+            max_running_pipelines: None,
             autoscale: AutoscaleConfig::default(),
         }
     }
