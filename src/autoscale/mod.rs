@@ -231,6 +231,22 @@ pub enum AutoscaleAction {
     Hold,
 }
 
+/// In words: `create engine engine1`, `remove engine beta`, `hold`.
+///
+/// ```
+/// use kaizen::autoscale::AutoscaleAction;
+/// assert_eq!(AutoscaleAction::Remove("beta".into()).to_string(), "remove engine beta");
+/// ```
+impl std::fmt::Display for AutoscaleAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AutoscaleAction::Create(name) => write!(f, "create engine {name}"),
+            AutoscaleAction::Remove(name) => write!(f, "remove engine {name}"),
+            AutoscaleAction::Hold => f.write_str("hold"),
+        }
+    }
+}
+
 /// One decision and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AutoscaleDecision {

@@ -234,7 +234,7 @@ fn render(view: &StatusView, problems: &[String]) -> String {
     }
     if let Some(last) = view.autoscale.last() {
         out.push_str(&format!(
-            "\nlast autoscale: {:?}{} — {}\n",
+            "\nlast autoscale: {}{} — {}\n",
             last.decision.action,
             if last.applied { "" } else { " (not applied)" },
             last.decision.reason

@@ -1,21 +1,29 @@
 //! `kaizen run`: load `engines/*.toml`, run registry rounds on a timer with
-//! autoscaling, stop cleanly on Ctrl-C after saving.
+//! autoscaling; reload the specs on SIGHUP; on Ctrl-C or SIGTERM let running
+//! cycles finish within a grace, kill the pipelines still running, save
+//! everything and exit 0.
 
 use anyhow::{Context, Result};
-use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::table::Table;
+use super::process;
 use kaizen::autoscale::AutoscaleConfig;
-use kaizen::decision::Decision;
 use kaizen::engine::{EngineBuilder, Origin};
+use kaizen::persist::root::kaizen_dir;
 use kaizen::persist::{Inspected, inspect_json};
-use kaizen::record::{CycleAction, CycleRecord};
 use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
 use kaizen::runtime::StateLock;
 use kaizen::spec::{SpecDuration, load_dir};
+use print::{print_decision, print_round};
+use reload::SpecEngines;
+use signals::{Signal, Signals};
+
+mod print;
+mod reload;
+mod signals;
 
 /// Arguments of `kaizen run`.
 #[derive(Debug, clap::Args)]
@@ -48,6 +56,12 @@ pub struct RunArgs {
     /// Print every cycle and autoscale record as a JSON line on stdout.
     #[arg(long)]
     pub json: bool,
+    /// On Ctrl-C or SIGTERM, how long running cycles may take to finish
+    /// before their pipelines are killed (a second signal kills them at
+    /// once). Keep it below the service manager's own stop timeout (Docker
+    /// 10 s, Kubernetes 30 s, systemd 90 s).
+    #[arg(long, default_value = "25s", value_name = "DURATION", value_parser = duration)]
+    pub stop_timeout: Duration,
 }
 
 /// Seconds, or a number with a unit; at most 100 years.
@@ -63,16 +77,11 @@ pub(super) fn duration(text: &str) -> Result<Duration, String> {
 pub fn run(args: RunArgs) -> Result<()> {
     // Everything that can be wrong with the specs is found before anything runs.
     let specs = load_dir(&args.engines)?;
-    let mut builders = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        let builder = match kaizen::sim::spec_pipeline(spec)? {
-            Some(simulated) => spec.builder_with(simulated),
-            None => spec
-                .builder()
-                .with_context(|| format!("{}", spec.file.display()))?,
-        };
-        builders.push(builder);
-    }
+    let launcher = process::launcher();
+    let builders = specs
+        .iter()
+        .map(|spec| reload::build(spec, &launcher))
+        .collect::<Result<Vec<_>>>()?;
     let template = match &args.template {
         None => None,
         Some(bot) => Some(
@@ -98,103 +107,179 @@ pub fn run(args: RunArgs) -> Result<()> {
     autoscale.validate()?;
     // One process per state folder: refused at once if another holds it.
     let lock = StateLock::acquire(&args.state)?;
-    actix::System::new().block_on(serve(args, lock, builders, template, autoscale))
+    // Pipelines an earlier kaizen left running (it was killed) go first.
+    let groups = kaizen_dir(&args.state).join(GROUPS_DIR);
+    for left in kaizen::process::groups::kill_leftovers(&groups) {
+        if left.killed {
+            eprintln!(
+                "kaizen: killed the pipeline of {} ({}, process group {}) that an earlier kaizen left running",
+                left.record.bot, left.record.program, left.record.pgid
+            );
+        }
+    }
+    kaizen::process::groups::record_in(Some(groups));
+    // Orphans of pipelines become kaizen's, to be reaped and killed with it.
+    if let Err(e) = kaizen::process::reaper::become_subreaper() {
+        tracing::warn!(error = %e, "cannot become a child subreaper; orphaned pipeline processes may outlive kaizen");
+    }
+    let serving = Serving {
+        engines: SpecEngines::new(&specs),
+        launcher,
+        args,
+    };
+    let result = actix::System::new().block_on(serving.serve(lock, builders, template, autoscale));
+    // Nothing kaizen started outlives it.
+    kaizen::process::groups::kill_all();
+    kaizen::process::reaper::kill_adopted();
+    result
 }
 
-async fn serve(
+/// Where the pipeline group records are kept, under `state/.kaizen/`.
+const GROUPS_DIR: &str = "groups";
+
+/// A running `kaizen run`.
+struct Serving {
     args: RunArgs,
-    lock: StateLock,
-    builders: Vec<EngineBuilder>,
-    template: Option<EngineBuilder>,
-    autoscale: AutoscaleConfig,
-) -> Result<()> {
-    let mut registry = RegistryHandle::builder(RegistryConfig {
-        state_root: Some(args.state.clone()),
-        autoscale: autoscale.clone(),
-        // `--once` shows every cycle's full record; on a timer a round does
-        // not wait for a slow pipeline (its record comes when it ends).
-        round_wait: if args.once {
-            Duration::MAX
-        } else {
-            RegistryConfig::default().round_wait
-        },
-        ..RegistryConfig::default()
-    })
-    .state_lock(lock);
-    let copy = template.map(|template| {
-        let origin = Origin::Template(template.name().to_string());
-        move |name: &str| {
-            template
-                .clone()
-                .renamed(name)
-                .bot(name)
-                .origin(origin.clone())
-        }
-    });
-    if let Some(copy) = copy.clone() {
-        registry = registry.factory(Arc::new(move |name: &str| Ok(copy(name))));
-    }
-    // Engines autoscaling created in an earlier run come back as copies of
-    // the template (they are not in engines/).
-    let earlier = autoscaled_before(&args.state, &builders);
-    let builders: Vec<EngineBuilder> = match &copy {
-        Some(copy) => builders
-            .into_iter()
-            .chain(earlier.iter().map(|name| copy(name)))
-            .collect(),
-        None => {
-            for name in &earlier {
-                eprintln!(
-                    "kaizen: engine {name} was created by autoscaling; give --template to bring it back"
-                );
+    engines: SpecEngines,
+    launcher: Vec<OsString>,
+}
+
+impl Serving {
+    async fn serve(
+        mut self,
+        lock: StateLock,
+        builders: Vec<EngineBuilder>,
+        template: Option<EngineBuilder>,
+        autoscale: AutoscaleConfig,
+    ) -> Result<()> {
+        let args = &self.args;
+        let mut registry = RegistryHandle::builder(RegistryConfig {
+            state_root: Some(args.state.clone()),
+            autoscale: autoscale.clone(),
+            // `--once` shows every cycle's full record; on a timer a round does
+            // not wait for a slow pipeline (its record comes when it ends).
+            round_wait: if args.once {
+                Duration::MAX
+            } else {
+                RegistryConfig::default().round_wait
+            },
+            // Running cycles may finish within the stop grace.
+            shutdown_wait: args.stop_timeout,
+            ..RegistryConfig::default()
+        })
+        .state_lock(lock);
+        let copy = template.map(|template| {
+            let origin = Origin::Template(template.name().to_string());
+            move |name: &str| {
+                template
+                    .clone()
+                    .renamed(name)
+                    .bot(name)
+                    .origin(origin.clone())
             }
-            builders
+        });
+        if let Some(copy) = copy.clone() {
+            registry = registry.factory(Arc::new(move |name: &str| Ok(copy(name))));
         }
-    };
-    let registry = registry.start()?;
-    for builder in builders {
-        let name = builder.name().to_string();
-        registry
-            .register_engine(builder)
-            .await
-            .with_context(|| format!("cannot start engine {name}"))?;
-    }
-    if args.once {
-        let records = registry.run_all_cycles().await?;
-        print_round(&records, args.json)?;
-        return registry.shutdown().await.context("saving state");
-    }
-    let mut decisions = registry.subscribe();
-    registry.schedule(args.period, Some(autoscale)).await?;
-    eprintln!(
-        "kaizen: {} engine(s), a round every {:?}; state in {}; Ctrl-C to stop",
-        registry.status().await?.engines.len(),
-        args.period,
-        args.state.display()
-    );
-    let json = args.json;
-    let printer = actix::spawn(async move {
-        loop {
-            match decisions.recv().await {
-                Ok(d) => {
-                    if let Err(e) = print_decision(&d, json) {
-                        eprintln!("error: {e:#}");
+        // Engines autoscaling created in an earlier run come back as copies of
+        // the template (they are not in engines/).
+        let earlier = autoscaled_before(&args.state, &builders);
+        let builders: Vec<EngineBuilder> = match &copy {
+            Some(copy) => builders
+                .into_iter()
+                .chain(earlier.iter().map(|name| copy(name)))
+                .collect(),
+            None => {
+                for name in &earlier {
+                    eprintln!(
+                        "kaizen: engine {name} was created by autoscaling; give --template to bring it back"
+                    );
+                }
+                builders
+            }
+        };
+        // From here on Ctrl-C, SIGTERM and SIGHUP are kaizen's to answer.
+        let signals = (!args.once).then(Signals::new).transpose()?;
+        let registry = registry.start()?;
+        for builder in builders {
+            let name = builder.name().to_string();
+            registry
+                .register_engine(builder)
+                .await
+                .with_context(|| format!("cannot start engine {name}"))?;
+        }
+        if args.once {
+            let records = registry.run_all_cycles().await?;
+            print_round(&records, args.json)?;
+            return registry.shutdown().await.context("saving state");
+        }
+        let mut signals = signals.map_or_else(Signals::new, Ok)?;
+        let mut decisions = registry.subscribe();
+        registry.schedule(args.period, Some(autoscale)).await?;
+        eprintln!(
+            "kaizen: {} engine(s), a round every {}; state in {}; SIGHUP reloads {}; Ctrl-C or SIGTERM stops",
+            registry.status().await?.engines.len(),
+            humantime::format_duration(args.period),
+            args.state.display(),
+            args.engines.display(),
+        );
+        let json = args.json;
+        let printer = actix::spawn(async move {
+            loop {
+                match decisions.recv().await {
+                    Ok(d) => {
+                        if let Err(e) = print_decision(&d, json) {
+                            eprintln!("error: {e:#}");
+                        }
                     }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("kaizen: output fell behind; {n} records not shown");
+                    }
+                    Err(_) => return,
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    eprintln!("kaizen: output fell behind; {n} records not shown");
+            }
+        });
+        loop {
+            match signals.next().await {
+                Signal::Stop => break,
+                Signal::Reload => {
+                    let done = self
+                        .engines
+                        .reload(&self.args.engines, &registry, &self.launcher)
+                        .await;
+                    for problem in &done.problems {
+                        eprintln!("kaizen: reload: {problem}");
+                    }
+                    eprintln!(
+                        "kaizen: reloaded {}: {}",
+                        self.args.engines.display(),
+                        done.summary()
+                    );
                 }
-                Err(_) => return,
+                Signal::Child => {
+                    kaizen::process::reaper::reap_adopted();
+                }
             }
         }
-    });
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    eprintln!("kaizen: stopping; letting running cycles finish and saving state…");
-    let result = registry.shutdown().await.context("saving state");
-    printer.abort();
-    result
+        let grace = self.args.stop_timeout;
+        eprintln!(
+            "kaizen: stopping; running cycles may finish within {} (send the signal again to stop them now), then everything is saved…",
+            humantime::format_duration(grace)
+        );
+        let shutdown = registry.shutdown();
+        tokio::pin!(shutdown);
+        let result = loop {
+            tokio::select! {
+                result = &mut shutdown => break result,
+                signal = signals.next() => if signal == Signal::Stop {
+                    let n = kaizen::process::groups::kill_all();
+                    eprintln!("kaizen: stopping now; {n} running pipeline(s) killed");
+                },
+            }
+        };
+        printer.abort();
+        result.context("saving state")
+    }
 }
 
 /// Engines `registry.json` lists as made by autoscaling (from a template)
@@ -213,79 +298,6 @@ fn autoscaled_before(state: &std::path::Path, specs: &[EngineBuilder]) -> Vec<St
             .collect(),
         _ => Vec::new(),
     }
-}
-
-fn outcome_cells(r: &CycleRecord) -> [String; 4] {
-    let energy = r.energy().map(|e| e.to_string()).unwrap_or_default();
-    match &r.outcome {
-        Some(o) => [
-            energy,
-            format!("{:+.4}", o.delta),
-            if o.ok { "yes" } else { "no" }.into(),
-            o.error.clone().unwrap_or_default(),
-        ],
-        None => [energy, String::new(), String::new(), String::new()],
-    }
-}
-
-fn print_round(records: &BTreeMap<String, CycleRecord>, json: bool) -> Result<()> {
-    if json {
-        for r in records.values() {
-            println!("{}", serde_json::to_string(&Decision::Cycle(r.clone()))?);
-        }
-        return Ok(());
-    }
-    let mut t = Table::new([
-        "engine", "action", "reason", "energy", "delta", "ok", "error",
-    ]);
-    for (name, r) in records {
-        let action = match r.action {
-            CycleAction::Run => "run",
-            CycleAction::Skip => "skip",
-        };
-        let [energy, delta, ok, error] = outcome_cells(r);
-        t.row([
-            name.clone(),
-            action.into(),
-            r.reason.to_string(),
-            energy,
-            delta,
-            ok,
-            error,
-        ]);
-    }
-    print!("{}", t.render());
-    Ok(())
-}
-
-fn print_decision(d: &Decision, json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string(d)?);
-        return Ok(());
-    }
-    match d {
-        Decision::Cycle(r) if r.action == CycleAction::Run => {
-            let [energy, delta, ok, error] = outcome_cells(r);
-            let error = if error.is_empty() {
-                error
-            } else {
-                format!(" — {error}")
-            };
-            println!(
-                "{} cycle {} ({}): energy {energy}, delta {delta}, ok {ok}{error}",
-                r.engine, r.cycle, r.reason
-            );
-        }
-        Decision::Cycle(_) => {}
-        Decision::Autoscale(a) => println!(
-            "autoscale: {:?}{} — {}",
-            a.decision.action,
-            if a.applied { "" } else { " (not applied)" },
-            a.decision.reason
-        ),
-        Decision::Engine(e) => println!("engine {}: {:?} — {}", e.engine, e.kind, e.detail),
-    }
-    Ok(())
 }
 
 #[cfg(test)]
