@@ -8,6 +8,7 @@ mod engine_cycle;
 mod engine_failures;
 mod engine_saves;
 mod forecast_statsmodels;
+mod history_crash;
 mod models_crash;
 mod registry_autoscale;
 mod registry_load;
