@@ -13,15 +13,13 @@
 //!   `max_memory`, the cooldown has passed and the approval callback (if any)
 //!   agrees. The new engine is named after the first free `engine{i}`, `i ≥ 0`.
 //! - else **remove** when (`energy ≤ remove_energy` or `trend ≤ roi_threshold`
-//!   or `projected ≤ 0` or CPU ≥ 0.9 or memory ≥ 0.9), more than `min_engines`,
-//!   the cooldown has passed and the approval callback (if any) agrees. The
-//!   engine removed is the one with the lowest `roi_delta_ema`, the oldest on
-//!   ties.
+//!   or `projected ≤ 0` or CPU ≥ 0.9 or memory ≥ 0.9), more than `min_engines`
+//!   and the cooldown has passed. The engine removed is the one with the
+//!   lowest `roi_delta_ema`, the oldest on ties.
 //!
-//! SPEC names the approval callback for creation only; here it is asked about
-//! removals too, since an operator who approves scale changes expects to see
-//! both directions. A host that only cares about one direction looks at
-//! [`AutoscaleAction`] and answers `true` for the other.
+//! As SPEC §8 says, the approval callback gates *creation* only: a removal
+//! relieves pressure, so a host whose callback refuses everything still
+//! shrinks under CPU or memory pressure.
 
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -259,8 +257,8 @@ pub struct AutoscaleDecision {
     pub reason: String,
 }
 
-/// Decides one step. `approve`, when given, is asked before a create or a
-/// remove; a refusal turns the decision into [`AutoscaleAction::Hold`].
+/// Decides one step. `approve`, when given, is asked before a create (never
+/// before a remove); a refusal turns the decision into [`AutoscaleAction::Hold`].
 ///
 /// ```
 /// use kaizen::autoscale::*;
@@ -321,13 +319,10 @@ pub fn decide(
         projected,
         reason,
     };
-    let ask = |action: AutoscaleAction, reason: String| match approve {
-        Some(f) if !f(&action) => hold(format!("approval refused: {reason}")),
-        _ => AutoscaleDecision {
-            action,
-            projected,
-            reason,
-        },
+    let decided = |action: AutoscaleAction, reason: String| AutoscaleDecision {
+        action,
+        projected,
+        reason,
     };
 
     if blockers.is_empty() {
@@ -341,7 +336,11 @@ pub fn decide(
              {len} < {} engines, cpu {cpu:.3}, memory {memory:.3}",
             config.create_energy, config.roi_threshold, config.max_engines
         );
-        return Ok(ask(AutoscaleAction::Create(free_name(inputs)), reason));
+        let create = AutoscaleAction::Create(free_name(inputs));
+        return Ok(match approve {
+            Some(f) if !f(&create) => hold(format!("approval refused: {reason}")),
+            _ => decided(create, reason),
+        });
     }
 
     let pressure: Vec<String> = [
@@ -389,7 +388,7 @@ pub fn decide(
         .unwrap_or_default();
     let mut reason = why;
     let _ = write!(reason, "; lowest roi_delta_ema is {victim}");
-    Ok(ask(AutoscaleAction::Remove(victim), reason))
+    Ok(decided(AutoscaleAction::Remove(victim), reason))
 }
 
 /// The first `engine{i}` (i = 0, 1, …) that no engine is called and that

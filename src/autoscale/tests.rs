@@ -164,7 +164,7 @@ fn cooldown_blocks_both_directions_until_it_has_passed() {
 }
 
 #[test]
-fn approval_is_asked_and_a_refusal_holds() {
+fn approval_is_asked_before_creating_and_a_refusal_holds() {
     let asked = Cell::new(0);
     let refuse = |_: &AutoscaleAction| {
         asked.set(asked.get() + 1);
@@ -174,13 +174,23 @@ fn approval_is_asked_and_a_refusal_holds() {
     let d = decide(&i, &AutoscaleConfig::default(), Some(&refuse)).unwrap();
     assert_eq!(d.action, AutoscaleAction::Hold);
     assert!(d.reason.starts_with("approval refused"), "{}", d.reason);
-    let i = inputs(0.1, 0.5, vec![engine("a", 0.0, 0), engine("b", 0.0, 1)]);
+    assert_eq!(asked.get(), 1);
+}
+
+/// Issue 9 item 14: SPEC §8 gates creation only.
+#[test]
+fn removals_do_not_ask_the_approval_callback() {
+    let asked = Cell::new(0);
+    let refuse = |_: &AutoscaleAction| {
+        asked.set(asked.get() + 1);
+        false
+    };
+    // CPU pressure with two engines: a callback refusing everything still shrinks.
+    let mut i = inputs(0.5, 0.5, vec![engine("a", 0.0, 0), engine("b", 0.0, 1)]);
+    i.cpu = 0.95;
     let d = decide(&i, &AutoscaleConfig::default(), Some(&refuse)).unwrap();
-    assert_eq!(d.action, AutoscaleAction::Hold);
-    assert_eq!(asked.get(), 2);
-    let accept = |a: &AutoscaleAction| matches!(a, AutoscaleAction::Remove(_));
-    let d = decide(&i, &AutoscaleConfig::default(), Some(&accept)).unwrap();
     assert_eq!(d.action, AutoscaleAction::Remove("a".into()));
+    assert_eq!(asked.get(), 0);
 }
 
 #[test]

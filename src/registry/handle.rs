@@ -24,7 +24,7 @@ use crate::{Error, Result};
 /// builder's own name is replaced by that name.
 pub type EngineFactory = Arc<dyn Fn(&str) -> Result<EngineBuilder> + Send + Sync>;
 
-/// Asked before the autoscaler creates or removes an engine; `false` holds.
+/// Asked before the autoscaler creates an engine (SPEC §8: removals are not asked); `false` holds.
 pub type Approval = Arc<dyn Fn(&AutoscaleAction) -> bool + Send + Sync>;
 
 /// One engine as the registry reports it: its entry, its restarts and, when
