@@ -6,10 +6,12 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::table::Table;
-use kaizen::cycle::inspect_engine;
+use kaizen::cycle::{POLICY_FILE, inspect_engine};
 use kaizen::decision::AutoscaleRecord;
-use kaizen::metalog::{CycleEntry, META_FILE, MetaLogger};
+use kaizen::energy::{CapitalEnergy, ENERGY_FILE};
+use kaizen::metalog::{CycleEntry, META_FILE, MODULES_FILE, MetaLogger, ModuleIndex};
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::policy::SelfImprovementPolicy;
 use kaizen::registry::EngineEntry;
 use kaizen::registry::{REGISTRY_FILE, RegistryFile};
 use kaizen::snapshot::EngineSnapshot;
@@ -82,6 +84,23 @@ fn engine_view(dir: &Path, entry: Option<&EngineEntry>, last: usize) -> Option<E
     let meta: Option<MetaLogger> =
         good(META_FILE, inspect_json(&dir.join(META_FILE)), &mut problems);
     let weights: Option<SynergyWeights> = good("synergy.json", inspect_weights(dir), &mut problems);
+    // The learning files: only whether they can be read (status shows
+    // nothing else of them).
+    good(
+        POLICY_FILE,
+        SelfImprovementPolicy::inspect(&dir.join(POLICY_FILE)),
+        &mut problems,
+    );
+    good(
+        MODULES_FILE,
+        ModuleIndex::inspect(&dir.join(MODULES_FILE)),
+        &mut problems,
+    );
+    good(
+        ENERGY_FILE,
+        CapitalEnergy::inspect(&dir.join(ENERGY_FILE)),
+        &mut problems,
+    );
     if saved.is_none() && meta.is_none() && weights.is_none() && problems.is_empty() {
         return None; // not an engine folder
     }

@@ -361,20 +361,27 @@ impl ModuleIndex {
     /// empty index; a file from a newer version is an error and is left
     /// untouched.
     pub fn load(path: &Path) -> Result<Self> {
-        let decode = |bytes: &[u8]| {
-            let index: Self = persist::decode_json(bytes)?;
-            match index
-                .modules
-                .iter()
-                .find(|&(_, &i)| i >= MODULE_INDEX_BUCKETS)
-            {
-                Some((name, i)) => Err(Decode::Corrupt(format!(
-                    "module {name:?} has index {i}, expected 0..{MODULE_INDEX_BUCKETS}"
-                ))),
-                None => Ok(index),
-            }
-        };
-        Ok(persist::load_with(path, decode)?.unwrap_or_default())
+        Ok(persist::load_with(path, Self::decode)?.unwrap_or_default())
+    }
+
+    /// What the file at `path` holds, read only (nothing is moved aside):
+    /// for `kaizen status`, which names a damaged file.
+    pub fn inspect(path: &Path) -> persist::Inspected<Self> {
+        persist::inspect_with(path, Self::decode)
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, Decode> {
+        let index: Self = persist::decode_json(bytes)?;
+        match index
+            .modules
+            .iter()
+            .find(|&(_, &i)| i >= MODULE_INDEX_BUCKETS)
+        {
+            Some((name, i)) => Err(Decode::Corrupt(format!(
+                "module {name:?} has index {i}, expected 0..{MODULE_INDEX_BUCKETS}"
+            ))),
+            None => Ok(index),
+        }
     }
 }
 

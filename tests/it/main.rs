@@ -20,6 +20,7 @@ mod reliability_pipelines;
 mod reliability_process;
 mod reliability_rounds;
 mod reliability_signals;
+mod reliability_status;
 mod sim_cli;
 mod state_round1;
 mod stats_abtest;
