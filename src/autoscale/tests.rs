@@ -6,6 +6,7 @@ fn engine(name: &str, roi_ema: f64, created: u64) -> EngineSummary {
         name: name.into(),
         roi_ema,
         created,
+        pinned: false,
     }
 }
 
@@ -306,16 +307,19 @@ fn inputs_average_what_the_engines_answered() {
             name: "a",
             created: 0,
             snapshot: Some(&a),
+            pinned: false,
         },
         Observed {
             name: "b",
             created: 1,
             snapshot: Some(&b),
+            pinned: false,
         },
         Observed {
             name: "c",
             created: 2,
             snapshot: None,
+            pinned: false,
         },
     ];
     let load = Resources {
@@ -368,4 +372,22 @@ fn inputs_average_what_the_engines_answered() {
         None,
     );
     assert_eq!((i.energy, i.trend, i.cpu, i.memory), (0.1, 2.0, 0.9, 0.1));
+}
+
+/// Issue 9 item 15: an engine an `engines/*.toml` file defines is never removed.
+#[test]
+fn engines_defined_by_a_spec_are_never_removed() {
+    let mut spec = engine("alpha", -1.0, 0);
+    spec.pinned = true;
+    let copy = engine("engine0", 0.5, 1);
+    // Under pressure, the copy goes even though alpha's EMA is lower.
+    let mut i = inputs(0.1, 0.0, vec![spec.clone(), copy]);
+    let d = decide(&i, &AutoscaleConfig::default(), None).unwrap();
+    assert_eq!(d.action, AutoscaleAction::Remove("engine0".into()));
+    // Spec engines count towards min_engines/max_engines but are kept.
+    let mut other = engine("beta", -2.0, 2);
+    other.pinned = true;
+    i.engines = vec![spec, other];
+    let d = decide(&i, &AutoscaleConfig::default(), None).unwrap();
+    assert_eq!(d.action, AutoscaleAction::Hold, "{}", d.reason);
 }
