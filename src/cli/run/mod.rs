@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::process;
 use kaizen::autoscale::AutoscaleConfig;
 use kaizen::engine::{EngineBuilder, Origin};
+use kaizen::host::ProcessTreeProbe;
 use kaizen::persist::root::kaizen_dir;
 use kaizen::persist::{Inspected, inspect_json};
 use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
@@ -62,6 +63,11 @@ pub struct RunArgs {
     /// 10 s, Kubernetes 30 s, systemd 90 s).
     #[arg(long, default_value = "25s", value_name = "DURATION", value_parser = duration)]
     pub stop_timeout: Duration,
+    /// Measure load (for autoscaling and the energy score) as the whole
+    /// machine's CPU and memory use, not kaizen's own process tree (kaizen
+    /// and its running pipelines, the default).
+    #[arg(long)]
+    pub machine_load: bool,
 }
 
 /// Seconds, or a number with a unit; at most 100 years.
@@ -168,6 +174,14 @@ impl Serving {
             ..RegistryConfig::default()
         })
         .state_lock(lock);
+        if !args.machine_load {
+            match ProcessTreeProbe::new() {
+                Ok(probe) => registry = registry.probe(probe),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot measure kaizen's own load; using the machine's")
+                }
+            }
+        }
         let copy = template.map(|template| {
             let origin = Origin::Template(template.name().to_string());
             move |name: &str| {
