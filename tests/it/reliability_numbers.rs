@@ -201,13 +201,7 @@ fn status_shows_a_last_run_far_in_the_future_or_past() {
     let engines = tmp.path().join("engines");
     command_engine(&engines, "alpha", "echo '{}'", "");
     let state = tmp.path().join("state");
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
-        .assert()
-        .success();
+    run_once_on(&engines, &state).assert().success();
     let file = state.join("alpha/engine.json");
     for far in [1e15, -1e15, 1e300] {
         let mut saved = read_json(&file);

@@ -101,26 +101,14 @@ fn logs_carry_no_colour_off_a_terminal_and_json_logs_are_json() {
     let engines = tmp.path().join("engines");
     command_engine(&engines, "alpha", RESULT, NO_ENERGY);
     let state = tmp.path().join("state");
-    let text = kaizen()
-        .arg("-vv")
-        .args(run_once_args(&engines, &state))
-        .assert()
-        .success()
-        .get_output()
-        .stderr
-        .clone();
-    let text = String::from_utf8(text).unwrap();
+    let text = stderr_of(kaizen().arg("-vv").args(run_once_args(&engines, &state)));
     assert!(text.lines().count() > 0);
     assert!(!text.contains('\u{1b}'), "ANSI codes in piped logs: {text}");
-    let json = kaizen()
-        .args(["-vv", "--log-format", "json"])
-        .args(run_once_args(&engines, &state))
-        .assert()
-        .success()
-        .get_output()
-        .stderr
-        .clone();
-    let json = String::from_utf8(json).unwrap();
+    let json = stderr_of(
+        kaizen()
+            .args(["-vv", "--log-format", "json"])
+            .args(run_once_args(&engines, &state)),
+    );
     let logs: Vec<serde_json::Value> = json
         .lines()
         .filter(|l| l.starts_with('{'))

@@ -123,16 +123,7 @@ fn pipeline_groups_a_killed_kaizen_left_are_killed_before_a_restart_runs() {
     // A SIGKILLed kaizen cannot kill anything: its pipeline lives on.
     assert!(alive(leader) && alive(child));
     command_engine(&engines, "slow", RESULT, NO_ENERGY);
-    let out = kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr_of(&mut run_once_on(&engines, &state));
     assert!(
         stderr.contains(&format!("process group {leader}")),
         "{stderr}"
@@ -151,11 +142,7 @@ fn orphans_that_leave_the_pipeline_group_do_not_outlive_kaizen() {
         engines.display()
     );
     command_engine(&engines, "alpha", &body, NO_ENERGY);
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(tmp.path().join("state"))
+    run_once_on(&engines, &tmp.path().join("state"))
         .assert()
         .success();
     gone(pid_in(&engines.join("orphan.pid")), "the orphan");

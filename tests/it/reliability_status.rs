@@ -14,13 +14,7 @@ fn damaged_learning_files_are_named_by_status() {
         "[engine]\nenergy = \"none\"",
     );
     let state = tmp.path().join("state");
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
-        .assert()
-        .success();
+    run_once_on(&engines, &state).assert().success();
     let alpha = state.join("alpha");
     for file in ["policy.json", "modules.json", "energy.json"] {
         std::fs::write(alpha.join(file), "{ torn").unwrap();

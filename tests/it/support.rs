@@ -159,6 +159,22 @@ pub fn kaizen() -> assert_cmd::Command {
     assert_cmd::cargo::cargo_bin_cmd!("kaizen")
 }
 
+/// `kaizen run --once` on the specs in `engines` with its state in `state`.
+pub fn run_once_on(engines: &std::path::Path, state: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = kaizen();
+    cmd.args(["run", "--once", "--engines"])
+        .arg(engines)
+        .arg("--state")
+        .arg(state);
+    cmd
+}
+
+/// Runs `cmd`, which must succeed; what it printed on stderr.
+pub fn stderr_of(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.assert().success().get_output().stderr.clone();
+    String::from_utf8(out).unwrap()
+}
+
 /// Runs `cmd`, which must succeed; what it printed on stdout.
 pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
     let out = cmd.assert().success().get_output().stdout.clone();
