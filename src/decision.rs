@@ -49,6 +49,18 @@ pub enum EngineEventKind {
     Failed,
 }
 
+/// In words: `registered`, `unregistered`, `restarted`, `failed`.
+impl std::fmt::Display for EngineEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineEventKind::Registered => "registered",
+            EngineEventKind::Unregistered => "unregistered",
+            EngineEventKind::Restarted => "restarted",
+            EngineEventKind::Failed => "failed",
+        })
+    }
+}
+
 /// A change to the set of engines.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineEvent {

@@ -21,6 +21,7 @@
 //! - [`snapshot`] — what an engine knows about itself at one moment ([`snapshot::EngineSnapshot`]).
 //! - [`forecast`] — the built-in ROI forecaster: ARIMA chosen by AIC, a linear fallback.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
+//! - [`process`] — pipeline process groups: killed with kaizen, recorded, reaped.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
 //! - [`runtime`] — the services every engine of a process shares: bot locks, learner pool, state writer.
@@ -51,6 +52,7 @@ pub mod models;
 pub mod persist;
 pub mod pipeline;
 pub mod policy;
+pub mod process;
 pub mod record;
 pub mod registry;
 pub mod reward;

@@ -8,10 +8,12 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::table::Table;
-use kaizen::cycle::inspect_engine;
+use kaizen::cycle::{POLICY_FILE, inspect_engine};
 use kaizen::decision::AutoscaleRecord;
-use kaizen::metalog::{CycleEntry, META_FILE, MetaLogger};
+use kaizen::energy::{CapitalEnergy, ENERGY_FILE};
+use kaizen::metalog::{CycleEntry, META_FILE, MODULES_FILE, MetaLogger, ModuleIndex};
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::policy::SelfImprovementPolicy;
 use kaizen::registry::EngineEntry;
 use kaizen::registry::{REGISTRY_FILE, RegistryFile};
 use kaizen::snapshot::EngineSnapshot;
@@ -92,6 +94,23 @@ fn engine_view(
     let meta: Option<MetaLogger> =
         good(META_FILE, inspect_json(&dir.join(META_FILE)), &mut problems);
     let weights: Option<SynergyWeights> = good("synergy.json", inspect_weights(dir), &mut problems);
+    // The learning files: only whether they can be read (status shows
+    // nothing else of them).
+    good(
+        POLICY_FILE,
+        SelfImprovementPolicy::inspect(&dir.join(POLICY_FILE)),
+        &mut problems,
+    );
+    good(
+        MODULES_FILE,
+        ModuleIndex::inspect(&dir.join(MODULES_FILE)),
+        &mut problems,
+    );
+    good(
+        ENERGY_FILE,
+        CapitalEnergy::inspect(&dir.join(ENERGY_FILE)),
+        &mut problems,
+    );
     if saved.is_none() && meta.is_none() && weights.is_none() && problems.is_empty() {
         return None; // not an engine folder
     }
@@ -149,7 +168,13 @@ pub fn run(args: StatusArgs) -> Result<()> {
         .with_context(|| format!("cannot read the state folder {}", args.state.display()))?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
+        // Bots' folders only: `.kaizen/` holds kaizen's own files.
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+        })
         .collect();
     dirs.sort();
     let mut problems = Vec::new();
@@ -184,15 +209,20 @@ pub fn run(args: StatusArgs) -> Result<()> {
     Ok(())
 }
 
-/// Unix seconds as an RFC 3339 UTC time (or the number, if out of range).
+/// Unix seconds as an RFC 3339 UTC time, or — outside the years 1970 to
+/// 9999, which RFC 3339 cannot write — the number of seconds.
 pub(super) fn when(secs: f64) -> String {
-    std::time::Duration::try_from_secs_f64(secs)
-        .ok()
-        .and_then(|d| std::time::UNIX_EPOCH.checked_add(d))
-        .map_or_else(
-            || format!("{secs:.0}"),
-            |t| humantime::format_rfc3339_seconds(t).to_string(),
-        )
+    /// The first second of the year 10000.
+    const YEAR_10000: f64 = 253_402_300_800.0;
+    let time = (0.0..YEAR_10000)
+        .contains(&secs)
+        .then(|| std::time::Duration::try_from_secs_f64(secs).ok())
+        .flatten()
+        .and_then(|d| std::time::UNIX_EPOCH.checked_add(d));
+    match time {
+        Some(t) => humantime::format_rfc3339_seconds(t).to_string(),
+        None => format!("{secs:.0} s since 1970"),
+    }
 }
 
 /// A bot's training: the champion and its metrics, the check under way,
@@ -311,7 +341,7 @@ fn render(view: &StatusView, problems: &[String]) -> String {
     }
     if let Some(last) = view.autoscale.last() {
         out.push_str(&format!(
-            "\nlast autoscale: {:?}{} — {}\n",
+            "\nlast autoscale: {}{} — {}\n",
             last.decision.action,
             if last.applied { "" } else { " (not applied)" },
             last.decision.reason
@@ -321,4 +351,17 @@ fn render(view: &StatusView, problems: &[String]) -> String {
         out.push_str(&format!("\nregistry: {p}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn times_far_in_the_future_or_past_are_shown_as_seconds() {
+        assert_eq!(when(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(when(1e15), "1000000000000000 s since 1970");
+        assert_eq!(when(-1e15), "-1000000000000000 s since 1970");
+        assert!(when(f64::MAX).ends_with(" s since 1970"));
+    }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::chain::{ChainConfig, MAX_ENERGY, MIN_ENERGY};
-use crate::error::{Error, Result, ensure_finite, ensure_unit};
+use crate::error::{Error, Result, ensure_duration, ensure_finite, ensure_unit};
 use crate::persist::Durability;
 use crate::pipeline::DEFAULT_TIMEOUT;
 use crate::policy::PolicyConfig;
@@ -91,6 +91,11 @@ impl EngineConfig {
     /// Checks every setting and names the first that is wrong.
     pub fn validate(&self) -> Result<()> {
         ensure_unit("engine.energy_threshold", self.energy_threshold)?;
+        ensure_duration("engine.interval", self.interval)?;
+        ensure_duration("pipeline.timeout", self.timeout)?;
+        if let Persistence::WriteBehind { window, .. } = self.persistence {
+            ensure_duration("engine.write_behind_window", window)?;
+        }
         if self.timeout.is_zero() {
             return Err(Error::invalid("engine.timeout", "0s", "a duration above 0"));
         }

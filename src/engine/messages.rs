@@ -104,3 +104,26 @@ pub struct EngineExited {
     /// Which start of it stopped (the registry counts starts).
     pub generation: u64,
 }
+
+/// A registry round's tick: like [`Tick`], but answered at once. An engine
+/// whose tick started a cycle that is still running answers
+/// [`TickAnswer::Running`]; the round waits for it only as long as it chooses.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "TickAnswer")]
+pub(crate) struct RoundTick(pub Tick);
+
+/// An engine's immediate answer to a [`RoundTick`].
+#[derive(Debug)]
+pub(crate) enum TickAnswer {
+    /// The tick's record: a skip, or a cycle that finished at once.
+    Done(CycleRecord),
+    /// The tick started a cycle that is still running.
+    Running {
+        /// The record that stands for this tick if the round stops waiting:
+        /// a `busy` skip.
+        busy: CycleRecord,
+        /// The cycle's record, once it has finished (closed if the engine
+        /// stopped first).
+        done: tokio::sync::oneshot::Receiver<CycleRecord>,
+    },
+}

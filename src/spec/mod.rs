@@ -231,8 +231,21 @@ impl EngineSpec {
 }
 
 /// Reads every `*.toml` in `dir`, sorted by file name. Two specs for one bot
-/// are an error naming both files.
+/// are an error naming both files. The first error stops the reading.
 pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
+    let (specs, errors) = load_each(dir)?;
+    match errors.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(specs),
+    }
+}
+
+/// Reads every `*.toml` in `dir`, sorted by file name: the specs that are
+/// good, and an error for each file that is not (a second spec for a bot
+/// another file describes is an error naming both files). A folder that
+/// cannot be read or holds no spec is an error of its own. `kaizen run`
+/// reloads its specs this way, so one mistake leaves the others working.
+pub fn load_each(dir: &Path) -> std::result::Result<(Vec<LoadedSpec>, Vec<SpecError>), SpecError> {
     let fail = |message: String| SpecError {
         file: dir.to_path_buf(),
         line: None,
@@ -248,10 +261,17 @@ pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
         return Err(fail("no engine specs (*.toml) in this folder".into()));
     }
     let mut specs: Vec<LoadedSpec> = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
     for file in files {
-        let loaded = EngineSpec::load(&file)?;
-        if let Some(other) = specs.iter().find(|s| s.spec.bot == loaded.spec.bot) {
-            return Err(SpecError {
+        let loaded = match EngineSpec::load(&file) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match specs.iter().find(|s| s.spec.bot == loaded.spec.bot) {
+            Some(other) => errors.push(SpecError {
                 file,
                 line: None,
                 message: format!(
@@ -259,40 +279,43 @@ pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
                     loaded.spec.bot,
                     other.file.display()
                 ),
-            });
+            }),
+            None => specs.push(loaded),
         }
-        specs.push(loaded);
     }
-    Ok(specs)
+    Ok((specs, errors))
 }
 
 impl LoadedSpec {
     /// The engine builder this spec describes, with a command pipeline; the
     /// command must exist. A `[pipeline.simulated]` spec is built by
     /// [`crate::sim::spec_pipeline`] and [`builder_with`](Self::builder_with).
-    pub fn builder(&self) -> Result<EngineBuilder> {
+    pub fn builder(&self) -> std::result::Result<EngineBuilder, SpecError> {
+        Ok(self.builder_with(Arc::new(self.command_pipeline()?)))
+    }
+
+    /// The spec's command pipeline, run in the spec file's folder. A
+    /// program that does not exist (or cannot be run) is an error naming
+    /// this file and the line of `command`.
+    pub fn command_pipeline(&self) -> std::result::Result<CommandPipeline, SpecError> {
         let Some(command) = self.spec.pipeline.command.clone() else {
-            return Err(Error::invalid(
-                format!("pipeline in {}", self.file.display()),
+            return Err(self.locate(&Error::invalid(
+                "pipeline",
                 "a [pipeline.simulated] or [pipeline.training] table",
                 "a command (a simulated pipeline is built by kaizen::sim::spec_pipeline, \
                  a training pipeline by LoadedSpec::training_builder)",
-            ));
+            )));
         };
         let folder = self
             .file
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let pipeline = CommandPipeline::new(command)?.current_dir(folder);
-        pipeline.check().map_err(|e| {
-            Error::invalid(
-                format!("pipeline.command in {}", self.file.display()),
-                format!("{:?}", pipeline.program()),
-                format!("an executable program ({e})"),
-            )
-        })?;
-        Ok(self.builder_with(Arc::new(pipeline)))
+        let pipeline = CommandPipeline::new(command)
+            .map_err(|e| self.locate(&e))?
+            .current_dir(folder);
+        pipeline.check().map_err(|e| self.locate(&e))?;
+        Ok(pipeline)
     }
 
     /// The engine builder this spec describes, running `pipeline`: its

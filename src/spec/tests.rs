@@ -183,6 +183,8 @@ fn builder_needs_an_existing_program() {
     .unwrap();
     let err = s.builder().unwrap_err();
     assert!(err.to_string().contains("missing.sh"), "{err}");
+    // The file and the line of `command`.
+    assert_eq!((err.file.as_path(), err.line), (file.as_path(), Some(3)));
     let s = EngineSpec::parse(
         "bot = \"a\"\n[pipeline]\ncommand = [\"sh\", \"-c\", \"true\"]\n",
         &file,
