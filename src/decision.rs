@@ -50,6 +50,18 @@ pub enum EngineEventKind {
     Failed,
 }
 
+/// In words: `registered`, `unregistered`, `restarted`, `failed`.
+impl std::fmt::Display for EngineEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineEventKind::Registered => "registered",
+            EngineEventKind::Unregistered => "unregistered",
+            EngineEventKind::Restarted => "restarted",
+            EngineEventKind::Failed => "failed",
+        })
+    }
+}
+
 /// A change to the set of engines.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineEvent {
@@ -101,11 +113,19 @@ pub fn channel() -> DecisionSender {
 /// (the record is copied only then).
 pub fn publish_cycle(sender: Option<&DecisionSender>, r: &CycleRecord) {
     match &r.outcome {
-        Some(o) => tracing::info!(
-            engine = %r.engine, bot = %r.bot, cycle = r.cycle, reason = %r.reason,
-            energy = r.energy(), ok = o.ok, delta = o.delta, reward = o.reward,
-            error = o.error.as_deref(), "cycle ran"
-        ),
+        Some(o) => {
+            tracing::info!(
+                engine = %r.engine, bot = %r.bot, cycle = r.cycle, reason = %r.reason,
+                energy = r.energy(), ok = o.ok, delta = o.delta, reward = o.reward,
+                error = o.error.as_deref(), "cycle ran"
+            );
+            for a in &o.alerts {
+                tracing::warn!(
+                    engine = %r.engine, bot = %r.bot, cycle = r.cycle, kind = %a.kind,
+                    "pipeline alert: {}", a.message
+                );
+            }
+        }
         None => tracing::debug!(
             engine = %r.engine, reason = %r.reason, energy_score = r.energy_score,
             "tick skipped"

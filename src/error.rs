@@ -19,11 +19,13 @@
 //! - the process: [`NotRunning`](Error::NotRunning),
 //!   [`NoActixSystem`](Error::NoActixSystem),
 //!   [`StateLocked`](Error::StateLocked), [`Panicked`](Error::Panicked),
-//!   [`LearnerLost`](Error::LearnerLost), [`Tensor`](Error::Tensor).
+//!   [`LearnerLost`](Error::LearnerLost), [`Tensor`](Error::Tensor);
+//! - models: [`Models`](Error::Models), [`NoModels`](Error::NoModels).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::persist::PersistError;
 
@@ -173,6 +175,16 @@ pub enum Error {
     /// A tensor computation failed (the DQN learner).
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),
+    /// A model registry refused an operation (an unknown version, nothing to
+    /// roll back to, the registry locked by another process, …).
+    #[error(transparent)]
+    Models(#[from] crate::models::ModelsError),
+    /// The engine has no model registry: it does not run the training pipeline.
+    #[error("engine {engine} keeps no models: it does not run kaizen's training pipeline")]
+    NoModels {
+        /// The engine.
+        engine: String,
+    },
 }
 
 /// `" (engines a, b)"`, or nothing for no engine.
@@ -185,6 +197,28 @@ fn engines_list(engines: &[String]) -> String {
 }
 
 impl Error {
+    /// This error with the subject of an [`Error::Invalid`] or
+    /// [`Error::NonFinite`] renamed by `name` (say, a config's key to its key
+    /// in the file that holds it); other errors unchanged.
+    pub fn renamed(self, name: impl FnOnce(&str) -> String) -> Error {
+        match self {
+            Error::Invalid {
+                what,
+                value,
+                expected,
+            } => Error::Invalid {
+                what: name(&what).into(),
+                value,
+                expected,
+            },
+            Error::NonFinite { what, value } => Error::NonFinite {
+                what: name(&what).into(),
+                value,
+            },
+            other => other,
+        }
+    }
+
     /// An [`Error::Invalid`] for `what`, showing `value` and what was `expected`.
     pub fn invalid(
         what: impl Into<Cow<'static, str>>,
@@ -208,6 +242,54 @@ pub fn ensure_finite(what: impl Into<Cow<'static, str>>, value: f64) -> Result<f
             what: what.into(),
             value,
         })
+    }
+}
+
+/// The largest magnitude kaizen accepts for a number that comes from
+/// outside: a pipeline's result, a ledger's reading, a metric, a scaled ROI
+/// delta. 10¹⁰⁰ is far beyond any real amount in any unit, and small enough
+/// that nothing kaizen computes from such numbers — sums over any number of
+/// cycles, squares in a variance, Q-values (at most 100 rewards' worth) —
+/// can leave `f64`'s range, so no running total ever becomes ∞.
+pub const MAX_MAGNITUDE: f64 = 1e100;
+
+/// `value` if it is finite and within ±[`MAX_MAGNITUDE`], else
+/// [`Error::NonFinite`] or [`Error::Invalid`] naming `what`.
+///
+/// ```
+/// use kaizen::error::ensure_bounded;
+/// assert_eq!(ensure_bounded("roi", -2.5).unwrap(), -2.5);
+/// assert!(matches!(ensure_bounded("roi", 1e308), Err(kaizen::Error::Invalid { .. })));
+/// assert!(matches!(ensure_bounded("roi", f64::NAN), Err(kaizen::Error::NonFinite { .. })));
+/// ```
+pub fn ensure_bounded(what: impl Into<Cow<'static, str>>, value: f64) -> Result<f64> {
+    let what = what.into();
+    let value = ensure_finite(what.clone(), value)?;
+    if value.abs() <= MAX_MAGNITUDE {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            what,
+            value,
+            "a number between -1e100 and 1e100",
+        ))
+    }
+}
+
+/// The longest duration a setting may have: 100 years. Longer ones are
+/// mistakes (and would overflow a deadline).
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400 + 25 * 86_400);
+
+/// `value` if it is at most [`MAX_DURATION`], else [`Error::Invalid`] naming `what`.
+pub fn ensure_duration(what: impl Into<Cow<'static, str>>, value: Duration) -> Result<Duration> {
+    if value <= MAX_DURATION {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            what,
+            format!("{} s", value.as_secs_f64()),
+            "a duration of at most 100 years",
+        ))
     }
 }
 

@@ -15,11 +15,13 @@
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
 //! - [`record`] — what one tick decided and why ([`record::CycleRecord`], [`record::Reason`]).
+//! - [`reward`] — the weighted multi-component reward: a cycle's value from its reported metrics.
 //! - [`autoscale`] — the decision to create or remove an engine.
 //! - [`cycle`] — one bot's learning state and its cycle as typed steps (the engine's core).
 //! - [`snapshot`] — what an engine knows about itself at one moment ([`snapshot::EngineSnapshot`]).
 //! - [`forecast`] — the built-in ROI forecaster: ARIMA chosen by AIC, a linear fallback.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
+//! - [`process`] — pipeline process groups: killed with kaizen, recorded, reaped.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
 //! - [`runtime`] — the services every engine of a process shares: bot locks, learner pool, state writer.
@@ -63,8 +65,10 @@ pub mod pipeline;
 pub mod policy;
 #[cfg(unix)]
 pub mod present;
+pub mod process;
 pub mod record;
 pub mod registry;
+pub mod reward;
 pub mod roi;
 pub mod runtime;
 #[cfg(all(unix, feature = "server"))]

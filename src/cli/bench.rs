@@ -179,6 +179,7 @@ fn decide_median(n: usize) -> Result<f64> {
                 name: format!("bot{i}"),
                 roi_ema: (i % 17) as f64 * 0.01,
                 created: i as u64,
+                pinned: false,
             })
             .collect(),
         taken: Vec::new(),

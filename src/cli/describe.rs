@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::history::{audit_of, describe_decision};
-use super::status::{engine_view, registry_entries};
+use super::status::{engine_view, live_jobs, registry_entries};
 use kaizen::alert::{AlertEvent, AlertState};
 use kaizen::conditions::engine_conditions;
 use kaizen::decision::Decision;
@@ -54,7 +54,7 @@ pub fn run(args: DescribeArgs) -> Result<()> {
         .or_else(|| entries.iter().find(|e| e.name == args.bot));
     let engine = entry.map_or(args.bot.as_str(), |e| e.name.as_str());
     let dir = args.state.join(engine);
-    let Some(view) = engine_view(&dir, entry, 0) else {
+    let Some(view) = engine_view(&dir, entry, 0, live_jobs(&args.state).as_ref()) else {
         anyhow::bail!(
             "no engine for bot {:?} in {}",
             args.bot,

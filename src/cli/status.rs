@@ -1,20 +1,26 @@
 //! `kaizen status`: engines, their last cycles with reasons, EMA and weights,
-//! read from the state folder without changing it.
+//! read from the state folder without changing it; for a bot that trains,
+//! its champion and metrics, its job in the training pool while `kaizen run`
+//! lives, and its open alerts.
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::table::Table;
-use kaizen::cycle::inspect_engine;
+use kaizen::cycle::{POLICY_FILE, inspect_engine};
 use kaizen::decision::AutoscaleRecord;
+use kaizen::energy::{CapitalEnergy, ENERGY_FILE};
 use kaizen::history::{HistoryReader, rfc3339_seconds};
-use kaizen::metalog::{CycleEntry, META_FILE, MetaLogger};
+use kaizen::metalog::{CycleEntry, META_FILE, MODULES_FILE, MetaLogger, ModuleIndex};
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::policy::SelfImprovementPolicy;
 use kaizen::registry::EngineEntry;
 use kaizen::registry::{REGISTRY_FILE, RegistryFile};
 use kaizen::snapshot::EngineSnapshot;
 use kaizen::synergy::{SynergyWeights, inspect_weights};
+use kaizen::training::jobs::PoolJobs;
+use kaizen::training::{JobState, TrainingStatus};
 
 /// Arguments of `kaizen status`.
 #[derive(Debug, clap::Args)]
@@ -123,11 +129,13 @@ fn good<T>(what: &str, found: Inspected<T>, problems: &mut Vec<String>) -> Optio
 }
 
 /// The view of the engine folder `dir`; `entry` is what `registry.json`
-/// says of the engine (its bot and ROI settings), when it says anything.
+/// says of the engine (its bot and ROI settings), when it says anything;
+/// `jobs` the training jobs of a live `kaizen run`.
 pub(super) fn engine_view(
     dir: &Path,
     entry: Option<&EngineEntry>,
     last: usize,
+    jobs: Option<&PoolJobs>,
 ) -> Option<EngineView> {
     let name = dir.file_name()?.to_string_lossy().into_owned();
     let bot = entry.map_or(name.as_str(), |e| e.bot.as_str());
@@ -141,6 +149,23 @@ pub(super) fn engine_view(
     let meta: Option<MetaLogger> =
         good(META_FILE, inspect_json(&dir.join(META_FILE)), &mut problems);
     let weights: Option<SynergyWeights> = good("synergy.json", inspect_weights(dir), &mut problems);
+    // The learning files: only whether they can be read (status shows
+    // nothing else of them).
+    good(
+        POLICY_FILE,
+        SelfImprovementPolicy::inspect(&dir.join(POLICY_FILE)),
+        &mut problems,
+    );
+    good(
+        MODULES_FILE,
+        ModuleIndex::inspect(&dir.join(MODULES_FILE)),
+        &mut problems,
+    );
+    good(
+        ENERGY_FILE,
+        CapitalEnergy::inspect(&dir.join(ENERGY_FILE)),
+        &mut problems,
+    );
     if saved.is_none() && meta.is_none() && weights.is_none() && problems.is_empty() {
         return None; // not an engine folder
     }
@@ -171,8 +196,19 @@ pub(super) fn engine_view(
         learner: None,
         weights: Vec::new(),
         last: None,
+        training: None,
     });
     snapshot.learner = entry.map(|e| e.spec.learner.clone());
+    snapshot.training = match TrainingStatus::inspect(bot, dir) {
+        Ok(t) => t.map(|t| TrainingStatus {
+            job: jobs.and_then(|j| j.job(bot)).cloned(),
+            ..t
+        }),
+        Err(e) => {
+            problems.push(format!("models: {e}"));
+            None
+        }
+    };
     snapshot.weights = weights
         .map(|w| w.iter().map(|(k, v)| (k.name().to_string(), v)).collect())
         .unwrap_or_default();
@@ -200,11 +236,12 @@ pub fn run(args: StatusArgs) -> Result<()> {
         .with_context(|| format!("cannot read the state folder {}", args.state.display()))?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        // kaizen's own folder (.kaizen: history, audit trail, token) holds no engine.
+        // Bots' folders only: `.kaizen/` holds kaizen's own files.
         .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
         })
         .collect();
     dirs.sort();
@@ -218,9 +255,10 @@ pub fn run(args: StatusArgs) -> Result<()> {
         let name = dir.file_name()?.to_string_lossy();
         registry.as_ref()?.engines.iter().find(|e| e.name == name)
     };
+    let jobs = live_jobs(&args.state);
     let engines: Vec<EngineView> = dirs
         .iter()
-        .filter_map(|d| engine_view(d, entry(d), args.last))
+        .filter_map(|d| engine_view(d, entry(d), args.last, jobs.as_ref()))
         .collect();
     let view = StatusView {
         state: args.state.clone(),
@@ -234,6 +272,73 @@ pub fn run(args: StatusArgs) -> Result<()> {
     }
     print!("{}", render(&view, &problems));
     Ok(())
+}
+
+/// A bot's training: the champion and its metrics, the check under way,
+/// the buffer, its job in the pool, its open alerts.
+fn render_training(bot: &str, t: &TrainingStatus) -> String {
+    let mut out = format!("\n{bot} — models:\n");
+    match &t.champion {
+        Some(c) => {
+            let metrics: Vec<String> = ["holdout_loss", "improvement", "p_value", "accuracy"]
+                .iter()
+                .filter_map(|k| c.metrics.get(*k).map(|v| format!("{k} {v:.4}")))
+                .collect();
+            out.push_str(&format!(
+                "  champion {} (saved {}): {}\n",
+                c.version,
+                rfc3339_seconds(c.created),
+                metrics.join(", ")
+            ));
+        }
+        None => out.push_str("  no champion yet\n"),
+    }
+    if let Some(m) = &t.last_move {
+        out.push_str(&format!(
+            "  last move: {} {} at {} — {}\n",
+            m.action,
+            m.to.map_or_else(|| "none".to_string(), |v| v.to_string()),
+            rfc3339_seconds(m.at),
+            m.reason
+        ));
+    }
+    if let Some(c) = &t.check {
+        out.push_str(&format!(
+            "  post-deploy check of {} against {}: {} of {} live samples\n",
+            c.version, c.against, c.samples, c.window
+        ));
+    }
+    out.push_str(&format!(
+        "  {} versions kept; {} trainings, {} deployed; {} samples buffered\n",
+        t.versions, t.counters.trainings, t.counters.deployments, t.buffered
+    ));
+    if let Some(j) = &t.job {
+        let state = match j.state {
+            JobState::Running => "training now".to_string(),
+            JobState::Waiting { position } => {
+                format!("waiting for a training slot (#{position} in line)")
+            }
+        };
+        out.push_str(&format!("  job: {state}, priority {}\n", j.priority));
+    }
+    for a in &t.alerts {
+        out.push_str(&format!(
+            "  alert {} since {} ({} runs): {}\n",
+            a.kind,
+            rfc3339_seconds(a.record.since),
+            a.record.runs,
+            a.record.message
+        ));
+    }
+    out
+}
+
+/// The training jobs of a `kaizen run` that is still running on `state`.
+pub(super) fn live_jobs(state: &Path) -> Option<PoolJobs> {
+    match PoolJobs::inspect(state) {
+        Inspected::Good { value, .. } if value.is_live() => Some(value),
+        _ => None,
+    }
 }
 
 fn render(view: &StatusView, problems: &[String]) -> String {
@@ -272,6 +377,9 @@ fn render(view: &StatusView, problems: &[String]) -> String {
             if let Some(p) = &e.problem {
                 out.push_str(&format!("\n{}: {p}\n", e.snapshot.bot));
             }
+            if let Some(t) = &e.snapshot.training {
+                out.push_str(&render_training(&e.snapshot.bot, t));
+            }
             if !e.recent.is_empty() {
                 out.push_str(&format!("\n{} — last cycles:\n", e.snapshot.bot));
                 for c in &e.recent {
@@ -295,7 +403,7 @@ fn render(view: &StatusView, problems: &[String]) -> String {
     }
     if let Some(last) = view.autoscale.last() {
         out.push_str(&format!(
-            "\nlast autoscale: {:?}{} — {}\n",
+            "\nlast autoscale: {}{} — {}\n",
             last.decision.action,
             if last.applied { "" } else { " (not applied)" },
             last.decision.reason

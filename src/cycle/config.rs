@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use crate::chain::{ChainConfig, MAX_ENERGY, MIN_ENERGY};
-use crate::error::{Error, Result, ensure_finite, ensure_unit};
+use crate::error::{Error, Result, ensure_duration, ensure_finite, ensure_unit};
 use crate::persist::Durability;
 use crate::pipeline::DEFAULT_TIMEOUT;
 use crate::policy::PolicyConfig;
+use crate::reward::RewardConfig;
 use crate::roi::RoiConfig;
 use crate::synergy::LearnerConfig;
 
@@ -62,6 +63,9 @@ pub struct EngineConfig {
     pub learner: LearnerConfig,
     /// When state is written.
     pub persistence: Persistence,
+    /// The weighted reward that makes a cycle's reported value from its
+    /// metrics (default none: the pipeline's own ROI).
+    pub reward: Option<RewardConfig>,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +82,7 @@ impl Default for EngineConfig {
             policy: PolicyConfig::default(),
             learner: LearnerConfig::default(),
             persistence: Persistence::default(),
+            reward: None,
         }
     }
 }
@@ -86,6 +91,11 @@ impl EngineConfig {
     /// Checks every setting and names the first that is wrong.
     pub fn validate(&self) -> Result<()> {
         ensure_unit("engine.energy_threshold", self.energy_threshold)?;
+        ensure_duration("engine.interval", self.interval)?;
+        ensure_duration("pipeline.timeout", self.timeout)?;
+        if let Persistence::WriteBehind { window, .. } = self.persistence {
+            ensure_duration("engine.write_behind_window", window)?;
+        }
         if self.timeout.is_zero() {
             return Err(Error::invalid("engine.timeout", "0s", "a duration above 0"));
         }
@@ -113,6 +123,9 @@ impl EngineConfig {
         self.chain.validate()?;
         self.roi.validate()?;
         self.policy.validate()?;
+        if let Some(reward) = &self.reward {
+            reward.validate()?;
+        }
         self.learner.validate()
     }
 }

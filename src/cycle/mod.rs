@@ -229,6 +229,7 @@ impl EngineCore {
                 .map(|(k, w)| (k.name().to_string(), w))
                 .collect(),
             last: self.last,
+            training: None,
         }
     }
 

@@ -45,6 +45,12 @@ impl EngineCore {
 
     /// The policy state now, with `energy_score` as its first input.
     pub(crate) fn state(&self, energy_score: f64) -> Result<PolicyState> {
+        self.state_with(energy_score, self.book.recent.success_rate())
+    }
+
+    /// [`state`](Self::state) with the success rate given (a cycle's next
+    /// state, before its outcome is counted).
+    pub(crate) fn state_with(&self, energy_score: f64, success_rate: f64) -> Result<PolicyState> {
         let deltas = self.book.metrics.deltas(self.keys);
         let (module_index, module_roi, diminishing) = match &self.book.last_module {
             Some(m) => (
@@ -58,7 +64,7 @@ impl EngineCore {
             energy_score,
             roi_trend: self.roi.trend(),
             anomaly_rate: self.roi.anomaly_rate(),
-            success_rate: self.book.recent.success_rate(),
+            success_rate,
             recent_mean_delta: self.roi.mean_recent(RECENT_DELTAS),
             module_index,
             module_roi,

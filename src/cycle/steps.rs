@@ -5,15 +5,17 @@
 //! the [`LearnedCycle`] concluded into a [`CycleRecord`] (policy update, meta
 //! logger, counters).
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 
 use super::{Dirty, EngineCore, Hosts, Reading};
 use crate::chain::EnergyChain;
 use crate::energy::feedback;
 use crate::metalog::{DEFAULT_DIMINISHING_CONSECUTIVE, DEFAULT_DIMINISHING_THRESHOLD};
-use crate::pipeline::{AutomationResult, PipelineError, panic_message};
+use crate::pipeline::{AutomationResult, PipelineAlert, PipelineError, panic_message};
 use crate::policy::{Action, run_reward};
 use crate::record::{CycleAction, CycleInputs, CycleOutcome, CycleRecord, Reason};
+use crate::reward::WeightedReward;
 use crate::synergy::{LearnReport, SynergyDeltas, SynergyLearner};
 use crate::{Error, Result};
 
@@ -82,6 +84,11 @@ pub(crate) struct AbsorbedCycle {
     modules: Vec<String>,
     /// The synergy deltas after this cycle's metrics: the learner's input.
     deltas: SynergyDeltas,
+    /// What the pipeline reported.
+    metrics: BTreeMap<String, f64>,
+    /// The value of its metrics, with a `[reward]` table.
+    weighted: Option<WeightedReward>,
+    alerts: Vec<PipelineAlert>,
 }
 
 impl AbsorbedCycle {
@@ -194,14 +201,37 @@ impl EngineCore {
                 error.get_or_insert_with(|| why.clone());
             }
         }
-        let result = run.unwrap_or_default();
-        let raw = match (&before, &after) {
+        let mut result = run.unwrap_or_default();
+        // A failed run reported nothing: it has no weighted reward.
+        let weighted = match (&self.config.reward, &error) {
+            (Some(reward), None) => match reward.score(&result.metrics) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    error = Some(e.to_string());
+                    None
+                }
+            },
+            _ => None,
+        };
+        // One precedence: the ledger; else the reported value (the weighted
+        // reward, or the pipeline's own ROI).
+        let mut raw = match (&before, &after) {
             (Reading::Profit(b), Reading::Profit(a)) => a - b,
-            (Reading::NoSource, Reading::NoSource) if error.is_none() => {
-                result.roi.as_ref().map_or(0.0, |r| r.roi)
-            }
+            (Reading::NoSource, Reading::NoSource) if error.is_none() => match &weighted {
+                Some(w) => w.value,
+                None => result.roi.as_ref().map_or(0.0, |r| r.roi),
+            },
             _ => 0.0,
         };
+        // Nothing is counted before everything the delta will change has
+        // been checked: a delta that would take the ROI history, its EMA or
+        // a running total out of range fails the cycle (delta 0, nothing
+        // credited) instead of wedging the engine.
+        if let Err(e) = self.admit(raw, result.credited_modules()) {
+            error.get_or_insert_with(|| format!("not counted: {e}"));
+            raw = 0.0;
+            result = AutomationResult::default();
+        }
         let delta = self.roi.record_delta(raw)?;
         for (name, value) in &result.metrics {
             if let Err(e) = self.book.metrics.record(name, *value) {
@@ -218,7 +248,18 @@ impl EngineCore {
             after: after.value(),
             modules: result.credited_modules().to_vec(),
             deltas: self.book.metrics.deltas(self.keys),
+            weighted,
+            alerts: std::mem::take(&mut result.alerts),
+            metrics: std::mem::take(&mut result.metrics),
         })
+    }
+
+    /// Whether a raw delta crediting `modules` fits everything it changes:
+    /// the ROI tracker (scaled delta, EMA) and the meta logger's running
+    /// totals.
+    fn admit(&self, raw: f64, modules: &[String]) -> Result<()> {
+        let delta = self.roi.check_delta(raw)?;
+        self.meta.check_delta(delta, modules).map(|_| ())
     }
 
     /// The synergy update: made here for a light learner; a heavy one is
@@ -293,16 +334,21 @@ impl EngineCore {
         let energy = plan.chain.energy;
         let reward = run_reward(cycle.delta, self.config.energy_cost, energy, &cycle.deltas);
         // SPEC §4 order: the policy learns (its next state sees this cycle's
-        // ROI, metrics and weights), then the meta logger.
+        // ROI, metrics, weights and outcome), then the meta logger. The steps
+        // that can fail come before anything is counted, and each changes
+        // nothing when it fails: the cycle is all or nothing.
+        let mut recent = self.book.recent;
+        recent.push(cycle.ok);
+        self.meta.check_delta(cycle.delta, &cycle.modules)?;
+        let next = self.state_with(plan.energy_score.unwrap_or(1.0), recent.success_rate())?;
+        self.policy
+            .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
         self.book.cycles += 1;
         if !cycle.ok {
             self.book.failures += 1;
         }
-        self.book.recent.push(cycle.ok);
+        self.book.recent = recent;
         self.book.last_run = Some(plan.now);
-        let next = self.state(plan.energy_score.unwrap_or(1.0))?;
-        self.policy
-            .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
         self.meta
             .log_delta(self.book.cycles, cycle.delta, &cycle.modules, plan.reason)?;
         self.meta.diminishing(
@@ -339,6 +385,9 @@ impl EngineCore {
                 error: cycle.error,
                 modules: cycle.modules,
                 learner: learner_note,
+                metrics: cycle.metrics,
+                weighted_reward: cycle.weighted,
+                alerts: cycle.alerts,
             }),
         };
         self.last = Some((&record).into());

@@ -15,11 +15,13 @@ use super::phase::{OnChange, Phase, SaveSchedule};
 use crate::cycle::{EngineCore, Hosts, LearnedCycle, Learning, Persistence, TickPlan};
 use crate::decision::{DecisionSender, publish_cycle};
 use crate::host::{Clock, Resources};
+use crate::models::AliasMove;
 use crate::persist::{Answer, Durability, PendingFile, PersistError, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
 use crate::record::{CycleRecord, Reason};
-use crate::runtime::{BotGuard, BotLock, LearnerPool};
+use crate::runtime::{BotGuard, BotLock, LearnerPool, PipelineSlots, Slot};
 use crate::snapshot::EngineSnapshot;
+use crate::training::TrainingPipeline;
 use crate::{Error, Result};
 
 /// What the actor needs besides the core: shared services and host hooks.
@@ -31,10 +33,15 @@ pub(crate) struct Wiring {
     pub lock: BotLock,
     pub learners: LearnerPool,
     pub writer: StateWriter,
+    /// The pipelines that may run at once, shared with the registry's engines.
+    pub slots: PipelineSlots,
     pub events: Option<DecisionSender>,
     /// The supervisor (weak: an engine does not keep its registry alive).
     pub watcher: Option<WeakRecipient<EngineExited>>,
     pub generation: u64,
+    /// The pipeline, when it is kaizen's training pipeline: for status and
+    /// model changes.
+    pub training: Option<TrainingPipeline>,
 }
 
 /// One bot's engine. Build it with [`EngineBuilder`](super::EngineBuilder).
@@ -233,6 +240,30 @@ impl SelfImprovementEngine {
         if let Some(refused) = started.refusal() {
             return self.after_pipeline(started, Err(refused), guard, ctx);
         }
+        // A slot first: so many pipelines run at once, no more.
+        match self.wiring.slots.try_take() {
+            Some(slot) => self.run_pipeline(started, guard, slot, ctx),
+            None => {
+                let slot = self.wiring.slots.clone();
+                Step::Wait(Box::pin(
+                    async move { slot.take().await }.into_actor(self).then(
+                        move |slot, act, ctx| {
+                            act.run_pipeline(started, guard, slot, ctx).into_future()
+                        },
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Runs the pipeline, holding `slot` until it ends.
+    fn run_pipeline(
+        &mut self,
+        started: crate::cycle::StartedCycle,
+        guard: BotGuard,
+        slot: Slot,
+        ctx: &mut Context<Self>,
+    ) -> Step {
         let timeout = self.core.config().timeout;
         let mut run = GuardedRun::start(
             self.wiring.pipeline.as_ref(),
@@ -243,9 +274,13 @@ impl SelfImprovementEngine {
         // Most pipelines that answer at once need no trip through the context.
         let mut cx = TaskContext::from_waker(futures_util::task::noop_waker_ref());
         match Pin::new(&mut run).poll(&mut cx) {
-            Poll::Ready(outcome) => self.after_pipeline(started, outcome, guard, ctx),
+            Poll::Ready(outcome) => {
+                drop(slot);
+                self.after_pipeline(started, outcome, guard, ctx)
+            }
             Poll::Pending => Step::Wait(Box::pin(run.into_actor(self).then(
                 move |outcome, act, ctx| {
+                    drop(slot);
                     act.after_pipeline(started, outcome, guard, ctx)
                         .into_future()
                 },
@@ -318,24 +353,59 @@ impl Actor for SelfImprovementEngine {
     }
 }
 
-impl Handler<Tick> for SelfImprovementEngine {
-    type Result = ActorResponse<Self, CycleRecord>;
-
-    fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
+impl SelfImprovementEngine {
+    /// Decides a tick: a skip at once, or a cycle started.
+    fn tick(&mut self, msg: Tick, ctx: &mut Context<Self>) -> Step {
         self.resources = msg.resources;
         if let Some(reason) = self.phase.skip_reason(self.core.paused()) {
             let record = self.core.skip_record(msg.now, reason);
             self.emit(&record);
-            return ActorResponse::reply(record);
+            return Step::Ready(record);
         }
         match self
             .core
             .plan_tick(msg.now, msg.resources, &self.wiring.hosts)
         {
-            Ok(TickPlan::Skip(record)) => ActorResponse::reply(self.finish_skip(record, ctx)),
-            Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx).respond(),
-            Err(e) => ActorResponse::reply(self.internal_error(msg.now, &e)),
+            Ok(TickPlan::Skip(record)) => Step::Ready(self.finish_skip(record, ctx)),
+            Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx),
+            Err(e) => Step::Ready(self.internal_error(msg.now, &e)),
         }
+    }
+}
+
+impl Handler<Tick> for SelfImprovementEngine {
+    type Result = ActorResponse<Self, CycleRecord>;
+
+    fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
+        self.tick(msg, ctx).respond()
+    }
+}
+
+impl Handler<RoundTick> for SelfImprovementEngine {
+    type Result = MessageResult<RoundTick>;
+
+    /// Answers at once: a cycle still running goes on in the background and
+    /// its record comes through the answer's channel (and, as always, on
+    /// the decision stream).
+    fn handle(&mut self, msg: RoundTick, ctx: &mut Self::Context) -> Self::Result {
+        let now = msg.0.now;
+        MessageResult(match self.tick(msg.0, ctx) {
+            Step::Ready(record) => TickAnswer::Done(record),
+            Step::Wait(cycle) => {
+                let busy = CycleRecord::skip(
+                    self.core.name(),
+                    self.core.bot(),
+                    now,
+                    self.core.cycles(),
+                    Reason::Busy,
+                );
+                let (tx, done) = tokio::sync::oneshot::channel();
+                ctx.spawn(cycle.map(move |record, _, _| {
+                    let _ = tx.send(record);
+                }));
+                TickAnswer::Running { busy, done }
+            }
+        })
     }
 }
 
@@ -382,7 +452,29 @@ impl Handler<Status> for SelfImprovementEngine {
     fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
         MessageResult(EngineSnapshot {
             busy: self.phase.cycling(),
+            training: self.wiring.training.as_ref().map(|t| t.status()),
             ..self.core.snapshot()
+        })
+    }
+}
+
+impl Handler<ChangeModel> for SelfImprovementEngine {
+    type Result = ResponseFuture<Result<AliasMove>>;
+
+    fn handle(&mut self, msg: ChangeModel, _: &mut Self::Context) -> Self::Result {
+        let Some(training) = self.wiring.training.clone() else {
+            let engine = self.core.name().to_string();
+            return Box::pin(async move { Err(Error::NoModels { engine }) });
+        };
+        // The change waits for a training cycle under way: off this thread.
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || training.change_model(msg.action, &msg.reason))
+                .await
+                .map_err(|e| Error::Panicked {
+                    what: "model change",
+                    message: e.to_string(),
+                })?
+                .map_err(Error::from)
         })
     }
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use crate::Result;
 use crate::host::Resources;
+use crate::models::AliasMove;
 use crate::record::CycleRecord;
 use crate::snapshot::EngineSnapshot;
 use crate::synergy::SynergyWeights;
+use crate::training::ModelAction;
 
 /// Decide, and run a cycle if the decision says so (SPEC §4).
 #[derive(Clone, Copy, Debug, Message)]
@@ -32,6 +34,20 @@ pub struct RunCycle {
 #[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "EngineSnapshot")]
 pub struct Status;
+
+/// Change the champion of the engine's model registry by hand (activate a
+/// version, or roll back), recording `reason`. Only an engine running the
+/// training pipeline can ([`Error::NoModels`](crate::Error::NoModels)
+/// otherwise); a training cycle under way finishes first, and the next one
+/// serves the new champion.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<AliasMove>")]
+pub struct ChangeModel {
+    /// What to do.
+    pub action: ModelAction,
+    /// Why, in words (kept in the alias history).
+    pub reason: String,
+}
 
 /// Stop deciding: ticks are skipped as `"paused"` until [`Resume`]. Persisted.
 #[derive(Clone, Copy, Debug, Message)]
@@ -87,4 +103,27 @@ pub struct EngineExited {
     pub engine: Arc<str>,
     /// Which start of it stopped (the registry counts starts).
     pub generation: u64,
+}
+
+/// A registry round's tick: like [`Tick`], but answered at once. An engine
+/// whose tick started a cycle that is still running answers
+/// [`TickAnswer::Running`]; the round waits for it only as long as it chooses.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "TickAnswer")]
+pub(crate) struct RoundTick(pub Tick);
+
+/// An engine's immediate answer to a [`RoundTick`].
+#[derive(Debug)]
+pub(crate) enum TickAnswer {
+    /// The tick's record: a skip, or a cycle that finished at once.
+    Done(CycleRecord),
+    /// The tick started a cycle that is still running.
+    Running {
+        /// The record that stands for this tick if the round stops waiting:
+        /// a `busy` skip.
+        busy: CycleRecord,
+        /// The cycle's record, once it has finished (closed if the engine
+        /// stopped first).
+        done: tokio::sync::oneshot::Receiver<CycleRecord>,
+    },
 }

@@ -109,6 +109,12 @@ impl SelfImprovementPolicy {
         Ok(PendingFile::json(path.to_path_buf(), &self.to_file())?)
     }
 
+    /// What the policy file at `path` holds, read only (nothing is moved
+    /// aside): for `kaizen status`, which names a damaged file.
+    pub fn inspect(path: &Path) -> persist::Inspected<Self> {
+        persist::inspect_with(path, decode)
+    }
+
     /// Reads the policy saved at `path`, with `config` as the settings.
     ///
     /// A missing file gives a new policy from `config`; so does a corrupt

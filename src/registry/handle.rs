@@ -16,7 +16,7 @@ use crate::engine::{EngineBuilder, RunCycle, SelfImprovementEngine, Shutdown};
 use crate::host::{Clock, FixedProbe, ResourceProbe, SysinfoProbe, SystemClock};
 use crate::persist::PersistError;
 use crate::record::CycleRecord;
-use crate::runtime::Services;
+use crate::runtime::{PipelineSlots, Services, StateLock};
 use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
@@ -24,7 +24,7 @@ use crate::{Error, Result};
 /// builder's own name is replaced by that name.
 pub type EngineFactory = Arc<dyn Fn(&str) -> Result<EngineBuilder> + Send + Sync>;
 
-/// Asked before the autoscaler creates or removes an engine; `false` holds.
+/// Asked before the autoscaler creates an engine (SPEC §8: removals are not asked); `false` holds.
 pub type Approval = Arc<dyn Fn(&AutoscaleAction) -> bool + Send + Sync>;
 
 /// One engine as the registry reports it: its entry, its restarts and, when
@@ -62,9 +62,18 @@ pub struct RegistryBuilder {
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
     services: Option<Services>,
+    lock: Option<StateLock>,
 }
 
 impl RegistryBuilder {
+    /// The state folder's lock, when the caller took it already (the CLI
+    /// does, before it touches the folder). Without it, `start` takes the
+    /// lock of `state_root` itself.
+    pub fn state_lock(mut self, lock: StateLock) -> Self {
+        self.lock = Some(lock);
+        self
+    }
+
     /// The clock cycles are stamped with (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -99,7 +108,10 @@ impl RegistryBuilder {
 
     /// Starts the registry actor on the current arbiter, and its worker
     /// arbiters. Must be called inside an actix system
-    /// ([`Error::NoActixSystem`] otherwise).
+    /// ([`Error::NoActixSystem`] otherwise). With a `state_root`, the
+    /// registry holds the folder's [`StateLock`] until it has shut down:
+    /// another registry on the same folder, in this process or another, is
+    /// refused with [`Error::StateLocked`].
     pub fn start(self) -> Result<RegistryHandle> {
         if actix::System::try_current().is_none() {
             return Err(Error::NoActixSystem {
@@ -107,6 +119,18 @@ impl RegistryBuilder {
             });
         }
         self.config.autoscale.validate()?;
+        let lock = match (&self.config.state_root, self.lock) {
+            (None, _) => None,
+            (Some(root), Some(lock)) if lock.root() == root => Some(lock),
+            (Some(root), Some(lock)) => {
+                return Err(Error::invalid(
+                    "registry state lock",
+                    lock.root().display(),
+                    format!("the lock of the state root {}", root.display()),
+                ));
+            }
+            (Some(root), None) => Some(StateLock::acquire(root)?),
+        };
         let probe: Box<dyn ResourceProbe> = match self.probe {
             Some(p) => p,
             None => match SysinfoProbe::new() {
@@ -121,6 +145,13 @@ impl RegistryBuilder {
             Some(root) => super::state::load(root)?.unwrap_or_default(),
             None => RegistryFile::default(),
         };
+        let services = match self.config.max_running_pipelines {
+            Some(n) => Services {
+                pipelines: PipelineSlots::new(n),
+                ..self.services.unwrap_or_default()
+            },
+            None => self.services.unwrap_or_default(),
+        };
         let events = crate::decision::channel();
         let timings = Arc::new(TickTimings::default());
         let registry = ImprovementEngineRegistry {
@@ -131,7 +162,7 @@ impl RegistryBuilder {
             entries: BTreeMap::new(),
             next_created: 0,
             events: events.clone(),
-            services: self.services.unwrap_or_default(),
+            services,
             factory: self.factory,
             approval: self.approval,
             last_change: earlier.last_change,
@@ -151,6 +182,7 @@ impl RegistryBuilder {
             retiring: BTreeMap::new(),
             scaling: false,
             stopping: false,
+            lock,
         };
         Ok(RegistryHandle {
             addr: registry.start(),
@@ -203,6 +235,7 @@ impl RegistryHandle {
             factory: None,
             approval: None,
             services: None,
+            lock: None,
         }
     }
 
@@ -229,6 +262,14 @@ impl RegistryHandle {
         self.addr.send(Register(builder)).await.map_err(gone)?
     }
 
+    /// Replaces the engine of the builder's name with a new one built from
+    /// `builder`: the old engine saves and stops first (after its running
+    /// cycle, bounded by `shutdown_wait`), then the new one starts from that
+    /// saved state. Without an engine of that name, it simply registers.
+    pub async fn replace_engine(&self, builder: EngineBuilder) -> Result<()> {
+        self.addr.send(Replace(builder)).await.map_err(gone)?
+    }
+
     /// Saves and stops an engine (or forgets one `registry.json` listed but
     /// that was not registered again); `false` when no engine has that name.
     pub async fn unregister_engine(&self, name: &str) -> Result<bool> {
@@ -238,7 +279,10 @@ impl RegistryHandle {
             .map_err(gone)
     }
 
-    /// Ticks every engine concurrently; returns each engine's record, by name.
+    /// Ticks every engine concurrently; returns each engine's record, by
+    /// name. A cycle still running after [`RegistryConfig::round_wait`] is
+    /// reported `busy`; its full record comes on the decision stream when
+    /// it ends.
     pub async fn run_all_cycles(&self) -> Result<BTreeMap<String, CycleRecord>> {
         self.addr.send(RunAll).await.map_err(gone)?
     }
@@ -320,6 +364,34 @@ impl Handler<Register> for ImprovementEngineRegistry {
     }
 }
 
+struct Replace(EngineBuilder);
+impl Message for Replace {
+    type Result = Result<()>;
+}
+impl Handler<Replace> for ImprovementEngineRegistry {
+    type Result = ResponseActFuture<Self, Result<()>>;
+    fn handle(&mut self, msg: Replace, ctx: &mut Self::Context) -> Self::Result {
+        let name: Arc<str> = Arc::from(msg.0.name());
+        self.remove(&name, ctx);
+        // Asking a retiring engine to shut down again answers once its
+        // first shutdown has saved.
+        let retiring = self.retiring.get(&name).cloned();
+        let wait = self.config.shutdown_wait;
+        Box::pin(
+            async move {
+                if let Some(addr) = retiring {
+                    let _ = addr.send(Shutdown { wait }).await;
+                }
+            }
+            .into_actor(self)
+            .map(move |(), act, ctx| {
+                act.retiring.remove(&name);
+                act.register(msg.0, ctx)
+            }),
+        )
+    }
+}
+
 struct Unregister(String);
 impl Message for Unregister {
     type Result = bool;
@@ -344,6 +416,7 @@ impl Handler<RunAll> for ImprovementEngineRegistry {
         Box::pin(
             self.round()
                 .into_actor(self)
+                .then(|round, act, _| round.settle(act.round_cut_off()).into_actor(act))
                 .map(|answers, act, ctx| Ok(act.collect_round(answers, ctx))),
         )
     }
@@ -366,6 +439,7 @@ impl Handler<Schedule> for ImprovementEngineRegistry {
                 "a duration above 0",
             ));
         }
+        crate::error::ensure_duration("schedule period", msg.period)?;
         if let Some(c) = &msg.autoscale {
             c.validate()?;
         }
@@ -528,7 +602,9 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
                     }
                     .into_actor(act)
                 })
-                .map(|result, _, ctx: &mut Context<Self>| {
+                .map(|result, act, ctx: &mut Context<Self>| {
+                    // Everything is on disk: the folder is free for the next process.
+                    act.lock = None;
                     ctx.stop();
                     result
                 }),

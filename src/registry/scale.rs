@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{AUTOSCALE_KEPT, ImprovementEngineRegistry};
 use crate::autoscale::{AutoscaleAction, AutoscaleRequest, Observed, decide, inputs};
 use crate::decision::{self, AutoscaleRecord, Decision};
+use crate::engine::Origin;
 use crate::host::Resources;
 use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
@@ -59,11 +60,15 @@ impl ImprovementEngineRegistry {
         let engines: Vec<Observed<'_>> = msg
             .statuses
             .iter()
-            .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
-            .map(|(name, created, snapshot)| Observed {
-                name,
-                created: *created,
-                snapshot: snapshot.as_ref(),
+            .filter_map(|(name, created, snapshot)| {
+                let entry = self.entries.get(name).filter(|e| e.failed.is_none())?;
+                Some(Observed {
+                    name,
+                    created: *created,
+                    snapshot: snapshot.as_ref(),
+                    // An engine an operator's spec file defines stays.
+                    pinned: matches!(entry.builder.origin_of(), Some(Origin::Spec(_))),
+                })
             })
             .collect();
         let taken = self

@@ -30,9 +30,17 @@
 //! learner = "weights"                 # or "dqn"
 //! keys = "core"                       # or "extended" (seven metrics)
 //! lr = 0.1                            # 0.1 for weights, 1e-3 for dqn when not given
+//!
+//! [reward]                            # optional: the cycle's value from the pipeline's metrics
+//! weights = { quality = 0.6, speed = 0.4 }  # (see kaizen::reward)
+//! penalty_multiplier = 1.0
+//! bonus_threshold = 0.8
+//! bonus = 0.1
 //! ```
 //!
-//! Instead of `command`, a `[pipeline.simulated]` table (the parameters of a
+//! Instead of `command`, a `[pipeline.training]` table runs kaizen's own
+//! training pipeline on the bot's data ([`training`]: `data` and `task` are
+//! enough), and a `[pipeline.simulated]` table (the parameters of a
 //! simulated bot, all optional) runs a bot of the simulated world, with
 //! `seed = N` in `[pipeline]` for its noise. This module keeps that table as
 //! it is; [`crate::sim::spec_pipeline`] reads and checks it (the simulation
@@ -48,6 +56,8 @@ use crate::cycle::EngineConfig;
 use crate::engine::{EngineBuilder, Origin, validate_name};
 use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT, Pipeline};
 use crate::policy::PolicyConfig;
+use crate::reward::RewardConfig;
+use crate::training::TrainingConfig;
 use crate::{Error, Result};
 
 /// The `[pipeline]` table: a `command`, or a `[pipeline.simulated]` bot.
@@ -60,6 +70,9 @@ pub struct PipelineTable {
     /// as written (read by [`crate::sim::spec_pipeline`]); each run first
     /// advances its world by one tick.
     pub simulated: Option<toml::Table>,
+    /// kaizen's own training pipeline instead of a program (see
+    /// [`training`]): `data` and `task` are enough.
+    pub training: Option<TrainingConfig>,
     /// The simulated world's seed (default 0).
     #[serde(default)]
     pub seed: u64,
@@ -89,6 +102,10 @@ pub struct EngineSpec {
     /// `[synergy]`.
     #[serde(default)]
     pub synergy: SynergyTable,
+    /// `[reward]`: the weighted reward that makes the cycle's value from the
+    /// pipeline's metrics ([`crate::reward`]).
+    #[serde(default)]
+    pub reward: Option<RewardConfig>,
 }
 
 /// A spec file that could not be used: the file, the line when known, why.
@@ -139,14 +156,21 @@ impl EngineSpec {
         })?;
         let checked = validate_name("bot", &spec.bot)
             .and_then(|()| spec.check_pipeline())
-            .and_then(|()| spec.options().config());
+            .and_then(|()| spec.options().config())
+            .and_then(|config| {
+                if let Some(reward) = &spec.reward {
+                    reward.validate()?;
+                }
+                Ok(EngineConfig {
+                    timeout: spec.pipeline.timeout.0,
+                    reward: spec.reward.clone(),
+                    ..config
+                })
+            });
         match checked {
             Ok(config) => Ok(LoadedSpec {
                 file: file.to_path_buf(),
-                config: EngineConfig {
-                    timeout: spec.pipeline.timeout.0,
-                    ..config
-                },
+                config,
                 spec,
                 text: text.to_string(),
             }),
@@ -155,21 +179,33 @@ impl EngineSpec {
     }
 
     fn check_pipeline(&self) -> Result<()> {
-        match (&self.pipeline.command, &self.pipeline.simulated) {
-            (Some(c), None) if !c.is_empty() => {}
-            (None, Some(_)) => {}
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    "pipeline.simulated",
-                    "a table",
-                    "either pipeline.command or pipeline.simulated, not both",
-                ));
-            }
-            _ => {
+        let p = &self.pipeline;
+        let kinds = [
+            p.command.is_some(),
+            p.simulated.is_some(),
+            p.training.is_some(),
+        ];
+        match kinds {
+            [true, false, false] if p.command.as_ref().is_some_and(|c| !c.is_empty()) => {}
+            [false, true, false] => {}
+            [false, false, true] => training::check(self)?,
+            [false, false, false] | [true, false, false] => {
                 return Err(Error::invalid(
                     "pipeline.command",
                     "nothing",
-                    "a program and its arguments, e.g. command = [\"./improve.sh\"] (or a [pipeline.simulated] table)",
+                    "a program and its arguments, e.g. command = [\"./improve.sh\"] (or a [pipeline.simulated] or [pipeline.training] table)",
+                ));
+            }
+            _ => {
+                let second = if p.training.is_some() {
+                    "pipeline.training"
+                } else {
+                    "pipeline.simulated"
+                };
+                return Err(Error::invalid(
+                    second,
+                    "a table",
+                    "one of pipeline.command, pipeline.simulated and pipeline.training, not both",
                 ));
             }
         }
@@ -195,8 +231,21 @@ impl EngineSpec {
 }
 
 /// Reads every `*.toml` in `dir`, sorted by file name. Two specs for one bot
-/// are an error naming both files.
+/// are an error naming both files. The first error stops the reading.
 pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
+    let (specs, errors) = load_each(dir)?;
+    match errors.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(specs),
+    }
+}
+
+/// Reads every `*.toml` in `dir`, sorted by file name: the specs that are
+/// good, and an error for each file that is not (a second spec for a bot
+/// another file describes is an error naming both files). A folder that
+/// cannot be read or holds no spec is an error of its own. `kaizen run`
+/// reloads its specs this way, so one mistake leaves the others working.
+pub fn load_each(dir: &Path) -> std::result::Result<(Vec<LoadedSpec>, Vec<SpecError>), SpecError> {
     let fail = |message: String| SpecError {
         file: dir.to_path_buf(),
         line: None,
@@ -212,10 +261,17 @@ pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
         return Err(fail("no engine specs (*.toml) in this folder".into()));
     }
     let mut specs: Vec<LoadedSpec> = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
     for file in files {
-        let loaded = EngineSpec::load(&file)?;
-        if let Some(other) = specs.iter().find(|s| s.spec.bot == loaded.spec.bot) {
-            return Err(SpecError {
+        let loaded = match EngineSpec::load(&file) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match specs.iter().find(|s| s.spec.bot == loaded.spec.bot) {
+            Some(other) => errors.push(SpecError {
                 file,
                 line: None,
                 message: format!(
@@ -223,45 +279,54 @@ pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
                     loaded.spec.bot,
                     other.file.display()
                 ),
-            });
+            }),
+            None => specs.push(loaded),
         }
-        specs.push(loaded);
     }
-    Ok(specs)
+    Ok((specs, errors))
 }
 
 impl LoadedSpec {
     /// The engine builder this spec describes, with a command pipeline; the
     /// command must exist. A `[pipeline.simulated]` spec is built by
     /// [`crate::sim::spec_pipeline`] and [`builder_with`](Self::builder_with).
-    pub fn builder(&self) -> Result<EngineBuilder> {
+    pub fn builder(&self) -> std::result::Result<EngineBuilder, SpecError> {
+        Ok(self.builder_with(Arc::new(self.command_pipeline()?)))
+    }
+
+    /// The spec's command pipeline, run in the spec file's folder. A
+    /// program that does not exist (or cannot be run) is an error naming
+    /// this file and the line of `command`.
+    pub fn command_pipeline(&self) -> std::result::Result<CommandPipeline, SpecError> {
         let Some(command) = self.spec.pipeline.command.clone() else {
-            return Err(Error::invalid(
-                format!("pipeline in {}", self.file.display()),
-                "a [pipeline.simulated] table",
-                "a command (a simulated pipeline is built by kaizen::sim::spec_pipeline)",
-            ));
+            return Err(self.locate(&Error::invalid(
+                "pipeline",
+                "a [pipeline.simulated] or [pipeline.training] table",
+                "a command (a simulated pipeline is built by kaizen::sim::spec_pipeline, \
+                 a training pipeline by LoadedSpec::training_builder)",
+            )));
         };
         let folder = self
             .file
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let pipeline = CommandPipeline::new(command)?.current_dir(folder);
-        pipeline.check().map_err(|e| {
-            Error::invalid(
-                format!("pipeline.command in {}", self.file.display()),
-                format!("{:?}", pipeline.program()),
-                format!("an executable program ({e})"),
-            )
-        })?;
-        Ok(self.builder_with(Arc::new(pipeline)))
+        let pipeline = CommandPipeline::new(command)
+            .map_err(|e| self.locate(&e))?
+            .current_dir(folder);
+        pipeline.check().map_err(|e| self.locate(&e))?;
+        Ok(pipeline)
     }
 
     /// The engine builder this spec describes, running `pipeline`: its
     /// settings, its energy source and its origin (this file).
     pub fn builder_with(&self, pipeline: Arc<dyn Pipeline>) -> EngineBuilder {
-        let builder = EngineBuilder::with_pipeline(&self.spec.bot, pipeline)
+        self.configure(EngineBuilder::with_pipeline(&self.spec.bot, pipeline))
+    }
+
+    /// `builder` with this spec's settings, energy source and origin.
+    fn configure(&self, builder: EngineBuilder) -> EngineBuilder {
+        let builder = builder
             .config_all(self.config.clone())
             .origin(Origin::Spec(self.file.clone()));
         self.spec.engine.energy.apply(builder)
@@ -296,25 +361,28 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// The line where the dotted key `path` (`policy.alpha`) is written, if it is.
+/// The line where the dotted key `path` (`policy.alpha`) is written; when
+/// only its first parts are (a default that clashes with a written key, say
+/// `pipeline.training.max_buffer`), the line of the deepest one written.
 fn key_line(text: &str, path: &str) -> Option<usize> {
     let doc = toml::de::DeTable::parse(text).ok()?;
     let mut table = doc.get_ref();
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let (key, value) = table.get_key_value(part)?;
-        if parts.peek().is_none() {
-            return Some(line_of(text, key.span().start));
-        }
+    let mut found = None;
+    for part in path.split('.') {
+        let Some((key, value)) = table.get_key_value(part) else {
+            return found;
+        };
+        found = Some(line_of(text, key.span().start));
         match value.get_ref() {
             toml::de::DeValue::Table(t) => table = t,
-            _ => return None,
+            _ => return found,
         }
     }
-    None
+    found
 }
 
 mod options;
+pub mod training;
 
 pub use options::{
     EnergyKind, EngineOptions, EngineTable, LearnerKind, PersistenceKind, SpecDuration,

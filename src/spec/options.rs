@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::chain::ChainConfig;
 use crate::cycle::{EngineConfig, Persistence};
 use crate::engine::EngineBuilder;
+use crate::error::MAX_DURATION;
 use crate::persist::Durability;
 use crate::pipeline::DEFAULT_TIMEOUT;
 use crate::policy::PolicyConfig;
@@ -51,10 +52,17 @@ impl SpecDuration {
         SpecDuration::from_secs(value * scale)
     }
 
-    fn from_secs(secs: f64) -> std::result::Result<SpecDuration, String> {
-        Duration::try_from_secs_f64(secs)
-            .map(SpecDuration)
-            .map_err(|_| format!("{secs} s is not a duration (it must be finite and ≥ 0)"))
+    /// A duration of `secs` seconds: finite, ≥ 0 and at most 100 years
+    /// ([`MAX_DURATION`](crate::error::MAX_DURATION)).
+    pub fn from_secs(secs: f64) -> std::result::Result<SpecDuration, String> {
+        let d = Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("{secs} s is not a duration (it must be finite and ≥ 0)"))?;
+        if d > MAX_DURATION {
+            return Err(format!(
+                "{secs} s is longer than 100 years, the longest duration kaizen takes"
+            ));
+        }
+        Ok(SpecDuration(d))
     }
 }
 
@@ -299,6 +307,7 @@ impl EngineOptions {
                     durability,
                 },
             },
+            reward: None,
         };
         config.validate().map_err(toml_names)?;
         Ok(config)

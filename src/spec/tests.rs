@@ -183,6 +183,8 @@ fn builder_needs_an_existing_program() {
     .unwrap();
     let err = s.builder().unwrap_err();
     assert!(err.to_string().contains("missing.sh"), "{err}");
+    // The file and the line of `command`.
+    assert_eq!((err.file.as_path(), err.line), (file.as_path(), Some(3)));
     let s = EngineSpec::parse(
         "bot = \"a\"\n[pipeline]\ncommand = [\"sh\", \"-c\", \"true\"]\n",
         &file,
@@ -204,4 +206,28 @@ fn a_simulated_table_is_kept_as_written_and_not_built_here() {
     assert!(s.builder().unwrap_err().to_string().contains("kaizen::sim"));
     let both = "bot = \"sim\"\n[pipeline]\ncommand = [\"x\"]\n[pipeline.simulated]\n";
     assert!(parse(both).unwrap_err().message.contains("not both"));
+}
+
+#[test]
+fn a_reward_table_reaches_the_engine_config_and_its_errors_have_lines() {
+    let text = "bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[reward]\nweights = { quality = 0.6, speed = 0.4 }\nbonus_threshold = 0.8\n";
+    let s = parse(text).unwrap();
+    let r = s.config.reward.as_ref().unwrap();
+    assert_eq!(r.weights["speed"], 0.4);
+    assert_eq!((r.bonus_threshold, r.bonus), (Some(0.8), 0.1));
+    assert!(parse(MINIMAL).unwrap().config.reward.is_none());
+    let bad = "bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[reward]\nweights = { q = 1.0 }\npenalty_multiplier = -2\n";
+    let err = parse(bad).unwrap_err();
+    assert_eq!(err.line, Some(6), "{err}");
+    assert!(
+        err.message
+            .starts_with("invalid reward.penalty_multiplier = -2"),
+        "{err}"
+    );
+    let empty = "bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[reward]\nweights = {}\n";
+    let err = parse(empty).unwrap_err();
+    assert_eq!(err.line, Some(5), "{err}");
+    let typo = "bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[reward]\nweights = { q = 1.0 }\nbonus_treshold = 1\n";
+    let err = parse(typo).unwrap_err();
+    assert_eq!(err.line, Some(6), "{err}");
 }

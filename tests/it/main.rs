@@ -4,16 +4,26 @@
 mod cli_bench;
 mod cli_monitoring;
 mod cli_run;
+mod cli_training;
 mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;
 mod engine_saves;
+mod engine_training;
 mod forecast_statsmodels;
 mod history_crash;
 mod models_crash;
 mod registry_autoscale;
 mod registry_load;
 mod registry_supervision;
+mod reliability_links;
+mod reliability_lock;
+mod reliability_numbers;
+mod reliability_pipelines;
+mod reliability_process;
+mod reliability_rounds;
+mod reliability_signals;
+mod reliability_status;
 #[cfg(feature = "server")]
 mod server_api;
 #[cfg(feature = "server")]

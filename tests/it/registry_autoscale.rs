@@ -239,3 +239,43 @@ async fn every_step_is_on_the_decision_stream() {
         AutoscaleAction::Create("engine0".into())
     );
 }
+
+/// Issue 9 item 15: autoscaling removes only engines it made, never one an
+/// `engines/*.toml` spec defines (which still counts towards the bounds).
+#[actix::test]
+async fn engines_defined_by_a_spec_are_never_removed() {
+    use kaizen::engine::Origin;
+    let s = setup(None, None);
+    let spec = builder("alpha", roi_per_energy(-1.0), &s.clock)
+        .origin(Origin::Spec("engines/alpha.toml".into()));
+    s.reg.register_engine(spec).await.unwrap();
+    let copy =
+        builder("engine0", roi_per_energy(1.0), &s.clock).origin(Origin::Template("alpha".into()));
+    s.reg.register_engine(copy).await.unwrap();
+    s.reg.run_all_cycles().await.unwrap();
+    let config = AutoscaleConfig {
+        cooldown_secs: 0.0,
+        ..AutoscaleConfig::default()
+    };
+    // alpha's EMA is the lowest, but the copy is the one that goes.
+    let r = s.ask(0.1, -0.5, config.clone()).await;
+    assert_eq!(r.decision.action, AutoscaleAction::Remove("engine0".into()));
+    assert_eq!(names(&s.reg).await, ["alpha"]);
+    let r = s
+        .ask(
+            0.1,
+            -0.5,
+            AutoscaleConfig {
+                min_engines: 0,
+                ..config
+            },
+        )
+        .await;
+    assert_eq!(
+        r.decision.action,
+        AutoscaleAction::Hold,
+        "{}",
+        r.decision.reason
+    );
+    assert_eq!(names(&s.reg).await, ["alpha"]);
+}
