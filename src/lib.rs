@@ -29,6 +29,7 @@
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
 //! - [`models`] — the per-bot model registry: versions, the champion alias, its history, rollback.
 //! - [`stats`] — significance tests, anytime-valid A/B tests, FDR control and off-policy estimators.
+//! - [`training`] — the candle training pipeline: data sources, model, deploy gate, monitor, schedulers, job pool.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -55,5 +56,6 @@ pub mod snapshot;
 pub mod spec;
 pub mod stats;
 pub mod synergy;
+pub mod training;
 
 pub use error::{Error, Result};

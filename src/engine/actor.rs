@@ -139,12 +139,15 @@ impl SelfImprovementEngine {
         }
     }
 
-    /// The write-behind timer: the save is due a fixed part of `window` from now.
+    /// The write-behind timer, on the engine's clock: the save is due a
+    /// fixed part of `window` from now.
     fn set_save_timer(&mut self, window: std::time::Duration, ctx: &mut Context<Self>) {
-        ctx.run_later(self.flush_delay(window), |act, ctx| {
+        let clock = &self.wiring.clock;
+        let at = clock.now() + self.flush_delay(window).as_secs_f64();
+        ctx.spawn(clock.sleep_until(at).into_actor(self).map(|(), act, ctx| {
             act.saves.timer_fired();
             act.save_if_due(ctx);
-        });
+        }));
     }
 
     /// Makes a due write-behind save, unless a cycle is running (its end

@@ -24,7 +24,8 @@ use crate::synergy::LearnerConfig;
 /// state, when the engine has to be restarted.
 ///
 /// ```
-/// use kaizen::engine::{EngineBuilder, Persistence};
+/// use kaizen::cycle::Persistence;
+/// use kaizen::engine::EngineBuilder;
 /// use kaizen::pipeline::{AutomationResult, pipeline_fn};
 /// use std::time::Duration;
 ///

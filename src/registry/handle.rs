@@ -4,16 +4,16 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{
     EngineEntry, Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig,
     RegistryFile, Timer,
 };
-use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
+use crate::autoscale::{AutoscaleAction, AutoscaleConfig, AutoscaleRequest};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
 use crate::engine::{EngineBuilder, RunCycle, SelfImprovementEngine, Shutdown};
-use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
+use crate::host::{Clock, FixedProbe, ResourceProbe, SysinfoProbe, SystemClock};
 use crate::persist::PersistError;
 use crate::record::CycleRecord;
 use crate::runtime::Services;
@@ -26,22 +26,6 @@ pub type EngineFactory = Arc<dyn Fn(&str) -> Result<EngineBuilder> + Send + Sync
 
 /// Asked before the autoscaler creates or removes an engine; `false` holds.
 pub type Approval = Arc<dyn Fn(&AutoscaleAction) -> bool + Send + Sync>;
-
-/// What an autoscale step decides from. `None` fields are taken from the
-/// registry: the energy is the mean of the engines' last energy scores (1
-/// when none has an energy source), the trend the mean of their long-term ROI
-/// trends, the resources its probe's sample, the options its defaults.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AutoscaleRequest {
-    /// The energy score in [0, 1].
-    pub energy: Option<f64>,
-    /// The long-term ROI trend.
-    pub trend: Option<f64>,
-    /// CPU and memory use.
-    pub resources: Option<Resources>,
-    /// The options.
-    pub config: Option<AutoscaleConfig>,
-}
 
 /// One engine as the registry reports it: its entry, its restarts and, when
 /// it answered, its snapshot.
@@ -370,8 +354,8 @@ impl Handler<Schedule> for ImprovementEngineRegistry {
         if let Some(old) = self.timer.take() {
             ctx.cancel_future(old.handle);
         }
-        let deadline = Instant::now() + msg.period;
-        let handle = ctx.run_later(msg.period, |act, ctx| act.on_timer(ctx));
+        let deadline = self.now() + msg.period.as_secs_f64();
+        let handle = self.wake_at(deadline, ctx);
         self.timer = Some(Timer {
             period: msg.period,
             deadline,

@@ -32,9 +32,7 @@ mod schedule;
 mod state;
 
 use dispatch::{Answer, Target, Workers};
-pub use handle::{
-    Approval, AutoscaleRequest, EngineFactory, EngineReport, RegistryHandle, RegistryReport,
-};
+pub use handle::{Approval, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
@@ -43,9 +41,9 @@ use actix::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::autoscale::AutoscaleConfig;
+use crate::autoscale::{AutoscaleConfig, AutoscaleRequest};
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
@@ -114,7 +112,8 @@ struct Entry {
 
 struct Timer {
     period: Duration,
-    deadline: Instant,
+    /// The next round's time, on the registry's clock.
+    deadline: f64,
     handle: SpawnHandle,
     autoscale: Option<AutoscaleConfig>,
 }
@@ -334,7 +333,13 @@ impl ImprovementEngineRegistry {
             return;
         }
         self.registry_save_pending = true;
-        ctx.run_later(REGISTRY_SAVE_DELAY, |act, _| act.save_registry());
+        let at = self.now() + REGISTRY_SAVE_DELAY.as_secs_f64();
+        ctx.spawn(
+            self.clock
+                .sleep_until(at)
+                .into_actor(self)
+                .map(|(), act, _| act.save_registry()),
+        );
     }
 
     fn save_registry(&mut self) {
@@ -488,53 +493,6 @@ impl ImprovementEngineRegistry {
             });
             futures_util::future::join_all(answers).await
         }
-    }
-
-    fn schedule_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(timer) = &self.timer else { return };
-        let delay = timer.deadline.saturating_duration_since(Instant::now());
-        let handle = ctx.run_later(delay, |act, ctx| act.on_timer(ctx));
-        if let Some(timer) = &mut self.timer {
-            timer.handle = handle;
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(timer) = &mut self.timer else { return };
-        let (deadline, missed) = next_deadline(timer.deadline, timer.period, Instant::now());
-        timer.deadline = deadline;
-        let autoscale = timer.autoscale.clone();
-        if missed > 0 {
-            self.dropped_ticks += missed;
-            tracing::warn!(missed, "timer ran late; missed ticks dropped");
-        }
-        if self.round_running {
-            self.dropped_ticks += 1;
-            tracing::warn!("previous round still running; tick dropped");
-        } else {
-            self.round_running = true;
-            let round = self.round();
-            ctx.spawn(round.into_actor(self).then(move |answers, act, ctx| {
-                act.collect_round(answers, ctx);
-                let scale = autoscale.map(|config| {
-                    act.autoscale_step(
-                        AutoscaleRequest {
-                            config: Some(config),
-                            ..AutoscaleRequest::default()
-                        },
-                        ctx,
-                    )
-                });
-                async move {
-                    if let Some(step) = scale {
-                        let _ = step.await;
-                    }
-                }
-                .into_actor(act)
-                .map(|(), act, _| act.round_running = false)
-            }));
-        }
-        self.schedule_timer(ctx);
     }
 
     /// Removes an engine: it saves and stops (after its running cycle, bounded).

@@ -43,12 +43,13 @@ use super::scenario::{DeltaSource, Scenario};
 use super::world::{Purpose, SharedWorld, World, lock, stream};
 use crate::Result;
 use crate::autoscale::AutoscaleAction;
+use crate::autoscale::AutoscaleRequest;
 use crate::cycle::EngineConfig;
 use crate::engine::EngineBuilder;
 use crate::host::{ManualClock, ProfitSource};
 use crate::pipeline::Pipeline;
 use crate::record::{CycleAction, CycleRecord};
-use crate::registry::{AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
+use crate::registry::{EngineFactory, RegistryConfig, RegistryHandle};
 use crate::runtime::{BotLocks, Services};
 use crate::spec::EnergyKind;
 

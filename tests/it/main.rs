@@ -1,4 +1,5 @@
-//! kaizen's integration tests: one binary, one module per area.
+//! Integration tests, one module per area (`<area>_<feature>.rs`): engine_, registry_ and sim_ drive the real actors on a `ManualClock`,
+//! cli_, crash_ and state_ run the built `kaizen` binary; shared helpers live in `support.rs`.
 
 mod cli_bench;
 mod cli_run;
@@ -18,3 +19,5 @@ mod stats_offpolicy;
 mod stats_significance;
 mod stats_validity;
 mod support;
+mod training_drift;
+mod training_real_data;

@@ -270,23 +270,40 @@ async fn a_schedule_runs_rounds_and_drops_ticks_while_a_round_is_running() {
     reg.schedule(std::time::Duration::from_millis(20), None)
         .await
         .unwrap();
-    // The first round starts on its own and blocks in the pipeline.
-    gate.entries_reach(1).await;
-    // Timer ticks keep coming while that round runs; each is dropped.
+    // The schedule runs on the registry's clock: moving it fires the timer.
+    let tick = || clock.advance(0.02);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The first round starts on its own and blocks in the pipeline.
+    while gate.runs() < 1 {
+        assert!(std::time::Instant::now() < deadline, "no round started");
+        tick();
+        actix::clock::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Timer ticks keep coming while that round runs; each is dropped.
     while reg.status().await.unwrap().dropped_ticks < 3 {
         assert!(std::time::Instant::now() < deadline, "no tick was dropped");
+        tick();
         actix::clock::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert_eq!(gate.runs(), 1, "no second round may start while one runs");
     // Released, the schedule carries on with new rounds, one at a time.
     gate.release(100);
     for n in 1..=3 {
-        wait_for(&mut events, |d| match d {
-            Decision::Cycle(r) if r.cycle == n => Some(()),
-            _ => None,
-        })
-        .await;
+        loop {
+            tick();
+            let seen = tokio::time::timeout(
+                std::time::Duration::from_millis(20),
+                wait_for(&mut events, |d| match d {
+                    Decision::Cycle(r) if r.cycle == n => Some(()),
+                    _ => None,
+                }),
+            )
+            .await;
+            if seen.is_ok() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "round {n} never came");
+        }
     }
     assert_eq!(gate.most_at_once(), 1);
     let report = reg.status().await.unwrap();
@@ -372,7 +389,7 @@ async fn a_failed_engines_name_is_not_given_to_a_new_one() {
     }
     kill(&reg, &mut events, "engine0", EngineEventKind::Failed).await;
     let r = reg
-        .autoscale(kaizen::registry::AutoscaleRequest {
+        .autoscale(kaizen::autoscale::AutoscaleRequest {
             energy: Some(0.9),
             trend: Some(0.5),
             ..Default::default()
