@@ -25,6 +25,7 @@
 //! - [`runtime`] — the services every engine of a process shares: bot locks, learner pool, state writer.
 //! - [`registry`] — the `ImprovementEngineRegistry` actor: owns, runs, supervises and scales engines.
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
+//! - [`history`] — the cycle history and the audit trail on disk, queried by time; RFC 3339 times.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
 //! - [`models`] — the per-bot model registry: versions, the champion alias, its history, rollback.
@@ -41,6 +42,8 @@ pub mod energy;
 pub mod engine;
 pub mod error;
 pub mod forecast;
+#[cfg(unix)]
+pub mod history;
 pub mod host;
 pub mod metalog;
 pub mod models;

@@ -324,7 +324,7 @@ fn write_batch(batch: Pending, stats: &WriterStats, unsynced: &mut BTreeSet<Path
 /// Flushes what was written in `folders` to disk: one `syncfs` per file
 /// system on Linux.
 #[cfg(target_os = "linux")]
-fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
+pub(crate) fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
     use std::os::unix::fs::MetadataExt;
     let mut devices = BTreeSet::new();
     for dir in folders {
@@ -352,7 +352,7 @@ fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
 /// Flushes what was written in `folders` to disk: every file in them and the
 /// folders themselves.
 #[cfg(not(target_os = "linux"))]
-fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
+pub(crate) fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
     let sync = |p: &Path, op: &'static str| {
         std::fs::File::open(p)
             .and_then(|f| f.sync_all())
