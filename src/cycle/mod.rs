@@ -7,7 +7,7 @@
 //!
 //! | step | call | gives |
 //! |---|---|---|
-//! | decide (SPEC §4 steps 2–4) | `plan_tick(now, resources, hosts)` | `TickPlan`: `Skip(CycleRecord)` or `Run(CyclePlan)` |
+//! | decide (SPEC §4 steps 2–4) | `plan_tick(now, resources, hosts, energy)` | `TickPlan`: `Skip(CycleRecord)` or `Run(CyclePlan)` |
 //! | or: a cycle asked for | `plan_requested(now, energy, …)` | `CyclePlan` (energy chain computed) |
 //! | read the profit before | `start(CyclePlan, hosts)` | `StartedCycle` (its energy; a profit source that failed refuses the pipeline) |
 //! | the pipeline runs | the actor, under its timeout | `Result<AutomationResult, PipelineError>` |

@@ -83,12 +83,16 @@ impl EngineCore {
             .filter(|f| f.is_finite())
     }
 
-    /// Steps 2–4 of a tick (the actor checks paused and busy first).
+    /// Steps 2–4 of a tick (the actor checks paused and busy first). A tick
+    /// of a forced-energy round when `energy` is given: the same decision (the energy threshold, the forced reasons, the policy), but a
+    /// cycle that runs starts its energy chain from `energy` instead of
+    /// `default_energy` (as a `RunCycle` does) and is marked forced.
     pub(crate) fn plan_tick(
         &mut self,
         now: f64,
         resources: Resources,
         hosts: &Hosts,
+        energy: Option<u32>,
     ) -> Result<TickPlan> {
         let score = self.energy_score(resources);
         if let Some(s) = score
@@ -137,14 +141,16 @@ impl EngineCore {
                 }
             }
         };
-        Ok(TickPlan::Run(self.plan_cycle(
+        let mut plan = self.plan_cycle(
             now,
             reason,
-            self.config.default_energy,
+            energy.unwrap_or(self.config.default_energy),
             score,
             forecast,
             state,
-        )?))
+        )?;
+        plan.forced = energy.is_some();
+        Ok(TickPlan::Run(plan))
     }
 
     /// Plans a cycle asked for directly (`RunCycle`): the energy score and
@@ -200,6 +206,7 @@ impl EngineCore {
             energy_score,
             inputs,
             chain,
+            forced: false,
         })
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct CyclePlan {
     pub(crate) inputs: CycleInputs,
     /// The energy chain.
     pub(crate) chain: EnergyChain,
+    /// The energy was forced by the caller (a forced-energy round).
+    pub(crate) forced: bool,
 }
 
 /// What a tick decided.
@@ -340,6 +342,8 @@ impl EngineCore {
                 modules: cycle.modules,
                 learner: learner_note,
             }),
+            propensity: plan.forced.then_some(1.0),
+            forced: plan.forced,
         };
         self.last = Some((&record).into());
         Ok(record)

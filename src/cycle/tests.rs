@@ -81,19 +81,28 @@ fn success_rate_counts_the_last_fifty_cycles() {
 fn first_tick_is_forced_by_the_interval_then_the_policy_decides() {
     let mut c = core(EngineConfig::default(), None);
     let hosts = Hosts::default();
-    let TickPlan::Run(plan) = c.plan_tick(0.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(0.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!("first tick must run");
     };
     assert_eq!(plan.reason, Reason::Interval);
     let r = cycle(&mut c, plan, &hosts, roi(2.0));
     assert_eq!((r.cycle, r.outcome.unwrap().delta), (1, 2.0));
     // 10 s later: not due; ε-greedy with a positive Q for "run" on ties.
-    match c.plan_tick(10.0, Resources::default(), &hosts).unwrap() {
+    match c
+        .plan_tick(10.0, Resources::default(), &hosts, None)
+        .unwrap()
+    {
         TickPlan::Run(p) => assert_eq!(p.reason, Reason::Policy),
         TickPlan::Skip(r) => assert_eq!(r.reason, Reason::Policy),
     }
     // An hour after the last run, the interval forces again.
-    let TickPlan::Run(plan) = c.plan_tick(3600.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(3600.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!("interval must force a cycle");
     };
     assert_eq!(plan.reason, Reason::Interval);
@@ -103,7 +112,10 @@ fn first_tick_is_forced_by_the_interval_then_the_policy_decides() {
 fn failed_pipeline_counts_and_has_no_delta_without_a_ledger() {
     let mut c = core(EngineConfig::default(), None);
     let hosts = Hosts::default();
-    let TickPlan::Run(plan) = c.plan_tick(0.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(0.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!()
     };
     let r = cycle(&mut c, plan, &hosts, Err(PipelineError::Failed("x".into())));
@@ -158,14 +170,20 @@ fn a_policy_skip_learns_the_profit_change_at_the_next_reading() {
         ..Hosts::default()
     };
     let mut c = core(config, None);
-    let TickPlan::Run(plan) = c.plan_tick(0.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(0.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!()
     };
     cycle(&mut c, plan, &hosts, roi(0.0));
     // Tick until the policy skips (deterministic for the seed).
     let mut now = 1.0;
     let skipped_state = loop {
-        match c.plan_tick(now, Resources::default(), &hosts).unwrap() {
+        match c
+            .plan_tick(now, Resources::default(), &hosts, None)
+            .unwrap()
+        {
             TickPlan::Skip(r) => {
                 assert_eq!(r.reason, Reason::Policy);
                 break c.book.pending_skip.as_ref().unwrap().state;
@@ -208,7 +226,10 @@ fn only_changed_files_are_encoded_and_they_reload() {
     assert_eq!(names, [ENGINE_FILE]);
     c.set_paused(false);
     let hosts = Hosts::default();
-    let TickPlan::Run(plan) = c.plan_tick(0.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(0.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!()
     };
     cycle(&mut c, plan, &hosts, roi(1.5));

@@ -322,6 +322,26 @@ impl Handler<Tick> for SelfImprovementEngine {
     type Result = ActorResponse<Self, CycleRecord>;
 
     fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
+        self.tick(msg, None, ctx)
+    }
+}
+
+impl Handler<ForcedTick> for SelfImprovementEngine {
+    type Result = ActorResponse<Self, CycleRecord>;
+
+    fn handle(&mut self, msg: ForcedTick, ctx: &mut Self::Context) -> Self::Result {
+        self.tick(msg.tick, Some(msg.energy), ctx)
+    }
+}
+
+impl SelfImprovementEngine {
+    /// A tick, with the energy of a forced-energy round if given.
+    fn tick(
+        &mut self,
+        msg: Tick,
+        energy: Option<u32>,
+        ctx: &mut Context<Self>,
+    ) -> ActorResponse<Self, CycleRecord> {
         self.resources = msg.resources;
         if let Some(reason) = self.phase.skip_reason(self.core.paused()) {
             let record = self.core.skip_record(msg.now, reason);
@@ -330,7 +350,7 @@ impl Handler<Tick> for SelfImprovementEngine {
         }
         match self
             .core
-            .plan_tick(msg.now, msg.resources, &self.wiring.hosts)
+            .plan_tick(msg.now, msg.resources, &self.wiring.hosts, energy)
         {
             Ok(TickPlan::Skip(record)) => ActorResponse::reply(self.finish_skip(record, ctx)),
             Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx).respond(),

@@ -19,6 +19,18 @@ pub struct Tick {
     pub resources: Resources,
 }
 
+/// A [`Tick`] of a forced-energy round: decide as a tick does; a cycle that
+/// runs starts its energy chain from `energy` (1..=100, checked by the
+/// sender) and its record is marked `forced` with propensity 1.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "CycleRecord")]
+pub struct ForcedTick {
+    /// The tick.
+    pub tick: Tick,
+    /// The energy a cycle that runs asks for.
+    pub energy: u32,
+}
+
 /// Run a cycle now with `energy` requested (1..=100), whatever the policy
 /// says. Refused while paused or busy.
 #[derive(Clone, Copy, Debug, Message)]

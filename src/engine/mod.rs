@@ -34,8 +34,8 @@ mod phase;
 pub use actor::SelfImprovementEngine;
 pub use builder::{EngineBuilder, Origin};
 pub use messages::{
-    EngineExited, Flush, Pause, RecordMetrics, Resume, RunCycle, SetWeights, Shutdown, Status,
-    Stop, Tick,
+    EngineExited, Flush, ForcedTick, Pause, RecordMetrics, Resume, RunCycle, SetWeights, Shutdown,
+    Status, Stop, Tick,
 };
 
 use crate::{Error, Result};

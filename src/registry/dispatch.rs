@@ -8,11 +8,11 @@
 //! runs on every core at once.
 
 use actix::prelude::*;
-use futures_util::future::join_all;
+use futures_util::future::{Either, join_all};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::{SelfImprovementEngine, Tick};
+use crate::engine::{ForcedTick, SelfImprovementEngine, Tick};
 
 use crate::record::CycleRecord;
 
@@ -41,6 +41,8 @@ impl Actor for Dispatcher {
 
 struct TickBatch {
     tick: Tick,
+    /// The energy of a forced-energy round.
+    energy: Option<u32>,
     started: Instant,
     targets: Vec<Target>,
 }
@@ -53,9 +55,12 @@ impl Handler<TickBatch> for Dispatcher {
     type Result = ResponseFuture<Vec<Answer>>;
 
     fn handle(&mut self, batch: TickBatch, _: &mut Self::Context) -> Self::Result {
-        let (tick, started) = (batch.tick, batch.started);
+        let (tick, energy, started) = (batch.tick, batch.energy, batch.started);
         let asks = batch.targets.into_iter().map(move |t| {
-            let ask = t.addr.send(tick);
+            let ask = match energy {
+                None => Either::Left(t.addr.send(tick)),
+                Some(energy) => Either::Right(t.addr.send(ForcedTick { tick, energy })),
+            };
             async move {
                 let answer = ask.await;
                 Answer {
@@ -108,13 +113,15 @@ impl Workers {
         (addr, i)
     }
 
-    /// Ticks every target, each batch on its worker; answers in no
+    /// Ticks every target (a forced-energy round when `energy` is given),
+    /// each batch on its worker; answers in no
     /// particular order. A worker that is gone answers for each of its
     /// engines with a mailbox error, one that takes longer than its batch's
     /// limit with `MailboxError::Timeout`.
     pub fn round(
         &self,
         tick: Tick,
+        energy: Option<u32>,
         batches: Vec<Vec<Target>>,
         limits: Vec<Duration>,
     ) -> impl Future<Output = Vec<Answer>> + 'static {
@@ -132,6 +139,7 @@ impl Workers {
                 let ask = dispatcher
                     .send(TickBatch {
                         tick,
+                        energy,
                         started,
                         targets,
                     })

@@ -225,7 +225,23 @@ impl RegistryHandle {
 
     /// Ticks every engine concurrently; returns each engine's record, by name.
     pub async fn run_all_cycles(&self) -> Result<BTreeMap<String, CycleRecord>> {
-        self.addr.send(RunAll).await.map_err(gone)?
+        self.addr.send(RunAll(None)).await.map_err(gone)?
+    }
+
+    /// A forced-energy round (the reference's `run_all_cycles(energy=…)`):
+    /// every engine decides as on a tick, and each one that runs starts its
+    /// energy chain from `energy` (1..=100) instead of its `default_energy`.
+    /// Those runs are marked `forced` with propensity 1, so off-policy
+    /// estimates leave them out; skips are recorded as on any tick.
+    pub async fn run_all_cycles_with(&self, energy: u32) -> Result<BTreeMap<String, CycleRecord>> {
+        if !(crate::chain::MIN_ENERGY..=crate::chain::MAX_ENERGY).contains(&energy) {
+            return Err(Error::invalid(
+                "run_all_cycles_with energy",
+                energy,
+                "a whole number in 1..=100",
+            ));
+        }
+        self.addr.send(RunAll(Some(energy))).await.map_err(gone)?
     }
 
     /// Runs one engine's cycle now with `energy` requested.
@@ -313,18 +329,19 @@ impl Handler<Unregister> for ImprovementEngineRegistry {
     }
 }
 
-struct RunAll;
+/// A round; a forced-energy one with the energy given.
+struct RunAll(Option<u32>);
 impl Message for RunAll {
     type Result = Result<BTreeMap<String, CycleRecord>>;
 }
 impl Handler<RunAll> for ImprovementEngineRegistry {
     type Result = ResponseActFuture<Self, Result<BTreeMap<String, CycleRecord>>>;
-    fn handle(&mut self, _: RunAll, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: RunAll, _: &mut Self::Context) -> Self::Result {
         if self.stopping {
             return Box::pin(actix::fut::ready(Err(super::stopping())));
         }
         Box::pin(
-            self.round()
+            self.round(msg.0)
                 .into_actor(self)
                 .map(|answers, act, ctx| Ok(act.collect_round(answers, ctx))),
         )

@@ -373,9 +373,10 @@ impl ImprovementEngineRegistry {
         }
     }
 
-    /// Ticks every engine at once, one batch per worker; failed engines
-    /// answer `"failed"`. Each answer comes with how long it took.
-    fn round(&mut self) -> impl Future<Output = Vec<Answer>> + 'static {
+    /// Ticks every engine at once, one batch per worker (a forced-energy
+    /// round when `energy` is given); failed engines answer `"failed"`.
+    /// Each answer comes with how long it took.
+    fn round(&mut self, energy: Option<u32>) -> impl Future<Output = Vec<Answer>> + 'static {
         let tick = Tick {
             now: self.now(),
             resources: self.probe.sample(),
@@ -413,7 +414,7 @@ impl ImprovementEngineRegistry {
         // even if an engine's thread is blocked (a pipeline doing blocking
         // work inside its future): late engines are reported busy.
         let limits = limits.into_iter().map(|t| t + ROUND_MARGIN).collect();
-        let round = self.workers.round(tick, batches, limits);
+        let round = self.workers.round(tick, energy, batches, limits);
         async move {
             let mut answers = round.await;
             answers.extend(failed);

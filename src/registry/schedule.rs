@@ -74,7 +74,7 @@ impl ImprovementEngineRegistry {
             tracing::warn!("previous round still running; tick dropped");
         } else {
             self.round_running = true;
-            let round = self.round();
+            let round = self.round(None);
             ctx.spawn(round.into_actor(self).then(move |answers, act, ctx| {
                 act.collect_round(answers, ctx);
                 let scale = autoscale.map(|config| {

@@ -11,6 +11,7 @@ mod forecast_statsmodels;
 mod history_crash;
 mod models_crash;
 mod registry_autoscale;
+mod registry_forced;
 mod registry_load;
 mod registry_supervision;
 mod sim_cli;
