@@ -18,6 +18,9 @@
 //!   engine removed is the one with the lowest `roi_delta_ema`, the oldest on
 //!   ties.
 //!
+//! With `mode = "adaptive"` the [`adaptive`] rule decides instead, from a
+//! baseline of the last rounds.
+//!
 //! SPEC names the approval callback for creation only; here it is asked about
 //! removals too, since an operator who approves scale changes expects to see
 //! both directions. A host that only cares about one direction looks at
@@ -29,6 +32,20 @@ use std::fmt::Write as _;
 use crate::error::{Error, Result, ensure_finite, ensure_unit};
 use crate::host::Resources;
 use crate::snapshot::EngineSnapshot;
+
+pub mod adaptive;
+pub use adaptive::{AdaptiveStats, Baseline, Moment, RoundSample};
+
+/// Which rule an autoscale step decides by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoscaleMode {
+    /// SPEC §8's fixed thresholds ([`decide`]).
+    #[default]
+    Threshold,
+    /// A moving baseline of the last rounds ([`Baseline::step`]).
+    Adaptive,
+}
 
 /// CPU or memory use at or above which an engine is removed regardless of ROI.
 pub const PRESSURE_LIMIT: f64 = 0.9;
@@ -58,6 +75,14 @@ pub struct AutoscaleConfig {
     pub cooldown_secs: f64,
     /// Decide and record, but change nothing (default false).
     pub dry_run: bool,
+    /// Which rule decides: SPEC §8's thresholds (the default) or the
+    /// [adaptive](adaptive) baseline.
+    pub mode: AutoscaleMode,
+    /// Adaptive mode: how many rounds the baseline keeps (default 20).
+    pub window: usize,
+    /// Adaptive mode: how far below its mean the energy or the trend must be
+    /// for a round to count as lagging (default 0).
+    pub tolerance: f64,
 }
 
 impl Default for AutoscaleConfig {
@@ -73,6 +98,9 @@ impl Default for AutoscaleConfig {
             max_memory: 0.8,
             cooldown_secs: 0.0,
             dry_run: false,
+            mode: AutoscaleMode::Threshold,
+            window: adaptive::DEFAULT_WINDOW,
+            tolerance: 0.0,
         }
     }
 }
@@ -93,6 +121,13 @@ impl AutoscaleConfig {
         ensure_finite("autoscale.cost_per_engine", self.cost_per_engine)?;
         ensure_unit("autoscale.max_cpu", self.max_cpu)?;
         ensure_unit("autoscale.max_memory", self.max_memory)?;
+        if self.window == 0 {
+            return Err(Error::invalid("autoscale.window", 0, "at least 1 round"));
+        }
+        let tolerance = ensure_finite("autoscale.tolerance", self.tolerance)?;
+        if tolerance < 0.0 {
+            return Err(Error::invalid("autoscale.tolerance", tolerance, "≥ 0"));
+        }
         let cooldown = ensure_finite("autoscale.cooldown", self.cooldown_secs)?;
         if cooldown < 0.0 {
             return Err(Error::invalid(
@@ -361,7 +396,15 @@ pub fn decide(
             "would remove ({why}), but cooldown has {cooldown_left:.1} s left"
         )));
     }
-    let victim = inputs
+    let victim = lowest_ema(inputs);
+    let mut reason = why;
+    let _ = write!(reason, "; lowest roi_delta_ema is {victim}");
+    Ok(ask(AutoscaleAction::Remove(victim), reason))
+}
+
+/// The engine with the lowest `roi_delta_ema`, the oldest on ties.
+fn lowest_ema(inputs: &AutoscaleInputs) -> String {
+    inputs
         .engines
         .iter()
         .min_by(|a, b| {
@@ -370,10 +413,7 @@ pub fn decide(
                 .then(a.created.cmp(&b.created))
         })
         .map(|e| e.name.clone())
-        .unwrap_or_default();
-    let mut reason = why;
-    let _ = write!(reason, "; lowest roi_delta_ema is {victim}");
-    Ok(ask(AutoscaleAction::Remove(victim), reason))
+        .unwrap_or_default()
 }
 
 /// The first `engine{i}` (i = 0, 1, …) that no engine is called and that
