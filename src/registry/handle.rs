@@ -27,6 +27,10 @@ pub type EngineFactory = Arc<dyn Fn(&str) -> Result<EngineBuilder> + Send + Sync
 /// Asked before the autoscaler creates or removes an engine; `false` holds.
 pub type Approval = Arc<dyn Fn(&AutoscaleAction) -> bool + Send + Sync>;
 
+/// The host's budget hook, asked before the adaptive autoscaler creates an
+/// engine; `false` holds.
+pub type Budget = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// One engine as the registry reports it: its entry, its restarts and, when
 /// it answered, its snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +65,7 @@ pub struct RegistryBuilder {
     probe: Option<Box<dyn ResourceProbe>>,
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
+    budget: Option<Budget>,
     services: Option<Services>,
 }
 
@@ -87,6 +92,13 @@ impl RegistryBuilder {
     /// Asked before each autoscale create or remove.
     pub fn approval(mut self, approval: Approval) -> Self {
         self.approval = Some(approval);
+        self
+    }
+
+    /// The `check_budget()` hook of the adaptive autoscaler: asked before it
+    /// creates an engine (default: always yes).
+    pub fn check_budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -133,6 +145,9 @@ impl RegistryBuilder {
             services: self.services.unwrap_or_default(),
             factory: self.factory,
             approval: self.approval,
+            budget: self.budget,
+            baseline: crate::autoscale::Baseline::new(),
+            pass_rate: 1.0,
             last_change: earlier.last_change,
             autoscale_log: earlier.autoscale.into_iter().collect(),
             dormant: earlier
@@ -198,6 +213,7 @@ impl RegistryHandle {
             probe: None,
             factory: None,
             approval: None,
+            budget: None,
             services: None,
         }
     }

@@ -32,7 +32,7 @@ mod schedule;
 mod state;
 
 use dispatch::{Answer, Target, Workers};
-pub use handle::{Approval, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
+pub use handle::{Approval, Budget, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
@@ -43,7 +43,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::autoscale::{AutoscaleConfig, AutoscaleRequest};
+use crate::autoscale::{AutoscaleConfig, AutoscaleRequest, Baseline};
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
@@ -130,6 +130,11 @@ pub struct ImprovementEngineRegistry {
     services: Services,
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
+    budget: Option<Budget>,
+    /// The adaptive autoscaler's rounds (in memory only).
+    baseline: Baseline,
+    /// The share of the last round's runs that succeeded (1 when none ran).
+    pass_rate: f64,
     last_change: Option<f64>,
     autoscale_log: VecDeque<AutoscaleRecord>,
     timer: Option<Timer>,
@@ -466,6 +471,17 @@ impl ImprovementEngineRegistry {
             };
             records.insert(name.to_string(), record);
         }
+        let ran = records
+            .values()
+            .filter(|r| r.action == crate::record::CycleAction::Run);
+        let (runs, ok) = ran.fold((0usize, 0usize), |(n, k), r| {
+            (n + 1, k + usize::from(r.succeeded()))
+        });
+        self.pass_rate = if runs == 0 {
+            1.0
+        } else {
+            ok as f64 / runs as f64
+        };
         records
     }
 
