@@ -75,12 +75,17 @@ impl EngineCore {
             .is_none_or(|last| now - last >= self.config.interval.as_secs_f64())
     }
 
+    /// The host's forecast, else the built-in forecaster's point forecast.
     fn forecast(&self, hosts: &Hosts) -> Option<f64> {
-        hosts
-            .forecast
-            .as_ref()
-            .and_then(|f| f.forecast(&self.bot))
-            .filter(|f| f.is_finite())
+        match &hosts.forecast {
+            Some(f) => f.forecast(&self.bot),
+            None => self
+                .forecaster
+                .as_ref()
+                .and_then(|f| f.forecast())
+                .map(|f| f.mean),
+        }
+        .filter(|f| f.is_finite())
     }
 
     /// Steps 2–4 of a tick (the actor checks paused and busy first). A tick

@@ -205,6 +205,12 @@ impl EngineCore {
             _ => 0.0,
         };
         let delta = self.roi.record_delta(raw)?;
+        if let Some(f) = &mut self.forecaster {
+            if let Some(job) = f.observe_deferred(delta)? {
+                self.refit = Some(job);
+            }
+            self.dirty.mark(Dirty::FORECAST);
+        }
         for (name, value) in &result.metrics {
             if let Err(e) = self.book.metrics.record(name, *value) {
                 error.get_or_insert_with(|| e.to_string());

@@ -337,3 +337,67 @@ fn a_saved_engine_is_read_with_its_own_roi_settings() {
     );
     assert_eq!((&*s.engine, &*s.bot), ("e", "b"));
 }
+
+#[test]
+fn the_built_in_forecaster_learns_each_delta_refits_elsewhere_and_persists() {
+    use crate::forecast::{Forecaster, ForecasterConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let fc = ForecasterConfig {
+        refit_every: 5,
+        ..ForecasterConfig::default()
+    };
+    let config = EngineConfig {
+        forecast: Some(fc),
+        ..EngineConfig::default()
+    };
+    let mut c = core(config.clone(), Some(dir.path().to_path_buf()));
+    let hosts = Hosts::default();
+    let deltas: Vec<f64> = (0..32)
+        .map(|i| 0.2 + 0.5 * (0.7 * i as f64).sin() + 0.1 * (i % 3) as f64)
+        .collect();
+    let mut direct = Forecaster::new(fc).unwrap();
+    let mut held = None;
+    for (i, &d) in deltas.iter().enumerate() {
+        let plan = c
+            .plan_requested(i as f64, 1, Resources::default(), &hosts)
+            .unwrap();
+        // The chain's forecast factor reads the built-in forecast (while a
+        // refit is away, the previous model's, stepped through the deltas).
+        if !(25..=26).contains(&i) {
+            assert_eq!(
+                plan.inputs.forecast,
+                direct.forecast().map(|f| f.mean),
+                "cycle {i}"
+            );
+        }
+        assert!(plan.inputs.forecast.is_some() || i < 3, "cycle {i}");
+        cycle(&mut c, plan, &hosts, roi(d));
+        direct.observe(d).unwrap();
+        // The refit due at the 25th delta is held over two cycles (as if
+        // its thread were slow); the others are installed at once.
+        let fresh = c.take_refit();
+        assert_eq!(
+            fresh.is_some(),
+            i == 19 || (i >= 24 && (i - 24) % 5 == 0) || (25..=26).contains(&i),
+            "cycle {i}"
+        );
+        match i {
+            24 => held = fresh,
+            25 => {} // asked again while away: dropped
+            26 => c.install_refit(held.take().unwrap().run()),
+            _ => {
+                if let Some(job) = fresh {
+                    c.install_refit(job.run());
+                }
+            }
+        }
+    }
+    assert_eq!(c.forecaster().unwrap().state(), direct.state());
+    assert!(direct.model().is_some());
+    // Saved with the engine's files, reloaded exactly.
+    crate::persist::write_all(&c.take_files(), crate::persist::Durability::Atomic).unwrap();
+    assert!(dir.path().join(FORECAST_FILE).exists());
+    let again = core(config, Some(dir.path().to_path_buf()));
+    assert_eq!(again.forecaster().unwrap().state(), direct.state());
+    assert_eq!(again.forecaster().unwrap().forecast(), direct.forecast());
+}

@@ -45,6 +45,8 @@ pub struct SelfImprovementEngine {
     saves: SaveSchedule,
     resources: Resources,
     idle_waiters: VecDeque<tokio::sync::oneshot::Sender<()>>,
+    /// A refit of the built-in forecaster is running on a blocking thread.
+    refitting: bool,
 }
 
 /// A save under way: its result once the writer has answered.
@@ -86,7 +88,32 @@ impl SelfImprovementEngine {
             saves: SaveSchedule::default(),
             resources: Resources::default(),
             idle_waiters: VecDeque::new(),
+            refitting: false,
         }
+    }
+
+    /// Runs the built-in forecaster's due refit (milliseconds on a long
+    /// history) on a blocking thread, never on this engine's arbiter, and
+    /// installs it when done. One at a time: a refit due while one runs is
+    /// asked for again at the next cycle.
+    fn spawn_refit(&mut self, ctx: &mut Context<Self>) {
+        let Some(job) = self.core.take_refit() else {
+            return;
+        };
+        if self.refitting {
+            return;
+        }
+        self.refitting = true;
+        let run = tokio::task::spawn_blocking(move || job.run());
+        ctx.spawn(run.into_actor(self).map(|done, act, _| {
+            act.refitting = false;
+            match done {
+                Ok(refitted) => act.core.install_refit(refitted),
+                Err(e) => {
+                    tracing::error!(engine = %act.core.name(), error = %e, "forecaster refit failed");
+                }
+            }
+        }));
     }
 
     /// The engine's learning state (for inspection in tests and tools).
@@ -286,6 +313,7 @@ impl SelfImprovementEngine {
             Err(e) => return Step::Ready(self.internal_error(now, &e)),
         };
         self.end_cycle();
+        self.spawn_refit(ctx);
         match self.persist(ctx) {
             None => {
                 self.emit(&record);

@@ -14,6 +14,9 @@
 //! default_energy = 1                  # requested energy of tick-driven cycles without a score
 //! energy_cost = 0.0                   # cost of one unit of energy in the policy's reward
 //! pre_roi_bias = 0.0                  # a forecast above this forces a cycle
+//! forecast = "none"                   # or "arima": the built-in forecaster on this engine's deltas
+//! forecast_history = 200              # deltas it keeps and fits (~119 ms per refit at 200)
+//! forecast_refit_every = 10           # cycles between refits, run off the engine's thread
 //! roi_ema_alpha = 0.1                 # weight of the newest ROI delta in the EMA
 //! roi_scale = 1.0                     # deltas are divided by this
 //! persistence = "per_cycle"           # or "write_behind" (see write_behind_window)
@@ -367,8 +370,8 @@ pub use strategy::{
 };
 
 pub use options::{
-    EnergyKind, EngineOptions, EngineTable, LearnerKind, PersistenceKind, SpecDuration,
-    SynergyTable,
+    EnergyKind, EngineOptions, EngineTable, ForecastKind, LearnerKind, PersistenceKind,
+    SpecDuration, SynergyTable,
 };
 
 #[cfg(test)]

@@ -258,3 +258,27 @@ fn schedules_are_read_from_the_policy_table() {
     assert!(err.message.contains("policy.epsilon_schedule.to"), "{err}");
     assert_eq!(err.line, Some(6), "{err}");
 }
+
+#[test]
+fn the_built_in_forecaster_is_chosen_in_the_engine_table() {
+    assert_eq!(parse(MINIMAL).unwrap().config.forecast, None);
+    let s = parse(&format!("{MINIMAL}[engine]\nforecast = \"arima\"\n")).unwrap();
+    let f = s.config.forecast.unwrap();
+    assert_eq!(
+        (f.max_history, f.refit_every, f.min_arima_points),
+        (200, 10, 20)
+    );
+    let s = parse(&format!(
+        "{MINIMAL}[engine]\nforecast = \"arima\"\nforecast_history = 50\nforecast_refit_every = 3\n"
+    ))
+    .unwrap();
+    let f = s.config.forecast.unwrap();
+    assert_eq!((f.max_history, f.refit_every), (50, 3));
+    let err = parse(&format!("{MINIMAL}[engine]\nforecast = \"prophet\"\n")).unwrap_err();
+    assert!(err.message.contains("arima"), "{err}");
+    let err = parse(&format!(
+        "{MINIMAL}[engine]\nforecast = \"arima\"\nforecast_refit_every = 0\n"
+    ))
+    .unwrap_err();
+    assert!(err.message.contains("refit_every"), "{err}");
+}
