@@ -2,7 +2,7 @@
 //! autograd and optimiser taking the same step.
 
 use super::*;
-use crate::synergy::dqn::mlp::MlpDims;
+use crate::synergy::dqn::tests::kernels::candle_tensors;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{Linear, Module, Optimizer};
 use rand::SeedableRng;
@@ -38,24 +38,6 @@ fn features_undo_the_quantisation() {
     assert_eq!(x[FLAG_SLOT], 1.0);
     assert_eq!(x[13], 5.0);
     assert_eq!(x.iter().filter(|v| **v == 0.0).count(), 9);
-}
-
-/// The six tensors of a flat vector in candle's layout (weights `[out, in]`).
-fn candle_tensors(d: MlpDims, flat: &[f32]) -> Vec<Tensor> {
-    d.segments()
-        .iter()
-        .map(|seg| {
-            let v = &flat[seg.range.clone()];
-            if seg.is_weight {
-                Tensor::from_slice(v, (seg.fan_in, seg.fan_out), &Device::Cpu)
-                    .and_then(|t| t.t())
-                    .and_then(|t| t.contiguous())
-            } else {
-                Tensor::from_slice(v, seg.fan_out, &Device::Cpu)
-            }
-            .unwrap()
-        })
-        .collect()
 }
 
 fn forward(ts: &[Tensor], x: &Tensor) -> Tensor {

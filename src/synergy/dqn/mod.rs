@@ -457,4 +457,4 @@ impl SynergyLearner for DQNSynergyLearner {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
