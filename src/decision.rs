@@ -90,11 +90,19 @@ pub fn channel() -> DecisionSender {
 /// (the record is copied only then).
 pub fn publish_cycle(sender: Option<&DecisionSender>, r: &CycleRecord) {
     match &r.outcome {
-        Some(o) => tracing::info!(
-            engine = %r.engine, bot = %r.bot, cycle = r.cycle, reason = %r.reason,
-            energy = r.energy(), ok = o.ok, delta = o.delta, reward = o.reward,
-            error = o.error.as_deref(), "cycle ran"
-        ),
+        Some(o) => {
+            tracing::info!(
+                engine = %r.engine, bot = %r.bot, cycle = r.cycle, reason = %r.reason,
+                energy = r.energy(), ok = o.ok, delta = o.delta, reward = o.reward,
+                error = o.error.as_deref(), "cycle ran"
+            );
+            for a in &o.alerts {
+                tracing::warn!(
+                    engine = %r.engine, bot = %r.bot, cycle = r.cycle, kind = %a.kind,
+                    "pipeline alert: {}", a.message
+                );
+            }
+        }
         None => tracing::debug!(
             engine = %r.engine, reason = %r.reason, energy_score = r.energy_score,
             "tick skipped"

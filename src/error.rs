@@ -19,7 +19,8 @@
 //! - the process: [`NotRunning`](Error::NotRunning),
 //!   [`NoActixSystem`](Error::NoActixSystem),
 //!   [`StateLocked`](Error::StateLocked), [`Panicked`](Error::Panicked),
-//!   [`LearnerLost`](Error::LearnerLost), [`Tensor`](Error::Tensor).
+//!   [`LearnerLost`](Error::LearnerLost), [`Tensor`](Error::Tensor);
+//! - models: [`Models`](Error::Models), [`NoModels`](Error::NoModels).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -173,6 +174,16 @@ pub enum Error {
     /// A tensor computation failed (the DQN learner).
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),
+    /// A model registry refused an operation (an unknown version, nothing to
+    /// roll back to, the registry locked by another process, …).
+    #[error(transparent)]
+    Models(#[from] crate::models::ModelsError),
+    /// The engine has no model registry: it does not run the training pipeline.
+    #[error("engine {engine} keeps no models: it does not run kaizen's training pipeline")]
+    NoModels {
+        /// The engine.
+        engine: String,
+    },
 }
 
 /// `" (engines a, b)"`, or nothing for no engine.
@@ -185,6 +196,28 @@ fn engines_list(engines: &[String]) -> String {
 }
 
 impl Error {
+    /// This error with the subject of an [`Error::Invalid`] or
+    /// [`Error::NonFinite`] renamed by `name` (say, a config's key to its key
+    /// in the file that holds it); other errors unchanged.
+    pub fn renamed(self, name: impl FnOnce(&str) -> String) -> Error {
+        match self {
+            Error::Invalid {
+                what,
+                value,
+                expected,
+            } => Error::Invalid {
+                what: name(&what).into(),
+                value,
+                expected,
+            },
+            Error::NonFinite { what, value } => Error::NonFinite {
+                what: name(&what).into(),
+                value,
+            },
+            other => other,
+        }
+    }
+
     /// An [`Error::Invalid`] for `what`, showing `value` and what was `expected`.
     pub fn invalid(
         what: impl Into<Cow<'static, str>>,

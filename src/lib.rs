@@ -15,6 +15,7 @@
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
 //! - [`record`] — what one tick decided and why ([`record::CycleRecord`], [`record::Reason`]).
+//! - [`reward`] — the weighted multi-component reward: a cycle's value from its reported metrics.
 //! - [`autoscale`] — the decision to create or remove an engine.
 //! - [`cycle`] — one bot's learning state and its cycle as typed steps (the engine's core).
 //! - [`snapshot`] — what an engine knows about itself at one moment ([`snapshot::EngineSnapshot`]).
@@ -52,6 +53,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod record;
 pub mod registry;
+pub mod reward;
 pub mod roi;
 pub mod runtime;
 pub mod sim;

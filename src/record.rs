@@ -1,10 +1,13 @@
 //! What one tick of an engine decided, and why ([`CycleRecord`]).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::chain::EnergyChain;
+use crate::pipeline::PipelineAlert;
 use crate::policy::PolicyState;
+use crate::reward::WeightedReward;
 
 /// Did the engine run its pipeline?
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +116,16 @@ pub struct CycleOutcome {
     pub modules: Vec<String>,
     /// What the synergy learner did (its loss, or why it skipped), if noteworthy.
     pub learner: Option<String>,
+    /// The metrics the pipeline reported (none for a failed run).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
+    /// The cycle's value component by component, with a `[reward]` table
+    /// (see [`crate::reward`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weighted_reward: Option<WeightedReward>,
+    /// The alerts the pipeline raised in this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<PipelineAlert>,
 }
 
 /// One tick of one engine: the inputs, the energy chain, the action and the reason.

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::record::{CycleAction, CycleRecord, Reason};
+use crate::training::TrainingStatus;
 
 /// An engine's state at one moment: who it is, how its cycles went, what it
 /// has learned, and its last tick in brief.
@@ -59,6 +60,10 @@ pub struct EngineSnapshot {
     /// The last tick this engine answered, in brief (the full records are on
     /// the decision stream); none for a snapshot read from disk.
     pub last: Option<LastTick>,
+    /// Its training pipeline's champion, job in the training pool and open
+    /// alerts, when it runs kaizen's training pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingStatus>,
 }
 
 /// A tick in brief: what a snapshot keeps of the last one (no allocation).

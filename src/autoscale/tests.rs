@@ -282,6 +282,7 @@ fn snapshot(
             delta: None,
             ok: None,
         }),
+        training: None,
     }
 }
 

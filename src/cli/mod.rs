@@ -2,6 +2,7 @@
 //! its own module with its arguments.
 
 mod bench;
+mod models;
 mod run;
 mod simulate;
 mod status;
@@ -33,6 +34,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Inspect and edit a bot's learned synergy weights.
     Synergy(synergy::SynergyArgs),
+    /// List, show and compare a bot's model versions; activate one or roll back.
+    Models(models::ModelsArgs),
     /// Measure the runtime: engine-ticks/s, cycles/s, latency, memory, bytes written.
     Bench(bench::BenchArgs),
 }
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Status(a) => status::run(a),
         Command::Synergy(a) => synergy::run(a),
+        Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),
     };
     match result {

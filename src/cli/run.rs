@@ -1,7 +1,11 @@
 //! `kaizen run`: load `engines/*.toml`, run registry rounds on a timer with
 //! autoscaling, stop cleanly on Ctrl-C after saving.
+//!
+//! Bots with a `[pipeline.training]` table run kaizen's training pipeline;
+//! their training jobs share one pool (`--training-jobs`, default one per
+//! core), kept visible to `kaizen status` in `state/.kaizen/training-jobs.json`.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,10 +15,12 @@ use super::table::Table;
 use kaizen::autoscale::AutoscaleConfig;
 use kaizen::decision::Decision;
 use kaizen::engine::{EngineBuilder, Origin};
+use kaizen::host::{Clock, SystemClock};
 use kaizen::persist::{Inspected, inspect_json};
 use kaizen::record::{CycleAction, CycleRecord};
 use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
 use kaizen::spec::{SpecDuration, load_dir};
+use kaizen::training::{TrainingPool, jobs};
 
 /// Arguments of `kaizen run`.
 #[derive(Debug, clap::Args)]
@@ -47,6 +53,10 @@ pub struct RunArgs {
     /// Print every cycle and autoscale record as a JSON line on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Training jobs (of `[pipeline.training]` bots) that may run at once;
+    /// the others wait, the most valuable first. Default: one per core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub training_jobs: Option<u16>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -62,29 +72,56 @@ pub fn run(args: RunArgs) -> Result<()> {
     let specs = load_dir(&args.engines)?;
     let mut builders = Vec::with_capacity(specs.len());
     for spec in &specs {
-        let builder = match kaizen::sim::spec_pipeline(spec)? {
-            Some(simulated) => spec.builder_with(simulated),
-            None => spec
+        let builder = if spec.training_config().is_some() {
+            None // opened below, once the state folder is ours
+        } else if let Some(simulated) = kaizen::sim::spec_pipeline(spec)? {
+            Some(spec.builder_with(simulated))
+        } else {
+            let b = spec
                 .builder()
-                .with_context(|| format!("{}", spec.file.display()))?,
+                .with_context(|| format!("{}", spec.file.display()))?;
+            Some(b)
         };
         builders.push(builder);
     }
-    let template = match &args.template {
-        None => None,
-        Some(bot) => Some(
-            builders
-                .iter()
-                .find(|b| b.name() == bot)
-                .cloned()
-                .with_context(|| {
-                    format!(
-                        "--template {bot:?} is not a bot of {}",
-                        args.engines.display()
-                    )
-                })?,
-        ),
-    };
+    if let Some(bot) = &args.template {
+        match specs.iter().find(|s| &s.spec.bot == bot) {
+            None => bail!(
+                "--template {bot:?} is not a bot of {}",
+                args.engines.display()
+            ),
+            Some(s) if s.training_config().is_some() => bail!(
+                "--template {bot:?}: its engine trains models on its own data, which copies \
+                 cannot share; give a command or simulated bot as the template"
+            ),
+            Some(_) => {}
+        }
+    }
+    // The training pipelines open their bots' model registries (and take
+    // their writer locks) in the state folder; their jobs share one pool.
+    let pool = Arc::new(match args.training_jobs {
+        Some(n) => TrainingPool::new(usize::from(n)),
+        None => TrainingPool::per_core(),
+    });
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut training = false;
+    let builders: Vec<EngineBuilder> = specs
+        .iter()
+        .zip(builders)
+        .map(|(spec, built)| match built {
+            Some(b) => Ok(b),
+            None => {
+                training = true;
+                spec.training_builder(&args.state, pool.clone(), clock.clone())?
+                    .context("a training spec builds a training engine")
+            }
+        })
+        .collect::<Result<_>>()?;
+    let template = args
+        .template
+        .as_ref()
+        .and_then(|bot| builders.iter().find(|b| b.name() == bot).cloned());
+    let pool = training.then_some(pool);
     let autoscale = AutoscaleConfig {
         min_engines: args.min_engines,
         max_engines: args.max_engines,
@@ -93,10 +130,29 @@ pub fn run(args: RunArgs) -> Result<()> {
         ..AutoscaleConfig::default()
     };
     autoscale.validate()?;
-    actix::System::new().block_on(serve(args, builders, template, autoscale))
+    actix::System::new().block_on(serve(args, builders, template, autoscale, pool))
 }
 
 async fn serve(
+    args: RunArgs,
+    builders: Vec<EngineBuilder>,
+    template: Option<EngineBuilder>,
+    autoscale: AutoscaleConfig,
+    pool: Option<Arc<TrainingPool>>,
+) -> Result<()> {
+    // `kaizen status` sees the training jobs through the state folder.
+    let jobs = pool.map(|pool| {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        actix::spawn(jobs::mirror(pool, args.state.clone(), clock))
+    });
+    let result = serve_engines(args, builders, template, autoscale).await;
+    if let Some(jobs) = jobs {
+        jobs.abort();
+    }
+    result
+}
+
+async fn serve_engines(
     args: RunArgs,
     builders: Vec<EngineBuilder>,
     template: Option<EngineBuilder>,

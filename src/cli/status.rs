@@ -1,5 +1,7 @@
 //! `kaizen status`: engines, their last cycles with reasons, EMA and weights,
-//! read from the state folder without changing it.
+//! read from the state folder without changing it; for a bot that trains,
+//! its champion and metrics, its job in the training pool while `kaizen run`
+//! lives, and its open alerts.
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -14,6 +16,8 @@ use kaizen::registry::EngineEntry;
 use kaizen::registry::{REGISTRY_FILE, RegistryFile};
 use kaizen::snapshot::EngineSnapshot;
 use kaizen::synergy::{SynergyWeights, inspect_weights};
+use kaizen::training::jobs::PoolJobs;
+use kaizen::training::{JobState, TrainingStatus};
 
 /// Arguments of `kaizen status`.
 #[derive(Debug, clap::Args)]
@@ -68,8 +72,14 @@ fn good<T>(what: &str, found: Inspected<T>, problems: &mut Vec<String>) -> Optio
 }
 
 /// The view of the engine folder `dir`; `entry` is what `registry.json`
-/// says of the engine (its bot and ROI settings), when it says anything.
-fn engine_view(dir: &Path, entry: Option<&EngineEntry>, last: usize) -> Option<EngineView> {
+/// says of the engine (its bot and ROI settings), when it says anything;
+/// `jobs` the training jobs of a live `kaizen run`.
+fn engine_view(
+    dir: &Path,
+    entry: Option<&EngineEntry>,
+    last: usize,
+    jobs: Option<&PoolJobs>,
+) -> Option<EngineView> {
     let name = dir.file_name()?.to_string_lossy().into_owned();
     let bot = entry.map_or(name.as_str(), |e| e.bot.as_str());
     let roi = entry.and_then(|e| e.spec.roi).unwrap_or_default();
@@ -110,8 +120,19 @@ fn engine_view(dir: &Path, entry: Option<&EngineEntry>, last: usize) -> Option<E
         learner: None,
         weights: Vec::new(),
         last: None,
+        training: None,
     });
     snapshot.learner = entry.map(|e| e.spec.learner.clone());
+    snapshot.training = match TrainingStatus::inspect(bot, dir) {
+        Ok(t) => t.map(|t| TrainingStatus {
+            job: jobs.and_then(|j| j.job(bot)).cloned(),
+            ..t
+        }),
+        Err(e) => {
+            problems.push(format!("models: {e}"));
+            None
+        }
+    };
     snapshot.weights = weights
         .map(|w| w.iter().map(|(k, v)| (k.name().to_string(), v)).collect())
         .unwrap_or_default();
@@ -141,9 +162,14 @@ pub fn run(args: StatusArgs) -> Result<()> {
         let name = dir.file_name()?.to_string_lossy();
         registry.as_ref()?.engines.iter().find(|e| e.name == name)
     };
+    // The training jobs of a `kaizen run` that is still running.
+    let jobs = match PoolJobs::inspect(&args.state) {
+        Inspected::Good { value, .. } if value.is_live() => Some(value),
+        _ => None,
+    };
     let engines: Vec<EngineView> = dirs
         .iter()
-        .filter_map(|d| engine_view(d, entry(d), args.last))
+        .filter_map(|d| engine_view(d, entry(d), args.last, jobs.as_ref()))
         .collect();
     let view = StatusView {
         state: args.state.clone(),
@@ -159,7 +185,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
 }
 
 /// Unix seconds as an RFC 3339 UTC time (or the number, if out of range).
-fn when(secs: f64) -> String {
+pub(super) fn when(secs: f64) -> String {
     std::time::Duration::try_from_secs_f64(secs)
         .ok()
         .and_then(|d| std::time::UNIX_EPOCH.checked_add(d))
@@ -167,6 +193,65 @@ fn when(secs: f64) -> String {
             || format!("{secs:.0}"),
             |t| humantime::format_rfc3339_seconds(t).to_string(),
         )
+}
+
+/// A bot's training: the champion and its metrics, the check under way,
+/// the buffer, its job in the pool, its open alerts.
+fn render_training(bot: &str, t: &TrainingStatus) -> String {
+    let mut out = format!("\n{bot} — models:\n");
+    match &t.champion {
+        Some(c) => {
+            let metrics: Vec<String> = ["holdout_loss", "improvement", "p_value", "accuracy"]
+                .iter()
+                .filter_map(|k| c.metrics.get(*k).map(|v| format!("{k} {v:.4}")))
+                .collect();
+            out.push_str(&format!(
+                "  champion {} (saved {}): {}\n",
+                c.version,
+                when(c.created),
+                metrics.join(", ")
+            ));
+        }
+        None => out.push_str("  no champion yet\n"),
+    }
+    if let Some(m) = &t.last_move {
+        out.push_str(&format!(
+            "  last move: {} {} at {} — {}\n",
+            m.action,
+            m.to.map_or_else(|| "none".to_string(), |v| v.to_string()),
+            when(m.at),
+            m.reason
+        ));
+    }
+    if let Some(c) = &t.check {
+        out.push_str(&format!(
+            "  post-deploy check of {} against {}: {} of {} live samples\n",
+            c.version, c.against, c.samples, c.window
+        ));
+    }
+    out.push_str(&format!(
+        "  {} versions kept; {} trainings, {} deployed; {} samples buffered\n",
+        t.versions, t.counters.trainings, t.counters.deployments, t.buffered
+    ));
+    if let Some(j) = &t.job {
+        let state = match j.state {
+            JobState::Running => "training now".to_string(),
+            JobState::Waiting { position } => {
+                format!("waiting for a training slot (#{position} in line)")
+            }
+        };
+        out.push_str(&format!("  job: {state}, priority {}\n", j.priority));
+    }
+    for a in &t.alerts {
+        out.push_str(&format!(
+            "  alert {} since {} ({} runs): {}\n",
+            a.kind,
+            when(a.record.since),
+            a.record.runs,
+            a.record.message
+        ));
+    }
+    out
 }
 
 fn render(view: &StatusView, problems: &[String]) -> String {
@@ -204,6 +289,9 @@ fn render(view: &StatusView, problems: &[String]) -> String {
         for e in &view.engines {
             if let Some(p) = &e.problem {
                 out.push_str(&format!("\n{}: {p}\n", e.snapshot.bot));
+            }
+            if let Some(t) = &e.snapshot.training {
+                out.push_str(&render_training(&e.snapshot.bot, t));
             }
             if !e.recent.is_empty() {
                 out.push_str(&format!("\n{} — last cycles:\n", e.snapshot.bot));

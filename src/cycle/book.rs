@@ -110,6 +110,7 @@ pub fn inspect_engine(
             learner: None,
             weights: Vec::new(),
             last: None,
+            training: None,
         })
     })
 }

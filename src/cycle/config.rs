@@ -8,6 +8,7 @@ use crate::forecast::ForecasterConfig;
 use crate::persist::Durability;
 use crate::pipeline::DEFAULT_TIMEOUT;
 use crate::policy::PolicyConfig;
+use crate::reward::RewardConfig;
 use crate::roi::RoiConfig;
 use crate::synergy::LearnerConfig;
 
@@ -68,6 +69,9 @@ pub struct EngineConfig {
     /// host's [`RoiForecast`](crate::host::RoiForecast), which wins when both
     /// are there). Its state is kept in `forecast.json`.
     pub forecast: Option<ForecasterConfig>,
+    /// The weighted reward that makes a cycle's reported value from its
+    /// metrics (default none: the pipeline's own ROI).
+    pub reward: Option<RewardConfig>,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +89,7 @@ impl Default for EngineConfig {
             learner: LearnerConfig::default(),
             persistence: Persistence::default(),
             forecast: None,
+            reward: None,
         }
     }
 }
@@ -122,6 +127,9 @@ impl EngineConfig {
         self.policy.validate()?;
         if let Some(f) = &self.forecast {
             f.validate()?;
+        }
+        if let Some(reward) = &self.reward {
+            reward.validate()?;
         }
         self.learner.validate()
     }

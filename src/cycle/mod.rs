@@ -266,6 +266,7 @@ impl EngineCore {
                 .map(|(k, w)| (k.name().to_string(), w))
                 .collect(),
             last: self.last,
+            training: None,
         }
     }
 

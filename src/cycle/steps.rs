@@ -5,15 +5,17 @@
 //! the [`LearnedCycle`] concluded into a [`CycleRecord`] (policy update, meta
 //! logger, counters).
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 
 use super::{Dirty, EngineCore, Hosts, Reading};
 use crate::chain::EnergyChain;
 use crate::energy::feedback;
 use crate::metalog::{DEFAULT_DIMINISHING_CONSECUTIVE, DEFAULT_DIMINISHING_THRESHOLD};
-use crate::pipeline::{AutomationResult, PipelineError, panic_message};
+use crate::pipeline::{AutomationResult, PipelineAlert, PipelineError, panic_message};
 use crate::policy::{Action, run_reward};
 use crate::record::{CycleAction, CycleInputs, CycleOutcome, CycleRecord, Reason};
+use crate::reward::WeightedReward;
 use crate::synergy::{LearnReport, SynergyDeltas, SynergyLearner};
 use crate::{Error, Result};
 
@@ -84,6 +86,11 @@ pub(crate) struct AbsorbedCycle {
     modules: Vec<String>,
     /// The synergy deltas after this cycle's metrics: the learner's input.
     deltas: SynergyDeltas,
+    /// What the pipeline reported.
+    metrics: BTreeMap<String, f64>,
+    /// The value of its metrics, with a `[reward]` table.
+    weighted: Option<WeightedReward>,
+    alerts: Vec<PipelineAlert>,
 }
 
 impl AbsorbedCycle {
@@ -196,12 +203,26 @@ impl EngineCore {
                 error.get_or_insert_with(|| why.clone());
             }
         }
-        let result = run.unwrap_or_default();
+        let mut result = run.unwrap_or_default();
+        // A failed run reported nothing: it has no weighted reward.
+        let weighted = match (&self.config.reward, &error) {
+            (Some(reward), None) => match reward.score(&result.metrics) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    error = Some(e.to_string());
+                    None
+                }
+            },
+            _ => None,
+        };
+        // One precedence: the ledger; else the reported value (the weighted
+        // reward, or the pipeline's own ROI).
         let raw = match (&before, &after) {
             (Reading::Profit(b), Reading::Profit(a)) => a - b,
-            (Reading::NoSource, Reading::NoSource) if error.is_none() => {
-                result.roi.as_ref().map_or(0.0, |r| r.roi)
-            }
+            (Reading::NoSource, Reading::NoSource) if error.is_none() => match &weighted {
+                Some(w) => w.value,
+                None => result.roi.as_ref().map_or(0.0, |r| r.roi),
+            },
             _ => 0.0,
         };
         let delta = self.roi.record_delta(raw)?;
@@ -226,6 +247,9 @@ impl EngineCore {
             after: after.value(),
             modules: result.credited_modules().to_vec(),
             deltas: self.book.metrics.deltas(self.keys),
+            weighted,
+            alerts: std::mem::take(&mut result.alerts),
+            metrics: std::mem::take(&mut result.metrics),
         })
     }
 
@@ -347,6 +371,9 @@ impl EngineCore {
                 error: cycle.error,
                 modules: cycle.modules,
                 learner: learner_note,
+                metrics: cycle.metrics,
+                weighted_reward: cycle.weighted,
+                alerts: cycle.alerts,
             }),
             propensity: plan.forced.then_some(1.0),
             forced: plan.forced,

@@ -401,3 +401,100 @@ fn the_built_in_forecaster_learns_each_delta_refits_elsewhere_and_persists() {
     assert_eq!(again.forecaster().unwrap().state(), direct.state());
     assert_eq!(again.forecaster().unwrap().forecast(), direct.forecast());
 }
+
+/// Issue 12, item 7: with a `[reward]` table the weighted sum of the
+/// reported metrics is the cycle's value (the pipeline's own ROI is not),
+/// each component is in the record, and a ledger still comes first.
+#[test]
+fn the_weighted_reward_is_the_reported_value_and_the_ledger_comes_first() {
+    use crate::reward::RewardConfig;
+    let config = EngineConfig {
+        reward: Some(
+            RewardConfig::new([("quality", 0.75), ("speed", 0.25)])
+                .with_penalty(2.0)
+                .with_bonus(0.5, 0.125),
+        ),
+        ..EngineConfig::default()
+    };
+    let result = |quality: f64, speed: f64| {
+        Ok(AutomationResult {
+            roi: Some(RoiResult {
+                roi: 100.0, // ignored: the table says what a cycle is worth
+                ..Default::default()
+            }),
+            metrics: [("quality".into(), quality), ("speed".into(), speed)].into(),
+            alerts: vec![crate::pipeline::PipelineAlert {
+                kind: "loss_plateau".into(),
+                message: "flat".into(),
+            }],
+            ..Default::default()
+        })
+    };
+    let hosts = Hosts::default();
+    let mut c = core(config.clone(), None);
+    let plan = c
+        .plan_requested(0.0, 1, Resources::default(), &hosts)
+        .unwrap();
+    let o = cycle(&mut c, plan, &hosts, result(0.8, -0.4))
+        .outcome
+        .unwrap();
+    // 0.75·0.8 = 0.6; 0.25·(−0.4)·2 = −0.2; sum 0.4 < 0.5: no bonus.
+    let w = o.weighted_reward.as_ref().unwrap();
+    assert!((o.delta - 0.4).abs() < 1e-12, "{}", o.delta);
+    assert_eq!(w.components[1].metric, "speed");
+    assert!(w.components[1].penalized);
+    assert!((w.components[1].contribution + 0.2).abs() < 1e-12);
+    assert_eq!(o.alerts[0].kind, "loss_plateau");
+    assert_eq!(o.metrics["speed"], -0.4, "the reported metrics are kept");
+    let plan = c
+        .plan_requested(1.0, 1, Resources::default(), &hosts)
+        .unwrap();
+    let o = cycle(&mut c, plan, &hosts, result(0.6, 0.4))
+        .outcome
+        .unwrap();
+    // 0.45 + 0.1 = 0.55 ≥ 0.5: + 0.125.
+    assert!((o.delta - 0.675).abs() < 1e-12, "{}", o.delta);
+    assert_eq!(o.weighted_reward.unwrap().bonus, 0.125);
+    // A failed run reported nothing: no weighted reward, delta 0.
+    let plan = c
+        .plan_requested(2.0, 1, Resources::default(), &hosts)
+        .unwrap();
+    let o = cycle(&mut c, plan, &hosts, Err(PipelineError::Failed("x".into())))
+        .outcome
+        .unwrap();
+    assert_eq!((o.delta, o.weighted_reward), (0.0, None));
+    // With a ledger, the ledger's change is the delta; the components are shown.
+    let ledger = Arc::new(Ledger(Mutex::new(10.0)));
+    let hosts = Hosts {
+        profit: Some(ledger.clone()),
+        ..Hosts::default()
+    };
+    let mut c = core(config, None);
+    let plan = c
+        .plan_requested(0.0, 1, Resources::default(), &hosts)
+        .unwrap();
+    let started = c.start(plan, &hosts).unwrap();
+    *ledger.0.lock().unwrap() = 13.0;
+    let o = finish(&mut c, started, &hosts, result(0.8, -0.4))
+        .outcome
+        .unwrap();
+    assert_eq!(o.delta, 3.0);
+    assert!((o.weighted_reward.as_ref().unwrap().value - 0.4).abs() < 1e-12);
+    // The outcome reads back from JSON; one written before these fields
+    // existed still reads.
+    let mut v = serde_json::to_value(&o).unwrap();
+    assert_eq!(
+        v["alerts"],
+        serde_json::json!([{"kind": "loss_plateau", "message": "flat"}])
+    );
+    assert_eq!(
+        serde_json::from_value::<crate::record::CycleOutcome>(v.clone()).unwrap(),
+        o
+    );
+    let fields = v.as_object_mut().unwrap();
+    for new in ["alerts", "weighted_reward", "metrics"] {
+        fields.remove(new);
+    }
+    let old: crate::record::CycleOutcome = serde_json::from_value(v).unwrap();
+    assert!(old.alerts.is_empty() && old.weighted_reward.is_none() && old.metrics.is_empty());
+}

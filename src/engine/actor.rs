@@ -15,11 +15,13 @@ use super::phase::{OnChange, Phase, SaveSchedule};
 use crate::cycle::{EngineCore, Hosts, LearnedCycle, Learning, Persistence, TickPlan};
 use crate::decision::{DecisionSender, publish_cycle};
 use crate::host::{Clock, Resources};
+use crate::models::AliasMove;
 use crate::persist::{Answer, Durability, PendingFile, PersistError, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
 use crate::record::{CycleRecord, Reason};
 use crate::runtime::{BotGuard, BotLock, LearnerPool};
 use crate::snapshot::EngineSnapshot;
+use crate::training::TrainingPipeline;
 use crate::{Error, Result};
 
 /// What the actor needs besides the core: shared services and host hooks.
@@ -35,6 +37,9 @@ pub(crate) struct Wiring {
     /// The supervisor (weak: an engine does not keep its registry alive).
     pub watcher: Option<WeakRecipient<EngineExited>>,
     pub generation: u64,
+    /// The pipeline, when it is kaizen's training pipeline: for status and
+    /// model changes.
+    pub training: Option<TrainingPipeline>,
 }
 
 /// One bot's engine. Build it with [`EngineBuilder`](super::EngineBuilder).
@@ -430,7 +435,29 @@ impl Handler<Status> for SelfImprovementEngine {
     fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
         MessageResult(EngineSnapshot {
             busy: self.phase.cycling(),
+            training: self.wiring.training.as_ref().map(|t| t.status()),
             ..self.core.snapshot()
+        })
+    }
+}
+
+impl Handler<ChangeModel> for SelfImprovementEngine {
+    type Result = ResponseFuture<Result<AliasMove>>;
+
+    fn handle(&mut self, msg: ChangeModel, _: &mut Self::Context) -> Self::Result {
+        let Some(training) = self.wiring.training.clone() else {
+            let engine = self.core.name().to_string();
+            return Box::pin(async move { Err(Error::NoModels { engine }) });
+        };
+        // The change waits for a training cycle under way: off this thread.
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || training.change_model(msg.action, &msg.reason))
+                .await
+                .map_err(|e| Error::Panicked {
+                    what: "model change",
+                    message: e.to_string(),
+                })?
+                .map_err(Error::from)
         })
     }
 }

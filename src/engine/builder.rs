@@ -18,6 +18,7 @@ use crate::policy::PolicyConfig;
 use crate::roi::RoiConfig;
 use crate::runtime::Services;
 use crate::synergy::LearnerConfig;
+use crate::training::TrainingPipeline;
 
 /// Builds a [`SelfImprovementEngine`]. Cheap to clone: a registry keeps the
 /// builder of each engine it supervises and builds it again, from its saved
@@ -51,6 +52,7 @@ pub struct EngineBuilder {
     services: Option<Services>,
     origin: Option<Origin>,
     events: Option<DecisionSender>,
+    training: Option<TrainingPipeline>,
 }
 
 /// Where an engine comes from, as `registry.json` records it.
@@ -141,7 +143,23 @@ impl EngineBuilder {
             services: None,
             origin: None,
             events: None,
+            training: None,
         }
+    }
+
+    /// An engine running kaizen's [`TrainingPipeline`] for its bot (the
+    /// engine's bot must be the pipeline's). Besides running it, the engine
+    /// shows the pipeline's [`TrainingStatus`](crate::training::TrainingStatus)
+    /// in its snapshot and carries out [`ChangeModel`](super::ChangeModel).
+    pub fn with_training(name: impl Into<String>, pipeline: TrainingPipeline) -> Self {
+        let mut builder = Self::with_pipeline(name, Arc::new(pipeline.clone()));
+        builder.training = Some(pipeline);
+        builder
+    }
+
+    /// The training pipeline, when the engine runs one.
+    pub fn training(&self) -> Option<&TrainingPipeline> {
+        self.training.as_ref()
     }
 
     /// The engine's name.
@@ -331,6 +349,15 @@ impl EngineBuilder {
     ) -> Result<SelfImprovementEngine> {
         validate_name("engine name", &self.name)?;
         validate_name("bot_name", self.bot_name())?;
+        if let Some(t) = &self.training
+            && t.bot() != self.bot_name()
+        {
+            return Err(crate::Error::invalid(
+                format!("bot of engine {}", self.name),
+                self.bot_name(),
+                format!("{:?}, the bot its training pipeline trains", t.bot()),
+            ));
+        }
         let bot: Arc<str> = Arc::from(self.bot_name());
         let services = self.services.clone().unwrap_or_default();
         let lock = services.locks.lock_for(&bot);
@@ -353,6 +380,7 @@ impl EngineBuilder {
                 events: self.events.clone(),
                 watcher,
                 generation,
+                training: self.training.clone(),
             },
         ))
     }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use crate::Result;
 use crate::host::Resources;
+use crate::models::AliasMove;
 use crate::record::CycleRecord;
 use crate::snapshot::EngineSnapshot;
 use crate::synergy::SynergyWeights;
+use crate::training::ModelAction;
 
 /// Decide, and run a cycle if the decision says so (SPEC §4).
 #[derive(Clone, Copy, Debug, Message)]
@@ -44,6 +46,20 @@ pub struct RunCycle {
 #[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "EngineSnapshot")]
 pub struct Status;
+
+/// Change the champion of the engine's model registry by hand (activate a
+/// version, or roll back), recording `reason`. Only an engine running the
+/// training pipeline can ([`Error::NoModels`](crate::Error::NoModels)
+/// otherwise); a training cycle under way finishes first, and the next one
+/// serves the new champion.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<AliasMove>")]
+pub struct ChangeModel {
+    /// What to do.
+    pub action: ModelAction,
+    /// Why, in words (kept in the alias history).
+    pub reason: String,
+}
 
 /// Stop deciding: ticks are skipped as `"paused"` until [`Resume`]. Persisted.
 #[derive(Clone, Copy, Debug, Message)]

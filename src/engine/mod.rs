@@ -4,7 +4,8 @@
 //! ([`EngineCore`](crate::cycle::EngineCore): ROI tracker, policy, synergy
 //! learner, meta logger, module index, energy source) and its state folder. It answers [`Tick`] (decide, maybe run a
 //! cycle), [`RunCycle`] (run one now), [`Status`], [`Pause`], [`Resume`],
-//! [`RecordMetrics`], [`SetWeights`], [`Flush`], [`Shutdown`] and [`Stop`].
+//! [`RecordMetrics`], [`SetWeights`], [`ChangeModel`] (an engine running the
+//! training pipeline), [`Flush`], [`Shutdown`] and [`Stop`].
 //!
 //! The actor is thin: every decision is made by the core's typed cycle steps
 //! ([`crate::cycle`]); the actor routes messages, runs the pipeline (guarded: errors, panics, timeouts and
@@ -34,8 +35,8 @@ mod phase;
 pub use actor::SelfImprovementEngine;
 pub use builder::{EngineBuilder, Origin};
 pub use messages::{
-    EngineExited, Flush, ForcedTick, Pause, RecordMetrics, Resume, RunCycle, SetWeights, Shutdown,
-    Status, Stop, Tick,
+    ChangeModel, EngineExited, Flush, ForcedTick, Pause, RecordMetrics, Resume, RunCycle,
+    SetWeights, Shutdown, Status, Stop, Tick,
 };
 
 use crate::{Error, Result};

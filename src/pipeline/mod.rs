@@ -54,6 +54,20 @@ pub struct AutomationResult {
     /// The modules it touched, most important first. The meta logger credits
     /// the cycle's ROI delta to each. When empty, `package` is used, if any.
     pub modules: Vec<String>,
+    /// What went wrong without failing the run (the training monitor's loss
+    /// explosion, say). They go into the cycle's record and on the decision
+    /// stream; a pipeline reports each once, when it is new.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<PipelineAlert>,
+}
+
+/// An alert a pipeline raised in a run: a kind to group by, and words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineAlert {
+    /// What kind, e.g. `loss_explosion`.
+    pub kind: String,
+    /// What was seen.
+    pub message: String,
 }
 
 impl AutomationResult {

@@ -254,6 +254,7 @@ impl ReportConfig {
             } else {
                 Vec::new()
             },
+            ..AutomationResult::default()
         }
     }
 }

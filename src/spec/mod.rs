@@ -44,9 +44,17 @@
 //! learner = "weights"                 # or "dqn"
 //! keys = "core"                       # or "extended" (seven metrics)
 //! lr = 0.1                            # 0.1 for weights, 1e-3 for dqn when not given
+//!
+//! [reward]                            # optional: the cycle's value from the pipeline's metrics
+//! weights = { quality = 0.6, speed = 0.4 }  # (see kaizen::reward)
+//! penalty_multiplier = 1.0
+//! bonus_threshold = 0.8
+//! bonus = 0.1
 //! ```
 //!
-//! Instead of `command`, a `[pipeline.simulated]` table (the parameters of a
+//! Instead of `command`, a `[pipeline.training]` table runs kaizen's own
+//! training pipeline on the bot's data ([`training`]: `data` and `task` are
+//! enough), and a `[pipeline.simulated]` table (the parameters of a
 //! simulated bot, all optional) runs a bot of the simulated world, with
 //! `seed = N` in `[pipeline]` for its noise. This module keeps that table as
 //! it is; [`crate::sim::spec_pipeline`] reads and checks it (the simulation
@@ -69,6 +77,8 @@ use crate::cycle::EngineConfig;
 use crate::engine::{EngineBuilder, Origin, validate_name};
 use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT, Pipeline};
 use crate::policy::PolicyConfig;
+use crate::reward::RewardConfig;
+use crate::training::TrainingConfig;
 use crate::{Error, Result};
 
 /// The `[pipeline]` table: a `command`, or a `[pipeline.simulated]` bot.
@@ -81,6 +91,9 @@ pub struct PipelineTable {
     /// as written (read by [`crate::sim::spec_pipeline`]); each run first
     /// advances its world by one tick.
     pub simulated: Option<toml::Table>,
+    /// kaizen's own training pipeline instead of a program (see
+    /// [`training`]): `data` and `task` are enough.
+    pub training: Option<TrainingConfig>,
     /// The simulated world's seed (default 0).
     #[serde(default)]
     pub seed: u64,
@@ -110,6 +123,10 @@ pub struct EngineSpec {
     /// `[synergy]`.
     #[serde(default)]
     pub synergy: SynergyTable,
+    /// `[reward]`: the weighted reward that makes the cycle's value from the
+    /// pipeline's metrics ([`crate::reward`]).
+    #[serde(default)]
+    pub reward: Option<RewardConfig>,
 }
 
 /// A spec file that could not be used: the file, the line when known, why.
@@ -171,9 +188,14 @@ impl EngineSpec {
             let line = e.span().map(|s| line_of(text, s.start));
             fail(line, e.message().trim().to_string())
         })?;
-        let named = key_line(text, "policy.strategy")
-            .is_some()
-            .then_some(spec.policy.strategy);
+        // Written in the file itself (key_line would also answer for a bare
+        // [policy.network] table, the deepest part written).
+        let written = toml::from_str::<toml::Table>(text).is_ok_and(|t| {
+            t.get("policy")
+                .and_then(toml::Value::as_table)
+                .is_some_and(|p| p.contains_key("strategy"))
+        });
+        let named = written.then_some(spec.policy.strategy);
         let chosen = strategy_from_config(named, env).map_err(|e| fail(None, e.to_string()))?;
         if !matches!(
             chosen.source,
@@ -184,14 +206,21 @@ impl EngineSpec {
         spec.policy.strategy = chosen.strategy;
         let checked = validate_name("bot", &spec.bot)
             .and_then(|()| spec.check_pipeline())
-            .and_then(|()| spec.options().config());
+            .and_then(|()| spec.options().config())
+            .and_then(|config| {
+                if let Some(reward) = &spec.reward {
+                    reward.validate()?;
+                }
+                Ok(EngineConfig {
+                    timeout: spec.pipeline.timeout.0,
+                    reward: spec.reward.clone(),
+                    ..config
+                })
+            });
         match checked {
             Ok(config) => Ok(LoadedSpec {
                 file: file.to_path_buf(),
-                config: EngineConfig {
-                    timeout: spec.pipeline.timeout.0,
-                    ..config
-                },
+                config,
                 spec,
                 strategy_source: chosen.source,
                 text: text.to_string(),
@@ -201,21 +230,33 @@ impl EngineSpec {
     }
 
     fn check_pipeline(&self) -> Result<()> {
-        match (&self.pipeline.command, &self.pipeline.simulated) {
-            (Some(c), None) if !c.is_empty() => {}
-            (None, Some(_)) => {}
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    "pipeline.simulated",
-                    "a table",
-                    "either pipeline.command or pipeline.simulated, not both",
-                ));
-            }
-            _ => {
+        let p = &self.pipeline;
+        let kinds = [
+            p.command.is_some(),
+            p.simulated.is_some(),
+            p.training.is_some(),
+        ];
+        match kinds {
+            [true, false, false] if p.command.as_ref().is_some_and(|c| !c.is_empty()) => {}
+            [false, true, false] => {}
+            [false, false, true] => training::check(self)?,
+            [false, false, false] | [true, false, false] => {
                 return Err(Error::invalid(
                     "pipeline.command",
                     "nothing",
-                    "a program and its arguments, e.g. command = [\"./improve.sh\"] (or a [pipeline.simulated] table)",
+                    "a program and its arguments, e.g. command = [\"./improve.sh\"] (or a [pipeline.simulated] or [pipeline.training] table)",
+                ));
+            }
+            _ => {
+                let second = if p.training.is_some() {
+                    "pipeline.training"
+                } else {
+                    "pipeline.simulated"
+                };
+                return Err(Error::invalid(
+                    second,
+                    "a table",
+                    "one of pipeline.command, pipeline.simulated and pipeline.training, not both",
                 ));
             }
         }
@@ -285,8 +326,9 @@ impl LoadedSpec {
         let Some(command) = self.spec.pipeline.command.clone() else {
             return Err(Error::invalid(
                 format!("pipeline in {}", self.file.display()),
-                "a [pipeline.simulated] table",
-                "a command (a simulated pipeline is built by kaizen::sim::spec_pipeline)",
+                "a [pipeline.simulated] or [pipeline.training] table",
+                "a command (a simulated pipeline is built by kaizen::sim::spec_pipeline, \
+                 a training pipeline by LoadedSpec::training_builder)",
             ));
         };
         let folder = self
@@ -308,7 +350,12 @@ impl LoadedSpec {
     /// The engine builder this spec describes, running `pipeline`: its
     /// settings, its energy source and its origin (this file).
     pub fn builder_with(&self, pipeline: Arc<dyn Pipeline>) -> EngineBuilder {
-        let builder = EngineBuilder::with_pipeline(&self.spec.bot, pipeline)
+        self.configure(EngineBuilder::with_pipeline(&self.spec.bot, pipeline))
+    }
+
+    /// `builder` with this spec's settings, energy source and origin.
+    fn configure(&self, builder: EngineBuilder) -> EngineBuilder {
+        let builder = builder
             .config_all(self.config.clone())
             .origin(Origin::Spec(self.file.clone()));
         self.spec.engine.energy.apply(builder)
@@ -343,22 +390,24 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// The line where the dotted key `path` (`policy.alpha`) is written, if it is.
+/// The line where the dotted key `path` (`policy.alpha`) is written; when
+/// only its first parts are (a default that clashes with a written key, say
+/// `pipeline.training.max_buffer`), the line of the deepest one written.
 fn key_line(text: &str, path: &str) -> Option<usize> {
     let doc = toml::de::DeTable::parse(text).ok()?;
     let mut table = doc.get_ref();
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let (key, value) = table.get_key_value(part)?;
-        if parts.peek().is_none() {
-            return Some(line_of(text, key.span().start));
-        }
+    let mut found = None;
+    for part in path.split('.') {
+        let Some((key, value)) = table.get_key_value(part) else {
+            return found;
+        };
+        found = Some(line_of(text, key.span().start));
         match value.get_ref() {
             toml::de::DeValue::Table(t) => table = t,
-            _ => return None,
+            _ => return found,
         }
     }
-    None
+    found
 }
 
 mod options;
@@ -368,6 +417,8 @@ pub use strategy::{
     ChosenStrategy, POLICY_CONFIG_VAR, POLICY_STRATEGY_VAR, StrategySource, process_env,
     strategy_from_config,
 };
+
+pub mod training;
 
 pub use options::{
     EnergyKind, EngineOptions, EngineTable, ForecastKind, LearnerKind, PersistenceKind,

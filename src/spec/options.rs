@@ -332,6 +332,8 @@ impl EngineOptions {
                 refit_every: e.forecast_refit_every,
                 ..ForecasterConfig::default()
             }),
+
+            reward: None,
         };
         config.validate().map_err(toml_names)?;
         Ok(config)

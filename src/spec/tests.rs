@@ -282,3 +282,27 @@ fn the_built_in_forecaster_is_chosen_in_the_engine_table() {
     .unwrap_err();
     assert!(err.message.contains("refit_every"), "{err}");
 }
+
+#[test]
+fn a_reward_table_reaches_the_engine_config_and_its_errors_have_lines() {
+    let text = "bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[reward]\nweights = { quality = 0.6, speed = 0.4 }\nbonus_threshold = 0.8\n";
+    let s = parse(text).unwrap();
+    let r = s.config.reward.as_ref().unwrap();
+    assert_eq!(r.weights["speed"], 0.4);
+    assert_eq!((r.bonus_threshold, r.bonus), (Some(0.8), 0.1));
+    assert!(parse(MINIMAL).unwrap().config.reward.is_none());
+    let bad = "bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[reward]\nweights = { q = 1.0 }\npenalty_multiplier = -2\n";
+    let err = parse(bad).unwrap_err();
+    assert_eq!(err.line, Some(6), "{err}");
+    assert!(
+        err.message
+            .starts_with("invalid reward.penalty_multiplier = -2"),
+        "{err}"
+    );
+    let empty = "bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[reward]\nweights = {}\n";
+    let err = parse(empty).unwrap_err();
+    assert_eq!(err.line, Some(5), "{err}");
+    let typo = "bot = \"a\"\n[pipeline]\ncommand = [\"x\"]\n[reward]\nweights = { q = 1.0 }\nbonus_treshold = 1\n";
+    let err = parse(typo).unwrap_err();
+    assert_eq!(err.line, Some(6), "{err}");
+}

@@ -46,8 +46,11 @@
 //! - [`ContinuousLearner`] — the continuous-learning loop of one bot on its
 //!   [model registry](crate::models); [`CycleReport`] is what a cycle did.
 //! - [`TrainingPipeline`] — the loop as a pipeline; [`TrainingPool`] — the
-//!   bounded, priority-ordered pool of training jobs shared by all bots.
-//! - [`TrainingConfig`] — every setting, ready for `[pipeline.training]`.
+//!   bounded, priority-ordered pool of training jobs shared by all bots;
+//!   [`jobs`] — its jobs on disk for other processes to see.
+//! - [`TrainingStatus`] — what status views show: champion, check, job, alerts;
+//!   [`ModelAction`] — an operator's activation or rollback.
+//! - [`TrainingConfig`] — every setting, read from `[pipeline.training]`.
 
 mod config;
 mod curriculum;
@@ -56,6 +59,7 @@ mod dataset;
 mod early_stop;
 mod error;
 mod gate;
+pub mod jobs;
 mod learner;
 pub mod model;
 mod monitor;
@@ -64,6 +68,7 @@ mod pipeline;
 mod pool;
 mod schedule;
 pub mod source;
+mod status;
 #[cfg(test)]
 mod testing;
 mod trainer;
@@ -76,8 +81,8 @@ pub use early_stop::{EarlyStopping, EarlyStoppingConfig, Observation};
 pub use error::TrainingError;
 pub use gate::{GateConfig, GateDecision, judge};
 pub use learner::{
-    BadRowTally, CheckSummary, ContinuousLearner, Counters, CycleReport, LearnerState, STATE_FILE,
-    Split, TrainingSummary, open_source, split as split_for_training,
+    BadRowTally, CheckSummary, ContinuousLearner, Counters, CycleReport, LearnerState, ModelAction,
+    STATE_FILE, Split, TrainingSummary, open_source, split as split_for_training,
 };
 pub use model::{
     Activation, Checkpoint, LossKind, Model, ModelConfig, ModelSpec, Optim, OptimizerConfig,
@@ -95,4 +100,5 @@ pub use source::{
     JsonLinesFormat, JsonLinesSource, Line, LineFormat, LineSource, Sample, Schema, SourceError,
     SourcePosition, TargetValue, parse_time,
 };
+pub use status::{ChampionStatus, CheckStatus, OpenAlert, TrainingStatus};
 pub use trainer::{RunPlan, RunReport, StopReason};

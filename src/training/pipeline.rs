@@ -17,8 +17,12 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{ContinuousLearner, CycleReport, TrainingConfig, TrainingError, TrainingPool};
+use super::{
+    ContinuousLearner, CycleReport, ModelAction, TrainingConfig, TrainingError, TrainingPool,
+    TrainingStatus,
+};
 use crate::host::Clock;
+use crate::models::{AliasMove, ModelsError};
 use crate::pipeline::{Pipeline, PipelineError, PipelineFuture};
 
 /// A bot's training pipeline. Cheap to clone; clones share the learner.
@@ -29,6 +33,9 @@ pub struct TrainingPipeline {
     pool: Arc<TrainingPool>,
     clock: Arc<dyn Clock>,
     last: Arc<Mutex<Option<CycleReport>>>,
+    /// The learner's status after its last phase, so that status never
+    /// waits for a cycle under way.
+    status: Arc<Mutex<TrainingStatus>>,
 }
 
 impl std::fmt::Debug for TrainingPipeline {
@@ -85,6 +92,7 @@ impl TrainingPipeline {
     ) -> Self {
         TrainingPipeline {
             bot: bot.to_string(),
+            status: Arc::new(Mutex::new(learner.status())),
             learner: Arc::new(Mutex::new(learner)),
             pool,
             clock,
@@ -92,9 +100,36 @@ impl TrainingPipeline {
         }
     }
 
+    /// The bot this pipeline trains.
+    pub fn bot(&self) -> &str {
+        &self.bot
+    }
+
     /// The report of the last cycle that finished, for status.
     pub fn last_report(&self) -> Option<CycleReport> {
         lock(&self.last).clone()
+    }
+
+    /// The training status as of the last phase of a cycle (never waits for
+    /// one under way), with the bot's job in the pool now.
+    pub fn status(&self) -> TrainingStatus {
+        let mut s = lock(&self.status).clone();
+        s.job = self.pool.status().into_iter().find(|j| j.bot == self.bot);
+        s
+    }
+
+    /// Carries out an operator's `action` on the bot's model registry, with
+    /// `reason`; waits for a cycle under way to finish (call it off an async
+    /// thread). The next cycle serves the new champion.
+    pub fn change_model(
+        &self,
+        action: ModelAction,
+        reason: &str,
+    ) -> Result<AliasMove, ModelsError> {
+        let mut learner = lock(&self.learner);
+        let moved = learner.change_model(action, reason, self.clock.now());
+        *lock(&self.status) = learner.status();
+        moved
     }
 
     /// Runs `f` on the learner (waits for a cycle under way).
@@ -105,6 +140,24 @@ impl TrainingPipeline {
     /// The shared pool.
     pub fn pool(&self) -> &Arc<TrainingPool> {
         &self.pool
+    }
+}
+
+impl TrainingPipeline {
+    /// Runs a phase `f` of a cycle on the learner, given the clock's time, on
+    /// a blocking thread; then refreshes the status.
+    async fn phase<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut ContinuousLearner, f64) -> T + Send + 'static,
+    ) -> Result<T, PipelineError> {
+        let this = self.clone();
+        blocking(move || {
+            let mut l = lock(&this.learner);
+            let out = f(&mut l, this.clock.now());
+            *lock(&this.status) = l.status();
+            out
+        })
+        .await
     }
 }
 
@@ -135,23 +188,16 @@ impl Pipeline for TrainingPipeline {
                     this.bot
                 )));
             }
-            let (learner, clock) = (Arc::clone(&this.learner), Arc::clone(&this.clock));
-            let (mut report, due) = blocking(move || {
-                let mut l = lock(&learner);
-                l.read(clock.now()).map(|r| (r, l.training_due()))
-            })
-            .await?
-            .map_err(failed)?;
-            if due {
-                let permit = this.pool.acquire(&this.bot, f64::from(energy)).await;
-                let (learner, clock) = (Arc::clone(&this.learner), Arc::clone(&this.clock));
-                report = blocking(move || {
-                    lock(&learner)
-                        .train(&mut report, energy, clock.now())
-                        .map(|()| report)
-                })
+            let (mut report, due) = this
+                .phase(|l, now| l.read(now).map(|r| (r, l.training_due())))
                 .await?
                 .map_err(failed)?;
+            if due {
+                let permit = this.pool.acquire(&this.bot, f64::from(energy)).await;
+                report = this
+                    .phase(move |l, now| l.train(&mut report, energy, now).map(|()| report))
+                    .await?
+                    .map_err(failed)?;
                 drop(permit);
             }
             let result = report.to_result();
@@ -165,6 +211,7 @@ impl Pipeline for TrainingPipeline {
 mod tests {
     use super::*;
     use crate::host::ManualClock;
+    use crate::models::VersionId;
     use crate::training::testing::append_csv;
     use crate::training::{JobState, Task};
 
@@ -228,9 +275,66 @@ mod tests {
         };
         assert_eq!(job.state, JobState::Waiting { position: 1 });
         assert_eq!(job.priority, 3.0);
+        // The pipeline's status shows it too, and the read phase's buffer.
+        let status = p.status();
+        assert_eq!(status.job, Some(job));
+        assert_eq!(status.buffered, 120);
         drop(held);
         let r = run.await.unwrap().unwrap();
         assert_eq!(r.metrics["trained"], 1.0);
+        let status = p.status();
+        assert_eq!((status.job, status.buffered), (None, 0));
+        assert_eq!(status.champion.unwrap().version, VersionId(1));
+    }
+
+    #[tokio::test]
+    async fn an_operator_changes_the_champion_through_the_live_pipeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Arc::new(TrainingPool::new(1));
+        let p = pipeline(dir.path(), "alpha", &pool);
+        p.run("alpha", 4).await.unwrap(); // v1 deploys
+        rows(&dir.path().join("alpha.csv"), 120, 120);
+        p.run("alpha", 4).await.unwrap(); // v2: deployed or not
+        let first = p.status().champion.unwrap().version;
+        let other = if first == VersionId(1) {
+            VersionId(2)
+        } else {
+            VersionId(1)
+        };
+        let moved = p
+            .change_model(ModelAction::Activate { version: other }, "op: try it")
+            .unwrap();
+        assert_eq!((moved.from, moved.to), (Some(first), Some(other)));
+        let status = p.status();
+        assert_eq!(status.champion.unwrap().version, other);
+        assert_eq!(status.last_move.unwrap().reason, "op: try it");
+        assert_eq!(
+            status.check.unwrap().against,
+            first,
+            "a post-deploy check starts"
+        );
+        let back = p
+            .change_model(ModelAction::Activate { version: first }, "op: undo")
+            .unwrap();
+        assert_eq!(back.to, Some(first));
+        let err = p
+            .change_model(ModelAction::Activate { version: first }, "again")
+            .unwrap_err();
+        assert!(
+            matches!(err, ModelsError::AlreadyChampion(v) if v == first),
+            "{err}"
+        );
+        // The learner serves the champion the operator chose at its next cycle.
+        let r = p.run("alpha", 1).await.unwrap();
+        assert_eq!(r.metrics["champion_version"], first.0 as f64);
+        // A second writer is refused while the pipeline lives.
+        let err = crate::models::ModelRegistry::open(
+            &dir.path().join("alpha"),
+            crate::models::RegistryConfig::default(),
+            0.0,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ModelsError::Locked { .. }), "{err}");
     }
 
     #[tokio::test]

@@ -3,10 +3,12 @@
 
 mod cli_bench;
 mod cli_run;
+mod cli_training;
 mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;
 mod engine_saves;
+mod engine_training;
 mod forecast_statsmodels;
 mod history_crash;
 mod models_crash;

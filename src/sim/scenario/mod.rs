@@ -303,7 +303,7 @@ impl LearnedConfig {
     pub fn engine_config(&self) -> Result<EngineConfig> {
         self.options()
             .config()
-            .map_err(|e| renamed(e, |what| format!("scenario.learned.{what}")))
+            .map_err(|e| e.renamed(|what| format!("scenario.learned.{what}")))
     }
 }
 
@@ -334,27 +334,6 @@ impl Default for AutoscaleSection {
             initial_engines: None,
             options: AutoscaleConfig::default(),
         }
-    }
-}
-
-/// `e` with the subject of an [`Error::Invalid`] or [`Error::NonFinite`]
-/// renamed by `name`.
-fn renamed(e: Error, name: impl FnOnce(&str) -> String) -> Error {
-    match e {
-        Error::Invalid {
-            what,
-            value,
-            expected,
-        } => Error::Invalid {
-            what: name(&what).into(),
-            value,
-            expected,
-        },
-        Error::NonFinite { what, value } => Error::NonFinite {
-            what: name(&what).into(),
-            value,
-        },
-        other => other,
     }
 }
 
@@ -434,7 +413,7 @@ impl Scenario {
         }
         for (i, bot) in self.bots.iter().enumerate() {
             let at = format!("scenario.bots[{i}]");
-            validate_name("name", &bot.name).map_err(|e| renamed(e, |_| format!("{at}.name")))?;
+            validate_name("name", &bot.name).map_err(|e| e.renamed(|_| format!("{at}.name")))?;
             if let Some(j) = self.bots[..i].iter().position(|b| b.name == bot.name) {
                 return Err(Error::invalid(
                     format!("{at}.name"),
@@ -466,7 +445,7 @@ impl Scenario {
             ));
         }
         a.options.validate().map_err(|e| {
-            renamed(e, |what| {
+            e.renamed(|what| {
                 format!(
                     "scenario.{}",
                     what.replacen("autoscale.", "autoscale.options.", 1)

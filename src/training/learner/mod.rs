@@ -25,10 +25,12 @@
 //! The learner's own state ([`LearnerState`]) is saved after each phase, so a
 //! restart neither reads a row twice nor loses one.
 
+mod operator;
 mod report;
 mod samples;
 mod state;
 
+pub use operator::ModelAction;
 pub use report::{CheckSummary, CycleReport, TrainingSummary};
 pub use samples::{BadRowTally, Split, split};
 pub use state::{Counters, LearnerState, STATE_FILE};

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use super::samples::BadRowTally;
 use crate::models::VersionId;
-use crate::pipeline::{AutomationResult, RoiResult};
+use crate::pipeline::{AutomationResult, PipelineAlert, RoiResult};
 use crate::training::{Alert, CurveAnalysis, GateDecision, RunReport};
 
 /// The training part of a cycle.
@@ -163,7 +163,33 @@ impl CycleReport {
             package,
             metrics: m,
             modules: Vec::new(),
+            alerts: self.alerts(),
         }
+    }
+
+    /// The cycle's news for the record and the decision stream: the
+    /// monitor's new alerts, and an automatic rollback.
+    fn alerts(&self) -> Vec<PipelineAlert> {
+        let mut alerts: Vec<PipelineAlert> = self
+            .new_alerts
+            .iter()
+            .map(|a| PipelineAlert {
+                kind: a.kind.name().to_string(),
+                message: format!("step {}: {}", a.step, a.message),
+            })
+            .collect();
+        if let Some(c) = &self.check
+            && let Some(to) = c.rolled_back_to
+        {
+            alerts.push(PipelineAlert {
+                kind: "model_rollback".into(),
+                message: format!(
+                    "{} was significantly worse than {to} on {} live samples; {to} serves again",
+                    c.version, c.samples
+                ),
+            });
+        }
+        alerts
     }
 }
 
@@ -193,5 +219,35 @@ mod tests {
         assert_eq!(res.roi.as_ref().unwrap().roi, 0.0);
         assert!(res.check_finite().is_ok());
         assert_eq!(res.package, None);
+        assert!(res.alerts.is_empty());
+    }
+
+    #[test]
+    fn new_alerts_and_an_automatic_rollback_become_the_results_alerts() {
+        let r = CycleReport {
+            new_alerts: vec![Alert {
+                kind: crate::training::AlertKind::LossExplosion,
+                step: 12,
+                count: 1,
+                message: "loss 9.1 > 2 × 3.2".into(),
+            }],
+            check: Some(CheckSummary {
+                version: VersionId(3),
+                samples: 200,
+                window: 200,
+                finished: Some("failed".into()),
+                rolled_back_to: Some(VersionId(2)),
+            }),
+            ..Default::default()
+        };
+        let alerts = r.to_result().alerts;
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(alerts[0].kind, "loss_explosion");
+        assert_eq!(alerts[0].message, "step 12: loss 9.1 > 2 × 3.2");
+        assert_eq!(alerts[1].kind, "model_rollback");
+        assert_eq!(
+            alerts[1].message,
+            "v3 was significantly worse than v2 on 200 live samples; v2 serves again"
+        );
     }
 }
