@@ -261,6 +261,7 @@ mod tests {
             },
             applied: !dry_run,
             error: None,
+            adaptive: None,
         }
     }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::alert::AlertEvent;
-use crate::autoscale::{AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
+use crate::autoscale::{AdaptiveStats, AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
 use crate::record::CycleRecord;
 
 /// How many decisions a subscriber may fall behind before it skips some.
@@ -34,6 +34,10 @@ pub struct AutoscaleRecord {
     pub applied: bool,
     /// Why carrying it out failed, if it did.
     pub error: Option<String>,
+    /// In adaptive mode: every mean, standard deviation and z the decision
+    /// used (and a lag-rule warning, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveStats>,
 }
 
 /// What happened to an engine.

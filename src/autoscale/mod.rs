@@ -19,6 +19,9 @@
 //!   [pinned](EngineSummary::pinned) (engines an operator defined in a spec
 //!   count towards the bounds but are never removed).
 //!
+//! With `mode = "adaptive"` the [`adaptive`] rule decides instead, from a
+//! baseline of the last rounds.
+//!
 //! As SPEC §8 says, the approval callback gates *creation* only: a removal
 //! relieves pressure, so a host whose callback refuses everything still
 //! shrinks under CPU or memory pressure.
@@ -29,6 +32,20 @@ use std::fmt::Write as _;
 use crate::error::{Error, Result, ensure_finite, ensure_unit};
 use crate::host::Resources;
 use crate::snapshot::EngineSnapshot;
+
+pub mod adaptive;
+pub use adaptive::{AdaptiveStats, Baseline, Moment, RoundSample};
+
+/// Which rule an autoscale step decides by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoscaleMode {
+    /// SPEC §8's fixed thresholds ([`decide`]).
+    #[default]
+    Threshold,
+    /// A moving baseline of the last rounds ([`Baseline::step`]).
+    Adaptive,
+}
 
 /// CPU or memory use at or above which an engine is removed regardless of ROI.
 pub const PRESSURE_LIMIT: f64 = 0.9;
@@ -58,6 +75,14 @@ pub struct AutoscaleConfig {
     pub cooldown_secs: f64,
     /// Decide and record, but change nothing (default false).
     pub dry_run: bool,
+    /// Which rule decides: SPEC §8's thresholds (the default) or the
+    /// [adaptive](adaptive) baseline.
+    pub mode: AutoscaleMode,
+    /// Adaptive mode: how many rounds the baseline keeps (default 20).
+    pub window: usize,
+    /// Adaptive mode: how far below its mean the energy or the trend must be
+    /// for a round to count as lagging (default 0).
+    pub tolerance: f64,
 }
 
 impl Default for AutoscaleConfig {
@@ -73,6 +98,9 @@ impl Default for AutoscaleConfig {
             max_memory: 0.8,
             cooldown_secs: 0.0,
             dry_run: false,
+            mode: AutoscaleMode::Threshold,
+            window: adaptive::DEFAULT_WINDOW,
+            tolerance: 0.0,
         }
     }
 }
@@ -93,6 +121,13 @@ impl AutoscaleConfig {
         ensure_finite("autoscale.cost_per_engine", self.cost_per_engine)?;
         ensure_unit("autoscale.max_cpu", self.max_cpu)?;
         ensure_unit("autoscale.max_memory", self.max_memory)?;
+        if self.window == 0 {
+            return Err(Error::invalid("autoscale.window", 0, "at least 1 round"));
+        }
+        let tolerance = ensure_finite("autoscale.tolerance", self.tolerance)?;
+        if tolerance < 0.0 {
+            return Err(Error::invalid("autoscale.tolerance", tolerance, "≥ 0"));
+        }
         let cooldown = ensure_finite("autoscale.cooldown", self.cooldown_secs)?;
         if cooldown < 0.0 {
             return Err(Error::invalid(
@@ -385,7 +420,20 @@ pub fn decide(
             "would remove ({why}), but cooldown has {cooldown_left:.1} s left"
         )));
     }
-    let victim = inputs
+    let Some(victim) = lowest_ema(inputs) else {
+        return Ok(hold(format!(
+            "would remove ({why}), but every engine is defined by a spec"
+        )));
+    };
+    let mut reason = why;
+    let _ = write!(reason, "; lowest roi_delta_ema is {victim}");
+    Ok(decided(AutoscaleAction::Remove(victim), reason))
+}
+
+/// The engine with the lowest `roi_delta_ema`, the oldest on ties, among
+/// those autoscaling may remove (not [pinned](EngineSummary::pinned)).
+fn lowest_ema(inputs: &AutoscaleInputs) -> Option<String> {
+    inputs
         .engines
         .iter()
         .filter(|e| !e.pinned)
@@ -394,15 +442,7 @@ pub fn decide(
                 .total_cmp(&b.roi_ema)
                 .then(a.created.cmp(&b.created))
         })
-        .map(|e| e.name.clone());
-    let Some(victim) = victim else {
-        return Ok(hold(format!(
-            "would remove ({why}), but every engine is defined by a spec"
-        )));
-    };
-    let mut reason = why;
-    let _ = write!(reason, "; lowest roi_delta_ema is {victim}");
-    Ok(decided(AutoscaleAction::Remove(victim), reason))
+        .map(|e| e.name.clone())
 }
 
 /// The first `engine{i}` (i = 0, 1, …) that no engine is called and that

@@ -4,10 +4,10 @@
 mod bench;
 mod describe;
 mod history;
-mod observe;
-mod report;
 mod models;
+mod observe;
 mod process;
+mod report;
 mod run;
 mod simulate;
 mod status;

@@ -32,6 +32,8 @@ pub(crate) struct CyclePlan {
     pub(crate) inputs: CycleInputs,
     /// The energy chain.
     pub(crate) chain: EnergyChain,
+    /// The energy was forced by the caller (a forced-energy round).
+    pub(crate) forced: bool,
 }
 
 /// What a tick decided.
@@ -233,6 +235,12 @@ impl EngineCore {
             result = AutomationResult::default();
         }
         let delta = self.roi.record_delta(raw)?;
+        if let Some(f) = &mut self.forecaster {
+            if let Some(job) = f.observe_deferred(delta)? {
+                self.refit = Some(job);
+            }
+            self.dirty.mark(Dirty::FORECAST);
+        }
         for (name, value) in &result.metrics {
             if let Err(e) = self.book.metrics.record(name, *value) {
                 error.get_or_insert_with(|| e.to_string());
@@ -389,6 +397,8 @@ impl EngineCore {
                 weighted_reward: cycle.weighted,
                 alerts: cycle.alerts,
             }),
+            propensity: plan.forced.then_some(1.0),
+            forced: plan.forced,
         };
         self.last = Some((&record).into());
         Ok(record)

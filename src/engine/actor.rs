@@ -52,6 +52,8 @@ pub struct SelfImprovementEngine {
     saves: SaveSchedule,
     resources: Resources,
     idle_waiters: VecDeque<tokio::sync::oneshot::Sender<()>>,
+    /// A refit of the built-in forecaster is running on a blocking thread.
+    refitting: bool,
 }
 
 /// A save under way: its result once the writer has answered.
@@ -93,7 +95,32 @@ impl SelfImprovementEngine {
             saves: SaveSchedule::default(),
             resources: Resources::default(),
             idle_waiters: VecDeque::new(),
+            refitting: false,
         }
+    }
+
+    /// Runs the built-in forecaster's due refit (milliseconds on a long
+    /// history) on a blocking thread, never on this engine's arbiter, and
+    /// installs it when done. One at a time: a refit due while one runs is
+    /// asked for again at the next cycle.
+    fn spawn_refit(&mut self, ctx: &mut Context<Self>) {
+        let Some(job) = self.core.take_refit() else {
+            return;
+        };
+        if self.refitting {
+            return;
+        }
+        self.refitting = true;
+        let run = tokio::task::spawn_blocking(move || job.run());
+        ctx.spawn(run.into_actor(self).map(|done, act, _| {
+            act.refitting = false;
+            match done {
+                Ok(refitted) => act.core.install_refit(refitted),
+                Err(e) => {
+                    tracing::error!(engine = %act.core.name(), error = %e, "forecaster refit failed");
+                }
+            }
+        }));
     }
 
     /// The engine's learning state (for inspection in tests and tools).
@@ -321,6 +348,7 @@ impl SelfImprovementEngine {
             Err(e) => return Step::Ready(self.internal_error(now, &e)),
         };
         self.end_cycle();
+        self.spawn_refit(ctx);
         match self.persist(ctx) {
             None => {
                 self.emit(&record);
@@ -354,8 +382,9 @@ impl Actor for SelfImprovementEngine {
 }
 
 impl SelfImprovementEngine {
-    /// Decides a tick: a skip at once, or a cycle started.
-    fn tick(&mut self, msg: Tick, ctx: &mut Context<Self>) -> Step {
+    /// Decides a tick (with the energy of a forced-energy round if given):
+    /// a skip at once, or a cycle started.
+    fn tick(&mut self, msg: Tick, energy: Option<u32>, ctx: &mut Context<Self>) -> Step {
         self.resources = msg.resources;
         if let Some(reason) = self.phase.skip_reason(self.core.paused()) {
             let record = self.core.skip_record(msg.now, reason);
@@ -364,7 +393,7 @@ impl SelfImprovementEngine {
         }
         match self
             .core
-            .plan_tick(msg.now, msg.resources, &self.wiring.hosts)
+            .plan_tick(msg.now, msg.resources, &self.wiring.hosts, energy)
         {
             Ok(TickPlan::Skip(record)) => Step::Ready(self.finish_skip(record, ctx)),
             Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx),
@@ -377,7 +406,15 @@ impl Handler<Tick> for SelfImprovementEngine {
     type Result = ActorResponse<Self, CycleRecord>;
 
     fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
-        self.tick(msg, ctx).respond()
+        self.tick(msg, None, ctx).respond()
+    }
+}
+
+impl Handler<ForcedTick> for SelfImprovementEngine {
+    type Result = ActorResponse<Self, CycleRecord>;
+
+    fn handle(&mut self, msg: ForcedTick, ctx: &mut Self::Context) -> Self::Result {
+        self.tick(msg.tick, Some(msg.energy), ctx).respond()
     }
 }
 
@@ -389,7 +426,7 @@ impl Handler<RoundTick> for SelfImprovementEngine {
     /// the decision stream).
     fn handle(&mut self, msg: RoundTick, ctx: &mut Self::Context) -> Self::Result {
         let now = msg.0.now;
-        MessageResult(match self.tick(msg.0, ctx) {
+        MessageResult(match self.tick(msg.0, msg.1, ctx) {
             Step::Ready(record) => TickAnswer::Done(record),
             Step::Wait(cycle) => {
                 let busy = CycleRecord::skip(

@@ -19,6 +19,9 @@ fn run(bot: &str, time: f64, ok: bool) -> Decision {
         error: (!ok).then(|| "broke".into()),
         modules: vec![],
         learner: None,
+        metrics: Default::default(),
+        weighted_reward: None,
+        alerts: vec![],
     });
     Decision::Cycle(r)
 }

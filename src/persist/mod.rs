@@ -42,7 +42,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The version this build writes into every state file, and the newest it reads.
+/// The version this build writes into a state file whose format has not
+/// changed since kaizen's first round, and the newest such a file may carry.
+/// A file whose format moved on is written with its own version
+/// ([`encode_json_version`]) and read with [`json_version`], which says what
+/// the bytes declare so its reader can migrate older ones (`policy.json` is
+/// at version 2).
 pub const FORMAT_VERSION: u64 = 1;
 
 /// How hard a write tries to reach the disk before it returns.
@@ -72,7 +77,7 @@ pub enum PersistError {
     },
     /// The file was written by a newer kaizen; it is left untouched.
     #[error(
-        "{} was written by a newer kaizen (format version {found}; this build reads up to {FORMAT_VERSION}); it was left untouched",
+        "{} was written by a newer kaizen (format version {found}, newer than this build reads); it was left untouched",
         path.display()
     )]
     NewerVersion {
@@ -390,12 +395,22 @@ struct Versioned<'a, T: ?Sized> {
 
 /// Encodes `value` as the JSON this module writes: `{"version":1, …fields}`.
 pub fn encode_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<Vec<u8>, PersistError> {
+    encode_json_version(path, value, FORMAT_VERSION)
+}
+
+/// Encodes `value` as versioned JSON declaring `version`: for a file whose
+/// format has moved past [`FORMAT_VERSION`].
+pub fn encode_json_version<T: Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+    version: u64,
+) -> Result<Vec<u8>, PersistError> {
     check_finite(value).map_err(|at| PersistError::NonFinite {
         path: path.to_path_buf(),
         at,
     })?;
     let mut bytes = serde_json::to_vec(&Versioned {
-        version: FORMAT_VERSION,
+        version,
         state: value,
     })
     .map_err(|e| PersistError::Encode {
@@ -419,18 +434,25 @@ pub fn save_json<T: Serialize + ?Sized>(
 
 /// Checks the `"version"` field of JSON `bytes`, then decodes them as `T`.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Decode> {
+    json_version(bytes, FORMAT_VERSION)?;
+    serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))
+}
+
+/// The `"version"` JSON `bytes` declare, from 1 to `newest`: above it is
+/// [`Decode::Newer`], a missing or zero version (or bytes that are not a
+/// JSON object) [`Decode::Corrupt`].
+pub fn json_version(bytes: &[u8], newest: u64) -> Result<u64, Decode> {
     #[derive(Deserialize)]
     struct Probe {
         version: Option<u64>,
     }
     let probe: Probe = serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))?;
     match probe.version {
-        None => return Err(Decode::Corrupt("no \"version\" field".into())),
-        Some(v) if v > FORMAT_VERSION => return Err(Decode::Newer(v)),
-        Some(v) if v < 1 => return Err(Decode::Corrupt(format!("unknown version {v}"))),
-        Some(_) => {}
+        None => Err(Decode::Corrupt("no \"version\" field".into())),
+        Some(v) if v > newest => Err(Decode::Newer(v)),
+        Some(0) => Err(Decode::Corrupt("unknown version 0".into())),
+        Some(v) => Ok(v),
     }
-    serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))
 }
 
 /// Reads versioned JSON from `path` with the recovery rules in the module docs.

@@ -126,6 +126,8 @@ impl Actor for Dispatcher {
 
 struct TickBatch {
     tick: Tick,
+    /// The energy of a forced-energy round.
+    energy: Option<u32>,
     started: Instant,
     targets: Vec<Target>,
 }
@@ -138,9 +140,9 @@ impl Handler<TickBatch> for Dispatcher {
     type Result = ResponseFuture<Vec<Reply>>;
 
     fn handle(&mut self, batch: TickBatch, _: &mut Self::Context) -> Self::Result {
-        let (tick, started) = (batch.tick, batch.started);
+        let (tick, energy, started) = (batch.tick, batch.energy, batch.started);
         let asks = batch.targets.into_iter().map(move |t| {
-            let ask = t.addr.send(RoundTick(tick));
+            let ask = t.addr.send(RoundTick(tick, energy));
             async move {
                 let reply = ask.await;
                 Reply {
@@ -193,13 +195,15 @@ impl Workers {
         (addr, i)
     }
 
-    /// Ticks every target, each batch on its worker; the immediate answers
-    /// in no particular order. A worker that is gone answers for each of its
+    /// Ticks every target (a forced-energy round when `energy` is given),
+    /// each batch on its worker; the immediate answers in no particular
+    /// order. A worker that is gone answers for each of its
     /// engines with a mailbox error, one that takes longer than its batch's
     /// limit (its thread is blocked) with `MailboxError::Timeout`.
     pub fn round(
         &self,
         tick: Tick,
+        energy: Option<u32>,
         batches: Vec<Vec<Target>>,
         limits: Vec<Duration>,
     ) -> impl Future<Output = Round> + 'static {
@@ -217,6 +221,7 @@ impl Workers {
                 let ask = dispatcher
                     .send(TickBatch {
                         tick,
+                        energy,
                         started,
                         targets,
                     })

@@ -27,6 +27,10 @@ pub type EngineFactory = Arc<dyn Fn(&str) -> Result<EngineBuilder> + Send + Sync
 /// Asked before the autoscaler creates an engine (SPEC §8: removals are not asked); `false` holds.
 pub type Approval = Arc<dyn Fn(&AutoscaleAction) -> bool + Send + Sync>;
 
+/// The host's budget hook, asked before the adaptive autoscaler creates an
+/// engine; `false` holds.
+pub type Budget = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// One engine as the registry reports it: its entry, its restarts and, when
 /// it answered, its snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +65,7 @@ pub struct RegistryBuilder {
     probe: Option<Box<dyn ResourceProbe>>,
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
+    budget: Option<Budget>,
     services: Option<Services>,
     lock: Option<StateLock>,
 }
@@ -96,6 +101,13 @@ impl RegistryBuilder {
     /// Asked before each autoscale create or remove.
     pub fn approval(mut self, approval: Approval) -> Self {
         self.approval = Some(approval);
+        self
+    }
+
+    /// The `check_budget()` hook of the adaptive autoscaler: asked before it
+    /// creates an engine (default: always yes).
+    pub fn check_budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -165,6 +177,9 @@ impl RegistryBuilder {
             services,
             factory: self.factory,
             approval: self.approval,
+            budget: self.budget,
+            baseline: crate::autoscale::Baseline::new(),
+            pass_rate: 1.0,
             last_change: earlier.last_change,
             autoscale_log: earlier.autoscale.into_iter().collect(),
             dormant: earlier
@@ -234,6 +249,7 @@ impl RegistryHandle {
             probe: None,
             factory: None,
             approval: None,
+            budget: None,
             services: None,
             lock: None,
         }
@@ -284,7 +300,23 @@ impl RegistryHandle {
     /// reported `busy`; its full record comes on the decision stream when
     /// it ends.
     pub async fn run_all_cycles(&self) -> Result<BTreeMap<String, CycleRecord>> {
-        self.addr.send(RunAll).await.map_err(gone)?
+        self.addr.send(RunAll(None)).await.map_err(gone)?
+    }
+
+    /// A forced-energy round (the reference's `run_all_cycles(energy=…)`):
+    /// every engine decides as on a tick, and each one that runs starts its
+    /// energy chain from `energy` (1..=100) instead of its `default_energy`.
+    /// Those runs are marked `forced` with propensity 1, so off-policy
+    /// estimates leave them out; skips are recorded as on any tick.
+    pub async fn run_all_cycles_with(&self, energy: u32) -> Result<BTreeMap<String, CycleRecord>> {
+        if !(crate::chain::MIN_ENERGY..=crate::chain::MAX_ENERGY).contains(&energy) {
+            return Err(Error::invalid(
+                "run_all_cycles_with energy",
+                energy,
+                "a whole number in 1..=100",
+            ));
+        }
+        self.addr.send(RunAll(Some(energy))).await.map_err(gone)?
     }
 
     /// Runs one engine's cycle now with `energy` requested.
@@ -403,18 +435,19 @@ impl Handler<Unregister> for ImprovementEngineRegistry {
     }
 }
 
-struct RunAll;
+/// A round; a forced-energy one with the energy given.
+struct RunAll(Option<u32>);
 impl Message for RunAll {
     type Result = Result<BTreeMap<String, CycleRecord>>;
 }
 impl Handler<RunAll> for ImprovementEngineRegistry {
     type Result = ResponseActFuture<Self, Result<BTreeMap<String, CycleRecord>>>;
-    fn handle(&mut self, _: RunAll, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: RunAll, _: &mut Self::Context) -> Self::Result {
         if self.stopping {
             return Box::pin(actix::fut::ready(Err(super::stopping())));
         }
         Box::pin(
-            self.round()
+            self.round(msg.0)
                 .into_actor(self)
                 .then(|round, act, _| round.settle(act.round_cut_off()).into_actor(act))
                 .map(|answers, act, ctx| Ok(act.collect_round(answers, ctx))),

@@ -35,7 +35,7 @@ mod state;
 mod timings;
 
 use dispatch::{Answer, Round, Target, Workers};
-pub use handle::{Approval, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
+pub use handle::{Approval, Budget, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
@@ -47,7 +47,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::autoscale::{AutoscaleConfig, AutoscaleRequest};
+use crate::autoscale::{AutoscaleConfig, AutoscaleRequest, Baseline};
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
@@ -151,6 +151,11 @@ pub struct ImprovementEngineRegistry {
     services: Services,
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
+    budget: Option<Budget>,
+    /// The adaptive autoscaler's rounds (in memory only).
+    baseline: Baseline,
+    /// The share of the last round's runs that succeeded (1 when none ran).
+    pass_rate: f64,
     last_change: Option<f64>,
     autoscale_log: VecDeque<AutoscaleRecord>,
     timer: Option<Timer>,
@@ -399,10 +404,11 @@ impl ImprovementEngineRegistry {
         }
     }
 
-    /// Ticks every engine at once, one batch per worker; failed engines
-    /// answer `"failed"`. Resolves with every engine's immediate answer:
-    /// settle the [`Round`] to wait for the cycles it started.
-    fn round(&mut self) -> impl Future<Output = Round> + 'static {
+    /// Ticks every engine at once, one batch per worker (a forced-energy
+    /// round when `energy` is given); failed engines answer `"failed"`.
+    /// Resolves with every engine's immediate answer: settle the [`Round`]
+    /// to wait for the cycles it started.
+    fn round(&mut self, energy: Option<u32>) -> impl Future<Output = Round> + 'static {
         let tick = Tick {
             now: self.now(),
             resources: self.probe.sample(),
@@ -441,7 +447,7 @@ impl ImprovementEngineRegistry {
         // inside its future): it is bounded by its slowest pipeline's
         // timeout plus a margin, and late engines are reported busy.
         let limits = limits.into_iter().map(|t| t + ROUND_MARGIN).collect();
-        let round = self.workers.round(tick, batches, limits);
+        let round = self.workers.round(tick, energy, batches, limits);
         async move {
             let mut round = round.await;
             round.extend(failed);
@@ -501,6 +507,17 @@ impl ImprovementEngineRegistry {
             }
             records.insert(name.to_string(), record);
         }
+        let ran = records
+            .values()
+            .filter(|r| r.action == crate::record::CycleAction::Run);
+        let (runs, ok) = ran.fold((0usize, 0usize), |(n, k), r| {
+            (n + 1, k + usize::from(r.succeeded()))
+        });
+        self.pass_rate = if runs == 0 {
+            1.0
+        } else {
+            ok as f64 / runs as f64
+        };
         records
     }
 

@@ -5,7 +5,9 @@ use actix::prelude::*;
 use std::sync::Arc;
 
 use super::{AUTOSCALE_KEPT, ImprovementEngineRegistry};
-use crate::autoscale::{AutoscaleAction, AutoscaleRequest, Observed, decide, inputs};
+use crate::autoscale::{
+    AutoscaleAction, AutoscaleMode, AutoscaleRequest, Observed, decide, inputs,
+};
 use crate::decision::{self, AutoscaleRecord, Decision};
 use crate::engine::Origin;
 use crate::host::Resources;
@@ -91,7 +93,17 @@ impl ImprovementEngineRegistry {
         let approve = approval
             .as_ref()
             .map(|f| f.as_ref() as &dyn Fn(&AutoscaleAction) -> bool);
-        let decision = decide(&inputs, &config, approve)?;
+        let (decision, adaptive) = match config.mode {
+            AutoscaleMode::Threshold => (decide(&inputs, &config, approve)?, None),
+            AutoscaleMode::Adaptive => {
+                let budget = self.budget.clone();
+                let budget = move || budget.as_ref().is_none_or(|f| f());
+                let (d, stats) =
+                    self.baseline
+                        .step(&inputs, self.pass_rate, &config, &budget, approve)?;
+                (d, Some(stats))
+            }
+        };
         let mut record = AutoscaleRecord {
             time: inputs.now,
             inputs,
@@ -99,6 +111,7 @@ impl ImprovementEngineRegistry {
             decision,
             applied: false,
             error: None,
+            adaptive,
         };
         if !config.dry_run {
             let applied = match &record.decision.action {

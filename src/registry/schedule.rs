@@ -75,7 +75,7 @@ impl ImprovementEngineRegistry {
             tracing::warn!("engines have not all answered the previous round; tick dropped");
         } else {
             self.round_running = true;
-            let round = self.round();
+            let round = self.round(None);
             ctx.spawn(
                 round
                     .into_actor(self)

@@ -14,6 +14,9 @@
 //! default_energy = 1                  # requested energy of tick-driven cycles without a score
 //! energy_cost = 0.0                   # cost of one unit of energy in the policy's reward
 //! pre_roi_bias = 0.0                  # a forecast above this forces a cycle
+//! forecast = "none"                   # or "arima": the built-in forecaster on this engine's deltas
+//! forecast_history = 200              # deltas it keeps and fits (~119 ms per refit at 200)
+//! forecast_refit_every = 10           # cycles between refits, run off the engine's thread
 //! roi_ema_alpha = 0.1                 # weight of the newest ROI delta in the EMA
 //! roi_scale = 1.0                     # deltas are divided by this
 //! persistence = "per_cycle"           # or "write_behind" (see write_behind_window)
@@ -22,9 +25,20 @@
 //!
 //! [policy]                            # SelfImprovementPolicy settings
 //! strategy = "q_learning"             # q_learning | sarsa | q_lambda | actor_critic
+//!                                     # | dqn | double_dqn | deep_q (unset: see below)
 //! alpha = 0.5
 //! gamma = 0.9
-//! epsilon = 0.1
+//! epsilon = 0.1                       # where epsilon_schedule starts
+//! epsilon_schedule = { kind = "linear", to = 0.01, over = 1000 }   # or "constant" (default),
+//!                                     # { kind = "exponential", rate = 0.999, floor = 0.01 }
+//! temperature_schedule = "constant"   # the same kinds, from `temperature`
+//!
+//! [policy.network]                    # dqn, double_dqn and deep_q only; defaults shown
+//! hidden = 32
+//! lr = 1e-3
+//! batch_size = 32
+//! replay_capacity = 1000
+//! target_sync = 10
 //!
 //! [synergy]
 //! learner = "weights"                 # or "dqn"
@@ -47,8 +61,15 @@
 //! builds on specs, not the other way round). Unknown keys are errors. Every
 //! error names the file and, where it can be found, the line of the
 //! offending key ([`LoadedSpec::locate`]).
+//!
+//! A spec without `[policy] strategy` takes the strategy from the
+//! environment when it is loaded from a file ([`EngineSpec::load`]):
+//! `KAIZEN_POLICY_CONFIG`, then `KAIZEN_POLICY_STRATEGY`, then `q_learning`
+//! (see [`strategy_from_config`]); [`LoadedSpec::strategy_source`] says
+//! which.
 
 use serde::Deserialize;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -129,6 +150,8 @@ pub struct LoadedSpec {
     pub spec: EngineSpec,
     /// Its engine configuration.
     pub config: EngineConfig,
+    /// Where the policy's strategy came from.
+    pub strategy_source: StrategySource,
     /// The file's text, to find the line of a key a later check refuses.
     text: String,
 }
@@ -143,17 +166,44 @@ impl EngineSpec {
         }
     }
 
-    /// Parses and checks a spec's text; `file` is only used in errors.
+    /// Parses and checks a spec's text; `file` is only used in errors. No
+    /// environment is read: a spec without a strategy gets `q_learning`.
     pub fn parse(text: &str, file: &Path) -> std::result::Result<LoadedSpec, SpecError> {
+        Self::parse_in(text, file, &|_| None)
+    }
+
+    /// [`parse`](Self::parse), with a spec that names no strategy taking it
+    /// from `env` ([`strategy_from_config`]).
+    pub fn parse_in(
+        text: &str,
+        file: &Path,
+        env: &dyn Fn(&str) -> Option<OsString>,
+    ) -> std::result::Result<LoadedSpec, SpecError> {
         let fail = |line, message: String| SpecError {
             file: file.to_path_buf(),
             line,
             message,
         };
-        let spec: EngineSpec = toml::from_str(text).map_err(|e| {
+        let mut spec: EngineSpec = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
             fail(line, e.message().trim().to_string())
         })?;
+        // Written in the file itself (key_line would also answer for a bare
+        // [policy.network] table, the deepest part written).
+        let written = toml::from_str::<toml::Table>(text).is_ok_and(|t| {
+            t.get("policy")
+                .and_then(toml::Value::as_table)
+                .is_some_and(|p| p.contains_key("strategy"))
+        });
+        let named = written.then_some(spec.policy.strategy);
+        let chosen = strategy_from_config(named, env).map_err(|e| fail(None, e.to_string()))?;
+        if !matches!(
+            chosen.source,
+            StrategySource::Spec | StrategySource::Default
+        ) {
+            tracing::info!(file = %file.display(), strategy = %chosen.strategy, source = %chosen.source, "policy strategy from the environment");
+        }
+        spec.policy.strategy = chosen.strategy;
         let checked = validate_name("bot", &spec.bot)
             .and_then(|()| spec.check_pipeline())
             .and_then(|()| spec.options().config())
@@ -172,6 +222,7 @@ impl EngineSpec {
                 file: file.to_path_buf(),
                 config,
                 spec,
+                strategy_source: chosen.source,
                 text: text.to_string(),
             }),
             Err(e) => Err(locate(file, text, &e)),
@@ -219,14 +270,15 @@ impl EngineSpec {
         Ok(())
     }
 
-    /// Reads and checks one spec file.
+    /// Reads and checks one spec file; a spec without a strategy takes it
+    /// from the process's environment ([`strategy_from_config`]).
     pub fn load(file: &Path) -> std::result::Result<LoadedSpec, SpecError> {
         let text = std::fs::read_to_string(file).map_err(|e| SpecError {
             file: file.to_path_buf(),
             line: None,
             message: format!("cannot read: {e}"),
         })?;
-        Self::parse(&text, file)
+        Self::parse_in(&text, file, &process_env)
     }
 }
 
@@ -382,11 +434,18 @@ fn key_line(text: &str, path: &str) -> Option<usize> {
 }
 
 mod options;
+mod strategy;
+
+pub use strategy::{
+    ChosenStrategy, POLICY_CONFIG_VAR, POLICY_STRATEGY_VAR, StrategySource, process_env,
+    strategy_from_config,
+};
+
 pub mod training;
 
 pub use options::{
-    EnergyKind, EngineOptions, EngineTable, LearnerKind, PersistenceKind, SpecDuration,
-    SynergyTable,
+    EnergyKind, EngineOptions, EngineTable, ForecastKind, LearnerKind, PersistenceKind,
+    SpecDuration, SynergyTable,
 };
 
 #[cfg(test)]

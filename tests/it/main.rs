@@ -14,6 +14,7 @@ mod forecast_statsmodels;
 mod history_crash;
 mod models_crash;
 mod registry_autoscale;
+mod registry_forced;
 mod registry_load;
 mod registry_supervision;
 mod reliability_links;

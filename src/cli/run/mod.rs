@@ -167,7 +167,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         factory,
         args,
     };
-    let result = actix::System::new().block_on(serving.serve(lock, builders, template, autoscale, alerts));
+    let result =
+        actix::System::new().block_on(serving.serve(lock, builders, template, autoscale, alerts));
     // Nothing kaizen started outlives it.
     kaizen::process::groups::kill_all();
     kaizen::process::reaper::kill_adopted();
@@ -273,7 +274,8 @@ impl Serving {
         // From here on Ctrl-C, SIGTERM and SIGHUP are kaizen's to answer.
         let signals = (!args.once).then(Signals::new).transpose()?;
         let registry = registry.start()?;
-        let observing = Observing::start(&args.observe, &args.state, &registry, alerts, &autoscale)?;
+        let observing =
+            Observing::start(&args.observe, &args.state, &registry, alerts, &autoscale)?;
         for builder in builders {
             let name = builder.name().to_string();
             registry
