@@ -2,7 +2,8 @@
 //! engines and registry — with fixed baselines and an oracle.
 //!
 //! - [`bot`]: a bot's parameters ([`BotParams`]) and the world's formulas
-//!   (hidden skill that drifts down, noisy revenue, what a cycle adds and costs).
+//!   (hidden skill that drifts down, noisy revenue, what a cycle adds and costs);
+//!   [`event`]: regime shifts, changes to a bot at a tick ([`BotEvent`]).
 //! - [`world`]: every bot's skill and ledger, seeded noise, cycle slots per
 //!   tick and their fair sharing ([`World`]).
 //! - [`pipeline`]: a bot's improvement job ([`SimulatedPipeline`]: it reports
@@ -47,6 +48,7 @@
 pub mod baseline;
 pub mod bot;
 pub mod capacity;
+pub mod event;
 pub mod learned;
 pub mod oracle;
 pub mod pipeline;
@@ -58,6 +60,7 @@ pub mod world;
 pub use baseline::{Baseline, threshold_fires};
 pub use bot::{BotParams, cycle_cost, drifted, energy_share, revenue, skill_gain};
 pub use capacity::{CapacityConfig, CapacityEnergy, SimProbe};
+pub use event::{BotEvent, regimes};
 pub use learned::{EngineTally, run_learned};
 pub use oracle::{GRID, OraclePlan};
 pub use pipeline::{

@@ -206,6 +206,7 @@ mod tests {
             half_energy: 10.0,
             cost_per_energy: 1.0,
             eval_noise: 0.0,
+            events: Vec::new(),
         }
     }
 

@@ -268,3 +268,37 @@ fn the_shipped_scenarios_are_valid() {
         assert_eq!(s.learned, LearnedConfig::default(), "{name}");
     }
 }
+
+#[test]
+fn bot_events_parse_and_are_checked_in_tick_order() {
+    let s = Scenario::from_toml(
+        r#"
+        [[bots]]
+        name = "a"
+        [[bots.events]]
+        tick = 500
+        skill = 0.2
+        drift = 0.03
+        [[bots.events]]
+        tick = 100
+        gain = 0.1
+        "#,
+    )
+    .unwrap();
+    let events = &s.bots[0].params.events;
+    assert_eq!(events.len(), 2);
+    assert_eq!((events[0].tick, events[0].skill), (500, Some(0.2)));
+    assert_eq!(events[1].gain, Some(0.1));
+    // A scenario without events serialises as before.
+    let plain = Scenario::from_toml(TWO_BOTS).unwrap();
+    let json = serde_json::to_string(&plain.bots).unwrap();
+    assert!(!json.contains("events"), "{json}");
+    assert_eq!(
+        err("[[bots]]\nname = \"a\"\n[[bots.events]]\ntick = 3\ndrift = 1.0"),
+        "invalid scenario.bots[0].events[0].drift = 1: expected a number in [0, 1)"
+    );
+    assert!(
+        err("[[bots]]\nname = \"a\"\n[[bots.events]]\ntick = 3\ndrfit = 0.1").contains("drfit")
+    );
+    assert!(err("[[bots]]\nname = \"a\"\n[[bots.events]]\nskill = 0.1").contains("tick"));
+}
