@@ -14,7 +14,8 @@
 //!   registry's probe ([`SimProbe`]) and as an engine's energy source
 //!   ([`CapacityEnergy`]).
 //! - [`baseline`]: `always`, `interval`, `threshold`, `random` ([`Baseline`]);
-//!   [`oracle`]: the oracle, planning with the hidden skill ([`OraclePlan`]).
+//!   [`tuned`]: the best fixed rule in hindsight; [`oracle`]: the oracle,
+//!   planning with the hidden skill ([`OraclePlan`]).
 //! - [`learned`]: the learned policy, real engines driven tick by tick
 //!   ([`run_learned`]).
 //! - [`scenario`]: all of it in TOML ([`Scenario`]); [`run`]: [`simulate`]
@@ -55,6 +56,7 @@ pub mod pipeline;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod tuned;
 pub mod world;
 
 pub use baseline::{Baseline, threshold_fires};
@@ -92,18 +94,21 @@ pub enum PolicyKind {
     Threshold,
     /// A cycle by chance.
     Random,
+    /// The best fixed rule in hindsight ([`tuned`]).
+    Tuned,
     /// Plans with the hidden skill.
     Oracle,
 }
 
 impl PolicyKind {
     /// Every policy, in report order.
-    pub const ALL: [PolicyKind; 6] = [
+    pub const ALL: [PolicyKind; 7] = [
         PolicyKind::Learned,
         PolicyKind::Always,
         PolicyKind::Interval,
         PolicyKind::Threshold,
         PolicyKind::Random,
+        PolicyKind::Tuned,
         PolicyKind::Oracle,
     ];
 
@@ -115,11 +120,12 @@ impl PolicyKind {
             PolicyKind::Interval => "interval",
             PolicyKind::Threshold => "threshold",
             PolicyKind::Random => "random",
+            PolicyKind::Tuned => "tuned",
             PolicyKind::Oracle => "oracle",
         }
     }
 
-    /// Whether it is one of the four fixed baselines.
+    /// Whether it is a fixed baseline (the four rules and `tuned`).
     pub fn is_baseline(self) -> bool {
         !matches!(self, PolicyKind::Learned | PolicyKind::Oracle)
     }

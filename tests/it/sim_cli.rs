@@ -58,6 +58,7 @@ fn same_seed_and_scenario_give_byte_identical_json() {
         "interval",
         "threshold",
         "random",
+        "tuned",
         "oracle",
     ] {
         assert!(
@@ -95,6 +96,7 @@ fn help_lists_every_flag() {
         "interval",
         "threshold",
         "random",
+        "tuned",
         "oracle",
         "all",
     ] {
@@ -154,10 +156,11 @@ fn without_arguments_the_built_in_scenario_runs_and_prints_the_table() {
             "interval",
             "threshold",
             "random",
+            "tuned",
             "oracle"
         ]
     );
-    assert!(rows[5].ends_with("100.0%"), "{table}");
+    assert!(rows[6].ends_with("100.0%"), "{table}");
     // stderr is not a terminal here: no progress bar.
     assert!(
         out.stderr.is_empty(),
