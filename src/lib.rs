@@ -14,6 +14,7 @@
 //! - [`metalog`] — per-module ROI accounting and the stable module index.
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
+//! - [`decide`] — learned decisions: how much energy a cycle gets, from what the ledger showed.
 //! - [`autoscale`] — the decision to create or remove an engine.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
@@ -27,6 +28,7 @@
 
 pub mod autoscale;
 pub mod chain;
+pub mod decide;
 pub mod decision;
 pub mod energy;
 pub mod engine;

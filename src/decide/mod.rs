@@ -1,0 +1,13 @@
+//! Decisions that learn: how much energy each cycle of a bot gets (0 meaning
+//! no cycle), from what the bot's own ledger showed earlier cycles bought.
+//!
+//! - [`rhythm`]: the model of a bot's profit the decisions plan with
+//!   ([`Dynamics`]), its best steady rhythm ([`Rhythm`]) and the price that
+//!   shares scarce cycle slots ([`clearing_price`]).
+//!
+//! Everything here is pure: no actor, no clock, no file; randomness comes from
+//! seeded generators held in the state.
+
+pub mod rhythm;
+
+pub use rhythm::{Dynamics, Rhythm, clearing_price, intervals, slot_demand};
