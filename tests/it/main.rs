@@ -10,5 +10,6 @@ mod registry_autoscale;
 mod registry_load;
 mod registry_supervision;
 mod sim_cli;
+mod sim_yardstick;
 mod state_round1;
 mod support;
