@@ -8,6 +8,15 @@
 //! Everything here is pure: no actor, no clock, no file; randomness comes from
 //! seeded generators held in the state.
 
+pub mod bandit;
+pub mod decider;
+pub mod level;
+pub mod plan;
 pub mod rhythm;
 
+pub use decider::{
+    Context, DecideConfig, Decider, Decision, OptionValue, Outcome, Source, Triggers, Why,
+};
+pub use level::{Draw, LevelModel};
+pub use plan::Continuation;
 pub use rhythm::{Dynamics, Rhythm, clearing_price, intervals, slot_demand};

@@ -114,7 +114,9 @@ impl Baseline {
                     .map(|i| stream(seed, Purpose::Random, i))
                     .collect(),
             },
-            PolicyKind::Learned | PolicyKind::Tuned | PolicyKind::Oracle => return None,
+            PolicyKind::Learned | PolicyKind::Core | PolicyKind::Tuned | PolicyKind::Oracle => {
+                return None;
+            }
         };
         Some(Baseline {
             rule,

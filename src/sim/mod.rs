@@ -17,7 +17,8 @@
 //!   [`tuned`]: the best fixed rule in hindsight; [`oracle`]: the oracle,
 //!   planning with the hidden skill ([`OraclePlan`]).
 //! - [`learned`]: the learned policy, real engines driven tick by tick
-//!   ([`run_learned`]).
+//!   ([`run_learned`]); [`decided`]: the decision core driving the world
+//!   directly ([`run_decided`]).
 //! - [`scenario`]: all of it in TOML ([`Scenario`]); [`run`]: [`simulate`]
 //!   runs it; [`report`]: the result, as a table or deterministic JSON
 //!   ([`Report`]).
@@ -49,6 +50,7 @@
 pub mod baseline;
 pub mod bot;
 pub mod capacity;
+pub mod decided;
 pub mod event;
 pub mod learned;
 pub mod oracle;
@@ -62,6 +64,7 @@ pub mod world;
 pub use baseline::{Baseline, threshold_fires};
 pub use bot::{BotParams, cycle_cost, drifted, energy_share, revenue, skill_gain};
 pub use capacity::{CapacityConfig, CapacityEnergy, SimProbe};
+pub use decided::run_decided;
 pub use event::{BotEvent, regimes};
 pub use learned::{EngineTally, run_learned};
 pub use oracle::{GRID, OraclePlan};
@@ -86,6 +89,8 @@ use crate::Error;
 pub enum PolicyKind {
     /// The real engines and registry, learning.
     Learned,
+    /// The decision core ([`crate::decide`]) driving the world directly.
+    Core,
     /// A cycle on every bot every tick.
     Always,
     /// A cycle on each bot every `interval_ticks`.
@@ -102,8 +107,9 @@ pub enum PolicyKind {
 
 impl PolicyKind {
     /// Every policy, in report order.
-    pub const ALL: [PolicyKind; 7] = [
+    pub const ALL: [PolicyKind; 8] = [
         PolicyKind::Learned,
+        PolicyKind::Core,
         PolicyKind::Always,
         PolicyKind::Interval,
         PolicyKind::Threshold,
@@ -116,6 +122,7 @@ impl PolicyKind {
     pub fn name(self) -> &'static str {
         match self {
             PolicyKind::Learned => "learned",
+            PolicyKind::Core => "core",
             PolicyKind::Always => "always",
             PolicyKind::Interval => "interval",
             PolicyKind::Threshold => "threshold",
@@ -127,7 +134,10 @@ impl PolicyKind {
 
     /// Whether it is a fixed baseline (the four rules and `tuned`).
     pub fn is_baseline(self) -> bool {
-        !matches!(self, PolicyKind::Learned | PolicyKind::Oracle)
+        !matches!(
+            self,
+            PolicyKind::Learned | PolicyKind::Core | PolicyKind::Oracle
+        )
     }
 }
 

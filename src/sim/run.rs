@@ -22,6 +22,7 @@
 
 use super::PolicyKind;
 use super::baseline::Baseline;
+use super::decided::run_decided;
 use super::learned::run_learned;
 use super::oracle::OraclePlan;
 use super::report::{PolicyReport, Report};
@@ -148,6 +149,10 @@ pub fn simulate(
         let row = match (kind, baseline) {
             (_, Some(baseline)) => {
                 let world = run_fixed(Fixed::Baseline(baseline), scenario, seed, ticks, &mut tick)?;
+                PolicyReport::from_world(kind, &world, &names)
+            }
+            (PolicyKind::Core, None) => {
+                let world = run_decided(scenario, seed, ticks, &mut tick)?;
                 PolicyReport::from_world(kind, &world, &names)
             }
             (PolicyKind::Learned, None) => {

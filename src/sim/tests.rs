@@ -192,6 +192,6 @@ fn policy_names_round_trip() {
     }
     assert_eq!(
         "best".parse::<PolicyKind>().unwrap_err().to_string(),
-        "unknown policy \"best\"; known: learned, always, interval, threshold, random, tuned, oracle"
+        "unknown policy \"best\"; known: learned, core, always, interval, threshold, random, tuned, oracle"
     );
 }

@@ -478,5 +478,7 @@ impl Scenario {
     }
 }
 
+pub mod random;
+
 #[cfg(test)]
 mod tests;
