@@ -9,7 +9,7 @@
 //! ```
 //!
 //! With `--random A-B` each world (`Scenario::random(seed)` for seeds A to B)
-//! runs on its own seed 1 only, and a summary closes the table: per policy
+//! runs on seed 1 only (unless `--seeds` says otherwise), and a summary closes the table: per policy
 //! the mean and minimum share of the oracle over the worlds, and how the
 //! decision core (`core`) fares against `tuned`.
 
@@ -17,7 +17,7 @@ use kaizen::sim::{PolicyKind, Scenario, SimOptions, simulate};
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut seeds: Vec<u64> = (1..=5).collect();
+    let mut seeds: Option<Vec<u64>> = None;
     let mut policies: Vec<PolicyKind> = PolicyKind::ALL.to_vec();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut random: Option<(u64, u64)> = None;
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--seeds" => {
                 let range = args.next().ok_or("--seeds needs A-B")?;
                 let (a, b) = range.split_once('-').ok_or("--seeds needs A-B")?;
-                seeds = (a.parse()?..=b.parse()?).collect();
+                seeds = Some((a.parse()?..=b.parse()?).collect());
             }
             "--random" => {
                 let range = args.next().ok_or("--random needs A-B")?;
@@ -44,7 +44,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut scenarios: Vec<Scenario> = Vec::new();
     if let Some((a, b)) = random {
         scenarios.extend((a..=b).map(Scenario::random));
-        seeds = vec![1];
     } else if files.is_empty() {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios");
         files = std::fs::read_dir(dir)?
@@ -56,6 +55,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in &files {
         scenarios.push(Scenario::load(file)?);
     }
+    let seeds = seeds.unwrap_or_else(|| {
+        if random.is_some() {
+            vec![1]
+        } else {
+            (1..=5).collect()
+        }
+    });
     let shown: Vec<PolicyKind> = PolicyKind::ALL
         .into_iter()
         .filter(|k| policies.contains(k))

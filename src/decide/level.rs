@@ -16,24 +16,26 @@
 //! booked in a tick is `L` plus noise whose standard deviation is a share
 //! `√ν` of `L` (estimated from the innovations).
 //!
-//! **Hypotheses.** The half energy `h` enters non-linearly and is only seen
-//! by comparing cycles of different energies, so the filter keeps one
-//! hypothesis per value of a geometric grid ([`HALF_ENERGIES`]) and, in
-//! each, an extended Kalman filter over `(L, a, b, ρ)` (linearised around
-//! its mean: `ρ L` and `b ρ L` are the products). A hypothesis's weight is
-//! the likelihood of the revenue it predicted (the one-step-ahead Gaussian
-//! predictive); the weights forget with a memory of [`MEMORY`] ticks so the
-//! filter can move when the world does. Apart from a tiny random walk of the
-//! level (a 0.01% standard deviation a tick, for a world that is not quite
-//! this model) the state is static: the posterior narrows as evidence
-//! comes in, and a change of the world is handled by the change test below.
+//! **Hypotheses.** The half energy `h` and the gain share `b` enter
+//! non-linearly (`h` is only seen by comparing cycles of different
+//! energies, `b` by comparing cycles at different levels), so the filter
+//! keeps one hypothesis per pair of two geometric grids ([`HALF_ENERGIES`] ×
+//! [`GAINS`]) and, in each, an extended Kalman filter over `(L, a, ρ)` —
+//! linear in `L` and `a` given `ρ`; `ρ L` is the one product, and `ρ` is
+//! close to 1. A hypothesis's weight is the likelihood of the revenue it
+//! predicted (the one-step-ahead Gaussian predictive); the weights forget
+//! with a memory of [`MEMORY`] ticks so the filter can move when the world
+//! does. Apart from a tiny random walk of the level (a 0.01% standard
+//! deviation a tick, for a world that is not quite this model) the state is
+//! static: the posterior narrows as evidence comes in, and a change of the
+//! world is handled by the change test below. The ceiling is never below
+//! the level (`a ≥ b L`, enforced on the mean).
 //!
 //! **Prior.** Set at the first revenue `r₀`: `L ~ N(r₀, ν₀ r₀²)`; the
-//! retention `ρ ~ N(0.99, 0.02²)`; the gain share `b ~ N(0.25, 0.3²)`; and
-//! the jump per unit of `φ` at today's level, `a − b r₀ ~ N(0.25 r₀,
-//! (0.75 r₀)²)`: a bot could be anywhere from perfect to broken, and a cycle
-//! could close anything from none to all of the gap. The weights start
-//! uniform.
+//! retention `ρ ~ N(0.99, 0.02²)`; the jump per unit of `φ` at today's
+//! level, `a − b r₀ ~ N(0.25 r₀, (0.75 r₀)²)`; every `(h, b)` equally likely:
+//! a bot could be anywhere from perfect to broken, and a cycle could close
+//! anything from none to all of the gap.
 //!
 //! **Change.** When the revenue keeps surprising the most likely
 //! hypothesis — the moving average (weight 0.2) of the squared standardised
@@ -53,6 +55,8 @@ use super::rhythm::Dynamics;
 
 /// The half energies of the hypotheses.
 pub const HALF_ENERGIES: [f64; 8] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+/// The gain shares of the hypotheses.
+pub const GAINS: [f64; 8] = [0.01, 0.03, 0.06, 0.1, 0.17, 0.28, 0.45, 0.75];
 /// Ticks over which a hypothesis's evidence fades to `1/e`.
 pub const MEMORY: f64 = 1000.0;
 /// The moving average of squared standardised innovations that means the
@@ -66,18 +70,19 @@ const NOISE_PRIOR_TICKS: f64 = 5.0;
 /// Relative random walk per tick of the level (model error).
 const LEVEL_WALK: f64 = 1e-4;
 
-/// The state's size: `(L, a, b, ρ)`.
-const N: usize = 4;
+/// The state's size: `(L, a, ρ)`.
+const N: usize = 3;
 
 /// A symmetric matrix over the state.
 type Cov = [[f64; N]; N];
 
-/// One hypothesis: a half energy, and the filter given it.
+/// One hypothesis: a half energy and a gain share, and the filter given them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Hypothesis {
     half_energy: f64,
+    gain: f64,
     log_weight: f64,
-    /// `(L, a, b, ρ)`.
+    /// `(L, a, ρ)`.
     mean: [f64; N],
     cov: Cov,
 }
@@ -120,15 +125,12 @@ impl Default for LevelModel {
     }
 }
 
-/// The prior covariance of `(L, a, b, ρ)` at level scale `r`.
+/// The prior covariance of `(L, a, ρ)` at level scale `r`.
 fn prior_cov(r: f64) -> Cov {
-    let (vb, vj) = (0.3f64.powi(2), (0.75 * r).powi(2));
-    // a = j + b · r: Var a = Var j + r² Var b, Cov(a, b) = r Var b.
     [
-        [NOISE_PRIOR * r * r, 0.0, 0.0, 0.0],
-        [0.0, vj + r * r * vb, r * vb, 0.0],
-        [0.0, r * vb, vb, 0.0],
-        [0.0, 0.0, 0.0, 0.02f64.powi(2)],
+        [NOISE_PRIOR * r * r, 0.0, 0.0],
+        [0.0, (0.75 * r).powi(2), 0.0],
+        [0.0, 0.0, 0.02f64.powi(2)],
     ]
 }
 
@@ -147,14 +149,16 @@ impl LevelModel {
         let r = revenue.abs().max(1e-9);
         self.scale = r;
         let cov = prior_cov(r);
-        let mean = [revenue, 0.25 * r + 0.25 * r, 0.25, 0.99];
         self.hypotheses = HALF_ENERGIES
             .iter()
-            .map(|&half_energy| Hypothesis {
-                half_energy,
-                log_weight: 0.0,
-                mean,
-                cov,
+            .flat_map(|&half_energy| {
+                GAINS.iter().map(move |&gain| Hypothesis {
+                    half_energy,
+                    gain,
+                    log_weight: 0.0,
+                    mean: [revenue, (gain + 0.25) * r, 0.99],
+                    cov,
+                })
             })
             .collect();
     }
@@ -181,11 +185,12 @@ impl LevelModel {
             } else {
                 phi(energy, h.half_energy)
             };
-            let [l, a, b, rho] = h.mean;
+            let [l, a, rho] = h.mean;
+            let b = h.gain;
             // Predict: only the level moves.
             let pre = rho * l;
             let level = pre + f * (a - b * pre);
-            let jac = [rho * (1.0 - f * b), f, -f * pre, l * (1.0 - f * b)];
+            let jac = [rho * (1.0 - f * b), f, l * (1.0 - f * b)];
             let c = &h.cov;
             let fs: [f64; N] = std::array::from_fn(|j| (0..N).map(|i| jac[i] * c[i][j]).sum());
             let mut p = *c;
@@ -199,15 +204,16 @@ impl LevelModel {
             let s = p[0][0] + v;
             let e = revenue - level;
             let gain: [f64; N] = std::array::from_fn(|i| p[i][0] / s);
-            let mut mean = [level, a, b, rho];
+            let mut mean = [level, a, rho];
             for i in 0..N {
                 mean[i] += gain[i] * e;
                 for j in 0..N {
                     p[i][j] -= gain[i] * gain[j] * s;
                 }
             }
-            mean[2] = mean[2].clamp(0.0, 1.0);
-            mean[3] = mean[3].clamp(0.5, 1.0);
+            mean[2] = mean[2].clamp(0.5, 1.0);
+            // The ceiling is never under the level (a ≥ b · L).
+            mean[1] = mean[1].max(b * mean[0]);
             h.mean = mean;
             h.cov = p;
             h.log_weight = keep * h.log_weight - 0.5 * (s.ln() + e * e / s);
@@ -294,12 +300,12 @@ impl LevelModel {
     }
 }
 
-/// The dynamics of hypothesis `h` at state `x = (L, a, b, ρ)`.
+/// The dynamics of hypothesis `h` at state `x = (L, a, ρ)`.
 fn draw_of(h: &Hypothesis, x: [f64; N]) -> Draw {
-    let gain = x[2].clamp(1e-4, 1.0);
+    let gain = h.gain;
     Draw {
         dynamics: Dynamics {
-            retention: x[3].clamp(0.5, 1.0),
+            retention: x[2].clamp(0.5, 1.0),
             ceiling: x[1] / gain,
             gain,
             half_energy: h.half_energy,
@@ -442,12 +448,7 @@ mod tests {
 
     #[test]
     fn cholesky_by_hand() {
-        let c = [
-            [4.0, 2.0, 0.0, 0.0],
-            [2.0, 5.0, 1.0, 0.0],
-            [0.0, 1.0, 2.0, 0.5],
-            [0.0, 0.0, 0.5, 1.0],
-        ];
+        let c = [[4.0, 2.0, 0.0], [2.0, 5.0, 1.0], [0.0, 1.0, 2.0]];
         let l = cholesky(&c);
         for i in 0..N {
             for j in 0..N {
