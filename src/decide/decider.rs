@@ -55,6 +55,9 @@ use crate::error::{Error, ensure_finite};
 
 /// Runs over which the cost of a unit of energy is averaged (`1/e` fade).
 const COST_MEMORY: f64 = 100.0;
+/// Decisions between two full searches for the best rhythm (in between,
+/// only the neighbours of the last one are tried).
+const FULL_SEARCH: u32 = 32;
 
 /// A decider's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -256,6 +259,10 @@ pub struct Decider {
     /// tick's cycle (0: none).
     mark: Option<f64>,
     pending: u32,
+    /// The last best rhythm `(every, energy)`, and decisions since it was
+    /// searched for in full.
+    rhythm: Option<(u64, u32)>,
+    searched: u32,
     rng: ChaCha8Rng,
 }
 
@@ -269,6 +276,8 @@ impl Decider {
             spent: (0.0, 0.0),
             mark: None,
             pending: 0,
+            rhythm: None,
+            searched: FULL_SEARCH,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             config,
         })
@@ -349,14 +358,31 @@ impl Decider {
         let mut sums = vec![(0.0, 0.0); n];
         let mut run_votes = 0;
         let cost = self.cost_per_energy().unwrap_or(0.0);
-        let then = self
-            .dynamics()
-            .map(|(d, _)| Continuation::new(&d, &energies, price, ticks));
+        let then = self.dynamics().map(|(d, _)| {
+            let then = if self.searched < FULL_SEARCH {
+                self.searched += 1;
+                let around = match self.rhythm {
+                    Some((every, energy)) => Continuation::following(every, energy),
+                    None => Continuation::none(),
+                };
+                Continuation::near(&d, &around, &energies, price, ticks)
+            } else {
+                self.searched = 0;
+                Continuation::new(&d, &energies, price, ticks)
+            };
+            self.rhythm = then.rhythm().map(|r| (r.every, r.energy));
+            then
+        });
+        let mut posterior = match source {
+            Source::Ledger => self.level.draws(&mut self.rng, draws as usize),
+            Source::Reported => Vec::new(),
+        }
+        .into_iter();
         for _ in 0..draws {
             let mut row = vec![0.0; n];
             match source {
                 Source::Ledger => {
-                    if let (Some(then), Some(draw)) = (&then, self.level.draw(&mut self.rng)) {
+                    if let (Some(then), Some(draw)) = (&then, posterior.next()) {
                         let bot = Dynamics {
                             cost_per_energy: cost,
                             ..draw.dynamics

@@ -272,31 +272,40 @@ impl LevelModel {
         Some(draw_of(h, h.mean))
     }
 
-    /// A draw from the posterior: a hypothesis by weight, then `(L, a, b)`
-    /// from its Gaussian; `None` before any revenue.
-    pub fn draw(&self, rng: &mut ChaCha8Rng) -> Option<Draw> {
+    /// `k` draws from the posterior: each a hypothesis by weight, then
+    /// `(L, a, ρ)` from its Gaussian; none before any revenue.
+    pub fn draws(&self, rng: &mut ChaCha8Rng, k: usize) -> Vec<Draw> {
         if self.hypotheses.is_empty() {
-            return None;
+            return Vec::new();
         }
-        let total: f64 = self.hypotheses.iter().map(|h| h.log_weight.exp()).sum();
-        let mut u = rng.random::<f64>() * total;
-        let mut pick = &self.hypotheses[self.hypotheses.len() - 1];
-        for h in &self.hypotheses {
-            u -= h.log_weight.exp();
-            if u <= 0.0 {
-                pick = h;
-                break;
-            }
-        }
-        let l = cholesky(&pick.cov);
-        let z: [f64; N] = std::array::from_fn(|_| normal(rng));
-        let mut x = pick.mean;
-        for i in 0..N {
-            for j in 0..=i {
-                x[i] += l[i][j] * z[j];
-            }
-        }
-        Some(draw_of(pick, x))
+        let mut total = 0.0;
+        let cumulative: Vec<f64> = self
+            .hypotheses
+            .iter()
+            .map(|h| {
+                total += h.log_weight.exp();
+                total
+            })
+            .collect();
+        let mut factors: Vec<Option<Cov>> = vec![None; self.hypotheses.len()];
+        (0..k)
+            .map(|_| {
+                let u = rng.random::<f64>() * total;
+                let i = cumulative
+                    .partition_point(|&c| c < u)
+                    .min(self.hypotheses.len() - 1);
+                let pick = &self.hypotheses[i];
+                let l = *factors[i].get_or_insert_with(|| cholesky(&pick.cov));
+                let z: [f64; N] = std::array::from_fn(|_| normal(rng));
+                let mut x = pick.mean;
+                for i in 0..N {
+                    for j in 0..=i {
+                        x[i] += l[i][j] * z[j];
+                    }
+                }
+                draw_of(pick, x)
+            })
+            .collect()
     }
 }
 

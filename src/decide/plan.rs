@@ -50,6 +50,12 @@ use super::rhythm::{Dynamics, Rhythm, intervals};
 /// The longest interval a rhythm search considers, in ticks.
 pub const LONGEST: u64 = 4096;
 
+/// The intervals a rhythm may have, up to [`LONGEST`].
+fn every_interval() -> &'static [u64] {
+    static ALL: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| intervals(LONGEST).collect())
+}
+
 /// `S(n) = Σ_{k<n} ρ^k`.
 fn kept(rho: f64, n: f64) -> f64 {
     if rho < 1.0 {
@@ -89,7 +95,8 @@ impl Continuation {
         let Some(r) = around.rhythm() else {
             return Continuation::of(bot, None);
         };
-        let everies: Vec<u64> = intervals(ticks.min(LONGEST)).collect();
+        let all = every_interval();
+        let everies = &all[..all.partition_point(|&t| t <= ticks.min(LONGEST).max(1))];
         let i = everies.iter().position(|&t| t == r.every).unwrap_or(0);
         let j = energies.iter().position(|&e| e == r.energy).unwrap_or(0);
         let mut best: Option<Rhythm> = None;
@@ -103,6 +110,30 @@ impl Continuation {
             }
         }
         Continuation::of(bot, best.filter(|b| b.rate > 0.0))
+    }
+
+    /// A stand-in for a continuation whose rhythm was `every` and `energy`,
+    /// to search near it with [`near`](Self::near).
+    pub fn following(every: u64, energy: u32) -> Continuation {
+        let r = Rhythm {
+            every,
+            energy,
+            low: 0.0,
+            high: 0.0,
+            rate: 0.0,
+        };
+        Continuation {
+            rho: 1.0,
+            rhythm: Some((r, 0.0, 0.0)),
+        }
+    }
+
+    /// A stand-in for a continuation with no rhythm.
+    pub fn none() -> Continuation {
+        Continuation {
+            rho: 1.0,
+            rhythm: None,
+        }
     }
 
     /// The continuation of `bot` following `rhythm` (none: no more cycles).
@@ -122,14 +153,36 @@ impl Continuation {
         self.rhythm.map(|r| r.0)
     }
 
+    /// `C(·, n)` for `n` ticks, as a function of the post-cycle level.
+    pub fn over(&self, n: f64) -> Value {
+        Value {
+            alone: kept(self.rho, n),
+            rhythm: self
+                .rhythm
+                .map(|(r, worth, keep)| (r.rate * n, worth * (1.0 - keep.powf(n)), r.high)),
+        }
+    }
+
     /// `C(y, n)`: the value of `n` ticks that start at post-cycle level `y`
     /// — at least what they earn with no further cycle.
     pub fn value(&self, y: f64, n: f64) -> f64 {
-        let alone = y * kept(self.rho, n);
+        self.over(n).at(y)
+    }
+}
+
+/// `C(·, n)` for one `n`: what the ticks earn from a post-cycle level.
+#[derive(Clone, Copy, Debug)]
+pub struct Value {
+    alone: f64,
+    rhythm: Option<(f64, f64, f64)>,
+}
+
+impl Value {
+    /// `C(y, n)`.
+    pub fn at(&self, y: f64) -> f64 {
+        let alone = y * self.alone;
         match self.rhythm {
-            Some((r, worth, keep)) => {
-                alone.max(r.rate * n + worth * (1.0 - keep.powf(n)) * (y - r.high))
-            }
+            Some((base, worth, high)) => alone.max(base + worth * (y - high)),
             None => alone,
         }
     }
@@ -163,23 +216,25 @@ pub fn values_with(
     let n = ticks.max(1) as f64;
     let rho = bot.retention.clamp(0.0, 1.0);
     let x = rho * level;
-    let run = |at: f64, e: u32, left: f64| {
-        -bot.cost_per_energy * f64::from(e) - slot_price + then.value(bot.after(at, e), left)
+    let run = |at: f64, e: u32, then: &Value| {
+        -bot.cost_per_energy * f64::from(e) - slot_price + then.at(bot.after(at, e))
     };
     let never = x * kept(rho, n);
     let wait = if n > 1.0 {
+        let shorter = then.over(n - 1.0);
         let later = energies
             .iter()
-            .map(|&e| run(rho * x, e, n - 1.0))
+            .map(|&e| run(rho * x, e, &shorter))
             .fold(f64::NEG_INFINITY, f64::max);
         x + later
     } else {
         x
     };
     let alternative = wait.max(never);
+    let now = then.over(n);
     energies
         .iter()
-        .map(|&e| run(x, e, n) - alternative)
+        .map(|&e| run(x, e, &now) - alternative)
         .collect()
 }
 

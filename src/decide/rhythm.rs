@@ -105,12 +105,22 @@ impl Dynamics {
     /// The steady orbit of a cycle of `energy` every `every` ticks, with
     /// each cycle paying `slot_price`; `None` when a cycle changes nothing.
     pub fn rhythm(&self, energy: u32, every: u64, slot_price: f64) -> Option<Rhythm> {
+        let rho = self.retention.clamp(0.0, 1.0);
+        self.rhythm_with(
+            energy,
+            every,
+            rho.powi(every.min(i32::MAX as u64) as i32),
+            slot_price,
+        )
+    }
+
+    /// [`rhythm`](Self::rhythm) with `q = ρ^every` given.
+    fn rhythm_with(&self, energy: u32, every: u64, q: f64, slot_price: f64) -> Option<Rhythm> {
         let psi = self.share(energy);
         if psi <= 0.0 || every == 0 {
             return None;
         }
         let rho = self.retention.clamp(0.0, 1.0);
-        let q = rho.powi(every.min(i32::MAX as u64) as i32);
         let low = q * psi * self.ceiling / (1.0 - q * (1.0 - psi));
         let high = low + psi * (self.ceiling - low);
         let kept = if rho < 1.0 {
@@ -137,9 +147,11 @@ impl Dynamics {
         longest: u64,
     ) -> Option<Rhythm> {
         let mut best: Option<Rhythm> = None;
+        let rho = self.retention.clamp(0.0, 1.0);
         for every in intervals(longest) {
+            let q = rho.powi(every.min(i32::MAX as u64) as i32);
             for energy in energies.clone() {
-                if let Some(r) = self.rhythm(energy, every, slot_price)
+                if let Some(r) = self.rhythm_with(energy, every, q, slot_price)
                     && best.is_none_or(|b| r.rate > b.rate)
                 {
                     best = Some(r);
@@ -166,7 +178,7 @@ pub fn slot_demand(
 }
 
 /// The smallest slot price at which `fleet` asks for at most `slots` cycles
-/// per tick (to a relative 1e-6), 0 when it does at no price. See the
+/// per tick (to a relative 1e-3), 0 when it does at no price. See the
 /// [module docs](self).
 ///
 /// ```
@@ -196,7 +208,7 @@ pub fn clearing_price(
         high *= 2.0;
     }
     let mut low = 0.0;
-    while high - low > 1e-6 * high {
+    while high - low > 1e-3 * high {
         let mid = 0.5 * (low + high);
         if demand(mid) > slots {
             low = mid;
