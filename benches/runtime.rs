@@ -5,8 +5,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use kaizen::chain::{ChainConfig, ChainInputs, energy_chain};
-use kaizen::engine::{EngineBuilder, EngineConfig, EngineCore, Hosts, Persistence, Tick, TickPlan};
+use kaizen::cycle::{EngineConfig, EngineCore, Persistence};
+use kaizen::engine::{EngineBuilder, RunCycle, Shutdown, Tick};
 use kaizen::host::{ManualClock, Resources};
 use kaizen::persist::{Durability, write_atomic};
 use kaizen::pipeline::{AutomationResult, RoiResult, pipeline_fn};
@@ -54,9 +57,36 @@ fn tick_through_the_actor(c: &mut Criterion) {
     });
 }
 
-/// An engine core with a full history, as after a long run.
+/// An engine core with a full history, as after a long run: 1,000 cycles
+/// through the actor, saved, and opened again.
 fn warmed_core(dir: &std::path::Path) -> EngineCore {
-    let mut core = EngineCore::open(
+    let n = Arc::new(AtomicU32::new(0));
+    let pipeline = pipeline_fn(move |_: &str, _: u32| {
+        let i = n.fetch_add(1, Ordering::Relaxed);
+        async move {
+            Ok(AutomationResult {
+                roi: Some(RoiResult {
+                    roi: f64::from(i % 17) * 0.123_456_789,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        }
+    });
+    actix::System::new().block_on(async {
+        let engine = EngineBuilder::new("bench", pipeline)
+            .clock(Arc::new(ManualClock::new(0.0)))
+            .state_root(dir)
+            .persistence(Persistence::PerCycle(Durability::Atomic))
+            .start()
+            .unwrap();
+        for _ in 0..1000 {
+            engine.send(RunCycle { energy: 1 }).await.unwrap().unwrap();
+        }
+        let wait = std::time::Duration::from_secs(10);
+        engine.send(Shutdown { wait }).await.unwrap().unwrap();
+    });
+    let core = EngineCore::open(
         Arc::from("bench"),
         Arc::from("bench"),
         EngineConfig::default(),
@@ -64,27 +94,7 @@ fn warmed_core(dir: &std::path::Path) -> EngineCore {
         None,
     )
     .unwrap();
-    let hosts = Hosts::default();
-    for i in 0..1000 {
-        let plan = core
-            .plan_requested(f64::from(i), 1, Resources::default(), &hosts)
-            .unwrap();
-        let before = core.before_pipeline(&plan, &hosts).unwrap();
-        let result = Ok(AutomationResult {
-            roi: Some(RoiResult {
-                roi: f64::from(i % 17) * 0.123_456_789,
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        let absorbed = core.absorb(result, &before, &before).unwrap();
-        let learned = core.learn_inline(&absorbed);
-        core.conclude(plan, absorbed, learned).unwrap();
-    }
-    assert!(matches!(
-        core.plan_tick(1e6, Resources::default(), &hosts).unwrap(),
-        TickPlan::Run(_) | TickPlan::Done(_)
-    ));
+    assert_eq!(core.cycles(), 1000);
     core
 }
 

@@ -4,9 +4,10 @@
 //! Run with `cargo run --release --example embed_host`.
 
 use kaizen::decision::Decision;
-use kaizen::engine::{CycleAction, EngineBuilder};
+use kaizen::engine::EngineBuilder;
 use kaizen::host::{FixedProbe, HostError, ManualClock, ProfitSource};
 use kaizen::pipeline::{AutomationResult, Pipeline, PipelineError, PipelineFuture};
+use kaizen::record::CycleAction;
 use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -112,10 +113,10 @@ async fn main() -> kaizen::Result<()> {
         if let Some(s) = e.status {
             println!(
                 "{:<7} cycles {}  ema {:+.3}  profit {:+.2}",
-                e.name,
+                e.entry.name,
                 s.cycles,
-                s.roi_ema,
-                ledger.profit(&e.name).unwrap_or(0.0)
+                s.roi_delta_ema,
+                ledger.profit(&e.entry.name).unwrap_or(0.0)
             );
         }
     }

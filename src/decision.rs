@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::autoscale::{AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
-use crate::engine::CycleRecord;
+use crate::record::CycleRecord;
 
 /// How many decisions a subscriber may fall behind before it skips some.
 pub const DECISION_CAPACITY: usize = 4096;

@@ -6,6 +6,8 @@
 //! cached value; do slow work elsewhere).
 
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -139,12 +141,34 @@ impl ResourceProbe for FixedProbe {
     }
 }
 
+/// A wait on a [`Clock`]: resolves once the clock reads the time asked for.
+pub type ClockSleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// The time, in seconds. Engines and the registry never read the system clock
-/// themselves: tests and simulations hand them a [`ManualClock`].
+/// themselves, and their timers (write-behind saves, the registry's schedule
+/// and its `registry.json` delay) wait on the clock they are given: tests and
+/// simulations hand them a [`ManualClock`] and move time by hand.
 pub trait Clock: Send + Sync {
     /// Now, in seconds since the Unix epoch (or any fixed origin).
     fn now(&self) -> f64;
+
+    /// Resolves once [`now`](Self::now) reads `at` or later. The default
+    /// waits on the runtime's real timer for the time left, which is right
+    /// for a clock that follows real time; a clock moved by hand overrides it.
+    fn sleep_until(&self, at: f64) -> ClockSleep {
+        let left = at - self.now();
+        let wait = Duration::try_from_secs_f64(left.max(0.0)).unwrap_or(Duration::MAX);
+        Box::pin(async move {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait.min(MAX_SLEEP)).await;
+            }
+        })
+    }
 }
+
+/// The longest one real-time wait of [`Clock::sleep_until`] (a year): far
+/// beyond any timer kaizen sets, and safe for tokio's timer.
+const MAX_SLEEP: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The system's wall clock.
 #[derive(Clone, Copy, Debug, Default)]
@@ -159,19 +183,39 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told to. Clones share the time.
+/// A clock that moves only when told to. Clones share the time, and a wait
+/// on it ([`Clock::sleep_until`]) ends when [`set`](Self::set) or
+/// [`advance`](Self::advance) moves the time to it: no real time passes.
 #[derive(Clone, Debug, Default)]
-pub struct ManualClock(Arc<AtomicU64>);
+pub struct ManualClock(Arc<ManualTime>);
+
+#[derive(Debug, Default)]
+struct ManualTime {
+    now: AtomicU64,
+    /// Who waits for which time.
+    waiting: Mutex<Vec<(f64, tokio::sync::oneshot::Sender<()>)>>,
+}
 
 impl ManualClock {
     /// A clock showing `start` seconds.
     pub fn new(start: f64) -> Self {
-        ManualClock(Arc::new(AtomicU64::new(start.to_bits())))
+        let clock = ManualClock::default();
+        clock.0.now.store(start.to_bits(), Ordering::SeqCst);
+        clock
     }
 
-    /// Sets the time.
+    /// Sets the time, and ends every wait for a time now reached.
     pub fn set(&self, now: f64) {
-        self.0.store(now.to_bits(), Ordering::SeqCst);
+        self.0.now.store(now.to_bits(), Ordering::SeqCst);
+        let mut waiting = self.0.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiting)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        *waiting = later;
+        drop(waiting);
+        for (_, waiter) in due {
+            let _ = waiter.send(());
+        }
     }
 
     /// Moves the time forward by `secs`.
@@ -182,7 +226,20 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> f64 {
-        f64::from_bits(self.0.load(Ordering::SeqCst))
+        f64::from_bits(self.0.now.load(Ordering::SeqCst))
+    }
+
+    fn sleep_until(&self, at: f64) -> ClockSleep {
+        let mut waiting = self.0.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        // Checked under the lock, so a `set` cannot slip in between.
+        if self.now() >= at {
+            return Box::pin(std::future::ready(()));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        waiting.push((at, tx));
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 }
 
@@ -198,6 +255,27 @@ mod tests {
         assert_eq!(d.now(), 12.5);
         d.set(3.0);
         assert_eq!(c.now(), 3.0);
+    }
+
+    #[tokio::test]
+    async fn a_wait_on_a_manual_clock_ends_when_its_time_is_set() {
+        let c = ManualClock::new(0.0);
+        let early = c.sleep_until(5.0);
+        let late = c.sleep_until(10.0);
+        let mut now = std::pin::pin!(c.sleep_until(-1.0));
+        assert!(
+            futures_util::poll!(now.as_mut()).is_ready(),
+            "a time passed is not waited for"
+        );
+        let (mut early, mut late) = (std::pin::pin!(early), std::pin::pin!(late));
+        assert!(futures_util::poll!(early.as_mut()).is_pending());
+        c.advance(4.0);
+        assert!(futures_util::poll!(early.as_mut()).is_pending());
+        c.advance(1.0);
+        assert!(futures_util::poll!(early.as_mut()).is_ready());
+        assert!(futures_util::poll!(late.as_mut()).is_pending());
+        c.set(10.0);
+        assert!(futures_util::poll!(late.as_mut()).is_ready());
     }
 
     #[test]

@@ -15,33 +15,52 @@
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
 //! - [`decide`] — learned decisions: how much energy a cycle gets, from what the ledger showed.
+//! - [`record`] — what one tick decided and why ([`record::CycleRecord`], [`record::Reason`]).
 //! - [`autoscale`] — the decision to create or remove an engine.
+//! - [`cycle`] — one bot's learning state and its cycle as typed steps (the engine's core).
+//! - [`snapshot`] — what an engine knows about itself at one moment ([`snapshot::EngineSnapshot`]).
+//! - [`forecast`] — the built-in ROI forecaster: ARIMA chosen by AIC, a linear fallback.
 //! - [`pipeline`] — the host's improvement job and how it is run safely.
 //! - [`host`] — the host's ledger, forecasts, diagnostics, machine load and clock.
 //! - [`engine`] — the `SelfImprovementEngine` actor, one per bot.
+//! - [`runtime`] — the services every engine of a process shares: bot locks, learner pool, state writer.
 //! - [`registry`] — the `ImprovementEngineRegistry` actor: owns, runs, supervises and scales engines.
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
+//! - [`history`] — the cycle history and the audit trail on disk, queried by time; RFC 3339 times.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
+//! - [`models`] — the per-bot model registry: versions, the champion alias, its history, rollback.
+//! - [`stats`] — significance tests, anytime-valid A/B tests, FDR control and off-policy estimators.
+//! - [`training`] — the candle training pipeline: data sources, model, deploy gate, monitor, schedulers, job pool.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod autoscale;
 pub mod chain;
+pub mod cycle;
 pub mod decide;
 pub mod decision;
 pub mod energy;
 pub mod engine;
 pub mod error;
+pub mod forecast;
+#[cfg(unix)]
+pub mod history;
 pub mod host;
 pub mod metalog;
+pub mod models;
 pub mod persist;
 pub mod pipeline;
 pub mod policy;
+pub mod record;
 pub mod registry;
 pub mod roi;
+pub mod runtime;
 pub mod sim;
+pub mod snapshot;
 pub mod spec;
+pub mod stats;
 pub mod synergy;
+pub mod training;
 
 pub use error::{Error, Result};

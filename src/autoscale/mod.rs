@@ -4,6 +4,8 @@
 //! machine's CPU and memory use, the engines there are now and when the last
 //! change happened, and returns one [`AutoscaleDecision`] with the reason. The
 //! registry carries the decision out (or, in `dry_run`, only records it).
+//! [`inputs`], pure too, makes those inputs from what the registry observed:
+//! each engine's [`EngineSnapshot`] and the host's [`AutoscaleRequest`].
 //!
 //! - `projected = trend − cost_per_engine`.
 //! - **create** when `energy ≥ create_energy`, `trend > roi_threshold`,
@@ -25,6 +27,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 use crate::error::{Error, Result, ensure_finite, ensure_unit};
+use crate::host::Resources;
+use crate::snapshot::EngineSnapshot;
 
 /// CPU or memory use at or above which an engine is removed regardless of ROI.
 pub const PRESSURE_LIMIT: f64 = 0.9;
@@ -101,7 +105,9 @@ impl AutoscaleConfig {
     }
 }
 
-/// One engine as the decision sees it.
+/// One engine as the decision sees it: the part of its [`EngineSnapshot`]
+/// a removal is chosen by, and its registration order. Kept this small
+/// because every autoscale record lists every engine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineSummary {
     /// The engine's name.
@@ -110,6 +116,84 @@ pub struct EngineSummary {
     pub roi_ema: f64,
     /// When it was registered, in registry order (smaller is older).
     pub created: u64,
+}
+
+/// What an autoscale step decides from. `None` fields are taken from what
+/// the registry observed ([`inputs`]): the energy is the mean of the
+/// engines' last energy scores (1 when none has an energy source), the trend
+/// the mean of their long-term ROI trends, the resources its probe's sample,
+/// the options its defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AutoscaleRequest {
+    /// The energy score in [0, 1].
+    pub energy: Option<f64>,
+    /// The long-term ROI trend.
+    pub trend: Option<f64>,
+    /// CPU and memory use.
+    pub resources: Option<Resources>,
+    /// The options.
+    pub config: Option<AutoscaleConfig>,
+}
+
+/// One engine the registry observed for an autoscale step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Observed<'a> {
+    /// The engine's name.
+    pub name: &'a str,
+    /// Its registration order.
+    pub created: u64,
+    /// Its snapshot, when it answered in time.
+    pub snapshot: Option<&'a EngineSnapshot>,
+}
+
+/// The inputs of one autoscale step, from the engines that may be removed
+/// (`engines`: every engine not marked failed), the names a new engine must
+/// not take (`taken`), the `request`, the machine's load (`sample`, asked
+/// only when the request has none), `now` and the last change. The registry
+/// observes; this computes.
+///
+/// ```
+/// use kaizen::autoscale::{AutoscaleRequest, Observed, inputs};
+/// use kaizen::host::Resources;
+/// let none = [Observed { name: "engine0", created: 0, snapshot: None }];
+/// let i = inputs(&none, vec![], &AutoscaleRequest::default(), Resources::default, 10.0, None);
+/// // No engine answered: full energy, no trend, its EMA counted as 0.
+/// assert_eq!((i.energy, i.trend, i.engines[0].roi_ema), (1.0, 0.0, 0.0));
+/// ```
+pub fn inputs(
+    engines: &[Observed<'_>],
+    taken: Vec<String>,
+    request: &AutoscaleRequest,
+    sample: impl FnOnce() -> Resources,
+    now: f64,
+    last_change: Option<f64>,
+) -> AutoscaleInputs {
+    let mean = |f: &dyn Fn(&EngineSnapshot) -> Option<f64>| {
+        let v: Vec<f64> = engines.iter().filter_map(|e| f(e.snapshot?)).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let resources = request.resources.unwrap_or_else(sample);
+    AutoscaleInputs {
+        energy: request
+            .energy
+            .unwrap_or_else(|| mean(&|s| s.last?.energy_score).unwrap_or(1.0)),
+        trend: request
+            .trend
+            .unwrap_or_else(|| mean(&|s| Some(s.trend)).unwrap_or(0.0)),
+        cpu: resources.cpu,
+        memory: resources.memory,
+        now,
+        last_change,
+        engines: engines
+            .iter()
+            .map(|e| EngineSummary {
+                name: e.name.to_string(),
+                roi_ema: e.snapshot.map_or(0.0, |s| s.roi_delta_ema),
+                created: e.created,
+            })
+            .collect(),
+        taken,
+    }
 }
 
 /// What the decision looks at.

@@ -249,3 +249,113 @@ fn decision_serializes_with_its_action() {
     let back: AutoscaleDecision = serde_json::from_str(&json).unwrap();
     assert_eq!(back, d);
 }
+
+fn snapshot(
+    name: &str,
+    trend: f64,
+    ema: f64,
+    score: Option<f64>,
+) -> crate::snapshot::EngineSnapshot {
+    use crate::record::{CycleAction, Reason};
+    crate::snapshot::EngineSnapshot {
+        engine: name.into(),
+        bot: name.into(),
+        paused: false,
+        busy: false,
+        cycles: 1,
+        failures: 0,
+        success_rate: 1.0,
+        roi_delta_ema: ema,
+        short_mean: 0.0,
+        trend,
+        last_run: None,
+        last_module: None,
+        learner: None,
+        weights: Vec::new(),
+        last: Some(crate::snapshot::LastTick {
+            time: 0.0,
+            cycle: 1,
+            action: CycleAction::Skip,
+            reason: Reason::Policy,
+            energy_score: score,
+            energy: None,
+            delta: None,
+            ok: None,
+        }),
+    }
+}
+
+#[test]
+fn inputs_average_what_the_engines_answered() {
+    let (a, b) = (
+        snapshot("a", 0.2, 0.5, Some(0.6)),
+        snapshot("b", -0.4, -1.0, None),
+    );
+    let engines = [
+        Observed {
+            name: "a",
+            created: 0,
+            snapshot: Some(&a),
+        },
+        Observed {
+            name: "b",
+            created: 1,
+            snapshot: Some(&b),
+        },
+        Observed {
+            name: "c",
+            created: 2,
+            snapshot: None,
+        },
+    ];
+    let load = Resources {
+        cpu: 0.3,
+        memory: 0.4,
+    };
+    let mut sampled = 0;
+    let i = crate::autoscale::inputs(
+        &engines,
+        vec!["x".into()],
+        &AutoscaleRequest::default(),
+        || {
+            sampled += 1;
+            load
+        },
+        5.0,
+        Some(1.0),
+    );
+    assert_eq!(sampled, 1);
+    // Only a has an energy score; the trend is the mean of a and b.
+    assert_eq!(i.energy, 0.6);
+    assert!((i.trend - -0.1).abs() < 1e-12, "{}", i.trend);
+    assert_eq!(
+        (i.cpu, i.memory, i.now, i.last_change),
+        (0.3, 0.4, 5.0, Some(1.0))
+    );
+    let emas: Vec<(&str, f64, u64)> = i
+        .engines
+        .iter()
+        .map(|e| (e.name.as_str(), e.roi_ema, e.created))
+        .collect();
+    assert_eq!(emas, [("a", 0.5, 0), ("b", -1.0, 1), ("c", 0.0, 2)]);
+    assert_eq!(i.taken, ["x"]);
+    // What the request says wins, and the probe is not asked then.
+    let request = AutoscaleRequest {
+        energy: Some(0.1),
+        trend: Some(2.0),
+        resources: Some(Resources {
+            cpu: 0.9,
+            memory: 0.1,
+        }),
+        config: None,
+    };
+    let i = crate::autoscale::inputs(
+        &engines,
+        vec![],
+        &request,
+        || panic!("the probe was asked"),
+        0.0,
+        None,
+    );
+    assert_eq!((i.energy, i.trend, i.cpu, i.memory), (0.1, 2.0, 0.9, 0.1));
+}

@@ -1,5 +1,8 @@
 //! `kaizen bench`: N engines with a no-op pipeline under one registry; how
 //! fast they tick, how much memory they take, how much they write.
+//!
+//! Resident memory comes from `sysinfo`; its peak (VmHWM), which `sysinfo`
+//! does not report, from `/proc/self/status` on Linux.
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -8,12 +11,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::table::Table;
+use kaizen::autoscale::AutoscaleRequest;
 use kaizen::autoscale::{AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
-use kaizen::engine::{CycleAction, EngineBuilder, Persistence, Services};
-use kaizen::host::{FixedProbe, ManualClock};
+use kaizen::cycle::Persistence;
+use kaizen::engine::EngineBuilder;
+use kaizen::host::FixedProbe;
 use kaizen::persist::{Durability, StateWriter};
 use kaizen::pipeline::{AutomationResult, pipeline_fn};
-use kaizen::registry::{AutoscaleRequest, LatencySummary, RegistryConfig, RegistryHandle};
+use kaizen::record::CycleAction;
+use kaizen::registry::{LatencySummary, RegistryConfig, RegistryHandle};
+use kaizen::runtime::Services;
 use kaizen::spec::SpecDuration;
 use kaizen::synergy::{
     DQNSynergyLearner, DqnConfig, LearnerConfig, SynergyDeltas, SynergyKeys, SynergyLearner,
@@ -91,19 +98,31 @@ struct Report {
     autoscale_registry_us: f64,
 }
 
-/// (VmRSS, VmHWM) of this process in KiB, on Linux.
-fn rss_kib() -> Option<(u64, u64)> {
+/// This process's resident memory now, in KiB (from `sysinfo`).
+fn rss_kib() -> Option<u64> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+    let pid = sysinfo::get_current_pid().ok()?;
+    let mut system = System::new().ok()?;
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        false,
+        ProcessRefreshKind::nothing().with_memory(),
+    );
+    Some(system.process(pid)?.memory() / 1024)
+}
+
+/// This process's peak resident memory (VmHWM), in KiB, on Linux. `sysinfo`
+/// reports the current RSS but not its peak, so the peak is read from
+/// `/proc/self/status`.
+fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse::<u64>()
-            .ok()
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -181,7 +200,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let _ = std::fs::remove_dir_all(dir);
     }
     let m = measured?;
-    let rss_after = rss_kib();
     let report = Report {
         engines: args.engines,
         ticks: args.ticks,
@@ -192,7 +210,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         engine_ticks_per_sec: (args.engines * args.ticks) as f64 / m.seconds,
         cycles_per_sec: m.timed_cycles as f64 / m.seconds,
         tick_latency: m.latency,
-        peak_rss_kib: rss_after.map(|r| r.1),
+        peak_rss_kib: peak_rss_kib(),
         base_rss_kib: m.rss_without_engines,
         rss_per_engine_kib: m
             .rss_with_engines
@@ -222,13 +240,13 @@ struct Measured {
 }
 
 async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
-    let clock = ManualClock::new(1_800_000_000.0);
+    // The system clock: write-behind saves wait on the engines' clock, so
+    // the window is real time here, as for a long-running host.
     let writer = StateWriter::spawn();
     let registry = RegistryHandle::builder(RegistryConfig {
         state_root: state,
         ..RegistryConfig::default()
     })
-    .clock(Arc::new(clock.clone()))
     .probe(FixedProbe::default())
     .services(Services {
         writer: writer.clone(),
@@ -237,7 +255,7 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     .start()?;
     // The runtime (registry, worker threads, writer) before any engine: what
     // the engines add on top of it is their own.
-    let rss_without_engines = rss_kib().map(|r| r.0);
+    let rss_without_engines = rss_kib();
     let noop = Arc::new(pipeline_fn(|_: &str, _: u32| async {
         Ok(AutomationResult::default())
     }));
@@ -254,12 +272,11 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     };
     for i in 0..args.engines {
         let b = EngineBuilder::with_pipeline(format!("bot{i:05}"), noop.clone())
-            .clock(Arc::new(clock.clone()))
             .learner(learner.clone())
             .persistence(persistence);
         registry.register_engine(b).await?;
     }
-    let cycles = |records: &std::collections::BTreeMap<String, kaizen::engine::CycleRecord>| {
+    let cycles = |records: &std::collections::BTreeMap<String, kaizen::record::CycleRecord>| {
         records
             .values()
             .filter(|r| r.action == CycleAction::Run)
@@ -277,7 +294,6 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     let warming = Instant::now();
     let mut rounds = 0;
     while rounds < 3 || warming.elapsed() < warm_up || writer.stats().files() < settled {
-        clock.advance(1.0);
         registry.run_all_cycles().await?;
         rounds += 1;
     }
@@ -287,12 +303,11 @@ async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
     let started = Instant::now();
     let mut timed_cycles = 0;
     for _ in 0..args.ticks {
-        clock.advance(1.0);
         timed_cycles += cycles(&registry.run_all_cycles().await?);
     }
     let seconds = started.elapsed().as_secs_f64();
     let latency = registry.tick_latency(false).await?;
-    let rss_with_engines = rss_kib().map(|r| r.0);
+    let rss_with_engines = rss_kib();
     let mut autoscale = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();

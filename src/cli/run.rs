@@ -10,8 +10,9 @@ use std::time::Duration;
 use super::table::Table;
 use kaizen::autoscale::AutoscaleConfig;
 use kaizen::decision::Decision;
-use kaizen::engine::{CycleAction, CycleRecord, EngineBuilder};
+use kaizen::engine::{EngineBuilder, Origin};
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::record::{CycleAction, CycleRecord};
 use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
 use kaizen::spec::{SpecDuration, load_dir};
 
@@ -61,11 +62,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let specs = load_dir(&args.engines)?;
     let mut builders = Vec::with_capacity(specs.len());
     for spec in &specs {
-        builders.push(
-            spec.builder()
-                .with_context(|| format!("{}", spec.file.display()))?
-                .origin(spec.file.display().to_string()),
-        );
+        let builder = match kaizen::sim::spec_pipeline(spec)? {
+            Some(simulated) => spec.builder_with(simulated),
+            None => spec
+                .builder()
+                .with_context(|| format!("{}", spec.file.display()))?,
+        };
+        builders.push(builder);
     }
     let template = match &args.template {
         None => None,
@@ -105,7 +108,7 @@ async fn serve(
         ..RegistryConfig::default()
     });
     let copy = template.map(|template| {
-        let origin = format!("{TEMPLATE} {}", template.name());
+        let origin = Origin::Template(template.name().to_string());
         move |name: &str| {
             template
                 .clone()
@@ -180,9 +183,6 @@ async fn serve(
     result
 }
 
-/// How `registry.json` says an engine was made from a template.
-const TEMPLATE: &str = "copy of";
-
 /// Engines `registry.json` lists as made by autoscaling (from a template)
 /// that no spec describes.
 fn autoscaled_before(state: &std::path::Path, specs: &[EngineBuilder]) -> Vec<String> {
@@ -191,10 +191,7 @@ fn autoscaled_before(state: &std::path::Path, specs: &[EngineBuilder]) -> Vec<St
             .engines
             .into_iter()
             .filter(|e| {
-                e.spec
-                    .origin
-                    .as_deref()
-                    .is_some_and(|o| o.starts_with(TEMPLATE))
+                matches!(e.spec.origin, Some(Origin::Template(_)))
                     && e.failed.is_none()
                     && specs.iter().all(|b| b.name() != e.name)
             })

@@ -6,11 +6,13 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::table::Table;
+use kaizen::cycle::inspect_engine;
 use kaizen::decision::AutoscaleRecord;
-use kaizen::engine::{SavedEngine, inspect_engine};
 use kaizen::metalog::{CycleEntry, META_FILE, MetaLogger};
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::registry::EngineEntry;
 use kaizen::registry::{REGISTRY_FILE, RegistryFile};
+use kaizen::snapshot::EngineSnapshot;
 use kaizen::synergy::{SynergyWeights, inspect_weights};
 
 /// Arguments of `kaizen status`.
@@ -27,20 +29,13 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-/// One engine's saved state.
+/// One engine's saved state: its snapshot, what could not be read, and its
+/// last cycles.
 #[derive(Debug, Serialize)]
 struct EngineView {
-    bot: String,
+    #[serde(flatten)]
+    snapshot: EngineSnapshot,
     problem: Option<String>,
-    cycles: u64,
-    failures: u64,
-    success_rate: f64,
-    roi_delta_ema: f64,
-    short_mean: f64,
-    trend: f64,
-    last_run: Option<f64>,
-    paused: bool,
-    weights: Vec<(String, f64)>,
     recent: Vec<CycleEntry>,
 }
 
@@ -72,10 +67,18 @@ fn good<T>(what: &str, found: Inspected<T>, problems: &mut Vec<String>) -> Optio
     }
 }
 
-fn engine_view(dir: &Path, last: usize) -> Option<EngineView> {
-    let bot = dir.file_name()?.to_string_lossy().into_owned();
+/// The view of the engine folder `dir`; `entry` is what `registry.json`
+/// says of the engine (its bot and ROI settings), when it says anything.
+fn engine_view(dir: &Path, entry: Option<&EngineEntry>, last: usize) -> Option<EngineView> {
+    let name = dir.file_name()?.to_string_lossy().into_owned();
+    let bot = entry.map_or(name.as_str(), |e| e.bot.as_str());
+    let roi = entry.and_then(|e| e.spec.roi).unwrap_or_default();
     let mut problems = Vec::new();
-    let saved: Option<SavedEngine> = good("engine.json", inspect_engine(dir), &mut problems);
+    let saved = good(
+        "engine.json",
+        inspect_engine(dir, &name, bot, roi),
+        &mut problems,
+    );
     let meta: Option<MetaLogger> =
         good(META_FILE, inspect_json(&dir.join(META_FILE)), &mut problems);
     let weights: Option<SynergyWeights> = good("synergy.json", inspect_weights(dir), &mut problems);
@@ -88,42 +91,34 @@ fn engine_view(dir: &Path, last: usize) -> Option<EngineView> {
             m.recent().iter().skip(skip).cloned().collect()
         })
         .unwrap_or_default();
-    let weights = weights
+    if saved.is_none() && problems.is_empty() {
+        problems.push("no engine.json yet".into());
+    }
+    let mut snapshot = saved.unwrap_or_else(|| EngineSnapshot {
+        engine: name.as_str().into(),
+        bot: bot.into(),
+        paused: false,
+        busy: false,
+        cycles: 0,
+        failures: 0,
+        success_rate: 1.0,
+        roi_delta_ema: 0.0,
+        short_mean: 0.0,
+        trend: 0.0,
+        last_run: None,
+        last_module: None,
+        learner: None,
+        weights: Vec::new(),
+        last: None,
+    });
+    snapshot.learner = entry.map(|e| e.spec.learner.clone());
+    snapshot.weights = weights
         .map(|w| w.iter().map(|(k, v)| (k.name().to_string(), v)).collect())
         .unwrap_or_default();
-    Some(match saved {
-        Some(s) => EngineView {
-            bot,
-            problem: (!problems.is_empty()).then(|| problems.join("; ")),
-            cycles: s.cycles,
-            failures: s.failures,
-            success_rate: s.success_rate,
-            roi_delta_ema: s.roi.ema(),
-            short_mean: s.roi.short_mean(),
-            trend: s.roi.trend(),
-            last_run: s.last_run,
-            paused: s.paused,
-            weights,
-            recent,
-        },
-        None => EngineView {
-            bot,
-            problem: Some(if problems.is_empty() {
-                "no engine.json yet".into()
-            } else {
-                problems.join("; ")
-            }),
-            cycles: 0,
-            failures: 0,
-            success_rate: 1.0,
-            roi_delta_ema: 0.0,
-            short_mean: 0.0,
-            trend: 0.0,
-            last_run: None,
-            paused: false,
-            weights,
-            recent,
-        },
+    Some(EngineView {
+        snapshot,
+        problem: (!problems.is_empty()).then(|| problems.join("; ")),
+        recent,
     })
 }
 
@@ -136,16 +131,20 @@ pub fn run(args: StatusArgs) -> Result<()> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    let engines: Vec<EngineView> = dirs
-        .iter()
-        .filter_map(|d| engine_view(d, args.last))
-        .collect();
     let mut problems = Vec::new();
     let registry: Option<RegistryFile> = good(
         REGISTRY_FILE,
         inspect_json(&args.state.join(REGISTRY_FILE)),
         &mut problems,
     );
+    let entry = |dir: &Path| {
+        let name = dir.file_name()?.to_string_lossy();
+        registry.as_ref()?.engines.iter().find(|e| e.name == name)
+    };
+    let engines: Vec<EngineView> = dirs
+        .iter()
+        .filter_map(|d| engine_view(d, entry(d), args.last))
+        .collect();
     let view = StatusView {
         state: args.state.clone(),
         engines,
@@ -179,12 +178,13 @@ fn render(view: &StatusView, problems: &[String]) -> String {
             "bot", "cycles", "failed", "success", "ema", "short", "trend", "last run", "weights",
         ]);
         for e in &view.engines {
+            let e = &e.snapshot;
             let weights: Vec<String> = e
                 .weights
                 .iter()
                 .map(|(k, w)| format!("{k}={w:.3}"))
                 .collect();
-            let mut bot = e.bot.clone();
+            let mut bot = e.bot.to_string();
             if e.paused {
                 bot.push_str(" (paused)");
             }
@@ -203,10 +203,10 @@ fn render(view: &StatusView, problems: &[String]) -> String {
         out.push_str(&t.render());
         for e in &view.engines {
             if let Some(p) = &e.problem {
-                out.push_str(&format!("\n{}: {p}\n", e.bot));
+                out.push_str(&format!("\n{}: {p}\n", e.snapshot.bot));
             }
             if !e.recent.is_empty() {
-                out.push_str(&format!("\n{} — last cycles:\n", e.bot));
+                out.push_str(&format!("\n{} — last cycles:\n", e.snapshot.bot));
                 for c in &e.recent {
                     let modules = if c.modules.is_empty() {
                         String::new()

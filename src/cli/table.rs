@@ -1,6 +1,7 @@
-//! Plain-text tables for the commands' output.
+//! Plain-text tables for the commands' output, drawn by `comfy-table`
+//! without borders: columns two spaces apart, no trailing blanks.
 
-use std::fmt::Write as _;
+use comfy_table::{CellAlignment, presets::NOTHING};
 
 /// A table with a header row; columns are as wide as their widest cell.
 /// A column whose cells are all numbers (starting with a digit, a sign or a
@@ -27,46 +28,40 @@ impl Table {
     /// The table as text, one line per row, ending with a newline.
     pub fn render(&self) -> String {
         let n = self.headers.len();
-        let cell = |row: &[String], i: usize| row.get(i).map_or("", String::as_str).to_string();
         let numeric = |c: &str| {
             c.chars()
                 .next()
                 .is_some_and(|first| first.is_ascii_digit() || matches!(first, '-' | '+' | '.'))
                 && c.chars().any(|ch| ch.is_ascii_digit())
         };
-        let columns: Vec<(usize, bool)> = (0..n)
+        let right: Vec<bool> = (0..n)
             .map(|i| {
-                let width = self
+                let cells: Vec<&str> = self
                     .rows
                     .iter()
-                    .map(|r| cell(r, i).chars().count())
-                    .chain([self.headers[i].chars().count()])
-                    .max()
-                    .unwrap_or(0);
-                let cells: Vec<String> = self.rows.iter().map(|r| cell(r, i)).collect();
-                let right = cells.iter().any(|c| !c.is_empty())
-                    && cells.iter().all(|c| c.is_empty() || numeric(c));
-                (width, right)
+                    .map(|r| r.get(i).map_or("", String::as_str))
+                    .collect();
+                cells.iter().any(|c| !c.is_empty())
+                    && cells.iter().all(|c| c.is_empty() || numeric(c))
             })
             .collect();
-        let mut out = String::new();
-        for row in std::iter::once(&self.headers).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, &(w, right)) in columns.iter().enumerate() {
-                let c = cell(row, i);
-                let _ = if right {
-                    write!(line, "{c:>w$}")
-                } else {
-                    write!(line, "{c:<w$}")
-                };
-                if i + 1 < n {
-                    line.push_str("  ");
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
+        let mut table = comfy_table::Table::new();
+        table.load_preset(NOTHING).set_header(&self.headers);
+        for row in &self.rows {
+            let mut cells = row.clone();
+            cells.resize(n, String::new());
+            table.add_row(cells);
         }
-        out
+        for (i, column) in table.column_iter_mut().enumerate() {
+            column.set_padding((0, if i + 1 < n { 2 } else { 0 }));
+            if right[i] {
+                column.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        table
+            .lines()
+            .map(|l| l.trim_end().to_string() + "\n")
+            .collect()
     }
 }
 

@@ -73,6 +73,21 @@ pub const HISTORY_LEN: usize = 100;
 /// Capital at which the capital feature's input reaches 1.
 pub const CAPITAL_SCALE: f64 = 1000.0;
 
+/// What an energy source learns from after a cycle: the cycle's policy
+/// reward `r` squashed into (0, 1) by the logistic `1 / (1 + e^(−r))`, so a
+/// cycle that paid says "the score should have been high", one that lost
+/// "low". The engine hands it over as [`EnergyInputs::reward`] with the next
+/// score it asks for.
+///
+/// ```
+/// use kaizen::energy::feedback;
+/// assert_eq!(feedback(0.0), 0.5);
+/// assert!(feedback(4.0) > 0.98 && feedback(-4.0) < 0.02);
+/// ```
+pub fn feedback(policy_reward: f64) -> f64 {
+    1.0 / (1.0 + (-policy_reward).exp())
+}
+
 /// What an [`EnergySource`] is given. See the [module docs](self) for the ranges.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EnergyInputs {

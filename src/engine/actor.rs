@@ -1,5 +1,7 @@
-//! The engine actor: routes messages to [`EngineCore`] and waits on the
-//! pipeline, the learner pool and the state writer.
+//! The engine actor: routes messages to the core's cycle steps
+//! ([`crate::cycle`]) and waits on the pipeline, the learner pool and the
+//! state writer. Its life is one [`Phase`]; its saves follow a
+//! [`SaveSchedule`].
 
 use actix::WeakRecipient;
 use actix::prelude::*;
@@ -8,17 +10,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use super::config::Persistence;
-use super::learners::{Learned, LearnerPool};
-use super::locks::{BotGuard, BotLock};
-use super::logic::{Absorbed, CyclePlan, EngineCore, Hosts, Reading, TickPlan};
 use super::messages::*;
-use super::record::{CycleRecord, Reason};
+use super::phase::{OnChange, Phase, SaveSchedule};
+use crate::cycle::{EngineCore, Hosts, LearnedCycle, Learning, Persistence, TickPlan};
 use crate::decision::{DecisionSender, publish_cycle};
 use crate::host::{Clock, Resources};
-use crate::persist::{Durability, PendingFile, StateWriter};
+use crate::persist::{Answer, Durability, PendingFile, PersistError, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
-use crate::synergy::LearnReport;
+use crate::record::{CycleRecord, Reason};
+use crate::runtime::{BotGuard, BotLock, LearnerPool};
+use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
 /// What the actor needs besides the core: shared services and host hooks.
@@ -40,16 +41,9 @@ pub(crate) struct Wiring {
 pub struct SelfImprovementEngine {
     core: EngineCore,
     wiring: Wiring,
-    busy: bool,
-    flush_scheduled: bool,
-    /// A write-behind save is due but waits: for a cycle to end or for the
-    /// engine's previous save to be written.
-    flush_due: bool,
-    /// Saves handed to the writer and not yet answered.
-    saves_in_flight: u32,
-    shutting_down: bool,
+    phase: Phase,
+    saves: SaveSchedule,
     resources: Resources,
-    last: Option<LastTick>,
     idle_waiters: VecDeque<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -88,13 +82,9 @@ impl SelfImprovementEngine {
         SelfImprovementEngine {
             core,
             wiring,
-            busy: false,
-            flush_scheduled: false,
-            flush_due: false,
-            saves_in_flight: 0,
-            shutting_down: false,
+            phase: Phase::default(),
+            saves: SaveSchedule::default(),
             resources: Resources::default(),
-            last: None,
             idle_waiters: VecDeque::new(),
         }
     }
@@ -107,21 +97,22 @@ impl SelfImprovementEngine {
     /// A tick or cycle that could not be computed: logged, reported as a skip.
     fn internal_error(&mut self, now: f64, e: &Error) -> CycleRecord {
         tracing::error!(engine = %self.core.name(), error = %e, "engine error; tick skipped");
-        self.set_idle();
+        self.end_cycle();
         self.core.skip_record(now, Reason::Failed)
     }
 
-    fn set_idle(&mut self) {
-        self.busy = false;
+    /// The cycle under way ended, however it ended: whoever waits for the
+    /// engine to be idle is told.
+    fn end_cycle(&mut self) {
+        self.phase.end_cycle();
         while let Some(w) = self.idle_waiters.pop_front() {
             let _ = w.send(());
         }
     }
 
-    /// Publishes a record and keeps it as the last one.
-    fn emit(&mut self, record: &CycleRecord) {
+    /// Publishes a record on the decision stream.
+    fn emit(&self, record: &CycleRecord) {
         publish_cycle(self.wiring.events.as_ref(), record);
-        self.last = Some(LastTick::from(record));
     }
 
     /// After a change, the state goes to the writer as configured; for
@@ -129,7 +120,7 @@ impl SelfImprovementEngine {
     /// saved while a cycle is half done (its ROI recorded, its counters not
     /// yet): the cycle's end saves everything.
     fn persist(&mut self, ctx: &mut Context<Self>) -> Option<Save> {
-        if self.busy || !self.core.is_dirty() {
+        if self.phase.cycling() || !self.core.is_dirty() {
             return None;
         }
         match self.core.config().persistence {
@@ -138,39 +129,34 @@ impl SelfImprovementEngine {
                 (!files.is_empty()).then(|| self.submit(files, durability))
             }
             Persistence::WriteBehind { window, .. } => {
-                if self.flush_due {
-                    self.flush_if_due(ctx);
-                } else {
-                    self.schedule_flush(window, ctx);
+                match self.saves.changed() {
+                    OnChange::SetTimer => self.set_save_timer(window, ctx),
+                    OnChange::SaveIfDue => self.save_if_due(ctx),
+                    OnChange::Nothing => {}
                 }
                 None
             }
         }
     }
 
-    /// A write-behind save, a fixed part of `window` from now.
-    fn schedule_flush(&mut self, window: std::time::Duration, ctx: &mut Context<Self>) {
-        if self.flush_scheduled {
-            return;
-        }
-        self.flush_scheduled = true;
-        ctx.run_later(self.flush_delay(window), |act, ctx| {
-            act.flush_scheduled = false;
-            act.flush_due = true;
-            act.flush_if_due(ctx);
-        });
+    /// The write-behind timer, on the engine's clock: the save is due a
+    /// fixed part of `window` from now.
+    fn set_save_timer(&mut self, window: std::time::Duration, ctx: &mut Context<Self>) {
+        let clock = &self.wiring.clock;
+        let at = clock.now() + self.flush_delay(window).as_secs_f64();
+        ctx.spawn(clock.sleep_until(at).into_actor(self).map(|(), act, ctx| {
+            act.saves.timer_fired();
+            act.save_if_due(ctx);
+        }));
     }
 
     /// Makes a due write-behind save, unless a cycle is running (its end
     /// saves) or the previous save is still with the writer (its answer
-    /// saves): an engine has at most one save waiting in the writer, so a
-    /// writer that falls behind holds one copy of each engine's files and
-    /// engines do not encode versions that would only be replaced.
-    fn flush_if_due(&mut self, ctx: &mut Context<Self>) {
-        if !self.flush_due || self.busy || self.saves_in_flight > 0 {
+    /// saves): see [`SaveSchedule`].
+    fn save_if_due(&mut self, ctx: &mut Context<Self>) {
+        if !self.saves.take_due(self.phase.cycling()) {
             return;
         }
-        self.flush_due = false;
         let files = self.core.take_files();
         if !files.is_empty() {
             let save = self.submit(files, self.durability());
@@ -182,20 +168,22 @@ impl SelfImprovementEngine {
     /// marked changed, so the next save writes them all again.
     fn submit(&mut self, files: Vec<PendingFile>, durability: Durability) -> Save {
         let ack = self.wiring.writer.submit(files, durability);
-        self.saves_in_flight += 1;
+        self.saves.submitted();
         Box::pin(ack.into_actor(self).map(|answer, act, ctx| {
-            act.saves_in_flight -= 1;
-            let result = saved(answer);
+            act.saves.answered();
+            let result = saved(act.core.name(), answer);
             if let Err(e) = &result {
                 tracing::error!(engine = %act.core.name(), error = %e, "state not saved; it will be written again");
                 act.core.mark_all_dirty();
                 // Write-behind tries again a window later; a per-cycle
                 // save is retried by the next cycle.
-                if let Persistence::WriteBehind { window, .. } = act.core.config().persistence {
-                    act.schedule_flush(window, ctx);
+                if let Persistence::WriteBehind { window, .. } = act.core.config().persistence
+                    && act.saves.retry()
+                {
+                    act.set_save_timer(window, ctx);
                 }
             }
-            act.flush_if_due(ctx);
+            act.save_if_due(ctx);
             result
         }))
     }
@@ -230,38 +218,35 @@ impl SelfImprovementEngine {
         record
     }
 
-    fn start_cycle(&mut self, plan: CyclePlan, ctx: &mut Context<Self>) -> Step {
-        let guard = match self.wiring.lock.try_lock() {
-            Some(g) => g,
-            None => {
-                tracing::debug!(engine = %self.core.name(), bot = %self.core.bot(), "bot busy in another engine");
-                let record = self.core.skip_record(plan.now, Reason::Busy);
-                return Step::Ready(self.finish_skip(record, ctx));
-            }
+    fn start_cycle(&mut self, plan: crate::cycle::CyclePlan, ctx: &mut Context<Self>) -> Step {
+        let Some(guard) = self.wiring.lock.try_lock() else {
+            tracing::debug!(engine = %self.core.name(), bot = %self.core.bot(), "bot busy in another engine");
+            let record = self.core.skip_record(plan.now, Reason::Busy);
+            return Step::Ready(self.finish_skip(record, ctx));
         };
-        self.busy = true;
-        let before = match self.core.before_pipeline(&plan, &self.wiring.hosts) {
-            Ok(r) => r,
-            Err(e) => return Step::Ready(self.internal_error(plan.now, &e)),
+        self.phase.begin_cycle();
+        let now = plan.now;
+        let started = match self.core.start(plan, &self.wiring.hosts) {
+            Ok(s) => s,
+            Err(e) => return Step::Ready(self.internal_error(now, &e)),
         };
-        if let Reading::Failed(why) = &before {
-            let not_run = Err(PipelineError::Failed(format!("not run: {why}")));
-            return self.after_pipeline(plan, before, not_run, guard, ctx);
+        if let Some(refused) = started.refusal() {
+            return self.after_pipeline(started, Err(refused), guard, ctx);
         }
         let timeout = self.core.config().timeout;
         let mut run = GuardedRun::start(
             self.wiring.pipeline.as_ref(),
             self.core.bot(),
-            plan.chain.energy,
+            started.energy(),
             timeout,
         );
         // Most pipelines that answer at once need no trip through the context.
         let mut cx = TaskContext::from_waker(futures_util::task::noop_waker_ref());
         match Pin::new(&mut run).poll(&mut cx) {
-            Poll::Ready(outcome) => self.after_pipeline(plan, before, outcome, guard, ctx),
+            Poll::Ready(outcome) => self.after_pipeline(started, outcome, guard, ctx),
             Poll::Pending => Step::Wait(Box::pin(run.into_actor(self).then(
                 move |outcome, act, ctx| {
-                    act.after_pipeline(plan, before, outcome, guard, ctx)
+                    act.after_pipeline(started, outcome, guard, ctx)
                         .into_future()
                 },
             ))),
@@ -270,69 +255,37 @@ impl SelfImprovementEngine {
 
     fn after_pipeline(
         &mut self,
-        plan: CyclePlan,
-        before: Reading,
+        started: crate::cycle::StartedCycle,
         outcome: Result<AutomationResult, PipelineError>,
         guard: BotGuard,
         ctx: &mut Context<Self>,
     ) -> Step {
-        let after = match before {
-            Reading::Profit(_) => self.wiring.hosts.read_profit(self.core.bot()),
-            _ => Reading::NoSource,
-        };
+        let now = started.now();
+        let absorbed = self.core.absorb(started, outcome, &self.wiring.hosts);
         drop(guard);
-        let absorbed = match self.core.absorb(outcome, &before, &after) {
+        let absorbed = match absorbed {
             Ok(a) => a,
-            Err(e) => return Step::Ready(self.internal_error(plan.now, &e)),
+            Err(e) => return Step::Ready(self.internal_error(now, &e)),
         };
-        if self.core.learner_is_heavy()
-            && let Some(learner) = self.core.take_learner()
-        {
-            let rx = self
-                .wiring
-                .learners
-                .update(learner, absorbed.delta(), absorbed.deltas);
-            return Step::Wait(Box::pin(rx.into_actor(self).then(
-                move |learned, act, ctx| {
-                    let report = match learned {
-                        Ok(Learned { learner, report }) => {
-                            act.core.return_learner(learner);
-                            report
-                        }
-                        Err(_) => act.recover_learner(),
-                    };
-                    act.finish(plan, absorbed, report, ctx).into_future()
-                },
-            )));
+        match self.core.learn(absorbed) {
+            Learning::Learned(cycle) => self.finish(cycle, ctx),
+            Learning::Lent(lent, job) => {
+                let rx = self.wiring.learners.update(job);
+                Step::Wait(Box::pin(rx.into_actor(self).then(move |back, act, ctx| {
+                    let cycle = act.core.learned(lent, back.ok());
+                    act.finish(cycle, ctx).into_future()
+                })))
+            }
         }
-        let report = self.core.learn_inline(&absorbed);
-        self.finish(plan, absorbed, report, ctx)
     }
 
-    /// The pool lost the learner (its thread died): reload it from disk.
-    fn recover_learner(&mut self) -> Result<LearnReport> {
-        tracing::error!(engine = %self.core.name(), "the learner pool lost this engine's learner; reloading it from disk");
-        self.core.reopen_learner()?;
-        Err(Error::invalid(
-            "synergy learner update",
-            "lost",
-            "an answer from the learner pool",
-        ))
-    }
-
-    fn finish(
-        &mut self,
-        plan: CyclePlan,
-        absorbed: Absorbed,
-        report: Result<LearnReport>,
-        ctx: &mut Context<Self>,
-    ) -> Step {
-        let now = plan.now;
-        let record = match self.core.conclude(plan, absorbed, report) {
+    fn finish(&mut self, cycle: LearnedCycle, ctx: &mut Context<Self>) -> Step {
+        let now = cycle.now();
+        let record = match self.core.conclude(cycle) {
             Ok(r) => r,
             Err(e) => return Step::Ready(self.internal_error(now, &e)),
         };
-        self.set_idle();
+        self.end_cycle();
         match self.persist(ctx) {
             None => {
                 self.emit(&record);
@@ -350,7 +303,7 @@ impl Actor for SelfImprovementEngine {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        if !self.shutting_down
+        if !matches!(self.phase, Phase::ShuttingDown { .. })
             && let Some(w) = self
                 .wiring
                 .watcher
@@ -370,16 +323,7 @@ impl Handler<Tick> for SelfImprovementEngine {
 
     fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
         self.resources = msg.resources;
-        let reason = if self.shutting_down {
-            Some(Reason::Stopped)
-        } else if self.core.paused() {
-            Some(Reason::Paused)
-        } else if self.busy {
-            Some(Reason::Busy)
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
+        if let Some(reason) = self.phase.skip_reason(self.core.paused()) {
             let record = self.core.skip_record(msg.now, reason);
             self.emit(&record);
             return ActorResponse::reply(record);
@@ -388,7 +332,7 @@ impl Handler<Tick> for SelfImprovementEngine {
             .core
             .plan_tick(msg.now, msg.resources, &self.wiring.hosts)
         {
-            Ok(TickPlan::Done(record)) => ActorResponse::reply(self.finish_skip(record, ctx)),
+            Ok(TickPlan::Skip(record)) => ActorResponse::reply(self.finish_skip(record, ctx)),
             Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx).respond(),
             Err(e) => ActorResponse::reply(self.internal_error(msg.now, &e)),
         }
@@ -406,21 +350,17 @@ impl Handler<RunCycle> for SelfImprovementEngine {
                 "a whole number in 1..=100",
             )));
         }
-        let refused = if self.shutting_down {
-            Some("it is shutting down")
-        } else if self.core.paused() {
-            Some("it is paused")
-        } else if self.busy {
-            Some("a cycle is already running")
-        } else {
-            None
+        let engine = self.core.name().to_string();
+        let refused = match self.phase {
+            Phase::ShuttingDown { .. } => Some(Error::ShuttingDown {
+                what: format!("engine {engine}"),
+            }),
+            _ if self.core.paused() => Some(Error::Paused { engine }),
+            Phase::Cycling => Some(Error::Busy { engine }),
+            Phase::Idle => None,
         };
-        if let Some(why) = refused {
-            return ActorResponse::reply(Err(Error::invalid(
-                "run_cycle",
-                self.core.name(),
-                format!("an engine that can run a cycle now ({why})"),
-            )));
+        if let Some(e) = refused {
+            return ActorResponse::reply(Err(e));
         }
         let now = self.wiring.clock.now();
         match self
@@ -440,26 +380,9 @@ impl Handler<Status> for SelfImprovementEngine {
     type Result = MessageResult<Status>;
 
     fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
-        let c = &self.core;
-        MessageResult(EngineStatus {
-            engine: c.name().clone(),
-            bot: c.bot().clone(),
-            paused: c.paused(),
-            busy: self.busy,
-            cycles: c.cycles(),
-            failures: c.failures(),
-            success_rate: c.success_rate(),
-            roi_ema: c.roi().ema(),
-            short_mean: c.roi().short_mean(),
-            trend: c.roi().trend(),
-            last_run: c.last_run(),
-            learner: c.learner_kind().to_string(),
-            weights: c
-                .weights()
-                .iter()
-                .map(|(k, w)| (k.name().to_string(), w))
-                .collect(),
-            last: self.last,
+        MessageResult(EngineSnapshot {
+            busy: self.phase.cycling(),
+            ..self.core.snapshot()
         })
     }
 }
@@ -501,7 +424,7 @@ impl Handler<SetWeights> for SelfImprovementEngine {
 impl SelfImprovementEngine {
     /// Resolves once no cycle is running, or after `wait` (then `false`).
     fn when_idle(&mut self, wait: std::time::Duration) -> impl Future<Output = bool> + use<> {
-        let idle = self.busy.then(|| {
+        let idle = self.phase.cycling().then(|| {
             let (tx, rx) = tokio::sync::oneshot::channel();
             self.idle_waiters.push_back(tx);
             rx
@@ -529,18 +452,20 @@ impl SelfImprovementEngine {
     }
 }
 
-/// The writer's answer as a result.
+/// The writer's answer to a save of `engine`'s state, as a result.
 fn saved(
-    answer: std::result::Result<
-        std::result::Result<(), String>,
-        tokio::sync::oneshot::error::RecvError,
-    >,
+    engine: &str,
+    answer: std::result::Result<Answer, tokio::sync::oneshot::error::RecvError>,
 ) -> Result<()> {
-    match answer {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Error::invalid("state save", "failed", e)),
-        Err(_) => Err(Error::NotRunning("the state writer".into())),
-    }
+    let source = match answer {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e,
+        Err(_) => Arc::new(PersistError::WriterStopped),
+    };
+    Err(Error::SaveFailed {
+        what: format!("engine {engine}"),
+        source,
+    })
 }
 
 impl Handler<Flush> for SelfImprovementEngine {
@@ -553,7 +478,7 @@ impl Handler<Flush> for SelfImprovementEngine {
 impl Handler<Shutdown> for SelfImprovementEngine {
     type Result = ResponseActFuture<Self, Result<()>>;
     fn handle(&mut self, msg: Shutdown, _: &mut Self::Context) -> Self::Result {
-        self.shutting_down = true;
+        self.phase.shut_down();
         Box::pin(
             self.save_when_idle(msg.wait)
                 .map(|saved, _, ctx: &mut Context<Self>| {

@@ -6,18 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::actor::{SelfImprovementEngine, Wiring};
-use super::config::{EngineConfig, Persistence};
-use super::logic::{EnergyFactory, EngineCore, Hosts};
 use super::messages::EngineExited;
-use super::services::Services;
 use super::validate_name;
 use crate::Result;
+use crate::cycle::{EnergyFactory, EngineConfig, EngineCore, Hosts, Persistence};
 use crate::decision::DecisionSender;
 use crate::energy::{CapitalEnergy, ENERGY_FILE, EnergySource};
 use crate::host::{Clock, Diagnostics, ProfitSource, RoiForecast, SystemClock};
 use crate::pipeline::Pipeline;
 use crate::policy::PolicyConfig;
 use crate::roi::RoiConfig;
+use crate::runtime::Services;
 use crate::synergy::LearnerConfig;
 
 /// Builds a [`SelfImprovementEngine`]. Cheap to clone: a registry keeps the
@@ -25,7 +24,8 @@ use crate::synergy::LearnerConfig;
 /// state, when the engine has to be restarted.
 ///
 /// ```
-/// use kaizen::engine::{EngineBuilder, Persistence};
+/// use kaizen::cycle::Persistence;
+/// use kaizen::engine::EngineBuilder;
 /// use kaizen::pipeline::{AutomationResult, pipeline_fn};
 /// use std::time::Duration;
 ///
@@ -49,8 +49,63 @@ pub struct EngineBuilder {
     energy: Option<EnergyFactory>,
     clock: Option<Arc<dyn Clock>>,
     services: Option<Services>,
-    origin: Option<String>,
+    origin: Option<Origin>,
     events: Option<DecisionSender>,
+}
+
+/// Where an engine comes from, as `registry.json` records it.
+///
+/// In the file it is text, as round 1 wrote it: a spec file's path, or
+/// `copy of <bot>` for an engine autoscaling made from a template. Reading
+/// the text back ([`Origin::from_recorded`]) is the one place it is parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Built from this engine spec file.
+    Spec(PathBuf),
+    /// Made by autoscaling as a copy of this bot's engine.
+    Template(String),
+}
+
+/// How `registry.json` writes [`Origin::Template`].
+const TEMPLATE_PREFIX: &str = "copy of ";
+
+impl Origin {
+    /// The origin `registry.json` recorded as `text`.
+    ///
+    /// ```
+    /// use kaizen::engine::Origin;
+    /// assert_eq!(Origin::from_recorded("copy of alpha"), Origin::Template("alpha".into()));
+    /// assert_eq!(Origin::from_recorded("engines/alpha.toml"), Origin::Spec("engines/alpha.toml".into()));
+    /// assert_eq!(Origin::Template("alpha".into()).to_string(), "copy of alpha");
+    /// ```
+    pub fn from_recorded(text: &str) -> Self {
+        match text.strip_prefix(TEMPLATE_PREFIX) {
+            Some(bot) => Origin::Template(bot.to_string()),
+            None => Origin::Spec(PathBuf::from(text)),
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Spec(path) => write!(f, "{}", path.display()),
+            Origin::Template(bot) => write!(f, "{TEMPLATE_PREFIX}{bot}"),
+        }
+    }
+}
+
+impl serde::Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Origin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Origin::from_recorded(&text))
+    }
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -234,16 +289,16 @@ impl EngineBuilder {
         self
     }
 
-    /// Where this engine comes from, in words (a spec file, a template), as
-    /// kept in `registry.json`.
-    pub fn origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin = Some(origin.into());
+    /// Where this engine comes from (a spec file, a template), as kept in
+    /// `registry.json`.
+    pub fn origin(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
         self
     }
 
     /// Where this engine comes from, if said.
-    pub fn origin_text(&self) -> Option<&str> {
-        self.origin.as_deref()
+    pub fn origin_of(&self) -> Option<&Origin> {
+        self.origin.as_ref()
     }
 
     /// Publish every cycle record on this decision stream.
@@ -258,8 +313,14 @@ impl EngineBuilder {
         self.build_supervised(None, 0)
     }
 
-    /// Builds and starts the engine on the current arbiter.
+    /// Builds and starts the engine on the current arbiter; inside an actix
+    /// system only ([`Error::NoActixSystem`](crate::Error::NoActixSystem) otherwise).
     pub fn start(&self) -> Result<Addr<SelfImprovementEngine>> {
+        if actix::System::try_current().is_none() {
+            return Err(crate::Error::NoActixSystem {
+                what: "EngineBuilder::start",
+            });
+        }
         Ok(self.build()?.start())
     }
 

@@ -1,12 +1,12 @@
 //! The messages an engine answers.
 
 use actix::Message;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::record::{CycleAction, CycleRecord, Reason};
 use crate::Result;
 use crate::host::Resources;
+use crate::record::CycleRecord;
+use crate::snapshot::EngineSnapshot;
 use crate::synergy::SynergyWeights;
 
 /// Decide, and run a cycle if the decision says so (SPEC §4).
@@ -28,80 +28,10 @@ pub struct RunCycle {
     pub energy: u32,
 }
 
-/// What the engine knows about itself.
+/// What the engine knows about itself, now.
 #[derive(Clone, Copy, Debug, Message)]
-#[rtype(result = "EngineStatus")]
+#[rtype(result = "EngineSnapshot")]
 pub struct Status;
-
-/// An engine's state, for status pages and the autoscaler.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EngineStatus {
-    /// The engine.
-    pub engine: Arc<str>,
-    /// Its bot.
-    pub bot: Arc<str>,
-    /// Paused by an operator.
-    pub paused: bool,
-    /// A cycle is running.
-    pub busy: bool,
-    /// Cycles run.
-    pub cycles: u64,
-    /// Cycles whose pipeline failed.
-    pub failures: u64,
-    /// Share of successful cycles among the last 50.
-    pub success_rate: f64,
-    /// `roi_delta_ema`.
-    pub roi_ema: f64,
-    /// The short mean of ROI deltas.
-    pub short_mean: f64,
-    /// The long-term ROI trend.
-    pub trend: f64,
-    /// When the last cycle ran.
-    pub last_run: Option<f64>,
-    /// Which synergy learner (`weights` or `dqn`).
-    pub learner: String,
-    /// The synergy weights, by key name.
-    pub weights: Vec<(String, f64)>,
-    /// The last tick this engine answered, in brief (the full records are on
-    /// the decision stream).
-    pub last: Option<LastTick>,
-}
-
-/// A tick in brief: what an engine keeps of its last one (no allocation).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LastTick {
-    /// When.
-    pub time: f64,
-    /// Cycles run by then.
-    pub cycle: u64,
-    /// Ran or skipped.
-    pub action: CycleAction,
-    /// Why.
-    pub reason: Reason,
-    /// The energy score, when one was computed.
-    pub energy_score: Option<f64>,
-    /// The energy, for a run.
-    pub energy: Option<u32>,
-    /// The ROI delta, for a run.
-    pub delta: Option<f64>,
-    /// Whether the pipeline succeeded, for a run.
-    pub ok: Option<bool>,
-}
-
-impl From<&CycleRecord> for LastTick {
-    fn from(r: &CycleRecord) -> Self {
-        LastTick {
-            time: r.time,
-            cycle: r.cycle,
-            action: r.action,
-            reason: r.reason,
-            energy_score: r.energy_score,
-            energy: r.energy(),
-            delta: r.outcome.as_ref().map(|o| o.delta),
-            ok: r.outcome.as_ref().map(|o| o.ok),
-        }
-    }
-}
 
 /// Stop deciding: ticks are skipped as `"paused"` until [`Resume`]. Persisted.
 #[derive(Clone, Copy, Debug, Message)]

@@ -1,15 +1,15 @@
 //! The `SelfImprovementEngine` actor: one per bot.
 //!
-//! An engine owns its bot's pipeline and learning state ([`EngineCore`]:
-//! ROI tracker, policy, synergy learner, meta logger, module index, energy
-//! source) and its state folder. It answers [`Tick`] (decide, maybe run a
+//! An engine owns its bot's pipeline and learning state
+//! ([`EngineCore`](crate::cycle::EngineCore): ROI tracker, policy, synergy
+//! learner, meta logger, module index, energy source) and its state folder. It answers [`Tick`] (decide, maybe run a
 //! cycle), [`RunCycle`] (run one now), [`Status`], [`Pause`], [`Resume`],
 //! [`RecordMetrics`], [`SetWeights`], [`Flush`], [`Shutdown`] and [`Stop`].
 //!
-//! The actor is thin: every decision is made by [`EngineCore`]; the actor
-//! routes messages, runs the pipeline (guarded: errors, panics, timeouts and
+//! The actor is thin: every decision is made by the core's typed cycle steps
+//! ([`crate::cycle`]); the actor routes messages, runs the pipeline (guarded: errors, panics, timeouts and
 //! non-finite results become failed cycles), sends heavy synergy updates to a
-//! [`LearnerPool`] so its thread keeps answering, and hands state files to a
+//! [`LearnerPool`](crate::runtime::LearnerPool) so its thread keeps answering, and hands state files to a
 //! [`StateWriter`](crate::persist::StateWriter).
 //!
 //! ```no_run
@@ -28,29 +28,15 @@
 
 mod actor;
 mod builder;
-mod config;
-mod learners;
-mod locks;
-mod logic;
 mod messages;
-mod record;
-mod services;
+mod phase;
 
 pub use actor::SelfImprovementEngine;
-pub use builder::EngineBuilder;
-pub use config::{EngineConfig, Persistence};
-pub use learners::{Learned, LearnerPool};
-pub use locks::{BotGuard, BotLocks};
-pub use logic::{
-    Absorbed, CyclePlan, ENGINE_FILE, EnergyFactory, EngineCore, Hosts, POLICY_FILE, Reading,
-    SavedEngine, TickPlan, inspect_engine,
-};
+pub use builder::{EngineBuilder, Origin};
 pub use messages::{
-    EngineExited, EngineStatus, Flush, LastTick, Pause, RecordMetrics, Resume, RunCycle,
-    SetWeights, Shutdown, Status, Stop, Tick,
+    EngineExited, Flush, Pause, RecordMetrics, Resume, RunCycle, SetWeights, Shutdown, Status,
+    Stop, Tick,
 };
-pub use record::{CycleAction, CycleInputs, CycleOutcome, CycleRecord, Reason};
-pub use services::Services;
 
 use crate::{Error, Result};
 

@@ -4,7 +4,9 @@
 //! Each cycle names the modules it touched. [`MetaLogger::log_cycle`] takes
 //! the cycle's ROI, computes `delta = roi − previous roi` (the previous is 0
 //! for the first cycle) and adds the whole delta to the total of every module
-//! named. [`MetaLogger::rankings`] orders modules by total, and
+//! named; [`MetaLogger::log_delta`] takes the delta itself (the engine uses
+//! it: it knows each cycle's delta, and the logger keeps the running ROI, so
+//! the cumulative ROI lives in one place). [`MetaLogger::rankings`] orders modules by total, and
 //! [`MetaLogger::diminishing`] flags modules whose recent deltas have gone
 //! flat, once each.
 //!
@@ -32,11 +34,12 @@
 //!
 //! ```
 //! use kaizen::metalog::{MetaLogger, ModuleIndex};
+//! use kaizen::record::Reason;
 //!
 //! let mut log = MetaLogger::new();
-//! log.log_cycle(0, 1.0, &["a"], "policy")?;
-//! log.log_cycle(1, 2.0, &["a", "b"], "policy")?;
-//! log.log_cycle(2, 2.1, &["b"], "interval")?;
+//! log.log_cycle(0, 1.0, &["a"], Reason::Policy)?;
+//! log.log_cycle(1, 2.0, &["a", "b"], Reason::Policy)?;
+//! log.log_delta(2, 0.1, &["b"], Reason::Interval)?; // the same as an ROI of 2.1
 //! let rankings = log.rankings();
 //! assert_eq!(rankings[0], ("a".to_string(), 2.0));
 //! assert!((log.total("b") - 1.1).abs() < 1e-12);
@@ -53,8 +56,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, ensure_finite};
 use crate::persist::{self, Decode, Durability};
+use crate::record::Reason;
 use crate::roi::{keep_newest, mean_std, push_bounded};
-use std::borrow::Cow;
 
 /// The file a [`MetaLogger`] is saved to, inside the bot's state folder.
 pub const META_FILE: &str = "meta.json";
@@ -85,9 +88,8 @@ pub struct CycleEntry {
     pub delta: f64,
     /// The modules named, as given.
     pub modules: Vec<String>,
-    /// Why the cycle ran. The engine's reasons are static strings, kept
-    /// without an allocation per entry.
-    pub reason: Cow<'static, str>,
+    /// Why the cycle ran.
+    pub reason: Reason,
 }
 
 /// What the logger knows about one module.
@@ -133,10 +135,39 @@ impl MetaLogger {
         cycle: u64,
         roi: f64,
         modules: &[S],
-        reason: impl Into<Cow<'static, str>>,
+        reason: Reason,
     ) -> Result<f64> {
         let roi = ensure_finite("cycle roi", roi)?;
         let delta = ensure_finite("cycle roi delta", roi - self.last_roi)?;
+        self.credit(cycle, roi, delta, modules, reason)?;
+        Ok(delta)
+    }
+
+    /// Logs one cycle by its ROI `delta`: the delta is added to the total of
+    /// every module in `modules` (each once), and the running ROI moves by
+    /// it. A non-finite delta, or one that overflows the running ROI or a
+    /// total, is refused and changes nothing. Returns the new running ROI.
+    pub fn log_delta<S: AsRef<str>>(
+        &mut self,
+        cycle: u64,
+        delta: f64,
+        modules: &[S],
+        reason: Reason,
+    ) -> Result<f64> {
+        let delta = ensure_finite("cycle roi delta", delta)?;
+        let roi = ensure_finite("cycle roi", self.last_roi + delta)?;
+        self.credit(cycle, roi, delta, modules, reason)?;
+        Ok(roi)
+    }
+
+    fn credit<S: AsRef<str>>(
+        &mut self,
+        cycle: u64,
+        roi: f64,
+        delta: f64,
+        modules: &[S],
+        reason: Reason,
+    ) -> Result<()> {
         let mut unique: Vec<&str> = modules.iter().map(AsRef::as_ref).collect();
         unique.sort_unstable();
         unique.dedup();
@@ -161,11 +192,11 @@ impl MetaLogger {
             roi,
             delta,
             modules: modules.iter().map(|m| m.as_ref().to_string()).collect(),
-            reason: reason.into(),
+            reason,
         };
         push_bounded(&mut self.recent, entry, CYCLES_KEPT);
         self.last_roi = roi;
-        Ok(delta)
+        Ok(())
     }
 
     /// `(module, total)` for every module, highest total first, ties by name.

@@ -1,11 +1,18 @@
 use super::*;
+use crate::record::Reason;
 use crate::roi::tests::corrupt_files;
 
 fn spec_logger() -> MetaLogger {
     let mut log = MetaLogger::new();
-    assert_eq!(log.log_cycle(0, 1.0, &["a"], "interval").unwrap(), 1.0);
-    assert_eq!(log.log_cycle(1, 2.0, &["a", "b"], "policy").unwrap(), 1.0);
-    let d = log.log_cycle(2, 2.1, &["b"], "policy").unwrap();
+    assert_eq!(
+        log.log_cycle(0, 1.0, &["a"], Reason::Interval).unwrap(),
+        1.0
+    );
+    assert_eq!(
+        log.log_cycle(1, 2.0, &["a", "b"], Reason::Policy).unwrap(),
+        1.0
+    );
+    let d = log.log_cycle(2, 2.1, &["b"], Reason::Policy).unwrap();
     assert!((d - 0.1).abs() < 1e-12);
     log
 }
@@ -28,10 +35,10 @@ fn rankings_highest_first_ties_by_name() {
     assert_eq!(r[1].0, "b");
 
     let mut log = MetaLogger::new();
-    log.log_cycle(0, 1.0, &["zeta", "alpha", "mid"], "x")
+    log.log_cycle(0, 1.0, &["zeta", "alpha", "mid"], Reason::Policy)
         .unwrap();
-    log.log_cycle(1, 3.0, &["mid"], "x").unwrap();
-    log.log_cycle(2, 2.0, &["low"], "x").unwrap();
+    log.log_cycle(1, 3.0, &["mid"], Reason::Policy).unwrap();
+    log.log_cycle(2, 2.0, &["low"], Reason::Policy).unwrap();
     assert_eq!(
         log.rankings(),
         [
@@ -46,7 +53,7 @@ fn rankings_highest_first_ties_by_name() {
 #[test]
 fn a_module_named_twice_is_credited_once() {
     let mut log = MetaLogger::new();
-    log.log_cycle(0, 2.0, &["a", "a"], "x").unwrap();
+    log.log_cycle(0, 2.0, &["a", "a"], Reason::Policy).unwrap();
     assert_eq!(log.total("a"), 2.0);
     assert_eq!(log.recent()[0].modules, ["a", "a"]);
 }
@@ -57,12 +64,12 @@ fn recent_cycles_are_recorded_and_bounded() {
     let first = &log.recent()[0];
     assert_eq!((first.cycle, first.roi, first.delta), (0, 1.0, 1.0));
     assert_eq!(first.modules, ["a"]);
-    assert_eq!(first.reason, "interval");
+    assert_eq!(first.reason, Reason::Interval);
 
     let mut log = MetaLogger::new();
     let n = (CYCLES_KEPT.max(MODULE_DELTAS_KEPT) + 5) as u64;
     for c in 0..n {
-        log.log_cycle(c, c as f64, &["m"], "x").unwrap();
+        log.log_cycle(c, c as f64, &["m"], Reason::Policy).unwrap();
     }
     assert_eq!(log.recent().len(), CYCLES_KEPT);
     assert_eq!(log.recent().front().unwrap().cycle, n - CYCLES_KEPT as u64);
@@ -78,7 +85,7 @@ fn non_finite_or_overflowing_roi_changes_nothing() {
     let before = log.clone();
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         assert!(matches!(
-            log.log_cycle(3, bad, &["a"], "x"),
+            log.log_cycle(3, bad, &["a"], Reason::Policy),
             Err(Error::NonFinite { .. })
         ));
     }
@@ -86,17 +93,19 @@ fn non_finite_or_overflowing_roi_changes_nothing() {
 
     // The delta itself overflows: MAX − (−MAX).
     let mut log = MetaLogger::new();
-    log.log_cycle(0, f64::MIN, &["a"], "x").unwrap();
+    log.log_cycle(0, f64::MIN, &["a"], Reason::Policy).unwrap();
     let before = log.clone();
-    assert!(log.log_cycle(1, f64::MAX, &["b"], "x").is_err());
+    assert!(log.log_cycle(1, f64::MAX, &["b"], Reason::Policy).is_err());
     assert_eq!(log, before);
 
     // The delta is finite but a total would overflow.
     let mut log = MetaLogger::new();
-    log.log_cycle(0, f64::MAX, &["a"], "x").unwrap();
-    log.log_cycle(1, 0.0, &["b"], "x").unwrap();
+    log.log_cycle(0, f64::MAX, &["a"], Reason::Policy).unwrap();
+    log.log_cycle(1, 0.0, &["b"], Reason::Policy).unwrap();
     let before = log.clone();
-    let err = log.log_cycle(2, f64::MAX, &["b", "a"], "x").unwrap_err();
+    let err = log
+        .log_cycle(2, f64::MAX, &["b", "a"], Reason::Policy)
+        .unwrap_err();
     assert!(err.to_string().contains("module a"), "{err}");
     assert_eq!(log, before);
 }
@@ -105,11 +114,12 @@ fn non_finite_or_overflowing_roi_changes_nothing() {
 fn diminishing_flags_flat_modules_once() {
     let mut log = MetaLogger::new();
     // a: deltas 1, 0, 0, 0 (roi 1, 1, 1, 1); b: 1, 1 (too few); c: 1, 2, 0, 0.
-    log.log_cycle(0, 1.0, &["a", "b", "c"], "x").unwrap();
+    log.log_cycle(0, 1.0, &["a", "b", "c"], Reason::Policy)
+        .unwrap();
     assert_eq!(log.diminishing(0.0, 3).unwrap(), Vec::<String>::new());
-    log.log_cycle(1, 1.0, &["a"], "x").unwrap();
-    log.log_cycle(2, 1.0, &["a"], "x").unwrap();
-    log.log_cycle(3, 1.0, &["a"], "x").unwrap();
+    log.log_cycle(1, 1.0, &["a"], Reason::Policy).unwrap();
+    log.log_cycle(2, 1.0, &["a"], Reason::Policy).unwrap();
+    log.log_cycle(3, 1.0, &["a"], Reason::Policy).unwrap();
     // a has 4 deltas, the last 3 are 0 ⇒ flagged.
     assert_eq!(log.diminishing(0.0, 3).unwrap(), ["a"]);
     assert!(log.is_flagged("a"));
@@ -138,14 +148,14 @@ fn diminishing_threshold_and_std() {
         (0.0, "y"),
     ] {
         roi += d;
-        log.log_cycle(0, roi, &[m], "x").unwrap();
+        log.log_cycle(0, roi, &[m], Reason::Policy).unwrap();
     }
     // |mean| 0.05 > 0.04 ⇒ x not flagged; y's std is too large.
     assert_eq!(log.diminishing(0.04, 3).unwrap(), Vec::<String>::new());
     // Two names flagged in one call come back sorted.
-    log.log_cycle(6, roi, &["z", "w"], "x").unwrap();
-    log.log_cycle(7, roi, &["z", "w"], "x").unwrap();
-    log.log_cycle(8, roi, &["z", "w"], "x").unwrap();
+    log.log_cycle(6, roi, &["z", "w"], Reason::Policy).unwrap();
+    log.log_cycle(7, roi, &["z", "w"], Reason::Policy).unwrap();
+    log.log_cycle(8, roi, &["z", "w"], Reason::Policy).unwrap();
     assert_eq!(log.diminishing(0.0, 4).unwrap(), Vec::<String>::new());
     assert_eq!(log.diminishing(0.06, 3).unwrap(), ["w", "x", "z"]);
     assert!(!log.is_flagged("y"));
@@ -195,8 +205,8 @@ fn logger_round_trip_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(META_FILE);
     let mut log = spec_logger();
-    log.log_cycle(3, 2.1, &["b"], "policy").unwrap();
-    log.log_cycle(4, 2.1, &["b"], "policy").unwrap();
+    log.log_cycle(3, 2.1, &["b"], Reason::Policy).unwrap();
+    log.log_cycle(4, 2.1, &["b"], Reason::Policy).unwrap();
     assert_eq!(log.diminishing(0.0, 2).unwrap(), ["b"]);
     log.save(&path, Durability::Atomic).unwrap();
     let first = std::fs::read(&path).unwrap();
@@ -335,4 +345,40 @@ fn corrupt_index_gives_an_empty_one_and_is_moved_aside() {
         assert!(!path.exists(), "{text}");
     }
     assert_eq!(corrupt_files(dir.path()), 5);
+}
+
+#[test]
+fn log_delta_credits_the_delta_itself_and_keeps_the_running_roi() {
+    let mut log = MetaLogger::new();
+    assert_eq!(log.log_delta(1, 1.0, &["a"], Reason::Policy).unwrap(), 1.0);
+    assert_eq!(
+        log.log_delta(2, 1.0, &["a", "b"], Reason::Policy).unwrap(),
+        2.0
+    );
+    assert!((log.log_delta(3, 0.1, &["b"], Reason::Interval).unwrap() - 2.1).abs() < 1e-12);
+    // SPEC §6's example, given as deltas: the same totals as log_cycle's.
+    assert_eq!(log.total("a"), 2.0);
+    assert!((log.total("b") - 1.1).abs() < 1e-12);
+    // A logger whose running ROI came from elsewhere (a restored backup)
+    // still credits exactly the delta it is given.
+    let mut restored = MetaLogger::new();
+    restored.log_cycle(0, 50.0, &["z"], Reason::Policy).unwrap();
+    restored.log_delta(1, 0.5, &["a"], Reason::Policy).unwrap();
+    assert_eq!(restored.total("a"), 0.5);
+    assert!(
+        restored
+            .log_delta(2, f64::NAN, &["a"], Reason::Policy)
+            .is_err()
+    );
+    assert!(
+        restored
+            .log_delta(2, f64::MAX, &["a"], Reason::Policy)
+            .is_ok()
+    );
+    assert!(
+        restored
+            .log_delta(3, f64::MAX, &["a"], Reason::Policy)
+            .is_err()
+    );
+    assert_eq!(restored.recent().len(), 3);
 }

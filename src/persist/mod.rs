@@ -27,7 +27,7 @@ mod finite;
 pub mod writer;
 
 pub use finite::{NonFiniteAt, check as check_finite};
-pub use writer::{PendingFile, StateWriter, write_all};
+pub use writer::{Ack, Answer, PendingFile, StateWriter, write_all};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,48 @@ pub enum PersistError {
         /// Why.
         reason: String,
     },
+    /// The state writer's thread is not running (it could not be started, or
+    /// has ended), so nothing handed to it is written.
+    #[error("the state writer thread is not running")]
+    WriterStopped,
+}
+
+/// Two errors are equal when they are the same failure on the same path
+/// (for an OS error: the same operation and the same kind of error), so a
+/// writer's answers can be compared in tests and by hosts.
+impl PartialEq for PersistError {
+    fn eq(&self, other: &Self) -> bool {
+        use PersistError as P;
+        match (self, other) {
+            (
+                P::Io { op, path, source },
+                P::Io {
+                    op: op2,
+                    path: path2,
+                    source: source2,
+                },
+            ) => op == op2 && path == path2 && source.kind() == source2.kind(),
+            (
+                P::NewerVersion { path, found },
+                P::NewerVersion {
+                    path: p2,
+                    found: f2,
+                },
+            ) => path == p2 && found == f2,
+            (P::NonFinite { path, at }, P::NonFinite { path: p2, at: a2 }) => {
+                path == p2 && at == a2
+            }
+            (
+                P::Encode { path, reason },
+                P::Encode {
+                    path: p2,
+                    reason: r2,
+                },
+            ) => path == p2 && reason == r2,
+            (P::WriterStopped, P::WriterStopped) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Why a file's bytes were not accepted by a decoder given to [`load_with`].

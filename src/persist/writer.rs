@@ -56,10 +56,15 @@ pub fn write_all(files: &[PendingFile], durability: Durability) -> Result<u64, P
     Ok(total)
 }
 
-/// The answer to a job: `Ok(())`, or the first failure, in words.
-pub type Ack = tokio::sync::oneshot::Receiver<Result<(), String>>;
+/// The writer's answer to a job: `Ok(())`, or the first failure (shared:
+/// one failed flush answers every job of its batch).
+pub type Answer = Result<(), Arc<PersistError>>;
 
-type AckSender = tokio::sync::oneshot::Sender<Result<(), String>>;
+/// Where the writer's [`Answer`] to a job arrives. A closed channel means the
+/// writer thread ended without answering.
+pub type Ack = tokio::sync::oneshot::Receiver<Answer>;
+
+type AckSender = tokio::sync::oneshot::Sender<Answer>;
 
 /// What waits for the writer thread: the newest content of each path (a
 /// newer save of a path replaces the older one at once, so a writer that
@@ -180,7 +185,7 @@ impl StateWriter {
             drop(pending);
             match ack {
                 Some(ack) => {
-                    let _ = ack.send(Err("the state writer thread is not running".into()));
+                    let _ = ack.send(Err(Arc::new(PersistError::WriterStopped)));
                 }
                 None => {
                     tracing::error!("the state writer thread is not running; state was not saved")
@@ -252,10 +257,10 @@ fn write_batch(batch: Pending, stats: &WriterStats, unsynced: &mut BTreeSet<Path
     let Pending {
         newest, acks, sync, ..
     } = batch;
-    let mut failed: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut failed: BTreeMap<PathBuf, Arc<PersistError>> = BTreeMap::new();
     let mut fail = |path: &Path, e: PersistError| {
         tracing::error!(error = %e, "state file not written");
-        failed.insert(path.to_path_buf(), e.to_string());
+        failed.insert(path.to_path_buf(), Arc::new(e));
     };
     // Stage every file, flush the staged content, and only then install it:
     // a rename must never reach the disk before the data it names.
@@ -276,7 +281,7 @@ fn write_batch(batch: Pending, stats: &WriterStats, unsynced: &mut BTreeSet<Path
     let mut flush = |folders: &BTreeSet<PathBuf>| {
         if sync && !folders.is_empty() && sync_error.is_none() {
             stats.syncs.fetch_add(1, Ordering::Relaxed);
-            sync_error = make_durable(folders).err().map(|e| e.to_string());
+            sync_error = make_durable(folders).err().map(Arc::new);
         }
     };
     flush(
@@ -319,7 +324,7 @@ fn write_batch(batch: Pending, stats: &WriterStats, unsynced: &mut BTreeSet<Path
 /// Flushes what was written in `folders` to disk: one `syncfs` per file
 /// system on Linux.
 #[cfg(target_os = "linux")]
-fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
+pub(crate) fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
     use std::os::unix::fs::MetadataExt;
     let mut devices = BTreeSet::new();
     for dir in folders {
@@ -347,7 +352,7 @@ fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
 /// Flushes what was written in `folders` to disk: every file in them and the
 /// folders themselves.
 #[cfg(not(target_os = "linux"))]
-fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
+pub(crate) fn make_durable(folders: &BTreeSet<PathBuf>) -> Result<(), PersistError> {
     let sync = |p: &Path, op: &'static str| {
         std::fs::File::open(p)
             .and_then(|f| f.sync_all())
@@ -461,7 +466,7 @@ mod tests {
             vec![file(&dir.path().join("y.json"), "v")],
             Durability::Atomic,
         );
-        let err = bad.await.unwrap().unwrap_err();
+        let err = bad.await.unwrap().unwrap_err().to_string();
         assert!(err.contains("blocker"), "{err}");
         assert_eq!(good.await.unwrap(), Ok(()));
     }

@@ -1,7 +1,7 @@
 //! [`CommandPipeline`]: an external program as a bot's pipeline.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -75,42 +75,17 @@ impl CommandPipeline {
     }
 
     /// Checks that the program exists and is executable: a path is looked up
-    /// as given (relative to the working folder), a bare name on `PATH`.
+    /// as given (relative to the working folder), a bare name on `PATH`
+    /// (with the [`which`] crate).
     pub fn check(&self) -> Result<PathBuf> {
-        let found = if self.program.contains(std::path::MAIN_SEPARATOR) {
-            let p = PathBuf::from(&self.program);
-            let p = match &self.dir {
-                Some(d) if p.is_relative() => d.join(p),
-                _ => p,
-            };
-            is_executable(&p).then_some(p)
-        } else {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join(&self.program))
-                    .find(|p| is_executable(p))
-            })
-        };
-        found.ok_or_else(|| {
+        let cwd = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        which::which_in(&self.program, std::env::var_os("PATH"), cwd).map_err(|_| {
             Error::invalid(
                 "pipeline.command",
                 format!("{:?}", self.program),
                 "an executable program (a path, or a name found on PATH)",
             )
         })
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
-    match std::fs::metadata(path) {
-        #[cfg(unix)]
-        Ok(m) => {
-            use std::os::unix::fs::PermissionsExt;
-            m.is_file() && m.permissions().mode() & 0o111 != 0
-        }
-        #[cfg(not(unix))]
-        Ok(m) => m.is_file(),
-        Err(_) => false,
     }
 }
 

@@ -5,7 +5,8 @@
 //! Q-table holding one value per [`Action`]. [`SelfImprovementPolicy::score`]
 //! is the best value of a state, [`select_action`] picks an action with the
 //! configured [`Exploration`], and [`update`] learns from a reward with the
-//! configured [`Strategy`]. All randomness comes from a seeded
+//! configured [`Strategy`], from the rewards of [`run_reward`] and
+//! [`skip_reward`]. All randomness comes from a seeded
 //! [`ChaCha8Rng`] that is saved with the table, so a reloaded policy goes on
 //! exactly as if it had never stopped.
 //!
@@ -63,12 +64,14 @@ mod action;
 mod config;
 mod file;
 mod learn;
+mod reward;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use action::Action;
 pub use config::{Exploration, PolicyConfig, Strategy};
+pub use reward::{run_reward, skip_reward};
 pub use state::{PolicyState, StateInputs};
 
 use rand::{Rng, SeedableRng};

@@ -12,7 +12,9 @@ use futures_util::future::join_all;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::{CycleRecord, SelfImprovementEngine, Tick};
+use crate::engine::{SelfImprovementEngine, Tick};
+
+use crate::record::CycleRecord;
 
 /// One engine's answer to a round's tick.
 pub(super) struct Answer {

@@ -4,18 +4,20 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{
-    Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig, RegistryFile,
-    Timer,
+    EngineEntry, Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig,
+    RegistryFile, Timer,
 };
-use crate::autoscale::{AutoscaleAction, AutoscaleConfig};
+use crate::autoscale::{AutoscaleAction, AutoscaleConfig, AutoscaleRequest};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
-use crate::engine::{
-    CycleRecord, EngineBuilder, EngineStatus, RunCycle, SelfImprovementEngine, Services, Shutdown,
-};
-use crate::host::{Clock, FixedProbe, ResourceProbe, Resources, SysinfoProbe, SystemClock};
+use crate::engine::{EngineBuilder, RunCycle, SelfImprovementEngine, Shutdown};
+use crate::host::{Clock, FixedProbe, ResourceProbe, SysinfoProbe, SystemClock};
+use crate::persist::PersistError;
+use crate::record::CycleRecord;
+use crate::runtime::Services;
+use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
 /// Builds the engine for a name the autoscaler chose (`engine{i}`). The
@@ -25,37 +27,18 @@ pub type EngineFactory = Arc<dyn Fn(&str) -> Result<EngineBuilder> + Send + Sync
 /// Asked before the autoscaler creates or removes an engine; `false` holds.
 pub type Approval = Arc<dyn Fn(&AutoscaleAction) -> bool + Send + Sync>;
 
-/// What an autoscale step decides from. `None` fields are taken from the
-/// registry: the energy is the mean of the engines' last energy scores (1
-/// when none has an energy source), the trend the mean of their long-term ROI
-/// trends, the resources its probe's sample, the options its defaults.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AutoscaleRequest {
-    /// The energy score in [0, 1].
-    pub energy: Option<f64>,
-    /// The long-term ROI trend.
-    pub trend: Option<f64>,
-    /// CPU and memory use.
-    pub resources: Option<Resources>,
-    /// The options.
-    pub config: Option<AutoscaleConfig>,
-}
-
-/// One engine as the registry reports it.
+/// One engine as the registry reports it: its entry, its restarts and, when
+/// it answered, its snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineReport {
-    /// The engine.
-    pub name: String,
-    /// Its bot.
-    pub bot: String,
-    /// Registration order.
-    pub created: u64,
+    /// The registry's entry of the engine (name, bot, registration order,
+    /// failure, settings).
+    #[serde(flatten)]
+    pub entry: EngineEntry,
     /// Restarts within the current window.
     pub restarts: usize,
-    /// Why it is marked failed, if it is.
-    pub failed: Option<String>,
-    /// Its status, when it answered.
-    pub status: Option<EngineStatus>,
+    /// Its snapshot, when it answered.
+    pub status: Option<EngineSnapshot>,
 }
 
 /// The registry's state.
@@ -115,8 +98,14 @@ impl RegistryBuilder {
     }
 
     /// Starts the registry actor on the current arbiter, and its worker
-    /// arbiters. Must be called inside an actix system.
+    /// arbiters. Must be called inside an actix system
+    /// ([`Error::NoActixSystem`] otherwise).
     pub fn start(self) -> Result<RegistryHandle> {
+        if actix::System::try_current().is_none() {
+            return Err(Error::NoActixSystem {
+                what: "RegistryHandle::builder(…).start()",
+            });
+        }
         self.config.autoscale.validate()?;
         let probe: Box<dyn ResourceProbe> = match self.probe {
             Some(p) => p,
@@ -241,13 +230,12 @@ impl RegistryHandle {
 
     /// Runs one engine's cycle now with `energy` requested.
     pub async fn run_cycle(&self, name: &str, energy: u32) -> Result<CycleRecord> {
-        let engine = self.engine(name).await?.ok_or_else(|| {
-            Error::invalid(
-                "engine name",
-                format!("{name:?}"),
-                "a registered, live engine",
-            )
-        })?;
+        let engine = self
+            .engine(name)
+            .await?
+            .ok_or_else(|| Error::UnknownEngine {
+                name: name.to_string(),
+            })?;
         engine
             .send(RunCycle { energy })
             .await
@@ -333,9 +321,7 @@ impl Handler<RunAll> for ImprovementEngineRegistry {
     type Result = ResponseActFuture<Self, Result<BTreeMap<String, CycleRecord>>>;
     fn handle(&mut self, _: RunAll, _: &mut Self::Context) -> Self::Result {
         if self.stopping {
-            return Box::pin(actix::fut::ready(Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ))));
+            return Box::pin(actix::fut::ready(Err(super::stopping())));
         }
         Box::pin(
             self.round()
@@ -368,8 +354,8 @@ impl Handler<Schedule> for ImprovementEngineRegistry {
         if let Some(old) = self.timer.take() {
             ctx.cancel_future(old.handle);
         }
-        let deadline = Instant::now() + msg.period;
-        let handle = ctx.run_later(msg.period, |act, ctx| act.on_timer(ctx));
+        let deadline = self.now() + msg.period.as_secs_f64();
+        let handle = self.wake_at(deadline, ctx);
         self.timer = Some(Timer {
             period: msg.period,
             deadline,
@@ -417,11 +403,8 @@ impl Handler<Report> for ImprovementEngineRegistry {
                 .filter_map(|(name, _, status)| {
                     let e: &Entry = act.entries.get(&name)?;
                     Some(EngineReport {
-                        name: name.to_string(),
-                        bot: e.builder.bot_name().to_string(),
-                        created: e.created,
+                        entry: EngineEntry::of(&name, &e.builder, e.created, e.failed.clone()),
                         restarts: e.restarts.len(),
-                        failed: e.failed.clone(),
                         status,
                     })
                 })
@@ -488,7 +471,7 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
                 let (name, ask) = (name.clone(), addr.send(Shutdown { wait }));
                 async move {
                     match ask.await {
-                        Ok(Err(e)) => Some(format!("engine {name}: {e}")),
+                        Ok(Err(e)) => Some((name, e)),
                         // Saved, or already gone (its last save stands).
                         Ok(Ok(())) | Err(_) => None,
                     }
@@ -498,17 +481,31 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
         Box::pin(
             futures_util::future::join_all(shutdowns)
                 .into_actor(self)
-                .then(|errors, act, _| {
+                .then(|failed, act, _| {
                     // The registry's own file and one last flush, after the
                     // engines' final saves were handed to the writer.
                     act.save_registry();
                     let flush = act.services.writer.flush();
                     async move {
-                        let flushed = flush.await;
-                        match (errors.into_iter().flatten().next(), flushed) {
-                            (Some(e), _) => Err(Error::invalid("shutdown", "incomplete", e)),
-                            (None, Ok(Err(e))) => Err(Error::invalid("shutdown", "incomplete", e)),
-                            _ => Ok(()),
+                        let flushed = match flush.await {
+                            Ok(Ok(())) => None,
+                            Ok(Err(source)) => Some(source),
+                            Err(_) => Some(Arc::new(PersistError::WriterStopped)),
+                        };
+                        let failed: Vec<(Arc<str>, Error)> = failed.into_iter().flatten().collect();
+                        let engines = failed.iter().map(|(n, _)| n.to_string()).collect();
+                        let first = failed.into_iter().map(|(_, e)| e).next().or_else(|| {
+                            flushed.map(|source| Error::SaveFailed {
+                                what: "the registry".into(),
+                                source,
+                            })
+                        });
+                        match first {
+                            None => Ok(()),
+                            Some(first) => Err(Error::ShutdownIncomplete {
+                                engines,
+                                first: Box::new(first),
+                            }),
                         }
                     }
                     .into_actor(act)

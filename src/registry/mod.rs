@@ -32,26 +32,26 @@ mod schedule;
 mod state;
 
 use dispatch::{Answer, Target, Workers};
-pub use handle::{Approval, AutoscaleRequest, EngineFactory, RegistryHandle, RegistryReport};
+pub use handle::{Approval, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
-pub use state::{EngineEntryFile, EngineSpecSummary, REGISTRY_FILE, RegistryFile};
+pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
 
 use actix::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::autoscale::AutoscaleConfig;
+use crate::autoscale::{AutoscaleConfig, AutoscaleRequest};
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
-use crate::engine::{
-    CycleRecord, EngineBuilder, EngineExited, EngineStatus, Reason, SelfImprovementEngine,
-    Services, Shutdown, Status, Tick,
-};
+use crate::engine::{EngineBuilder, EngineExited, SelfImprovementEngine, Shutdown, Status, Tick};
 use crate::host::{Clock, ResourceProbe};
+use crate::record::{CycleRecord, Reason};
+use crate::runtime::Services;
+use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
 /// The longest a change to the set of engines waits before `registry.json` is written.
@@ -112,7 +112,8 @@ struct Entry {
 
 struct Timer {
     period: Duration,
-    deadline: Instant,
+    /// The next round's time, on the registry's clock.
+    deadline: f64,
     handle: SpawnHandle,
     autoscale: Option<AutoscaleConfig>,
 }
@@ -145,7 +146,7 @@ pub struct ImprovementEngineRegistry {
     /// Engines `registry.json` listed that have not been registered (again)
     /// in this run: kept in the file until registered or unregistered, so a
     /// host can bring them back.
-    dormant: BTreeMap<Arc<str>, EngineEntryFile>,
+    dormant: BTreeMap<Arc<str>, EngineEntry>,
     stopping: bool,
 }
 
@@ -209,25 +210,19 @@ impl ImprovementEngineRegistry {
 
     fn register(&mut self, builder: EngineBuilder, ctx: &mut Context<Self>) -> Result<()> {
         if self.stopping {
-            return Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ));
+            return Err(stopping());
         }
         let builder = self.wire(builder);
         let name: Arc<str> = Arc::from(builder.name());
         if self.entries.contains_key(&name) {
-            return Err(Error::invalid(
-                "engine name",
-                format!("{name:?}"),
-                "a name no registered engine has",
-            ));
+            return Err(Error::EngineExists {
+                name: name.to_string(),
+            });
         }
         if self.retiring.contains_key(&name) {
-            return Err(Error::invalid(
-                "engine name",
-                format!("{name:?}"),
-                "a name whose engine has finished shutting down (it is still saving its state)",
-            ));
+            return Err(Error::EngineStillSaving {
+                name: name.to_string(),
+            });
         }
         let generation = self.next_generation();
         let (addr, worker) = self.start_engine(&builder, generation, ctx)?;
@@ -338,7 +333,13 @@ impl ImprovementEngineRegistry {
             return;
         }
         self.registry_save_pending = true;
-        ctx.run_later(REGISTRY_SAVE_DELAY, |act, _| act.save_registry());
+        let at = self.now() + REGISTRY_SAVE_DELAY.as_secs_f64();
+        ctx.spawn(
+            self.clock
+                .sleep_until(at)
+                .into_actor(self)
+                .map(|(), act, _| act.save_registry()),
+        );
     }
 
     fn save_registry(&mut self) {
@@ -346,19 +347,16 @@ impl ImprovementEngineRegistry {
         let Some(root) = &self.config.state_root else {
             return;
         };
-        let live = self.entries.iter().map(|(name, e)| EngineEntryFile {
-            name: name.to_string(),
-            bot: e.builder.bot_name().to_string(),
-            created: e.created,
-            failed: e.failed.clone(),
-            spec: EngineSpecSummary::of(&e.builder),
-        });
+        let live = self
+            .entries
+            .iter()
+            .map(|(name, e)| EngineEntry::of(name, &e.builder, e.created, e.failed.clone()));
         let dormant = self
             .dormant
             .iter()
             .filter(|(name, _)| !self.entries.contains_key(*name))
             .map(|(_, e)| e.clone());
-        let mut engines: Vec<EngineEntryFile> = live.chain(dormant).collect();
+        let mut engines: Vec<EngineEntry> = live.chain(dormant).collect();
         engines.sort_by(|a, b| a.name.cmp(&b.name));
         let file = RegistryFile {
             engines,
@@ -473,7 +471,7 @@ impl ImprovementEngineRegistry {
     /// The status of every live engine.
     fn statuses(
         &self,
-    ) -> impl Future<Output = Vec<(Arc<str>, u64, Option<EngineStatus>)>> + 'static {
+    ) -> impl Future<Output = Vec<(Arc<str>, u64, Option<EngineSnapshot>)>> + 'static {
         let asks: Vec<_> = self
             .entries
             .iter()
@@ -495,53 +493,6 @@ impl ImprovementEngineRegistry {
             });
             futures_util::future::join_all(answers).await
         }
-    }
-
-    fn schedule_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(timer) = &self.timer else { return };
-        let delay = timer.deadline.saturating_duration_since(Instant::now());
-        let handle = ctx.run_later(delay, |act, ctx| act.on_timer(ctx));
-        if let Some(timer) = &mut self.timer {
-            timer.handle = handle;
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(timer) = &mut self.timer else { return };
-        let (deadline, missed) = next_deadline(timer.deadline, timer.period, Instant::now());
-        timer.deadline = deadline;
-        let autoscale = timer.autoscale.clone();
-        if missed > 0 {
-            self.dropped_ticks += missed;
-            tracing::warn!(missed, "timer ran late; missed ticks dropped");
-        }
-        if self.round_running {
-            self.dropped_ticks += 1;
-            tracing::warn!("previous round still running; tick dropped");
-        } else {
-            self.round_running = true;
-            let round = self.round();
-            ctx.spawn(round.into_actor(self).then(move |answers, act, ctx| {
-                act.collect_round(answers, ctx);
-                let scale = autoscale.map(|config| {
-                    act.autoscale_step(
-                        AutoscaleRequest {
-                            config: Some(config),
-                            ..AutoscaleRequest::default()
-                        },
-                        ctx,
-                    )
-                });
-                async move {
-                    if let Some(step) = scale {
-                        let _ = step.await;
-                    }
-                }
-                .into_actor(act)
-                .map(|(), act, _| act.round_running = false)
-            }));
-        }
-        self.schedule_timer(ctx);
     }
 
     /// Removes an engine: it saves and stops (after its running cycle, bounded).
@@ -583,6 +534,13 @@ impl ImprovementEngineRegistry {
         );
         self.registry_changed(ctx);
         true
+    }
+}
+
+/// The error for work asked of a registry that is shutting down.
+fn stopping() -> Error {
+    Error::ShuttingDown {
+        what: "the registry".into(),
     }
 }
 

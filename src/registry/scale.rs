@@ -4,11 +4,11 @@
 use actix::prelude::*;
 use std::sync::Arc;
 
-use super::{AUTOSCALE_KEPT, AutoscaleRequest, ImprovementEngineRegistry};
-use crate::autoscale::{AutoscaleAction, AutoscaleInputs, EngineSummary, decide};
+use super::{AUTOSCALE_KEPT, ImprovementEngineRegistry};
+use crate::autoscale::{AutoscaleAction, AutoscaleRequest, Observed, decide, inputs};
 use crate::decision::{self, AutoscaleRecord, Decision};
-use crate::engine::EngineStatus;
 use crate::host::Resources;
+use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
 impl ImprovementEngineRegistry {
@@ -19,19 +19,14 @@ impl ImprovementEngineRegistry {
         ctx: &mut Context<Self>,
     ) -> futures_util::future::LocalBoxFuture<'static, Result<AutoscaleRecord>> {
         if self.stopping {
-            return Box::pin(std::future::ready(Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ))));
+            return Box::pin(std::future::ready(Err(super::stopping())));
         }
         if self.scaling {
-            return Box::pin(std::future::ready(Err(Error::invalid(
-                "autoscale",
-                "a second step",
-                "one step at a time (another is deciding from the engines' status)",
-            ))));
+            return Box::pin(std::future::ready(Err(Error::AutoscaleInProgress)));
         }
         self.scaling = true;
         let statuses = self.statuses();
+        // Sampled now, before the engines answer, unless the request says.
         let resources = request.resources.unwrap_or_else(|| self.probe.sample());
         let addr = ctx.address();
         Box::pin(async move {
@@ -53,58 +48,40 @@ impl ImprovementEngineRegistry {
     ) -> Result<AutoscaleRecord> {
         self.scaling = false;
         if self.stopping {
-            return Err(Error::NotRunning(
-                "the registry (it is shutting down)".into(),
-            ));
+            return Err(super::stopping());
         }
         let config = msg
             .request
             .config
+            .clone()
             .unwrap_or_else(|| self.config.autoscale.clone());
         config.validate()?;
-        let live: Vec<&EngineStatus> = msg
+        let engines: Vec<Observed<'_>> = msg
             .statuses
             .iter()
-            .filter_map(|(_, _, s)| s.as_ref())
+            .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
+            .map(|(name, created, snapshot)| Observed {
+                name,
+                created: *created,
+                snapshot: snapshot.as_ref(),
+            })
             .collect();
-        let mean = |f: &dyn Fn(&EngineStatus) -> Option<f64>| {
-            let v: Vec<f64> = live.iter().filter_map(|s| f(s)).collect();
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-        };
-        let energy = msg
-            .request
-            .energy
-            .unwrap_or_else(|| mean(&|s| s.last.and_then(|t| t.energy_score)).unwrap_or(1.0));
-        let trend = msg
-            .request
-            .trend
-            .unwrap_or_else(|| mean(&|s| Some(s.trend)).unwrap_or(0.0));
-        let inputs = AutoscaleInputs {
-            energy,
-            trend,
-            cpu: msg.resources.cpu,
-            memory: msg.resources.memory,
-            now: self.now(),
-            last_change: self.last_change,
-            engines: msg
-                .statuses
-                .iter()
-                .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
-                .map(|(name, created, status)| EngineSummary {
-                    name: name.to_string(),
-                    roi_ema: status.as_ref().map_or(0.0, |s| s.roi_ema),
-                    created: *created,
-                })
-                .collect(),
-            taken: self
-                .entries
-                .iter()
-                .filter(|(_, e)| e.failed.is_some())
-                .map(|(name, _)| name)
-                .chain(self.retiring.keys())
-                .map(|name| name.to_string())
-                .collect(),
-        };
+        let taken = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.failed.is_some())
+            .map(|(name, _)| name)
+            .chain(self.retiring.keys())
+            .map(|name| name.to_string())
+            .collect();
+        let inputs = inputs(
+            &engines,
+            taken,
+            &msg.request,
+            || msg.resources,
+            self.now(),
+            self.last_change,
+        );
         let approval = self.approval.clone();
         let approve = approval
             .as_ref()
@@ -122,11 +99,7 @@ impl ImprovementEngineRegistry {
             let applied = match &record.decision.action {
                 AutoscaleAction::Hold => Ok(false),
                 AutoscaleAction::Create(name) => match &self.factory {
-                    None => Err(Error::invalid(
-                        "autoscale factory",
-                        "none",
-                        "a factory to build new engines with",
-                    )),
+                    None => Err(Error::NoFactory),
                     Some(factory) => factory(name)
                         .map(|b| b.renamed(name.clone()))
                         .and_then(|b| self.register(b, ctx))
@@ -161,7 +134,7 @@ impl ImprovementEngineRegistry {
 struct Decide {
     request: AutoscaleRequest,
     resources: Resources,
-    statuses: Vec<(Arc<str>, u64, Option<EngineStatus>)>,
+    statuses: Vec<(Arc<str>, u64, Option<EngineSnapshot>)>,
 }
 
 impl Message for Decide {

@@ -4,14 +4,18 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::Result;
+use crate::cycle::Persistence;
 use crate::decision::AutoscaleRecord;
+use crate::engine::{EngineBuilder, Origin};
+use crate::roi::RoiConfig;
 
 /// The registry's file in the state root.
 pub const REGISTRY_FILE: &str = "registry.json";
 
-/// One engine in `registry.json`.
+/// One engine as the registry knows it: an entry of `registry.json`, and
+/// the base of its [`EngineReport`](super::EngineReport).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EngineEntryFile {
+pub struct EngineEntry {
     /// The engine.
     pub name: String,
     /// Its bot.
@@ -22,15 +26,29 @@ pub struct EngineEntryFile {
     pub failed: Option<String>,
     /// Its settings, in brief.
     #[serde(default)]
-    pub spec: EngineSpecSummary,
+    pub spec: EngineSettings,
 }
 
-/// An engine's settings as `registry.json` records them.
+impl EngineEntry {
+    /// The entry of the engine `name` built by `builder`.
+    pub fn of(name: &str, builder: &EngineBuilder, created: u64, failed: Option<String>) -> Self {
+        EngineEntry {
+            name: name.to_string(),
+            bot: builder.bot_name().to_string(),
+            created,
+            failed,
+            spec: EngineSettings::of(builder),
+        }
+    }
+}
+
+/// An engine's settings as `registry.json` records them, and where they
+/// come from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct EngineSpecSummary {
+pub struct EngineSettings {
     /// Where the engine comes from (a spec file, a template), when said.
-    pub origin: Option<String>,
+    pub origin: Option<Origin>,
     /// `weights` or `dqn`.
     pub learner: String,
     /// Seconds after which a cycle is forced.
@@ -41,23 +59,28 @@ pub struct EngineSpecSummary {
     pub timeout_secs: f64,
     /// `per_cycle` or `write_behind`.
     pub persistence: String,
+    /// The ROI tracker's settings (`kaizen status` reads the saved state
+    /// with them); absent in files from before they were recorded, which
+    /// then read with the defaults.
+    pub roi: Option<RoiConfig>,
 }
 
-impl EngineSpecSummary {
-    /// The summary of `builder`'s settings.
-    pub fn of(builder: &crate::engine::EngineBuilder) -> Self {
+impl EngineSettings {
+    /// The settings of `builder`.
+    pub fn of(builder: &EngineBuilder) -> Self {
         let c = builder.config();
-        EngineSpecSummary {
-            origin: builder.origin_text().map(str::to_string),
+        EngineSettings {
+            origin: builder.origin_of().cloned(),
             learner: c.learner.kind().to_string(),
             interval_secs: c.interval.as_secs_f64(),
             energy_threshold: c.energy_threshold,
             timeout_secs: c.timeout.as_secs_f64(),
             persistence: match c.persistence {
-                crate::engine::Persistence::PerCycle(_) => "per_cycle",
-                crate::engine::Persistence::WriteBehind { .. } => "write_behind",
+                Persistence::PerCycle(_) => "per_cycle",
+                Persistence::WriteBehind { .. } => "write_behind",
             }
             .to_string(),
+            roi: Some(c.roi),
         }
     }
 }
@@ -67,7 +90,7 @@ impl EngineSpecSummary {
 #[serde(default)]
 pub struct RegistryFile {
     /// The engines, by name.
-    pub engines: Vec<EngineEntryFile>,
+    pub engines: Vec<EngineEntry>,
     /// When autoscale last created or removed an engine.
     pub last_change: Option<f64>,
     /// The last autoscale decisions, oldest first.

@@ -68,7 +68,8 @@ pub const ANOMALY_WINDOW: usize = 100;
 pub const ANOMALY_SIGMAS: f64 = 3.0;
 
 /// Settings of a [`RoiTracker`]. [`Default`] gives SPEC's defaults.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RoiConfig {
     /// `roi_ema_alpha`: weight of the newest delta in the EMA, in (0, 1]. Default 0.1.
     pub ema_alpha: f64,

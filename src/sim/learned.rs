@@ -43,10 +43,14 @@ use super::scenario::{DeltaSource, Scenario};
 use super::world::{Purpose, SharedWorld, World, lock, stream};
 use crate::Result;
 use crate::autoscale::AutoscaleAction;
-use crate::engine::{BotLocks, CycleAction, CycleRecord, EngineBuilder, EngineConfig, Services};
+use crate::autoscale::AutoscaleRequest;
+use crate::cycle::EngineConfig;
+use crate::engine::EngineBuilder;
 use crate::host::{ManualClock, ProfitSource};
 use crate::pipeline::Pipeline;
-use crate::registry::{AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
+use crate::record::{CycleAction, CycleRecord};
+use crate::registry::{EngineFactory, RegistryConfig, RegistryHandle};
+use crate::runtime::{BotLocks, Services};
 use crate::spec::EnergyKind;
 
 /// What the learned policy's engines did, counted over the run.
@@ -113,10 +117,7 @@ impl Wiring {
             let world = self.world.clone();
             b.energy_source(move |_| Ok(Box::new(CapacityEnergy::new(world.clone(), bot))))
         } else {
-            match self.engine_energy {
-                EnergyKind::Capital => b.capital_energy(),
-                EnergyKind::None => b,
-            }
+            self.engine_energy.apply(b)
         }
     }
 }

@@ -9,7 +9,8 @@
 //! - [`pipeline`]: a bot's improvement job ([`SimulatedPipeline`]: it reports
 //!   measured evaluation changes and projected ROI, never the hidden skill),
 //!   the world's ledger as a [`ProfitSource`](crate::host::ProfitSource)
-//!   ([`SimLedger`]), and [`standalone`], a one-bot world for `kaizen run`.
+//!   ([`SimLedger`]), and [`standalone`], a one-bot world for `kaizen run`;
+//!   [`spec`]: an engine spec's `[pipeline.simulated]` bot ([`spec_pipeline`]).
 //! - [`capacity`]: cycle slots and the simulated CPU/memory they use, as the
 //!   registry's probe ([`SimProbe`]) and as an engine's energy source
 //!   ([`CapacityEnergy`]).
@@ -58,6 +59,7 @@ pub mod pipeline;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod spec;
 pub mod tuned;
 pub mod world;
 
@@ -77,6 +79,7 @@ pub use scenario::{
     AutoscaleSection, BaselineConfig, BotSpec, DeltaSource, LearnedConfig, MAX_BOTS, MAX_TICKS,
     Scenario,
 };
+pub use spec::{simulated_params, spec_pipeline};
 pub use world::{CycleEffect, NoCapacity, SharedWorld, World};
 
 use serde::Serialize;

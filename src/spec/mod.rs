@@ -33,18 +33,21 @@
 //! ```
 //!
 //! Instead of `command`, a `[pipeline.simulated]` table (the parameters of a
-//! [`BotParams`], all optional) runs a bot of the simulated world, with
-//! `seed = N` in `[pipeline]` for its noise (see [`crate::sim`]). Unknown keys are errors. Every error names the
-//! file and, where it can be found, the line of the offending key.
+//! simulated bot, all optional) runs a bot of the simulated world, with
+//! `seed = N` in `[pipeline]` for its noise. This module keeps that table as
+//! it is; [`crate::sim::spec_pipeline`] reads and checks it (the simulation
+//! builds on specs, not the other way round). Unknown keys are errors. Every
+//! error names the file and, where it can be found, the line of the
+//! offending key ([`LoadedSpec::locate`]).
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::engine::{EngineBuilder, EngineConfig, validate_name};
+use crate::cycle::EngineConfig;
+use crate::engine::{EngineBuilder, Origin, validate_name};
 use crate::pipeline::{CommandPipeline, DEFAULT_TIMEOUT, Pipeline};
 use crate::policy::PolicyConfig;
-use crate::sim::{BotParams, standalone};
 use crate::{Error, Result};
 
 /// The `[pipeline]` table: a `command`, or a `[pipeline.simulated]` bot.
@@ -53,9 +56,10 @@ use crate::{Error, Result};
 pub struct PipelineTable {
     /// The program and its arguments, run in the spec file's folder.
     pub command: Option<Vec<String>>,
-    /// A bot of the simulated world instead of a program: its parameters
-    /// (see [`BotParams`]); each run first advances its world by one tick.
-    pub simulated: Option<BotParams>,
+    /// A bot of the simulated world instead of a program: its parameters,
+    /// as written (read by [`crate::sim::spec_pipeline`]); each run first
+    /// advances its world by one tick.
+    pub simulated: Option<toml::Table>,
     /// The simulated world's seed (default 0).
     #[serde(default)]
     pub seed: u64,
@@ -108,6 +112,8 @@ pub struct LoadedSpec {
     pub spec: EngineSpec,
     /// Its engine configuration.
     pub config: EngineConfig,
+    /// The file's text, to find the line of a key a later check refuses.
+    text: String,
 }
 
 impl EngineSpec {
@@ -142,21 +148,16 @@ impl EngineSpec {
                     ..config
                 },
                 spec,
+                text: text.to_string(),
             }),
-            Err(e) => {
-                let line = match &e {
-                    Error::Invalid { what, .. } => key_line(text, what),
-                    _ => None,
-                };
-                Err(fail(line, e.to_string()))
-            }
+            Err(e) => Err(locate(file, text, &e)),
         }
     }
 
     fn check_pipeline(&self) -> Result<()> {
         match (&self.pipeline.command, &self.pipeline.simulated) {
             (Some(c), None) if !c.is_empty() => {}
-            (None, Some(bot)) => bot.validate("pipeline.simulated")?,
+            (None, Some(_)) => {}
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
                     "pipeline.simulated",
@@ -230,34 +231,59 @@ pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
 }
 
 impl LoadedSpec {
-    /// The engine builder this spec describes; a command must exist.
+    /// The engine builder this spec describes, with a command pipeline; the
+    /// command must exist. A `[pipeline.simulated]` spec is built by
+    /// [`crate::sim::spec_pipeline`] and [`builder_with`](Self::builder_with).
     pub fn builder(&self) -> Result<EngineBuilder> {
-        let pipeline: Arc<dyn Pipeline> = match &self.spec.pipeline.simulated {
-            Some(bot) => Arc::new(standalone(bot, self.spec.pipeline.seed)?.0),
-            None => {
-                let folder = self
-                    .file
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                let command = self.spec.pipeline.command.clone().unwrap_or_default();
-                let pipeline = CommandPipeline::new(command)?.current_dir(folder);
-                pipeline.check().map_err(|e| {
-                    Error::invalid(
-                        format!("pipeline.command in {}", self.file.display()),
-                        format!("{:?}", pipeline.program()),
-                        format!("an executable program ({e})"),
-                    )
-                })?;
-                Arc::new(pipeline)
-            }
+        let Some(command) = self.spec.pipeline.command.clone() else {
+            return Err(Error::invalid(
+                format!("pipeline in {}", self.file.display()),
+                "a [pipeline.simulated] table",
+                "a command (a simulated pipeline is built by kaizen::sim::spec_pipeline)",
+            ));
         };
-        let builder =
-            EngineBuilder::with_pipeline(&self.spec.bot, pipeline).config_all(self.config.clone());
-        Ok(match self.spec.engine.energy {
-            EnergyKind::Capital => builder.capital_energy(),
-            EnergyKind::None => builder,
-        })
+        let folder = self
+            .file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let pipeline = CommandPipeline::new(command)?.current_dir(folder);
+        pipeline.check().map_err(|e| {
+            Error::invalid(
+                format!("pipeline.command in {}", self.file.display()),
+                format!("{:?}", pipeline.program()),
+                format!("an executable program ({e})"),
+            )
+        })?;
+        Ok(self.builder_with(Arc::new(pipeline)))
+    }
+
+    /// The engine builder this spec describes, running `pipeline`: its
+    /// settings, its energy source and its origin (this file).
+    pub fn builder_with(&self, pipeline: Arc<dyn Pipeline>) -> EngineBuilder {
+        let builder = EngineBuilder::with_pipeline(&self.spec.bot, pipeline)
+            .config_all(self.config.clone())
+            .origin(Origin::Spec(self.file.clone()));
+        self.spec.engine.energy.apply(builder)
+    }
+
+    /// `e`, found while using this spec, as an error naming the file and,
+    /// when `e` names a key written in it, that key's line.
+    pub fn locate(&self, e: &Error) -> SpecError {
+        locate(&self.file, &self.text, e)
+    }
+}
+
+/// `e` as an error naming `file` and, when `e` names a key of `text`, its line.
+fn locate(file: &Path, text: &str, e: &Error) -> SpecError {
+    let line = match e {
+        Error::Invalid { what, .. } => key_line(text, what),
+        _ => None,
+    };
+    SpecError {
+        file: file.to_path_buf(),
+        line,
+        message: e.to_string(),
     }
 }
 

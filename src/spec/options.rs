@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use crate::chain::ChainConfig;
-use crate::engine::{EngineBuilder, EngineConfig, Persistence};
+use crate::cycle::{EngineConfig, Persistence};
+use crate::engine::EngineBuilder;
 use crate::persist::Durability;
 use crate::pipeline::DEFAULT_TIMEOUT;
 use crate::policy::PolicyConfig;
@@ -86,6 +87,16 @@ pub enum EnergyKind {
     Capital,
     /// No energy source: the score is 1 and E0 is the requested energy.
     None,
+}
+
+impl EnergyKind {
+    /// `builder` with this energy source: the one place a kind becomes a source.
+    pub fn apply(self, builder: EngineBuilder) -> EngineBuilder {
+        match self {
+            EnergyKind::Capital => builder.capital_energy(),
+            EnergyKind::None => builder,
+        }
+    }
 }
 
 /// When state is written.
@@ -291,19 +302,6 @@ impl EngineOptions {
         };
         config.validate().map_err(toml_names)?;
         Ok(config)
-    }
-
-    /// Applies these settings (and the energy source) to `builder`.
-    pub fn apply(&self, builder: EngineBuilder) -> Result<EngineBuilder> {
-        let config = EngineConfig {
-            timeout: builder.config().timeout,
-            ..self.config()?
-        };
-        let builder = builder.config_all(config);
-        Ok(match self.engine.energy {
-            EnergyKind::Capital => builder.capital_energy(),
-            EnergyKind::None => builder,
-        })
     }
 }
 

@@ -12,13 +12,13 @@
 //! Two learners:
 //! - [`SynergyWeightLearner`] (`kind() == "weights"`): a direct rule,
 //!   `w ← clamp(w + lr·roi_delta·Δ, 0, 10)`. Cheap and allocation-free.
-//! - [`DQNSynergyLearner`] (`kind() == "dqn"`): a small double-DQN on candle;
+//! - [`DQNSynergyLearner`] (`kind() == "dqn"`): a small double-DQN (plain `f32` kernels);
 //!   its weights are the online network's Q-values for the current deltas.
 //!   [`is_heavy`](SynergyLearner::is_heavy) says the engine should update it
 //!   off its message-handling thread.
 //!
 //! Files in an engine's state folder: `synergy.json` (the weights, both
-//! learners), and for the DQN `synergy-dqn.safetensors` and `synergy-dqn.json`.
+//! learners), and for the DQN `synergy-dqn.ckpt` and `synergy-dqn.journal`.
 //!
 //! Choices where SPEC is silent:
 //! - [`SynergyLearner::update`] never touches the disk; SPEC's "then save" is
@@ -46,17 +46,20 @@ pub mod dqn;
 pub mod history;
 pub mod key;
 pub mod vector;
+pub mod weight_learner;
 pub mod weights;
 
-pub use dqn::{DQN_NETS_FILE, DQN_STATE_FILE, DQNSynergyLearner, DqnConfig};
+pub use dqn::{
+    DQN_CHECKPOINT_FILE, DQN_JOURNAL_FILE, DQN_NETS_FILE, DQN_STATE_FILE, DQNSynergyLearner,
+    DqnConfig,
+};
 pub use history::{DELTA_WINDOW, MetricHistory, metric_delta};
 pub use key::{SynergyKey, SynergyKeys};
-pub use vector::{
-    SynergyDeltas, SynergyWeights, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_START, adjustment, core_products,
-};
+pub use vector::{SynergyDeltas, adjustment, core_products};
+pub use weight_learner::{SynergyWeightLearner, WeightLearnerConfig};
 pub use weights::{
-    SynergyWeightLearner, WEIGHTS_FILE, WeightLearnerConfig, inspect_weights, load_weights,
-    weights_file,
+    SynergyWeights, WEIGHT_MAX, WEIGHT_MIN, WEIGHT_START, WEIGHTS_FILE, inspect_weights,
+    load_weights, weights_file,
 };
 
 use serde::Serialize;

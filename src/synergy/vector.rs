@@ -1,4 +1,7 @@
-//! Fixed-size synergy vectors: the learned weights and the observed deltas.
+//! Fixed-size synergy vectors: the observed deltas ([`SynergyDeltas`]), the
+//! storage they share with the learned weights
+//! ([`SynergyWeights`](super::SynergyWeights), in [`super::weights`]), and
+//! the weighted sums of the two.
 //!
 //! Both hold one `f64` per key of their [`SynergyKeys`] set in a `[f64; 7]`
 //! (no heap). Entries of keys outside the set are kept at 0, so a vector over
@@ -25,21 +28,13 @@
 //! # Ok::<(), kaizen::Error>(())
 //! ```
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
-
 use super::key::{SynergyKey, SynergyKeys};
+use super::weights::SynergyWeights;
 use crate::error::ensure_finite;
 use crate::{Error, Result};
 
-/// The lowest a weight may be.
-pub const WEIGHT_MIN: f64 = 0.0;
-/// The highest a weight may be.
-pub const WEIGHT_MAX: f64 = 10.0;
-/// The weight every key starts with.
-pub const WEIGHT_START: f64 = 1.0;
-
 /// Room for the largest key set.
-const MAX_KEYS: usize = SynergyKey::ALL.len();
+pub(super) const MAX_KEYS: usize = SynergyKey::ALL.len();
 
 /// `x` with ±∞ replaced by `±f64::MAX` (never given NaN here).
 pub(crate) fn saturate(x: f64) -> f64 {
@@ -105,76 +100,13 @@ macro_rules! keyed_vector {
         }
     };
 }
-
-/// One weight per synergy key, each in `[0, 10]`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SynergyWeights {
-    keys: SynergyKeys,
-    values: [f64; MAX_KEYS],
-}
-
-keyed_vector!(SynergyWeights, "weight");
-
-impl SynergyWeights {
-    /// Every weight of `keys` at its start value 1.0.
-    pub fn new(keys: SynergyKeys) -> Self {
-        let mut values = [0.0; MAX_KEYS];
-        values[..keys.keys().len()].fill(WEIGHT_START);
-        Self { keys, values }
-    }
-
-    /// Weights from `values`, one per key of `keys` in key order.
-    /// Refuses a wrong count, a non-finite value and a value outside `[0, 10]`.
-    pub fn from_values(keys: SynergyKeys, values: &[f64]) -> Result<Self> {
-        Self::filled(keys, values)
-    }
-
-    /// Sets the weight of `key`. Refuses a key outside the set, a non-finite
-    /// value and a value outside `[0, 10]`; nothing changes then.
-    pub fn set(&mut self, key: SynergyKey, value: f64) -> Result<()> {
-        self.check_key(key)?;
-        let value = ensure_finite(key_what("synergy weight", key), value)?;
-        if !(WEIGHT_MIN..=WEIGHT_MAX).contains(&value) {
-            return Err(Error::invalid(
-                key_what("synergy weight", key),
-                value,
-                "a weight in [0, 10]",
-            ));
-        }
-        self.values[key.index()] = value;
-        Ok(())
-    }
-
-    /// Sets the weight at vector position `i` to `value` clamped to `[0, 10]`.
-    /// For learners; `value` must not be NaN (±∞ clamps to a bound).
-    pub(crate) fn set_clamped(&mut self, i: usize, value: f64) {
-        self.values[i] = value.clamp(WEIGHT_MIN, WEIGHT_MAX);
-    }
-}
-
-impl Default for SynergyWeights {
-    /// The core weights, all 1.0.
-    fn default() -> Self {
-        Self::new(SynergyKeys::Core)
-    }
-}
-
-/// Written flat, one entry per key: `{"roi":1.0,"efficiency":1.0,…}`.
-impl Serialize for SynergyWeights {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.as_slice().len()))?;
-        for (key, value) in self.iter() {
-            map.serialize_entry(key.name(), &value)?;
-        }
-        map.end()
-    }
-}
+pub(super) use keyed_vector;
 
 /// One observed change per synergy metric, each finite.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SynergyDeltas {
-    keys: SynergyKeys,
-    values: [f64; MAX_KEYS],
+    pub(super) keys: SynergyKeys,
+    pub(super) values: [f64; MAX_KEYS],
 }
 
 keyed_vector!(SynergyDeltas, "delta");
@@ -213,7 +145,7 @@ impl SynergyDeltas {
 }
 
 /// `"<prefix> <key>"`, e.g. `synergy weight roi`, for error messages.
-fn key_what(prefix: &str, key: SynergyKey) -> String {
+pub(super) fn key_what(prefix: &str, key: SynergyKey) -> String {
     format!("{prefix} {key}")
 }
 
@@ -240,6 +172,7 @@ pub fn core_products(weights: &SynergyWeights, deltas: &SynergyDeltas) -> [f64; 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::synergy::SynergyWeights;
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12

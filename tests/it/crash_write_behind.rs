@@ -5,12 +5,12 @@
 
 #![cfg(unix)]
 
-use kaizen::engine::inspect_engine;
+use crate::support::parsed_lines;
+use kaizen::cycle::inspect_engine;
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::roi::RoiConfig;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const WINDOW: Duration = Duration::from_millis(200);
@@ -66,15 +66,7 @@ fn killed_at_any_moment_the_state_is_whole_and_recent() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(seen) = parse(&line) {
-                    let _ = tx.send((Instant::now(), seen));
-                }
-            }
-        });
+        let (rx, reader) = parsed_lines(&mut child, parse);
         // Run until the first cycle is reported, then for `run_for` more.
         let first = rx
             .recv_timeout(Duration::from_secs(30))
@@ -107,7 +99,7 @@ fn killed_at_any_moment_the_state_is_whole_and_recent() {
         }
         for bot in bots {
             let dir = state.join(bot);
-            let on_disk = match inspect_engine(&dir) {
+            let on_disk = match inspect_engine(&dir, bot, bot, RoiConfig::default()) {
                 Inspected::Good { value, from_backup } => {
                     assert!(!from_backup, "round {round}: {bot}/engine.json unusable");
                     value.cycles

@@ -2,9 +2,11 @@
 //! reads, the ROI moving average and history, and state on disk.
 
 use crate::support::*;
+use kaizen::cycle::ENGINE_FILE;
 use kaizen::energy::EnergySource;
-use kaizen::engine::{CycleAction, ENGINE_FILE, Reason, RecordMetrics, RunCycle, Status, Tick};
+use kaizen::engine::{RecordMetrics, RunCycle, Status, Tick};
 use kaizen::host::{ManualClock, Resources, RoiForecast};
+use kaizen::record::{CycleAction, Reason};
 use kaizen::roi::RoiConfig;
 use std::sync::Arc;
 
@@ -124,7 +126,7 @@ async fn ema_and_history_follow_spec_and_reach_disk() {
     let mut emas = Vec::new();
     for _ in 0..3 {
         engine.send(RunCycle { energy: 1 }).await.unwrap().unwrap();
-        emas.push(engine.send(Status).await.unwrap().roi_ema);
+        emas.push(engine.send(Status).await.unwrap().roi_delta_ema);
     }
     // SPEC §2: α = 0.5, deltas 1.0, 0.5, 2.0 ⇒ EMA 0.5, 0.5, 1.25.
     assert_eq!(emas, vec![0.5, 0.5, 1.25]);
@@ -172,7 +174,7 @@ async fn a_rebuilt_engine_continues_from_its_saved_state() {
     let engine = make().start().unwrap();
     let after = engine.send(Status).await.unwrap();
     assert_eq!(after.cycles, 2);
-    assert_eq!(after.roi_ema, before.roi_ema);
+    assert_eq!(after.roi_delta_ema, before.roi_delta_ema);
     assert_eq!(after.weights, before.weights);
     let r = engine.send(RunCycle { energy: 1 }).await.unwrap().unwrap();
     assert_eq!(r.cycle, 3);
@@ -187,6 +189,10 @@ async fn paused_engine_skips_and_stays_paused_across_restarts() {
     engine.send(kaizen::engine::Pause).await.unwrap();
     assert_eq!(engine.send(tick(0.0)).await.unwrap().reason, Reason::Paused);
     assert!(engine.send(RunCycle { energy: 1 }).await.unwrap().is_err());
+    assert!(matches!(
+        engine.send(RunCycle { energy: 1 }).await.unwrap(),
+        Err(kaizen::Error::Paused { .. })
+    ));
     engine.send(kaizen::engine::Flush).await.unwrap().unwrap();
     drop(engine);
     let engine = make().start().unwrap();

@@ -2,11 +2,12 @@
 //! failed record, an intact state and a live engine.
 
 use crate::support::*;
-use kaizen::engine::{CycleAction, Reason, RunCycle, Status, Tick};
+use kaizen::engine::{RunCycle, Status, Tick};
 use kaizen::host::{ManualClock, Resources};
 use kaizen::pipeline::{
     AutomationResult, CommandPipeline, Pipeline, PipelineFuture, RoiResult, pipeline_fn,
 };
+use kaizen::record::{CycleAction, Reason};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -1,12 +1,15 @@
 //! Write-behind saves: an engine keeps at most one save with the writer, a
 //! due save follows as soon as the previous one is written, and a save that
-//! failed is made again a window later without another change.
+//! failed is made again a window later without another change. The save
+//! timer runs on the engine's clock: the tests move it, they do not sleep.
 
 use crate::support::*;
 use actix::Addr;
-use kaizen::engine::{ENGINE_FILE, Persistence, RunCycle, SelfImprovementEngine, Services};
+use kaizen::cycle::{ENGINE_FILE, Persistence};
+use kaizen::engine::{RunCycle, SelfImprovementEngine, Status};
 use kaizen::host::ManualClock;
 use kaizen::persist::{Durability, PendingFile, StateWriter};
+use kaizen::runtime::Services;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -34,12 +37,21 @@ fn start(
 }
 
 /// Waits until `done` holds, polling it, for 10 s at the most (the writer
-/// is another thread and the save timer runs on real time); whether it held.
-async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+/// is another thread); whether it held.
+async fn eventually(done: impl FnMut() -> bool) -> bool {
+    eventually_moving(None, done).await
+}
+
+/// As [`eventually`], moving `clock` one window on at each poll (so a save
+/// timer set meanwhile comes due).
+async fn eventually_moving(clock: Option<&ManualClock>, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !done() {
         if Instant::now() > deadline {
             return false;
+        }
+        if let Some(clock) = clock {
+            clock.advance(WINDOW.as_secs_f64());
         }
         actix::clock::sleep(Duration::from_millis(5)).await;
     }
@@ -81,14 +93,15 @@ async fn a_writer_that_falls_behind_holds_one_save_per_engine() {
         engine.send(RunCycle { energy: 1 })
     };
     cycle(&clock).await.unwrap().unwrap();
-    eventually(|| writer.stats().submitted() > 1).await;
+    eventually_moving(Some(&clock), || writer.stats().submitted() > 1).await;
     let first_save = writer.stats().submitted();
     assert!(first_save > 1, "the engine never saved");
     // Many windows of changes while the first save waits: nothing more is
     // encoded or handed over.
     for _ in 0..9 {
         cycle(&clock).await.unwrap().unwrap();
-        actix::clock::sleep(WINDOW).await;
+        clock.advance(WINDOW.as_secs_f64());
+        engine.send(Status).await.unwrap();
     }
     assert_eq!(writer.stats().submitted(), first_save);
     assert_eq!(writer.stats().files(), 0);
@@ -115,7 +128,7 @@ async fn a_failed_write_behind_save_is_made_again_a_window_later() {
     clock.advance(1.0);
     engine.send(RunCycle { energy: 1 }).await.unwrap().unwrap();
     assert!(
-        eventually(|| writer.stats().submitted() > 0).await,
+        eventually_moving(Some(&clock), || writer.stats().submitted() > 0).await,
         "the engine never saved"
     );
     // Once the writer has answered everything handed to it so far, the
@@ -124,6 +137,6 @@ async fn a_failed_write_behind_save_is_made_again_a_window_later() {
     assert_eq!(writer.stats().files(), 0);
     // Once the way is clear, a later attempt saves the cycle by itself.
     std::fs::remove_file(&folder).unwrap();
-    eventually(|| saved_cycles(&folder) == Some(1)).await;
+    eventually_moving(Some(&clock), || saved_cycles(&folder) == Some(1)).await;
     assert_eq!(saved_cycles(&folder), Some(1));
 }

@@ -2,11 +2,12 @@
 //! lowest-EMA engine, and respect min/max/cooldown/resources/approval/dry-run.
 
 use crate::support::*;
+use kaizen::autoscale::AutoscaleRequest;
 use kaizen::autoscale::{AutoscaleAction, AutoscaleConfig};
+use kaizen::cycle::ENGINE_FILE;
 use kaizen::decision::AutoscaleRecord;
-use kaizen::engine::ENGINE_FILE;
 use kaizen::host::{FixedProbe, ManualClock, Resources};
-use kaizen::registry::{Approval, AutoscaleRequest, EngineFactory, RegistryConfig, RegistryHandle};
+use kaizen::registry::{Approval, EngineFactory, RegistryConfig, RegistryHandle};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,7 +65,7 @@ async fn names(reg: &RegistryHandle) -> Vec<String> {
         .unwrap()
         .engines
         .into_iter()
-        .map(|e| e.name)
+        .map(|e| e.entry.name)
         .collect()
 }
 

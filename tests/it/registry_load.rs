@@ -2,9 +2,10 @@
 //! registry; nothing is lost (every engine's cycle count and state file agree).
 
 use crate::support::*;
-use kaizen::engine::{CycleAction, ENGINE_FILE, Persistence};
+use kaizen::cycle::{ENGINE_FILE, Persistence};
 use kaizen::host::{FixedProbe, ManualClock};
 use kaizen::persist::Durability;
+use kaizen::record::CycleAction;
 use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,9 +49,9 @@ async fn thousand_engines_hundred_ticks_nothing_lost() {
     for e in &report.engines {
         assert_eq!(
             e.status.as_ref().unwrap().cycles,
-            runs[&e.name],
+            runs[&e.entry.name],
             "{}",
-            e.name
+            e.entry.name
         );
     }
     reg.shutdown().await.unwrap();

@@ -1,9 +1,11 @@
 //! The registry owns, runs and supervises engines.
 
 use crate::support::*;
+use kaizen::Error;
 use kaizen::decision::{Decision, EngineEventKind};
-use kaizen::engine::{CycleAction, EngineBuilder, Reason, Status, Stop};
+use kaizen::engine::{EngineBuilder, Status, Stop};
 use kaizen::host::{FixedProbe, ManualClock};
+use kaizen::record::{CycleAction, Reason};
 use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::path::Path;
 use std::sync::Arc;
@@ -66,12 +68,20 @@ async fn run_all_cycles_returns_every_engines_record() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("\"b\""), "{err}");
+    assert!(
+        matches!(err, Error::EngineExists { ref name } if name == "b"),
+        "{err:?}"
+    );
     assert!(reg.unregister_engine("b").await.unwrap());
     assert!(!reg.unregister_engine("b").await.unwrap());
     assert_eq!(reg.run_all_cycles().await.unwrap().len(), 2);
     let one = reg.run_cycle("c", 7).await.unwrap();
     assert_eq!((one.reason, one.energy()), (Reason::Requested, Some(7)));
     assert!(reg.run_cycle("nope", 1).await.is_err());
+    assert!(matches!(
+        reg.run_cycle("nope", 1).await,
+        Err(Error::UnknownEngine { .. })
+    ));
 }
 
 #[actix::test]
@@ -100,8 +110,8 @@ async fn state_reloads_after_the_registry_is_rebuilt() {
         let (b, a) = (b.status.as_ref().unwrap(), a.status.as_ref().unwrap());
         assert_eq!(a.cycles, 3);
         assert_eq!(
-            (a.cycles, a.roi_ema, &a.weights),
-            (b.cycles, b.roi_ema, &b.weights)
+            (a.cycles, a.roi_delta_ema, &a.weights),
+            (b.cycles, b.roi_delta_ema, &b.weights)
         );
     }
     clock.advance(4000.0);
@@ -160,7 +170,7 @@ async fn more_than_five_restarts_in_a_minute_mark_the_engine_failed() {
     kill(&reg, &mut events, "flaky", EngineEventKind::Failed).await;
     assert!(reg.engine("flaky").await.unwrap().is_none());
     let report = reg.status().await.unwrap();
-    let failed = report.engines[0].failed.as_deref().unwrap();
+    let failed = report.engines[0].entry.failed.as_deref().unwrap();
     assert!(failed.contains("6 restarts within 60 s"), "{failed}");
     let records = reg.run_all_cycles().await.unwrap();
     assert_eq!(records["flaky"].reason, Reason::Failed);
@@ -260,23 +270,40 @@ async fn a_schedule_runs_rounds_and_drops_ticks_while_a_round_is_running() {
     reg.schedule(std::time::Duration::from_millis(20), None)
         .await
         .unwrap();
-    // The first round starts on its own and blocks in the pipeline.
-    gate.entries_reach(1).await;
-    // Timer ticks keep coming while that round runs; each is dropped.
+    // The schedule runs on the registry's clock: moving it fires the timer.
+    let tick = || clock.advance(0.02);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The first round starts on its own and blocks in the pipeline.
+    while gate.runs() < 1 {
+        assert!(std::time::Instant::now() < deadline, "no round started");
+        tick();
+        actix::clock::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Timer ticks keep coming while that round runs; each is dropped.
     while reg.status().await.unwrap().dropped_ticks < 3 {
         assert!(std::time::Instant::now() < deadline, "no tick was dropped");
+        tick();
         actix::clock::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert_eq!(gate.runs(), 1, "no second round may start while one runs");
     // Released, the schedule carries on with new rounds, one at a time.
     gate.release(100);
     for n in 1..=3 {
-        wait_for(&mut events, |d| match d {
-            Decision::Cycle(r) if r.cycle == n => Some(()),
-            _ => None,
-        })
-        .await;
+        loop {
+            tick();
+            let seen = tokio::time::timeout(
+                std::time::Duration::from_millis(20),
+                wait_for(&mut events, |d| match d {
+                    Decision::Cycle(r) if r.cycle == n => Some(()),
+                    _ => None,
+                }),
+            )
+            .await;
+            if seen.is_ok() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "round {n} never came");
+        }
     }
     assert_eq!(gate.most_at_once(), 1);
     let report = reg.status().await.unwrap();
@@ -310,6 +337,7 @@ async fn a_removed_engines_name_is_free_only_once_it_has_saved() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("still saving"), "{err}");
+    assert!(matches!(err, Error::EngineStillSaving { .. }), "{err:?}");
     // A registry shutdown waits for it as well, and the cycle is saved.
     let shutdown = {
         let reg = reg.clone();
@@ -361,7 +389,7 @@ async fn a_failed_engines_name_is_not_given_to_a_new_one() {
     }
     kill(&reg, &mut events, "engine0", EngineEventKind::Failed).await;
     let r = reg
-        .autoscale(kaizen::registry::AutoscaleRequest {
+        .autoscale(kaizen::autoscale::AutoscaleRequest {
             energy: Some(0.9),
             trend: Some(0.5),
             ..Default::default()
@@ -374,4 +402,17 @@ async fn a_failed_engines_name_is_not_given_to_a_new_one() {
     );
     assert!(r.applied, "{r:?}");
     assert_eq!(r.inputs.taken, ["engine0"]);
+}
+
+#[test]
+fn a_registry_or_an_engine_outside_an_actix_system_is_an_error_not_a_panic() {
+    let err = RegistryHandle::builder(RegistryConfig::default())
+        .probe(FixedProbe::default())
+        .start()
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::NoActixSystem { .. }), "{err:?}");
+    assert!(err.to_string().contains("actix System"), "{err}");
+    let err = EngineBuilder::new("alone", noop()).start().unwrap_err();
+    assert!(matches!(err, Error::NoActixSystem { .. }), "{err:?}");
 }

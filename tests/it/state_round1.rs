@@ -66,9 +66,17 @@ fn run_once_continues_a_round1_folder() {
         let policy = read_json(state.join(bot).join("policy.json"));
         assert!(policy["version"].as_u64().is_some(), "{bot}");
     }
-    // The DQN learner resumed from its round-1 files rather than starting
-    // anew: it has learned from every cycle the engine ever ran.
-    let dqn = read_json(state.join("gamma").join("synergy-dqn.json"));
-    let gamma = read_json(state.join("gamma").join("engine.json"));
-    assert_eq!(dqn["updates"], gamma["cycles"], "{dqn}");
+    // The DQN learner resumed from its round-1 files (format 1) rather than
+    // starting anew, and saved format 2: it has learned from every cycle the
+    // engine ever ran.
+    let gamma_dir = state.join("gamma");
+    assert!(
+        gamma_dir
+            .join(kaizen::synergy::DQN_CHECKPOINT_FILE)
+            .exists()
+    );
+    let dqn = kaizen::synergy::DQNSynergyLearner::load(&gamma_dir, Default::default()).unwrap();
+    let gamma = read_json(gamma_dir.join("engine.json"));
+    assert_eq!(dqn.updates(), gamma["cycles"].as_u64().unwrap());
+    assert!(dqn.updates() > 4);
 }

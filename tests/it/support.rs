@@ -1,6 +1,8 @@
 //! Small helpers shared by the integration tests.
 
-use kaizen::engine::{EngineBuilder, Persistence};
+use kaizen::engine::EngineBuilder;
+
+use kaizen::cycle::Persistence;
 use kaizen::host::{HostError, ManualClock, ProfitSource};
 use kaizen::persist::Durability;
 use kaizen::pipeline::{AutomationResult, Pipeline, PipelineFuture, RoiResult, pipeline_fn};
@@ -166,4 +168,54 @@ pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
 /// The JSON file at `path`, parsed.
 pub fn read_json(path: impl AsRef<std::path::Path>) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Reads `child`'s stdout on a thread of its own and sends every line that
+/// `parse` accepts, with the moment it was read. The thread ends when the
+/// child's stdout closes: join it once the child is gone, then what is left
+/// on the channel was printed before the child died.
+pub fn parsed_lines<T: Send + 'static>(
+    child: &mut std::process::Child,
+    parse: impl Fn(&str) -> Option<T> + Send + 'static,
+) -> (
+    std::sync::mpsc::Receiver<(std::time::Instant, T)>,
+    std::thread::JoinHandle<()>,
+) {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("the child's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let lines = std::io::BufReader::new(stdout).lines();
+        for line in lines.map_while(Result::ok) {
+            if let Some(t) = parse(&line) {
+                let _ = tx.send((std::time::Instant::now(), t));
+            }
+        }
+    });
+    (rx, reader)
+}
+
+/// Loads a committed reference file from `tests/data/stats/`.
+pub fn reference(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/data/stats/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `|got − want| ≤ tol·(1 + |want|)`, with a message naming the case.
+pub fn assert_close(case: &str, what: &str, got: f64, want: f64, tol: f64) {
+    assert!(
+        (got - want).abs() <= tol * (1.0 + want.abs()),
+        "{case}: {what} = {got:e}, reference {want:e} (diff {:e})",
+        (got - want).abs()
+    );
+}
+
+/// The numbers of a JSON array.
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }

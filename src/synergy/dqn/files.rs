@@ -1,329 +1,278 @@
-//! The DQN learner's files and how they are read back.
+//! The DQN learner's files: what a save writes, and how a load picks what to
+//! trust.
 //!
 //! - `synergy.json`: the reported weights, as for the weight learner.
-//! - `synergy-dqn.safetensors`: the online and target networks and the AdamW
-//!   moments (`online.l1.weight`, …, `target.*`, `adam_m.*`, `adam_v.*`, all
-//!   `f32`), with metadata `version`, `updates` (update calls so far) and
-//!   `steps` (optimiser steps so far). The header is written with sorted keys,
-//!   so the same learner always gives the same bytes.
-//! - `synergy-dqn.json`: `{"version":1,"keys":"core","updates":…,"steps":…,
-//!   "rng":…,"replay":{"states":[…],"actions":[…],"rewards":[…]}}`, the replay
-//!   oldest first.
+//! - `synergy-dqn.ckpt`: a checkpoint of the whole learner (networks, AdamW
+//!   moments, replay, RNG, counters; `format.rs` gives the layout).
+//! - `synergy-dqn.journal`: the updates made since that checkpoint, each as
+//!   its state and rewards (`8·d` bytes), which a load replays through the
+//!   same code to reach the exact state the learner had.
 //!
-//! They are written in that order (networks, then state, then weights), each
-//! atomically, each keeping its previous copy as `.bak`.
+//! **What a save writes.** The journal and the weights, while the journal can
+//! still be derived from the replay and the bytes written as journals since
+//! the checkpoint stay below the size of a checkpoint; otherwise a new
+//! checkpoint and the weights. That rule (the "ski rental" one) keeps the
+//! bytes written within twice the best fixed checkpoint interval whatever the
+//! number of updates between saves: about 50 updates per checkpoint when
+//! every update is saved, 1.6 kB per update instead of the 80 kB of
+//! format 1. A save right after a checkpoint, with no update in between,
+//! writes the checkpoint again (an idempotent retry).
+//!
+//! **What a load trusts.** The checkpoint and its `.bak` (the previous
+//! checkpoint), and the journal and its `.bak`, each checked by its CRC; a
+//! journal applies only to the checkpoint it names (its `updates` and CRC).
+//! Of the checkpoints alone and the checkpoint–journal pairs that agree, the
+//! one that reaches the most updates is used. So a crash between any two
+//! writes loses nothing that reached the disk whole. Resuming from anything
+//! but the newest checkpoint (and its journal) is logged with a warning and
+//! makes the next save a checkpoint. One loss is possible: a checkpoint whose
+//! save failed (disk full) is not retried until the next checkpoint is due,
+//! and the journals written in between name it; if the process then dies,
+//! the load falls back to the previous checkpoint.
+//!
+//! Without a format-2 checkpoint the format-1 files are migrated
+//! (`legacy.rs`); without those either, the learner starts fresh.
 
-use candle_core::{Device, Tensor};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::net::{Mlp, flat_from, segments, tensors_of};
-use super::replay::{Replay, ReplayFile};
-use super::{DQNSynergyLearner, DqnConfig};
+use super::format::{
+    self, CheckpointId, CheckpointRef, Journal, checkpoint_len, decode_checkpoint, decode_journal,
+    encode_checkpoint, encode_journal, journal_len,
+};
+use super::mlp::Mlp;
+use super::{DQNSynergyLearner, DqnConfig, legacy};
 use crate::Result;
-use crate::persist::{self, Decode, FORMAT_VERSION, PendingFile, PersistError, backup_path};
-use crate::synergy::key::SynergyKeys;
+use crate::persist::{self, PendingFile, backup_path};
 use crate::synergy::weights::{load_weights, weights_file};
 
-/// The networks and optimiser moments file.
-pub const DQN_NETS_FILE: &str = "synergy-dqn.safetensors";
-/// The replay, counters and RNG file.
-pub const DQN_STATE_FILE: &str = "synergy-dqn.json";
+/// The checkpoint file.
+pub const DQN_CHECKPOINT_FILE: &str = "synergy-dqn.ckpt";
+/// The journal file.
+pub const DQN_JOURNAL_FILE: &str = "synergy-dqn.journal";
 
-/// The four flat vectors stored in the safetensors file, by tensor prefix.
-const PREFIXES: [&str; 4] = ["online", "target", "adam_m", "adam_v"];
-
-/// When a learner's state was saved: its counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Moment {
-    updates: u64,
-    steps: u64,
-}
-
-/// What the safetensors file holds, in [`PREFIXES`] order.
-pub(super) struct Nets {
-    moment: Moment,
-    flats: [Vec<f32>; 4],
-}
-
-/// What the JSON state file holds, decoded and checked.
-pub(super) struct State {
-    moment: Moment,
-    rng: ChaCha8Rng,
-    replay: Replay,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StateFile {
-    keys: SynergyKeys,
-    updates: u64,
-    steps: u64,
-    rng: ChaCha8Rng,
-    replay: ReplayFile,
-}
-
-/// The safetensors header, re-encoded with sorted keys.
-#[derive(Serialize, Deserialize)]
-struct Header {
-    #[serde(rename = "__metadata__")]
-    metadata: BTreeMap<String, String>,
-    #[serde(flatten)]
-    tensors: BTreeMap<String, serde_json::Value>,
+/// What the learner's files hold, as of its last encoded save (or its load).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct OnDisk {
+    /// The folder.
+    dir: PathBuf,
+    /// The newest checkpoint there.
+    base: CheckpointId,
+    /// Bytes encoded as journals since that checkpoint.
+    journal_bytes: u64,
 }
 
 impl DQNSynergyLearner {
-    fn moment(&self) -> Moment {
-        Moment {
-            updates: self.updates,
-            steps: self.adam.steps,
-        }
-    }
-
     /// A learner from the files in `dir`, or a fresh one (seeded from
     /// `config.seed`) where there are none. Weights come from `synergy.json`
     /// (1.0 when missing). A file from a newer kaizen is an error; damaged
     /// files are moved aside with a warning and their `.bak` copies are tried
-    /// (the persistence rules).
-    ///
-    /// The two DQN files belong together only when their counters (`updates`,
-    /// `steps`) agree; they are never combined otherwise:
-    /// - They agree: training resumes exactly where it stopped.
-    /// - They disagree (a crash between the two writes leaves one file a save
-    ///   ahead): the `.bak` of one file is tried as the partner of the other,
-    ///   preferring the newer pair; the pair found is used, with a warning.
-    /// - No pair agrees, or the state file is missing: the networks and the
-    ///   optimiser are kept (what was learned), the replay starts empty and
-    ///   the RNG is reseeded from `config.seed + updates`; warning.
-    /// - No usable networks file: a fresh learner (the state file is ignored);
-    ///   warning if there was one.
+    /// (the persistence rules); the module docs of `files.rs` say which files
+    /// are trusted together. Format-1 files (`synergy-dqn.safetensors` and
+    /// `synergy-dqn.json`) are read when there is no format-2 checkpoint, and
+    /// the next save writes format 2.
     pub fn load(dir: &Path, config: DqnConfig) -> Result<Self> {
         let mut learner = Self::new(config)?;
-        learner.weights = load_weights(dir, learner.config.keys)?;
-        let config = &learner.config;
-        let d = config.d();
-        let nets_path = dir.join(DQN_NETS_FILE);
-        let state_path = dir.join(DQN_STATE_FILE);
-        let nets_of = |bytes: &[u8]| decode_nets(bytes, d);
-        let state_of = |bytes: &[u8]| decode_state(bytes, config);
-        let nets = persist::load_with(&nets_path, nets_of)?;
-        let state = persist::load_with(&state_path, state_of)?;
-        let Some(nets) = nets else {
-            if state.is_some() {
-                tracing::warn!(
-                    file = %state_path.display(),
-                    "no usable {DQN_NETS_FILE}; the synergy DQN starts fresh and ignores its state file"
-                );
-            }
-            return Ok(learner);
-        };
-        let (nets, state) = if state.as_ref().is_some_and(|s| s.moment == nets.moment) {
-            (nets, state)
-        } else {
-            let older_nets = match &state {
-                Some(s) => persist::load_with(&backup_path(&nets_path), nets_of)?
-                    .filter(|n| n.moment == s.moment),
-                None => None,
-            };
-            let older_state = persist::load_with(&backup_path(&state_path), state_of)?
-                .filter(|s| s.moment == nets.moment);
-            pick_pair(nets, state, older_nets, older_state, dir)
-        };
-        let [online, target, m, v] = nets.flats;
-        learner.online = Mlp::from_params(d, online)?;
-        learner.target = Mlp::from_params(d, target)?;
-        learner.adam.m = m;
-        learner.adam.v = v;
-        learner.adam.steps = nets.moment.steps;
-        learner.updates = nets.moment.updates;
-        match state {
-            Some(state) => {
-                learner.rng = state.rng;
-                learner.replay = state.replay;
+        let weights = load_weights(dir, learner.config.keys)?;
+        match newest_state(dir, &learner.config)? {
+            Some((checkpoint, journal, newest)) => {
+                let base = checkpoint.id;
+                learner.restore_nets(base.updates, checkpoint.steps, checkpoint.flats)?;
+                learner.rng = checkpoint.rng;
+                learner.replay = checkpoint.replay;
+                let mut journal_bytes = 0;
+                if let Some(journal) = journal {
+                    let d = learner.d();
+                    for entry in journal.entries.chunks_exact(2 * d) {
+                        learner.step(&entry[..d], &entry[d..]);
+                    }
+                    journal_bytes = journal_len(d, (journal.entries.len() / (2 * d)) as u64);
+                }
+                let disk = newest.then(|| OnDisk {
+                    dir: dir.to_path_buf(),
+                    base,
+                    journal_bytes,
+                });
+                learner.disk.replace(disk);
             }
             None => {
-                learner.rng =
-                    ChaCha8Rng::seed_from_u64(learner.config.seed.wrapping_add(learner.updates));
+                if let Some((nets, state)) = legacy::load(dir, &learner.config)? {
+                    let moment = nets.moment;
+                    learner.restore_nets(moment.updates, moment.steps, nets.flats)?;
+                    match state {
+                        Some(state) => {
+                            learner.rng = state.rng;
+                            learner.replay = state.replay;
+                        }
+                        None => learner.reseed(),
+                    }
+                }
             }
         }
+        learner.weights = weights;
         Ok(learner)
     }
+
+    /// Takes the networks, the optimiser and the counters from a file.
+    fn restore_nets(&mut self, updates: u64, steps: u64, flats: [Vec<f32>; 4]) -> Result<()> {
+        let d = self.config.dims();
+        let [online, target, m, v] = flats;
+        self.online = Mlp::from_params(d, online).map_err(invalid_nets)?;
+        self.target = Mlp::from_params(d, target).map_err(invalid_nets)?;
+        self.adam.m = m;
+        self.adam.v = v;
+        self.adam.steps = steps;
+        self.updates = updates;
+        Ok(())
+    }
 }
 
-/// Chooses among the pairs that agree when the main files do not (see
-/// [`DQNSynergyLearner::load`]).
-fn pick_pair(
-    nets: Nets,
-    state: Option<State>,
-    older_nets: Option<Nets>,
-    older_state: Option<State>,
+fn invalid_nets(why: String) -> crate::Error {
+    crate::Error::invalid(
+        "synergy DQN networks",
+        why,
+        "networks of the configured size",
+    )
+}
+
+/// The checkpoint and journal that reach the most updates, and whether the
+/// checkpoint is the main file (not its backup); `None` without a checkpoint.
+fn newest_state(
     dir: &Path,
-) -> (Nets, Option<State>) {
-    let with_older_nets = older_nets.zip(state);
-    let use_older_nets = match (&with_older_nets, &older_state) {
-        (Some((n, _)), Some(_)) => n.moment.updates > nets.moment.updates,
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-    match (with_older_nets, older_state) {
-        (Some((older, state)), _) if use_older_nets => {
-            tracing::warn!(
-                dir = %dir.display(),
-                updates = older.moment.updates,
-                newer_updates = nets.moment.updates,
-                "{DQN_NETS_FILE} is ahead of {DQN_STATE_FILE}; using its backup copy, which matches"
-            );
-            (older, Some(state))
-        }
-        (_, Some(older)) => {
-            tracing::warn!(
-                dir = %dir.display(),
-                updates = nets.moment.updates,
-                "{DQN_STATE_FILE} does not match {DQN_NETS_FILE}; using its backup copy, which does"
-            );
-            (nets, Some(older))
-        }
-        _ => {
-            tracing::warn!(
-                dir = %dir.display(),
-                updates = nets.moment.updates,
-                "{DQN_STATE_FILE} is missing or does not match {DQN_NETS_FILE}; keeping the networks, starting an empty replay"
-            );
-            (nets, None)
+    config: &DqnConfig,
+) -> Result<Option<(format::Checkpoint, Option<Journal>, bool)>> {
+    let dims = config.dims();
+    let ck_path = dir.join(DQN_CHECKPOINT_FILE);
+    let jl_path = dir.join(DQN_JOURNAL_FILE);
+    let ck_of = |b: &[u8]| decode_checkpoint(b, dims, config.replay_capacity);
+    let jl_of = |b: &[u8]| decode_journal(b, dims);
+    // `load_with` falls back to the backup itself; reading the backup on its
+    // own as well gives both candidates. A main file that was used is still
+    // there (a damaged one is moved aside).
+    let main = persist::load_with(&ck_path, ck_of)?;
+    let from_main = main.is_some() && ck_path.exists();
+    let older = persist::load_with(&backup_path(&ck_path), ck_of)?;
+    let journal = persist::load_with(&jl_path, jl_of)?;
+    let journal_is_main = journal.is_some() && jl_path.exists();
+    let older_journal = persist::load_with(&backup_path(&jl_path), jl_of)?;
+    let d = dims.inputs;
+    let count = |j: &Journal| (j.entries.len() / (2 * d)) as u64;
+    let mut best: Option<(u64, usize, Option<usize>)> = None;
+    let checkpoints: Vec<format::Checkpoint> = main.into_iter().chain(older).collect();
+    let journals: Vec<Journal> = journal.into_iter().chain(older_journal).collect();
+    for (ci, c) in checkpoints.iter().enumerate() {
+        let alone = (c.id.updates, ci, None);
+        let paired = journals
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.base == c.id)
+            .map(|(ji, j)| (c.id.updates + count(j), ci, Some(ji)));
+        for candidate in std::iter::once(alone).chain(paired) {
+            // The first of the furthest: main files before backups.
+            if best.is_none_or(|b| candidate.0 > b.0) {
+                best = Some(candidate);
+            }
         }
     }
+    let Some((reach, ci, ji)) = best else {
+        if !journals.is_empty() {
+            tracing::warn!(
+                file = %jl_path.display(),
+                "a synergy DQN journal without its checkpoint is ignored"
+            );
+        }
+        return Ok(None);
+    };
+    let newest_checkpoint = ci == 0 && from_main;
+    // A journal left over from before the newest checkpoint is expected; one
+    // at or past the checkpoint used that could not be applied is a loss.
+    let dropped = journals.first().filter(|j| {
+        journal_is_main && ji != Some(0) && j.base.updates >= checkpoints[ci].id.updates
+    });
+    if !newest_checkpoint || dropped.is_some() {
+        tracing::warn!(
+            dir = %dir.display(),
+            updates = reach,
+            dropped_journal_after = dropped.map(|j| j.base.updates),
+            "synergy DQN resumed from an older checkpoint or without its journal; the next save writes a checkpoint"
+        );
+    }
+    let mut checkpoints = checkpoints;
+    let checkpoint = checkpoints.swap_remove(ci);
+    let journal = ji.map(|ji| journals[ji].clone());
+    Ok(Some((
+        checkpoint,
+        journal,
+        newest_checkpoint && dropped.is_none(),
+    )))
 }
 
-/// The three files of `learner` for `dir`, in the order they are written.
+/// The files of `learner` for `dir`, in the order they are written: the
+/// journal or a checkpoint (module docs), then the weights.
 pub(super) fn state_files(learner: &DQNSynergyLearner, dir: &Path) -> Result<Vec<PendingFile>> {
-    Ok(vec![
-        nets_file(learner, dir)?,
-        state_file(learner, dir)?,
-        weights_file(dir, &learner.weights)?,
-    ])
+    let dqn = match journal_entries(learner, dir) {
+        Some((mut disk, entries)) => {
+            let bytes = encode_journal(learner.config.dims(), disk.base, &entries);
+            disk.journal_bytes += bytes.len() as u64;
+            learner.disk.replace(Some(disk));
+            PendingFile {
+                path: dir.join(DQN_JOURNAL_FILE),
+                bytes,
+            }
+        }
+        None => {
+            let (bytes, base) = encode_checkpoint(&CheckpointRef {
+                dims: learner.config.dims(),
+                updates: learner.updates,
+                steps: learner.adam.steps,
+                rng: &learner.rng,
+                flats: [
+                    learner.online.params(),
+                    learner.target.params(),
+                    &learner.adam.m,
+                    &learner.adam.v,
+                ],
+                replay: &learner.replay,
+            });
+            learner.disk.replace(Some(OnDisk {
+                dir: dir.to_path_buf(),
+                base,
+                journal_bytes: 0,
+            }));
+            PendingFile {
+                path: dir.join(DQN_CHECKPOINT_FILE),
+                bytes,
+            }
+        }
+    };
+    Ok(vec![dqn, weights_file(dir, &learner.weights)?])
 }
 
-/// `synergy-dqn.safetensors`, encoded.
-pub(super) fn nets_file(learner: &DQNSynergyLearner, dir: &Path) -> Result<PendingFile> {
-    let path = dir.join(DQN_NETS_FILE);
+/// The journal entries of the updates since the newest checkpoint, when a
+/// journal should be written rather than a checkpoint (module docs).
+fn journal_entries(learner: &DQNSynergyLearner, dir: &Path) -> Option<(OnDisk, Vec<f32>)> {
+    let disk = learner.disk.borrow().clone().filter(|d| d.dir == dir)?;
+    let pending = learner.updates.checked_sub(disk.base.updates)?;
     let d = learner.d();
-    let flats: [&[f32]; 4] = [
-        learner.online.params(),
-        learner.target.params(),
-        &learner.adam.m,
-        &learner.adam.v,
-    ];
-    let mut tensors: Vec<(String, Tensor)> = Vec::with_capacity(4 * 6);
-    for (prefix, flat) in PREFIXES.into_iter().zip(flats) {
-        let names = segments(d).map(|seg| format!("{prefix}.{}", seg.name));
-        tensors.extend(names.into_iter().zip(tensors_of(d, flat)?));
+    let replay = &learner.replay;
+    let first = usize::try_from(pending)
+        .ok()
+        .and_then(|p| p.checked_mul(d))
+        .and_then(|n| replay.len().checked_sub(n))?;
+    let checkpoint = checkpoint_len(learner.config.dims(), replay.len()) as u64;
+    if pending == 0 || disk.journal_bytes + journal_len(d, pending) > checkpoint {
+        return None;
     }
-    let moment = learner.moment();
-    let metadata = HashMap::from([
-        ("version".to_string(), FORMAT_VERSION.to_string()),
-        ("updates".to_string(), moment.updates.to_string()),
-        ("steps".to_string(), moment.steps.to_string()),
-    ]);
-    let encode_err = |reason: String| PersistError::Encode {
-        path: path.clone(),
-        reason,
-    };
-    let bytes = safetensors::serialize(tensors, Some(metadata))
-        .map_err(|e| e.to_string())
-        .and_then(sorted_header)
-        .map_err(encode_err)?;
-    Ok(PendingFile { path, bytes })
-}
-
-/// `synergy-dqn.json`, encoded.
-pub(super) fn state_file(learner: &DQNSynergyLearner, dir: &Path) -> Result<PendingFile> {
-    let moment = learner.moment();
-    let file = StateFile {
-        keys: learner.config.keys,
-        updates: moment.updates,
-        steps: moment.steps,
-        rng: learner.rng.clone(),
-        replay: learner.replay.to_file(),
-    };
-    Ok(PendingFile::json(dir.join(DQN_STATE_FILE), &file)?)
-}
-
-/// The safetensors `bytes` with their JSON header re-encoded with sorted keys
-/// (`safetensors` writes the metadata in `HashMap` order).
-fn sorted_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
-    let (len, rest) = bytes.split_first_chunk::<8>().ok_or("no header length")?;
-    let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|e| e.to_string())?;
-    let (header, data) = rest
-        .split_at_checked(len)
-        .ok_or("header length out of range")?;
-    let header: Header = serde_json::from_slice(header).map_err(|e| e.to_string())?;
-    let mut json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    // safetensors pads its header with spaces to a multiple of 8 bytes.
-    json.resize(json.len().next_multiple_of(8), b' ');
-    let mut out = Vec::with_capacity(8 + json.len() + data.len());
-    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    out.extend_from_slice(&json);
-    out.extend_from_slice(data);
-    Ok(out)
-}
-
-fn decode_nets(bytes: &[u8], d: usize) -> std::result::Result<Nets, Decode> {
-    let corrupt = |e: String| Decode::Corrupt(e);
-    let (_, header) =
-        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| corrupt(e.to_string()))?;
-    let metadata = header
-        .metadata()
-        .as_ref()
-        .ok_or_else(|| corrupt("no metadata".into()))?;
-    let number = |name: &str| -> std::result::Result<u64, Decode> {
-        let text = metadata
-            .get(name)
-            .ok_or_else(|| corrupt(format!("no \"{name}\" in the metadata")))?;
-        text.parse().map_err(|_| {
-            corrupt(format!(
-                "metadata \"{name}\" is not a whole number: {text:?}"
-            ))
-        })
-    };
-    match number("version")? {
-        v if v > FORMAT_VERSION => return Err(Decode::Newer(v)),
-        0 => return Err(corrupt("unknown version 0".into())),
-        _ => {}
+    let mut entries = Vec::with_capacity(2 * d * pending as usize);
+    for at in (first..replay.len()).step_by(d) {
+        entries.extend_from_slice(replay.get(at).0);
+        for i in 0..d {
+            let (_, action, reward) = replay.get(at + i);
+            // Each update pushed its d transitions in action order.
+            if usize::from(action) != i {
+                return None;
+            }
+            entries.push(reward);
+        }
     }
-    let moment = Moment {
-        updates: number("updates")?,
-        steps: number("steps")?,
-    };
-    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
-        .map_err(|e| corrupt(e.to_string()))?;
-    let mut flats = [const { Vec::new() }; 4];
-    for (flat, prefix) in flats.iter_mut().zip(PREFIXES) {
-        *flat = flat_from(&tensors, prefix, d).map_err(corrupt)?;
-    }
-    if flats[3].iter().any(|&v| v < 0.0) {
-        return Err(corrupt("a second moment (adam_v) is negative".into()));
-    }
-    Ok(Nets { moment, flats })
-}
-
-fn decode_state(bytes: &[u8], config: &DqnConfig) -> std::result::Result<State, Decode> {
-    let file: StateFile = persist::decode_json(bytes)?;
-    if file.keys != config.keys {
-        return Err(Decode::Corrupt(format!(
-            "written for the {} keys, the learner uses the {} keys",
-            file.keys, config.keys
-        )));
-    }
-    let replay = Replay::from_file(&file.replay, config.d(), config.replay_capacity)
-        .map_err(Decode::Corrupt)?;
-    Ok(State {
-        moment: Moment {
-            updates: file.updates,
-            steps: file.steps,
-        },
-        rng: file.rng,
-        replay,
-    })
+    Some((disk, entries))
 }

@@ -3,9 +3,10 @@
 //! A transition is `(s, a, r, s')` with `s' = s` (SPEC §5), so only `s`, the
 //! action and the reward are stored: `d` floats, one byte and one float.
 //! When full, a new transition overwrites the oldest. Index 0 is always the
-//! oldest transition, however the ring is laid out, so the saved file (oldest
+//! oldest transition, however the ring is laid out, so a saved replay (oldest
 //! first) indexes exactly like the buffer it came from.
 
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Transitions of `d` state values each, at most `capacity` of them.
@@ -20,7 +21,8 @@ pub(super) struct Replay {
     rewards: Vec<f32>,
 }
 
-/// The replay as stored in `synergy-dqn.json`, oldest transition first.
+/// The replay as stored in the format-1 `synergy-dqn.json`, oldest
+/// transition first.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ReplayFile {
     /// `d` values per transition.
@@ -62,9 +64,14 @@ impl Replay {
         }
     }
 
-    /// The `i`-th oldest transition: state, action, reward.
+    /// The `i`-th oldest transition (`i < len`): state, action, reward.
     pub fn get(&self, i: usize) -> (&[f32], u8, f32) {
-        let at = (self.start + i) % self.len();
+        let at = self.start + i;
+        let at = if at >= self.len() {
+            at - self.len()
+        } else {
+            at
+        };
         (
             &self.states[at * self.d..(at + 1) * self.d],
             self.actions[at],
@@ -77,7 +84,8 @@ impl Replay {
         4 * self.states.capacity() + self.actions.capacity() + 4 * self.rewards.capacity()
     }
 
-    /// The transitions, oldest first, for saving.
+    /// The transitions, oldest first, as format 1 saved them.
+    #[cfg(test)]
     pub fn to_file(&self) -> ReplayFile {
         let mut file = ReplayFile {
             states: Vec::with_capacity(self.states.len()),
@@ -96,41 +104,118 @@ impl Replay {
     /// A buffer from a saved file; keeps the newest `capacity` transitions.
     /// `Err` says what is inconsistent.
     pub fn from_file(file: &ReplayFile, d: usize, capacity: usize) -> Result<Self, String> {
-        let n = file.actions.len();
-        if file.rewards.len() != n || file.states.len() != n * d {
+        Self::from_columns(&file.states, &file.actions, &file.rewards, d, capacity)
+    }
+
+    /// A buffer from saved columns (oldest transition first: `d` state values,
+    /// an action and a reward per transition); keeps the newest `capacity`.
+    /// `Err` says what is inconsistent.
+    pub fn from_columns(
+        states: &[f32],
+        actions: &[u8],
+        rewards: &[f32],
+        d: usize,
+        capacity: usize,
+    ) -> Result<Self, String> {
+        let n = actions.len();
+        if rewards.len() != n || states.len() != n * d {
             return Err(format!(
                 "replay holds {} actions, {} rewards and {} state values; expected {d} state values per transition",
                 n,
-                file.rewards.len(),
-                file.states.len()
+                rewards.len(),
+                states.len()
             ));
         }
-        if let Some(a) = file.actions.iter().find(|&&a| usize::from(a) >= d) {
+        if let Some(a) = actions.iter().find(|&&a| usize::from(a) >= d) {
             return Err(format!("replay action {a} is not below {d}"));
         }
-        if let Some(x) = file
-            .states
-            .iter()
-            .chain(&file.rewards)
-            .find(|x| !x.is_finite())
-        {
+        if let Some(x) = states.iter().chain(rewards).find(|x| !x.is_finite()) {
             return Err(format!("replay holds the non-finite value {x}"));
         }
         let mut replay = Self::new(d, capacity);
         for i in n.saturating_sub(capacity)..n {
-            replay.push(
-                &file.states[i * d..(i + 1) * d],
-                file.actions[i],
-                file.rewards[i],
-            );
+            replay.push(&states[i * d..(i + 1) * d], actions[i], rewards[i]);
         }
         Ok(replay)
+    }
+}
+
+/// Draws `k ≤ n` distinct indices below `n`, uniformly and in draw order,
+/// into `out`: a partial Fisher–Yates shuffle (for `i` in `0..k`, swap
+/// position `i` with a uniform `j` in `i..n`; the same draws as `rand`'s
+/// in-place sampler). `perm` is scratch holding `0, 1, 2, …` on entry and on
+/// return (the swaps are undone), so a draw costs `O(k)`, not `O(n)`.
+pub(super) fn sample(
+    rng: &mut impl Rng,
+    n: usize,
+    k: usize,
+    perm: &mut Vec<u32>,
+    out: &mut Vec<u32>,
+) {
+    if perm.len() < n {
+        let from = perm.len() as u32;
+        perm.extend(from..n as u32);
+    }
+    out.clear();
+    for i in 0..k {
+        let j = rng.random_range(i as u32..n as u32);
+        perm.swap(i, j as usize);
+        out.push(j);
+    }
+    // `out` held the swap partners; undo the swaps newest first while
+    // reading off the sample.
+    for i in (0..k).rev() {
+        let j = out[i] as usize;
+        let drawn = perm[i];
+        perm.swap(i, j);
+        out[i] = drawn;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn sample_is_rands_in_place_sampler_without_its_allocation() {
+        let mut perm = Vec::new();
+        let mut out = Vec::new();
+        for (n, k, seed) in [(1000, 32, 1), (10, 10, 2), (5, 1, 3), (1, 1, 4), (3, 0, 5)] {
+            let mut a = ChaCha8Rng::seed_from_u64(seed);
+            let mut b = a.clone();
+            sample(&mut a, n, k, &mut perm, &mut out);
+            // rand's own in-place variant, written out.
+            let mut all: Vec<u32> = (0..n as u32).collect();
+            for i in 0..k {
+                let j = b.random_range(i as u32..n as u32);
+                all.swap(i, j as usize);
+            }
+            assert_eq!(out, all[..k]);
+            assert_eq!(a, b);
+            // Distinct, in range, and the scratch is back to 0, 1, 2, ….
+            let mut sorted = out.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), k);
+            assert!(out.iter().all(|&i| (i as usize) < n));
+            assert!(perm.iter().enumerate().all(|(i, &p)| p as usize == i));
+        }
+        // Uniform: every index of 0..8 drawn about equally often, 3 at a time.
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let mut counts = [0u32; 8];
+        for _ in 0..8000 {
+            sample(&mut rng, 8, 3, &mut perm, &mut out);
+            for &i in &out {
+                counts[i as usize] += 1;
+            }
+        }
+        assert!(
+            counts.iter().all(|&c| (2800..3200).contains(&c)),
+            "{counts:?}"
+        );
+    }
 
     fn filled(capacity: usize, n: usize) -> Replay {
         let mut r = Replay::new(2, capacity);

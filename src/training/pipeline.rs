@@ -1,0 +1,251 @@
+//! [`TrainingPipeline`]: the continuous-learning loop as a [`Pipeline`] an
+//! engine runs.
+//!
+//! `run(bot, energy)` reads the new rows (on a blocking thread: file reads
+//! and model scoring are not for the engine's message thread); when a
+//! training cycle is due it waits for a slot of the shared [`TrainingPool`]
+//! — with the cycle's energy as its priority, the engine's measure of what
+//! the cycle is worth — and trains on a blocking thread too. The result is
+//! the cycle's [`CycleReport`] as an [`AutomationResult`]: its ROI is the
+//! value of the improvement, its metrics the loss, improvement, p-value,
+//! deployment, bad rows and alerts (see [`CycleReport::to_result`]).
+//!
+//! A failure of the cycle as a whole (unreadable data, a registry that
+//! refuses a write) is a [`PipelineError::Failed`] naming it; the engine
+//! records a failed cycle and the learner goes on with the next one.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{ContinuousLearner, CycleReport, TrainingConfig, TrainingError, TrainingPool};
+use crate::host::Clock;
+use crate::pipeline::{Pipeline, PipelineError, PipelineFuture};
+
+/// A bot's training pipeline. Cheap to clone; clones share the learner.
+#[derive(Clone)]
+pub struct TrainingPipeline {
+    bot: String,
+    learner: Arc<Mutex<ContinuousLearner>>,
+    pool: Arc<TrainingPool>,
+    clock: Arc<dyn Clock>,
+    last: Arc<Mutex<Option<CycleReport>>>,
+}
+
+impl std::fmt::Debug for TrainingPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainingPipeline")
+            .field("bot", &self.bot)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic inside a cycle is reported as a failed cycle; the learner's
+    // files are consistent (each phase saves at its end), so go on.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TrainingPipeline {
+    /// The pipeline of `bot` (state folder `bot_dir`) with `config`, sharing `pool`.
+    ///
+    /// ```
+    /// use kaizen::host::ManualClock;
+    /// use kaizen::pipeline::Pipeline;
+    /// use kaizen::training::{Task, TrainingConfig, TrainingPipeline, TrainingPool};
+    /// use std::sync::Arc;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("d.csv"), "x,target\n1,2\n").unwrap();
+    /// let config = TrainingConfig::new(dir.path().join("d.csv"), Task::Regression);
+    /// let pool = Arc::new(TrainingPool::new(1));
+    /// let clock = Arc::new(ManualClock::new(0.0));
+    /// let p = TrainingPipeline::open("bot", &dir.path().join("bot"), config, pool, clock).unwrap();
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let result = rt.block_on(p.run("bot", 5)).unwrap();
+    /// assert_eq!(result.metrics["rows"], 1.0);
+    /// assert_eq!(result.metrics["trained"], 0.0); // 1 of 100 samples buffered
+    /// ```
+    pub fn open(
+        bot: &str,
+        bot_dir: &Path,
+        config: TrainingConfig,
+        pool: Arc<TrainingPool>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, TrainingError> {
+        let learner = ContinuousLearner::open(bot, bot_dir, config, clock.now())?;
+        Ok(Self::new(bot, learner, pool, clock))
+    }
+
+    /// A pipeline around a learner opened by the caller.
+    pub fn new(
+        bot: &str,
+        learner: ContinuousLearner,
+        pool: Arc<TrainingPool>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        TrainingPipeline {
+            bot: bot.to_string(),
+            learner: Arc::new(Mutex::new(learner)),
+            pool,
+            clock,
+            last: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The report of the last cycle that finished, for status.
+    pub fn last_report(&self) -> Option<CycleReport> {
+        lock(&self.last).clone()
+    }
+
+    /// Runs `f` on the learner (waits for a cycle under way).
+    pub fn with_learner<R>(&self, f: impl FnOnce(&ContinuousLearner) -> R) -> R {
+        f(&lock(&self.learner))
+    }
+
+    /// The shared pool.
+    pub fn pool(&self) -> &Arc<TrainingPool> {
+        &self.pool
+    }
+}
+
+fn failed(e: TrainingError) -> PipelineError {
+    PipelineError::Failed(e.to_string())
+}
+
+/// Runs `f` on a blocking thread; a panic becomes [`PipelineError::Panicked`].
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PipelineError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| match e.try_into_panic() {
+            Ok(payload) => PipelineError::Panicked(crate::pipeline::panic_message(&*payload)),
+            Err(e) => PipelineError::Failed(format!("training task did not finish: {e}")),
+        })
+}
+
+impl Pipeline for TrainingPipeline {
+    fn run(&self, bot: &str, energy: u32) -> PipelineFuture {
+        let this = self.clone();
+        let asked = bot.to_string();
+        Box::pin(async move {
+            if asked != this.bot {
+                return Err(PipelineError::Failed(format!(
+                    "this training pipeline belongs to bot {:?}, not {asked:?}",
+                    this.bot
+                )));
+            }
+            let (learner, clock) = (Arc::clone(&this.learner), Arc::clone(&this.clock));
+            let (mut report, due) = blocking(move || {
+                let mut l = lock(&learner);
+                l.read(clock.now()).map(|r| (r, l.training_due()))
+            })
+            .await?
+            .map_err(failed)?;
+            if due {
+                let permit = this.pool.acquire(&this.bot, f64::from(energy)).await;
+                let (learner, clock) = (Arc::clone(&this.learner), Arc::clone(&this.clock));
+                report = blocking(move || {
+                    lock(&learner)
+                        .train(&mut report, energy, clock.now())
+                        .map(|()| report)
+                })
+                .await?
+                .map_err(failed)?;
+                drop(permit);
+            }
+            let result = report.to_result();
+            *lock(&this.last) = Some(report);
+            Ok(result)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::ManualClock;
+    use crate::training::testing::append_csv;
+    use crate::training::{JobState, Task};
+
+    fn rows(path: &Path, n: usize, from: usize) {
+        let rows = (from..from + n).map(|i| {
+            let x = (i % 17) as f64 / 17.0;
+            format!("{x},{}", 3.0 * x + 1.0 + 0.01 * ((i * 7) % 5) as f64)
+        });
+        append_csv(path, "x,target", rows);
+    }
+
+    fn pipeline(dir: &Path, bot: &str, pool: &Arc<TrainingPool>) -> TrainingPipeline {
+        let data = dir.join(format!("{bot}.csv"));
+        rows(&data, 120, 0);
+        let mut config = TrainingConfig::new(&data, Task::Regression);
+        config.model.hidden = vec![8];
+        config.steps_per_energy = 10;
+        TrainingPipeline::open(
+            bot,
+            &dir.join(bot),
+            config,
+            Arc::clone(pool),
+            Arc::new(ManualClock::new(1.0)),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_cycle_trains_and_reports_through_the_pipeline_trait() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Arc::new(TrainingPool::new(1));
+        let p = pipeline(dir.path(), "alpha", &pool);
+        let r = p.run("alpha", 4).await.unwrap();
+        assert_eq!(r.metrics["trained"], 1.0);
+        assert_eq!(r.metrics["steps"], 40.0);
+        assert!(r.check_finite().is_ok());
+        let last = p.last_report().unwrap();
+        assert_eq!(last.rows, 120);
+        assert!(pool.status().is_empty(), "the slot was given back");
+        let err = p.run("beta", 1).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pipeline failed: this training pipeline belongs to bot \"alpha\", not \"beta\""
+        );
+    }
+
+    #[tokio::test]
+    async fn a_due_cycle_waits_for_the_shared_pool_and_is_visible_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Arc::new(TrainingPool::new(1));
+        let p = pipeline(dir.path(), "alpha", &pool);
+        let held = pool.acquire("other", 100.0).await;
+        let run = tokio::spawn(p.run("alpha", 3));
+        // Wait for the job to show, woken by the pool on each change.
+        let mut changes = pool.watch();
+        let job = loop {
+            if let Some(j) = pool.status().into_iter().find(|j| j.bot == "alpha") {
+                break j;
+            }
+            changes.changed().await.unwrap();
+        };
+        assert_eq!(job.state, JobState::Waiting { position: 1 });
+        assert_eq!(job.priority, 3.0);
+        drop(held);
+        let r = run.await.unwrap().unwrap();
+        assert_eq!(r.metrics["trained"], 1.0);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_source_fails_the_cycle_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrainingConfig::new(dir.path().join("missing.csv"), Task::Regression);
+        let p = TrainingPipeline::open(
+            "bot",
+            &dir.path().join("bot"),
+            config,
+            Arc::new(TrainingPool::new(1)),
+            Arc::new(ManualClock::new(0.0)),
+        )
+        .unwrap();
+        let err = p.run("bot", 1).await.unwrap_err().to_string();
+        assert!(err.contains("missing.csv does not exist"), "{err}");
+    }
+}
