@@ -1,39 +1,39 @@
 //! The yardstick: every policy on every scenario over several seeds, as a
-//! share of the oracle's net profit (mean and minimum over the seeds).
+//! share of the oracle's net profit (mean and minimum over the seeds), in
+//! Markdown ([`kaizen::sim::yardstick`]).
 //!
 //! ```text
 //! cargo run --release --example yardstick                          # examples/scenarios/*.toml, seeds 1–5
 //! cargo run --release --example yardstick -- --seeds 1-10 FILE…    # given scenarios
-//! cargo run --release --example yardstick -- --policies tuned,oracle FILE…
+//! cargo run --release --example yardstick -- --policies core,tuned,oracle FILE…
 //! cargo run --release --example yardstick -- --random 1000-1029   # worlds drawn at random
 //! ```
 //!
-//! With `--random A-B` each world (`Scenario::random(seed)` for seeds A to B)
-//! runs on seed 1 only (unless `--seeds` says otherwise), and a summary closes the table: per policy
-//! the mean and minimum share of the oracle over the worlds, and how the
-//! decision core (`core`) fares against `tuned`.
+//! A last line says on which scenarios the decision core (`core`) falls
+//! under 90% of the oracle on some seed, or under 99% of `tuned`'s mean.
 
-use kaizen::sim::{PolicyKind, Scenario, SimOptions, simulate};
+use kaizen::sim::{PolicyKind, Scenario, yardstick};
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut seeds: Option<Vec<u64>> = None;
+    let mut seeds: Vec<u64> = (1..=5).collect();
     let mut policies: Vec<PolicyKind> = PolicyKind::ALL.to_vec();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut random: Option<(u64, u64)> = None;
+    let range =
+        |arg: Option<String>, what: &str| -> Result<(u64, u64), Box<dyn std::error::Error>> {
+            let arg = arg.ok_or(format!("{what} needs A-B"))?;
+            let (a, b) = arg.split_once('-').ok_or(format!("{what} needs A-B"))?;
+            Ok((a.parse()?, b.parse()?))
+        };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--seeds" => {
-                let range = args.next().ok_or("--seeds needs A-B")?;
-                let (a, b) = range.split_once('-').ok_or("--seeds needs A-B")?;
-                seeds = Some((a.parse()?..=b.parse()?).collect());
+                let (a, b) = range(args.next(), "--seeds")?;
+                seeds = (a..=b).collect();
             }
-            "--random" => {
-                let range = args.next().ok_or("--random needs A-B")?;
-                let (a, b) = range.split_once('-').ok_or("--random needs A-B")?;
-                random = Some((a.parse()?, b.parse()?));
-            }
+            "--random" => random = Some(range(args.next(), "--random")?),
             "--policies" => {
                 let list = args.next().ok_or("--policies needs a list")?;
                 policies = list.split(',').map(str::parse).collect::<Result<_, _>>()?;
@@ -55,69 +55,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in &files {
         scenarios.push(Scenario::load(file)?);
     }
-    let seeds = seeds.unwrap_or_else(|| {
-        if random.is_some() {
-            vec![1]
-        } else {
-            (1..=5).collect()
-        }
-    });
-    let shown: Vec<PolicyKind> = PolicyKind::ALL
-        .into_iter()
-        .filter(|k| policies.contains(k))
-        .collect();
-    print!("{:<12}", "scenario");
-    for k in &shown {
-        print!(" {:>15}", k.name());
-    }
-    println!("   (% of oracle: mean / min over seeds {:?})", seeds);
-    let mut all: Vec<Vec<f64>> = vec![Vec::new(); shown.len()];
-    for scenario in &scenarios {
-        let mut shares: Vec<Vec<f64>> = vec![Vec::new(); shown.len()];
-        for &seed in &seeds {
-            let options = SimOptions {
-                seed: Some(seed),
-                policies: shown.clone(),
-                ..SimOptions::default()
-            };
-            let report = simulate(scenario, &options, &mut |_, _| {})?;
-            for (k, kind) in shown.iter().enumerate() {
-                let row = report.policy(*kind).ok_or("missing row")?;
-                shares[k].push(100.0 * row.net_profit / report.oracle_net_profit);
-            }
-        }
-        print!("{:<12}", scenario.name);
-        for (k, s) in shares.iter().enumerate() {
-            let (mean, min) = summary(s);
-            print!(" {:>7.1} /{:>6.1}", mean, min);
-            all[k].push(mean);
-        }
-        println!();
-    }
-    if scenarios.len() > 1 {
-        print!("{:<12}", "all");
-        for s in &all {
-            let (mean, min) = summary(s);
-            print!(" {:>7.1} /{:>6.1}", mean, min);
-        }
-        println!();
-        let at = |k: PolicyKind| shown.iter().position(|x| *x == k);
-        if let (Some(c), Some(t)) = (at(PolicyKind::Core), at(PolicyKind::Tuned)) {
-            let ratio: Vec<f64> = all[c].iter().zip(&all[t]).map(|(c, t)| c / t).collect();
-            let below = all[c].iter().filter(|&&x| x < 90.0).count();
-            let behind = ratio.iter().filter(|&&r| r < 0.99).count();
-            let (mean, min) = summary(&ratio);
-            println!(
-                "core / tuned: mean {mean:.3}, min {min:.3}; core under 90% of the oracle in {below} of {}, under 99% of tuned in {behind}",
-                ratio.len()
-            );
-        }
+    let table = yardstick::measure(&scenarios, &seeds, &policies)?;
+    println!("% of the oracle's net profit, mean / min over seeds {seeds:?}\n");
+    print!("{}", table.markdown());
+    if let Some((under, behind)) = table.shortfalls(90.0, 0.99) {
+        println!(
+            "\ncore under 90% of the oracle on some seed: {under:?}; core's mean under 99% of tuned's: {behind:?}"
+        );
     }
     Ok(())
-}
-
-/// The mean and minimum of `values`.
-fn summary(values: &[f64]) -> (f64, f64) {
-    let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
-    (mean, values.iter().copied().fold(f64::INFINITY, f64::min))
 }

@@ -439,8 +439,10 @@ mod tests {
         let model = run(truth(), 60.0, |t| if t % 7 == 0 { 8 } else { 0 }, 300, 0.1);
         let draws = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            (0..50)
-                .map(|_| model.draw(&mut rng).unwrap().dynamics.share(8))
+            model
+                .draws(&mut rng, 50)
+                .iter()
+                .map(|d| d.dynamics.share(8))
                 .collect::<Vec<_>>()
         };
         assert_eq!(draws(1), draws(1));
@@ -448,10 +450,11 @@ mod tests {
         let spread =
             d.iter().copied().fold(f64::MIN, f64::max) - d.iter().copied().fold(f64::MAX, f64::min);
         assert!(spread > 0.0);
+        assert_eq!(d.len(), 50);
         assert!(
             LevelModel::default()
-                .draw(&mut ChaCha8Rng::seed_from_u64(1))
-                .is_none()
+                .draws(&mut ChaCha8Rng::seed_from_u64(1), 5)
+                .is_empty()
         );
     }
 

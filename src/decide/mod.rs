@@ -14,6 +14,9 @@ pub mod level;
 pub mod plan;
 pub mod rhythm;
 
+#[cfg(test)]
+mod tests;
+
 pub use decider::{
     Context, DecideConfig, Decider, Decision, OptionValue, Outcome, Source, Triggers, Why,
 };

@@ -22,7 +22,8 @@
 //!   directly ([`run_decided`]).
 //! - [`scenario`]: all of it in TOML ([`Scenario`]); [`run`]: [`simulate`]
 //!   runs it; [`report`]: the result, as a table or deterministic JSON
-//!   ([`Report`]).
+//!   ([`Report`]); [`yardstick`]: every policy over scenarios and seeds as
+//!   a share of the oracle (the table in README).
 //!
 //! Every random number comes from a [`ChaCha8Rng`](rand_chacha::ChaCha8Rng)
 //! stream derived from the seed (one per purpose and bot), so the same seed
@@ -62,6 +63,7 @@ pub mod scenario;
 pub mod spec;
 pub mod tuned;
 pub mod world;
+pub mod yardstick;
 
 pub use baseline::{Baseline, threshold_fires};
 pub use bot::{BotParams, cycle_cost, drifted, energy_share, revenue, skill_gain};
