@@ -7,6 +7,7 @@
 //! cargo run --release --example yardstick -- --seeds 1-10 FILE…    # given scenarios
 //! cargo run --release --example yardstick -- --policies core,tuned,oracle FILE…
 //! cargo run --release --example yardstick -- --random 1000-1029   # worlds drawn at random
+//! cargo run --release --example yardstick -- --show --random 7-7  # print the worlds, run nothing
 //! ```
 //!
 //! A last line says on which scenarios the decision core (`core`) falls
@@ -20,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut policies: Vec<PolicyKind> = PolicyKind::ALL.to_vec();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut random: Option<(u64, u64)> = None;
+    let mut show = false;
     let range =
         |arg: Option<String>, what: &str| -> Result<(u64, u64), Box<dyn std::error::Error>> {
             let arg = arg.ok_or(format!("{what} needs A-B"))?;
@@ -33,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let (a, b) = range(args.next(), "--seeds")?;
                 seeds = (a..=b).collect();
             }
+            "--show" => show = true,
             "--random" => random = Some(range(args.next(), "--random")?),
             "--policies" => {
                 let list = args.next().ok_or("--policies needs a list")?;
@@ -54,6 +57,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for file in &files {
         scenarios.push(Scenario::load(file)?);
+    }
+    if show {
+        for scenario in &scenarios {
+            println!("{scenario:#?}");
+        }
+        return Ok(());
     }
     let table = yardstick::measure(&scenarios, &seeds, &policies)?;
     println!("% of the oracle's net profit, mean / min over seeds {seeds:?}\n");

@@ -48,11 +48,7 @@ pub fn run_decided(
     ticks: u64,
     on_tick: &mut dyn FnMut(u64),
 ) -> Result<World> {
-    let mut world = World::new(
-        scenario.bot_params(),
-        scenario.capacity.max_concurrent,
-        seed,
-    )?;
+    let mut world = scenario.world(seed)?;
     let n = world.len();
     let mut deciders = (0..n)
         .map(|i| {

@@ -78,11 +78,7 @@ fn run_fixed(
     ticks: u64,
     on_tick: &mut dyn FnMut(u64),
 ) -> Result<World> {
-    let mut world = World::new(
-        scenario.bot_params(),
-        scenario.capacity.max_concurrent,
-        seed,
-    )?;
+    let mut world = scenario.world(seed)?;
     let (mut wanted, mut ran) = (Vec::new(), Vec::new());
     for t in 0..ticks {
         wanted.clear();

@@ -50,6 +50,7 @@ use std::path::Path;
 use super::bot::BotParams;
 use super::capacity::CapacityConfig;
 use super::pipeline::ReportConfig;
+use super::world::World;
 use crate::autoscale::AutoscaleConfig;
 use crate::cycle::EngineConfig;
 use crate::engine::validate_name;
@@ -476,6 +477,11 @@ impl Scenario {
     /// The bots' parameters, in order.
     pub fn bot_params(&self) -> Vec<BotParams> {
         self.bots.iter().map(|b| b.params.clone()).collect()
+    }
+
+    /// A fresh world of the scenario's bots and cycle slots, seeded with `seed`.
+    pub fn world(&self, seed: u64) -> Result<World> {
+        World::new(self.bot_params(), self.capacity.max_concurrent, seed)
     }
 }
 
