@@ -244,9 +244,9 @@ impl LevelModel {
         let floor = self.scale * 1e-3;
         for h in &mut self.hypotheses {
             let prior = prior_cov(h.mean[0].abs().max(floor));
-            for i in 0..N {
-                for j in 0..N {
-                    h.cov[i][j] += prior[i][j];
+            for (row, add) in h.cov.iter_mut().zip(&prior) {
+                for (x, a) in row.iter_mut().zip(add) {
+                    *x += a;
                 }
             }
             h.log_weight *= 0.1;
@@ -330,10 +330,7 @@ fn cholesky(c: &Cov) -> Cov {
     let mut l = [[0.0; N]; N];
     for i in 0..N {
         for j in 0..=i {
-            let mut sum = c[i][j];
-            for k in 0..j {
-                sum -= l[i][k] * l[j][k];
-            }
+            let sum = (0..j).fold(c[i][j], |s, k| s - l[i][k] * l[j][k]);
             l[i][j] = if i == j {
                 sum.max(1e-18).sqrt()
             } else {

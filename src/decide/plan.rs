@@ -96,7 +96,7 @@ impl Continuation {
             return Continuation::of(bot, None);
         };
         let all = every_interval();
-        let everies = &all[..all.partition_point(|&t| t <= ticks.min(LONGEST).max(1))];
+        let everies = &all[..all.partition_point(|&t| t <= ticks.clamp(1, LONGEST))];
         let i = everies.iter().position(|&t| t == r.every).unwrap_or(0);
         let j = energies.iter().position(|&e| e == r.energy).unwrap_or(0);
         let mut best: Option<Rhythm> = None;
