@@ -14,6 +14,7 @@
 //! - [`metalog`] — per-module ROI accounting and the stable module index.
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
+//! - [`decide`] — learned decisions: how much energy a cycle gets, from what the ledger showed.
 //! - [`record`] — what one tick decided and why ([`record::CycleRecord`], [`record::Reason`]).
 //! - [`reward`] — the weighted multi-component reward: a cycle's value from its reported metrics.
 //! - [`autoscale`] — the decision to create or remove an engine.
@@ -47,6 +48,7 @@ pub mod autoscale;
 pub mod chain;
 pub mod conditions;
 pub mod cycle;
+pub mod decide;
 pub mod decision;
 pub mod energy;
 pub mod engine;

@@ -30,6 +30,7 @@ mod server_api;
 #[cfg(feature = "server")]
 mod server_browser;
 mod sim_cli;
+mod sim_yardstick;
 mod state_round1;
 mod stats_abtest;
 mod stats_offpolicy;

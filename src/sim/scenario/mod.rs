@@ -46,18 +46,18 @@
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Duration;
 
 use super::bot::BotParams;
 use super::capacity::CapacityConfig;
 use super::pipeline::ReportConfig;
+use super::world::World;
 use crate::autoscale::AutoscaleConfig;
 use crate::cycle::EngineConfig;
 use crate::engine::validate_name;
 use crate::error::{Error, ensure_positive, ensure_unit};
 use crate::persist::PersistError;
 use crate::policy::PolicyConfig;
-use crate::spec::{EngineOptions, EngineTable, SpecDuration, SynergyTable};
+use crate::spec::{EngineOptions, EngineTable, SynergyTable};
 use crate::{Result, chain};
 
 /// The most ticks a scenario may run.
@@ -246,10 +246,11 @@ pub enum DeltaSource {
 /// ([`crate::spec`]); `policy.seed` is replaced by a seed derived from the
 /// run's seed and the bot.
 ///
-/// Defaults: when a table is left out, the settings the shipped scenarios
-/// use apply (`interval` one day, `roi_scale` 5000, `epsilon` 0.05, the
-/// rest SPEC's); a table that is written starts from SPEC's defaults for the
-/// keys it leaves out, as in an engine spec.
+/// Defaults: the engines' own defaults (SPEC's, as for an engine spec that
+/// leaves the tables out), the pipeline's default report, projected deltas
+/// and the world's free capacity as energy source. No setting is tuned to a
+/// scenario: what a scenario without a `[learned]` table measures is what a
+/// user gets.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LearnedConfig {
@@ -275,15 +276,8 @@ impl Default for LearnedConfig {
             deltas: DeltaSource::Projected,
             report: ReportConfig::default(),
             capacity_energy: true,
-            engine: EngineTable {
-                interval: SpecDuration(Duration::from_secs(24 * 3600)),
-                roi_scale: 5000.0,
-                ..EngineTable::default()
-            },
-            policy: PolicyConfig {
-                epsilon: 0.05,
-                ..PolicyConfig::default()
-            },
+            engine: EngineTable::default(),
+            policy: PolicyConfig::default(),
             synergy: SynergyTable::default(),
         }
     }
@@ -463,7 +457,14 @@ impl Scenario {
     pub fn bot_params(&self) -> Vec<BotParams> {
         self.bots.iter().map(|b| b.params.clone()).collect()
     }
+
+    /// A fresh world of the scenario's bots and cycle slots, seeded with `seed`.
+    pub fn world(&self, seed: u64) -> Result<World> {
+        World::new(self.bot_params(), self.capacity.max_concurrent, seed)
+    }
 }
+
+pub mod random;
 
 #[cfg(test)]
 mod tests;
