@@ -17,6 +17,9 @@
 //!   [`oracle`]: the oracle, planning with the hidden skill ([`OraclePlan`]).
 //! - [`learned`]: the learned policy, real engines driven tick by tick
 //!   ([`run_learned`]).
+//! - [`model_bot`]: bots whose skill is a real candle model's live accuracy
+//!   on a drifting stream ([`ModelBot`]); [`model_world`]: the fixed
+//!   policies over them ([`simulate_models`]).
 //! - [`scenario`]: all of it in TOML ([`Scenario`]); [`run`]: [`simulate`]
 //!   runs it; [`report`]: the result, as a table or deterministic JSON
 //!   ([`Report`]).
@@ -49,6 +52,8 @@ pub mod baseline;
 pub mod bot;
 pub mod capacity;
 pub mod learned;
+pub mod model_bot;
+pub mod model_world;
 pub mod oracle;
 pub mod pipeline;
 pub mod report;
@@ -61,6 +66,8 @@ pub use baseline::{Baseline, threshold_fires};
 pub use bot::{BotParams, cycle_cost, drifted, energy_share, revenue, skill_gain};
 pub use capacity::{CapacityConfig, CapacityEnergy, SimProbe};
 pub use learned::{EngineTally, run_learned};
+pub use model_bot::{DriftingStream, ModelBot, ModelBotParams};
+pub use model_world::{run_models, simulate_models};
 pub use oracle::{GRID, OraclePlan};
 pub use pipeline::{
     DEFAULT_PAYBACK_TICKS, ReportConfig, SimLedger, SimMetric, SimulatedPipeline, standalone,
