@@ -59,7 +59,7 @@ pub const MAX_FEATURES: usize = 64;
 pub const MAX_ROWS_PER_TICK: usize = 10_000;
 /// The stream numbers of model bots' data start here (see
 /// [`super::world`]'s streams, which use small numbers).
-const DATA_STREAM: u64 = 0x6d6f_64;
+const DATA_STREAM: u64 = 256;
 /// The keys of [`BotParams`] a model bot refuses.
 pub const MEANINGLESS: [&str; 5] = ["skill", "drift", "gain", "half_energy", "eval_noise"];
 
