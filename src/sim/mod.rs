@@ -20,6 +20,9 @@
 //! - [`learned`]: the learned policy, real engines driven tick by tick
 //!   ([`run_learned`]); [`decided`]: the decision core driving the world
 //!   directly ([`run_decided`]).
+//! - [`model_bot`]: bots whose skill is a real candle model's live accuracy
+//!   on a drifting stream ([`ModelBot`]); [`model_world`]: the fixed
+//!   policies over them ([`simulate_models`]).
 //! - [`scenario`]: all of it in TOML ([`Scenario`]); [`run`]: [`simulate`]
 //!   runs it; [`report`]: the result, as a table or deterministic JSON
 //!   ([`Report`]); [`yardstick`]: every policy over scenarios and seeds as
@@ -55,6 +58,8 @@ pub mod capacity;
 pub mod decided;
 pub mod event;
 pub mod learned;
+pub mod model_bot;
+pub mod model_world;
 pub mod oracle;
 pub mod pipeline;
 pub mod report;
@@ -71,6 +76,8 @@ pub use capacity::{CapacityConfig, CapacityEnergy, SimProbe};
 pub use decided::run_decided;
 pub use event::{BotEvent, regimes};
 pub use learned::{EngineTally, run_learned};
+pub use model_bot::{DriftingStream, ModelBot, ModelBotParams};
+pub use model_world::{run_models, simulate_models};
 pub use oracle::{GRID, OraclePlan};
 pub use pipeline::{
     DEFAULT_PAYBACK_TICKS, ReportConfig, SimLedger, SimMetric, SimulatedPipeline, standalone,

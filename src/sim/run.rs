@@ -120,6 +120,9 @@ pub fn simulate(
             "a whole number in 1..=1000000",
         ));
     }
+    if scenario.has_models() {
+        return super::model_world::simulate_models(scenario, options, seed, ticks, on_tick);
+    }
     let names = scenario.bot_names();
     let mut plan = OraclePlan::new(
         &scenario.bot_params(),

@@ -336,6 +336,12 @@ impl World {
         (bot.skill + error).clamp(0.0, 1.0)
     }
 
+    /// Sets bot `i`'s skill (a model bot's is its model's live accuracy,
+    /// see [`super::model_bot`]), clamped to [0, 1].
+    pub fn set_skill(&mut self, i: usize, skill: f64) {
+        self.bots[i].skill = skill.clamp(0.0, 1.0);
+    }
+
     /// Ends the tick: every bot earns its revenue at its current skill (one
     /// noise draw each), then drifts; the cycle slots free up; the events of
     /// the next tick apply ([`BotEvent`]).

@@ -49,6 +49,7 @@ use std::path::Path;
 
 use super::bot::BotParams;
 use super::capacity::CapacityConfig;
+use super::model_bot::{MEANINGLESS, ModelBotParams};
 use super::pipeline::ReportConfig;
 use super::world::World;
 use crate::autoscale::AutoscaleConfig;
@@ -117,6 +118,9 @@ pub struct BotSpec {
     /// Its parameters.
     #[serde(flatten)]
     pub params: BotParams,
+    /// `[bots.model]`: a model bot's stream and model ([`super::model_bot`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelBotParams>,
 }
 
 impl<'de> Deserialize<'de> for BotSpec {
@@ -133,10 +137,27 @@ impl<'de> Deserialize<'de> for BotSpec {
             }
             None => return Err(D::Error::missing_field("name")),
         };
+        let model = match table.remove("model") {
+            Some(m) => {
+                if let Some(key) = MEANINGLESS.iter().find(|k| table.contains_key(**k)) {
+                    return Err(D::Error::custom(format!(
+                        "`{key}` does not apply to a model bot (one with a [bots.model] table): its skill is its model's live accuracy"
+                    )));
+                }
+                Some(m.try_into().map_err(|e: toml::de::Error| {
+                    D::Error::custom(format!("in [bots.model]: {}", e.message().trim()))
+                })?)
+            }
+            None => None,
+        };
         let params = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| D::Error::custom(e.message().trim()))?;
-        Ok(BotSpec { name, params })
+        Ok(BotSpec {
+            name,
+            params,
+            model,
+        })
     }
 }
 
@@ -416,6 +437,9 @@ impl Scenario {
                 ));
             }
             bot.params.validate(&at)?;
+            if let Some(m) = &bot.model {
+                m.validate(&format!("{at}.model"))?;
+            }
         }
         self.capacity.validate("scenario.capacity")?;
         self.baselines.validate()?;
@@ -451,6 +475,11 @@ impl Scenario {
     /// The bots' names, in order.
     pub fn bot_names(&self) -> Vec<String> {
         self.bots.iter().map(|b| b.name.clone()).collect()
+    }
+
+    /// Whether any bot is a model bot.
+    pub fn has_models(&self) -> bool {
+        self.bots.iter().any(|b| b.model.is_some())
     }
 
     /// The bots' parameters, in order.

@@ -112,6 +112,7 @@ impl Scenario {
                 BotSpec {
                     name: format!("r{i:02}"),
                     params,
+                    model: None,
                 }
             })
             .collect();
