@@ -16,6 +16,8 @@ fn bench_reports_every_figure() {
     );
     for figure in [
         "engine-ticks/s",
+        "raw actix round ticks/s",
+        "ratio to raw",
         "cycles/s",
         "tick latency p99",
         "RSS per engine",
@@ -28,7 +30,20 @@ fn bench_reports_every_figure() {
     let report = read_json(&json);
     assert_eq!(report["engines"], 20);
     assert_eq!(report["ticks"], 5);
-    assert!(report["engine_ticks_per_sec"].as_f64().unwrap() > 0.0);
+    let ticks = report["engine_ticks_per_sec"].as_f64().unwrap();
+    let raw = report["raw_ticks_per_s"].as_f64().unwrap();
+    assert!(ticks > 0.0 && raw > 0.0);
+    // The ratio is the two figures' quotient, and lies in the range of the
+    // stretches it was measured in.
+    let ratio = report["ratio_to_raw"].as_f64().unwrap();
+    assert!((ratio - ticks / raw).abs() < 1e-9 * ratio, "{report}");
+    let range = &report["ratio_to_raw_range"];
+    let slack = 1e-9 * ratio;
+    assert!(range[0].as_f64().unwrap() <= ratio + slack, "{report}");
+    assert!(ratio <= range[1].as_f64().unwrap() + slack, "{report}");
+    assert!(report["load_average"].is_array());
+    // Instructions are counted only when asked.
+    assert!(report["instructions_per_tick"].is_null());
     assert_eq!(report["tick_latency"]["count"], 100);
     assert!(report["bytes_written_per_cycle"].as_f64().unwrap() > 0.0);
     // Every engine's state was saved under --state.

@@ -1,30 +1,25 @@
 //! `kaizen bench`: N engines with a no-op pipeline under one registry; how
-//! fast they tick, how much memory they take, how much they write.
+//! fast they tick, how much memory they take, how much they write — and, in
+//! the same run, how fast the same round goes with nothing of kaizen in it
+//! ([`RawFleet`](kaizen::limits::RawFleet)), so the figure that travels
+//! between machines is the ratio.
 //!
 //! Resident memory comes from `sysinfo`; its peak (VmHWM), which `sysinfo`
 //! does not report, from `/proc/self/status` on Linux.
 
+mod count;
+mod measure;
+
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::table::Table;
-use kaizen::autoscale::AutoscaleRequest;
 use kaizen::autoscale::{AutoscaleConfig, AutoscaleInputs, EngineSummary, decide};
-use kaizen::cycle::Persistence;
-use kaizen::engine::EngineBuilder;
-use kaizen::host::FixedProbe;
-use kaizen::persist::{Durability, StateWriter};
-use kaizen::pipeline::{AutomationResult, pipeline_fn};
-use kaizen::record::CycleAction;
-use kaizen::registry::{LatencySummary, RegistryConfig, RegistryHandle};
-use kaizen::runtime::Services;
+use kaizen::registry::LatencySummary;
 use kaizen::spec::SpecDuration;
-use kaizen::synergy::{
-    DQNSynergyLearner, DqnConfig, LearnerConfig, SynergyDeltas, SynergyKeys, SynergyLearner,
-};
+use kaizen::synergy::{DQNSynergyLearner, DqnConfig, SynergyDeltas, SynergyKeys, SynergyLearner};
 
 /// Which synergy learner the engines use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -40,12 +35,21 @@ pub enum Learner {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// At most once per --window per engine, group-committed (two syncfs per batch).
+    /// At most once per --window per engine, group-committed.
     WriteBehind,
     /// After every cycle, each cycle waiting for its save (group-committed).
     PerCycle,
     /// No state folder at all.
     None,
+}
+
+/// Which rounds a `--part` run times (for counting instructions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// The registry's rounds.
+    Kaizen,
+    /// The raw actix rounds.
+    Raw,
 }
 
 /// Arguments of `kaizen bench`.
@@ -73,6 +77,15 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Also count the instructions of a tick and of a raw tick (with `perf
+    /// stat`, or callgrind when the machine has no hardware counters; in
+    /// child processes, which takes a while under callgrind).
+    #[arg(long)]
+    pub instructions: bool,
+    /// Time only these rounds after a fixed warm-up, and report nothing
+    /// (what `--instructions` runs in its child processes).
+    #[arg(long, value_enum, hide = true)]
+    pub part: Option<Part>,
 }
 
 /// What `kaizen bench` measured.
@@ -83,8 +96,18 @@ struct Report {
     learner: Learner,
     persistence: Mode,
     cores: usize,
+    /// The machine's load average (1, 5, 15 minutes) when the run ended.
+    load_average: Option<[f64; 3]>,
     seconds: f64,
     engine_ticks_per_sec: f64,
+    /// The raw actix round of the same shape and size, measured in
+    /// alternation with kaizen's rounds.
+    raw_ticks_per_s: f64,
+    /// `engine_ticks_per_sec / raw_ticks_per_s`.
+    ratio_to_raw: f64,
+    /// The lowest and highest ratio of one kaizen stretch to the raw
+    /// stretch before it.
+    ratio_to_raw_range: [f64; 2],
     cycles_per_sec: f64,
     tick_latency: LatencySummary,
     peak_rss_kib: Option<u64>,
@@ -93,9 +116,17 @@ struct Report {
     /// What each engine added to the RSS, on average.
     rss_per_engine_kib: Option<f64>,
     bytes_written_per_cycle: f64,
+    /// Disk flushes per cycle (syncs and fdatasyncs of the state writer).
+    flushes_per_cycle: f64,
     dqn_update_median_us: f64,
     autoscale_decide_us: f64,
     autoscale_registry_us: f64,
+    /// What counted the instructions (`--instructions`).
+    instruction_counter: Option<count::Counter>,
+    /// Instructions per engine tick (write-behind: the tick path alone).
+    instructions_per_tick: Option<f64>,
+    /// Instructions per tick of the raw round.
+    raw_instructions_per_tick: Option<f64>,
 }
 
 /// This process's resident memory now, in KiB (from `sysinfo`).
@@ -123,6 +154,11 @@ fn peak_rss_kib() -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+fn load_average() -> Option<[f64; 3]> {
+    let l = sysinfo::System::load_average().ok()?;
+    Some([l.one, l.five, l.fifteen])
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -185,8 +221,6 @@ fn decide_median(n: usize) -> Result<f64> {
 pub fn run(args: BenchArgs) -> Result<()> {
     anyhow::ensure!(args.engines > 0, "--engines must be at least 1");
     anyhow::ensure!(args.ticks > 0, "--ticks must be at least 1");
-    let dqn_update_median_us = dqn_update_median()?;
-    let autoscale_decide_us = decide_median(args.engines)?;
     let (state, temporary) = match (&args.state, args.persistence) {
         (_, Mode::None) => (None, false),
         (Some(dir), _) => (Some(dir.clone()), false),
@@ -195,19 +229,46 @@ pub fn run(args: BenchArgs) -> Result<()> {
             true,
         ),
     };
-    let measured = actix::System::new().block_on(measure(&args, state.clone()));
+    if let Some(part) = args.part {
+        let done = actix::System::new().block_on(measure::part(&args, part, state.clone()));
+        if temporary && let Some(dir) = &state {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        return done;
+    }
+    let dqn_update_median_us = dqn_update_median()?;
+    let autoscale_decide_us = decide_median(args.engines)?;
+    let measured = actix::System::new().block_on(measure::run(&args, state.clone()));
     if temporary && let Some(dir) = &state {
         let _ = std::fs::remove_dir_all(dir);
     }
     let m = measured?;
+    let counter = if args.instructions {
+        count::Counter::find()
+    } else {
+        None
+    };
+    if args.instructions && counter.is_none() {
+        eprintln!("note: neither `perf stat` nor valgrind can count instructions here");
+    }
+    let counted = |part| counter.map(|c| count::per_tick(c, &args, part)).transpose();
+    let instructions_per_tick = counted(Part::Kaizen)?;
+    let raw_instructions_per_tick = counted(Part::Raw)?;
+    let ticks = (args.engines * args.ticks) as f64;
+    let engine_ticks_per_sec = ticks / m.seconds;
+    let raw_ticks_per_s = ticks / m.raw_seconds;
     let report = Report {
         engines: args.engines,
         ticks: args.ticks,
         learner: args.learner,
         persistence: args.persistence,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        load_average: load_average(),
         seconds: m.seconds,
-        engine_ticks_per_sec: (args.engines * args.ticks) as f64 / m.seconds,
+        engine_ticks_per_sec,
+        raw_ticks_per_s,
+        ratio_to_raw: engine_ticks_per_sec / raw_ticks_per_s,
+        ratio_to_raw_range: m.ratio_range,
         cycles_per_sec: m.timed_cycles as f64 / m.seconds,
         tick_latency: m.latency,
         peak_rss_kib: peak_rss_kib(),
@@ -217,9 +278,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .zip(m.rss_without_engines)
             .map(|(with, without)| with.saturating_sub(without) as f64 / args.engines as f64),
         bytes_written_per_cycle: m.bytes as f64 / m.timed_cycles.max(1) as f64,
+        flushes_per_cycle: m.flushes as f64 / m.timed_cycles.max(1) as f64,
         dqn_update_median_us,
         autoscale_decide_us,
         autoscale_registry_us: m.autoscale_us,
+        instruction_counter: counter,
+        instructions_per_tick,
+        raw_instructions_per_tick,
     };
     print!("{}", render(&report));
     if let Some(path) = &args.json {
@@ -229,116 +294,21 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-struct Measured {
-    seconds: f64,
-    timed_cycles: u64,
-    latency: LatencySummary,
-    rss_without_engines: Option<u64>,
-    rss_with_engines: Option<u64>,
-    bytes: u64,
-    autoscale_us: f64,
-}
-
-async fn measure(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
-    // The system clock: write-behind saves wait on the engines' clock, so
-    // the window is real time here, as for a long-running host.
-    let writer = StateWriter::spawn();
-    let registry = RegistryHandle::builder(RegistryConfig {
-        state_root: state,
-        ..RegistryConfig::default()
-    })
-    .probe(FixedProbe::default())
-    .services(Services {
-        writer: writer.clone(),
-        ..Services::default()
-    })
-    .start()?;
-    // The runtime (registry, worker threads, writer) before any engine: what
-    // the engines add on top of it is their own.
-    let rss_without_engines = rss_kib();
-    let noop = Arc::new(pipeline_fn(|_: &str, _: u32| async {
-        Ok(AutomationResult::default())
-    }));
-    let learner = match args.learner {
-        Learner::Weights => LearnerConfig::default(),
-        Learner::Dqn => LearnerConfig::Dqn(DqnConfig::default()),
-    };
-    let persistence = match args.persistence {
-        Mode::PerCycle => Persistence::PerCycle(Durability::Fsync),
-        Mode::WriteBehind | Mode::None => Persistence::WriteBehind {
-            window: args.window,
-            durability: Durability::Fsync,
-        },
-    };
-    for i in 0..args.engines {
-        let b = EngineBuilder::with_pipeline(format!("bot{i:05}"), noop.clone())
-            .learner(learner.clone())
-            .persistence(persistence);
-        registry.register_engine(b).await?;
-    }
-    let cycles = |records: &std::collections::BTreeMap<String, kaizen::record::CycleRecord>| {
-        records
-            .values()
-            .filter(|r| r.action == CycleAction::Run)
-            .count() as u64
-    };
-    // Warm up to the steady state: with write-behind, until every engine has
-    // saved three times (a file, its backup and its scratch file each exist,
-    // so no save creates a file any more: three saves of engine.json,
-    // policy.json and meta.json each), then let the writer drain: the timed
-    // rounds see what a long-running host sees.
-    let (warm_up, settled) = match args.persistence {
-        Mode::WriteBehind => (args.window.mul_f64(3.5), 9 * args.engines as u64),
-        Mode::PerCycle | Mode::None => (Duration::ZERO, 0),
-    };
-    let warming = Instant::now();
-    let mut rounds = 0;
-    while rounds < 3 || warming.elapsed() < warm_up || writer.stats().files() < settled {
-        registry.run_all_cycles().await?;
-        rounds += 1;
-    }
-    writer.flush().await.ok();
-    registry.tick_latency(true).await?;
-    let bytes_before = writer.stats().bytes();
-    let started = Instant::now();
-    let mut timed_cycles = 0;
-    for _ in 0..args.ticks {
-        timed_cycles += cycles(&registry.run_all_cycles().await?);
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let latency = registry.tick_latency(false).await?;
-    let rss_with_engines = rss_kib();
-    let mut autoscale = Vec::new();
-    for _ in 0..10 {
-        let t = Instant::now();
-        registry
-            .autoscale(AutoscaleRequest {
-                config: Some(AutoscaleConfig {
-                    dry_run: true,
-                    ..AutoscaleConfig::default()
-                }),
-                ..AutoscaleRequest::default()
-            })
-            .await?;
-        autoscale.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    registry.shutdown().await?;
-    writer.flush().await.ok();
-    Ok(Measured {
-        seconds,
-        timed_cycles,
-        latency,
-        rss_without_engines,
-        rss_with_engines,
-        bytes: writer.stats().bytes() - bytes_before,
-        autoscale_us: median(autoscale),
-    })
-}
-
 fn render(r: &Report) -> String {
     let mut t = Table::new(["figure", "value"]);
     let mut row = |k: &str, v: String| t.row([k.to_string(), v]);
     row("engine-ticks/s", format!("{:.0}", r.engine_ticks_per_sec));
+    row(
+        "raw actix round ticks/s",
+        format!("{:.0}", r.raw_ticks_per_s),
+    );
+    row(
+        "ratio to raw (range)",
+        format!(
+            "{:.2} ({:.2}–{:.2})",
+            r.ratio_to_raw, r.ratio_to_raw_range[0], r.ratio_to_raw_range[1]
+        ),
+    );
     row("cycles/s", format!("{:.0}", r.cycles_per_sec));
     row(
         "tick latency p50",
@@ -348,16 +318,9 @@ fn render(r: &Report) -> String {
         "tick latency p99",
         format!("{:.1} µs", r.tick_latency.p99_us),
     );
-    row(
-        "peak RSS",
-        r.peak_rss_kib
-            .map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
-    );
-    row(
-        "RSS before the engines",
-        r.base_rss_kib
-            .map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
-    );
+    let mib = |k: Option<u64>| k.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+    row("peak RSS", mib(r.peak_rss_kib));
+    row("RSS before the engines", mib(r.base_rss_kib));
     row(
         "RSS per engine",
         r.rss_per_engine_kib
@@ -367,6 +330,13 @@ fn render(r: &Report) -> String {
         "bytes written per cycle",
         format!("{:.0}", r.bytes_written_per_cycle),
     );
+    row(
+        "disk flushes per cycle",
+        format!("{:.4}", r.flushes_per_cycle),
+    );
+    if let (Some(k), Some(raw)) = (r.instructions_per_tick, r.raw_instructions_per_tick) {
+        row("instructions per tick (raw)", format!("{k:.0} ({raw:.0})"));
+    }
     row(
         "DQN update (median)",
         format!("{:.1} µs", r.dqn_update_median_us),
@@ -378,8 +348,11 @@ fn render(r: &Report) -> String {
             r.autoscale_decide_us, r.autoscale_registry_us
         ),
     );
+    let load = r
+        .load_average
+        .map_or("n/a".into(), |[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"));
     format!(
-        "{} engines × {} ticks, {:?} learner, {:?} persistence, {} cores, {:.2} s\n{}",
+        "{} engines × {} ticks, {:?} learner, {:?} persistence, {} cores, load {load}, {:.2} s\n{}",
         r.engines,
         r.ticks,
         r.learner,
