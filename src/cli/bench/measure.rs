@@ -1,8 +1,9 @@
 //! The timed part of `kaizen bench`: the registry's rounds, alternated with
-//! raw actix rounds of the same shape and size.
+//! raw actix rounds of the same shape and size and, with per-cycle saves,
+//! with raw saves of the same files, bytes and flushes.
 
 use anyhow::Result;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use kaizen::autoscale::AutoscaleRequest;
 use kaizen::cycle::Persistence;
 use kaizen::engine::EngineBuilder;
 use kaizen::host::FixedProbe;
-use kaizen::limits::RawFleet;
+use kaizen::limits::{RawFleet, RawSaves};
 use kaizen::persist::{Durability, StateWriter};
 use kaizen::pipeline::{AutomationResult, pipeline_fn};
 use kaizen::record::CycleAction;
@@ -21,20 +22,45 @@ use kaizen::runtime::Services;
 use kaizen::synergy::{DqnConfig, LearnerConfig};
 
 /// The timed rounds are run in this many stretches, each after a raw
-/// stretch of as many rounds: load from other processes hits both alike.
-const STRETCHES: usize = 5;
+/// stretch of as many rounds: load from other processes hits both alike,
+/// and the figures reported are the stretches' medians, with their range
+/// as the noise.
+pub(super) const STRETCHES: usize = 5;
 
 pub(super) struct Measured {
     pub seconds: f64,
-    pub raw_seconds: f64,
-    pub ratio_range: [f64; 2],
+    /// Per stretch: kaizen's ticks/s, the raw round's ticks/s before it, and
+    /// their ratio.
+    pub stretches: Vec<Stretch>,
     pub timed_cycles: u64,
     pub latency: LatencySummary,
     pub rss_without_engines: Option<u64>,
     pub rss_with_engines: Option<u64>,
     pub bytes: u64,
     pub flushes: u64,
+    /// The raw saves' flushes per round (per-cycle saves only).
+    pub raw_saves_flushes: Option<usize>,
     pub autoscale_us: f64,
+}
+
+/// One stretch of timed rounds and the raw stretch before it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stretch {
+    pub ticks_per_s: f64,
+    pub raw_ticks_per_s: f64,
+    /// With per-cycle saves: the raw saves' cycles per second, timed just
+    /// after kaizen's stretch.
+    pub raw_saves_per_s: Option<f64>,
+}
+
+impl Stretch {
+    pub fn ratio(&self) -> f64 {
+        self.ticks_per_s / self.raw_ticks_per_s
+    }
+
+    pub fn ratio_to_raw_saves(&self) -> Option<f64> {
+        Some(self.ticks_per_s / self.raw_saves_per_s?)
+    }
 }
 
 /// A registry with `args.engines` no-op engines, its writer, and the RSS
@@ -96,8 +122,29 @@ fn workers() -> usize {
     RegistryConfig::default().arbiters
 }
 
+/// With per-cycle saves, the raw saves of the same shape as the warm-up's
+/// (files per cycle, bytes per file), beside the state folder.
+fn raw_saves(
+    args: &BenchArgs,
+    state: Option<&Path>,
+    writer: &StateWriter,
+    cycles: u64,
+) -> Result<Option<(RawSaves, PathBuf)>> {
+    let (Mode::PerCycle, Some(state)) = (args.persistence, state) else {
+        return Ok(None);
+    };
+    let files = writer.stats().files();
+    let per_cycle = (files as f64 / cycles.max(1) as f64).round().max(1.0) as usize;
+    let bytes = (writer.stats().bytes() / files.max(1)) as usize;
+    let mut root = state.as_os_str().to_owned();
+    root.push(".raw-saves");
+    let root = PathBuf::from(root);
+    let saves = RawSaves::create(&root, args.engines, per_cycle, bytes)?;
+    Ok(Some((saves, root)))
+}
+
 pub(super) async fn run(args: &BenchArgs, state: Option<PathBuf>) -> Result<Measured> {
-    let (registry, writer, rss_without_engines) = start(args, state).await?;
+    let (registry, writer, rss_without_engines) = start(args, state.clone()).await?;
     // Warm up to the steady state: with write-behind, until every engine has
     // saved three times (a file, its backup and its scratch file each exist,
     // so no save creates a file any more: three saves of engine.json,
@@ -108,11 +155,12 @@ pub(super) async fn run(args: &BenchArgs, state: Option<PathBuf>) -> Result<Meas
         Mode::PerCycle | Mode::None => (Duration::ZERO, 0),
     };
     let warming = Instant::now();
-    let mut rounds = 0;
+    let (mut rounds, mut cycles) = (0, 0);
     while rounds < 3 || warming.elapsed() < warm_up || writer.stats().files() < settled {
-        round(&registry).await?;
+        cycles += round(&registry).await?;
         rounds += 1;
     }
+    let mut saves = raw_saves(args, state.as_deref(), &writer, cycles)?;
     let fleet = RawFleet::start(args.engines, workers())?;
     for _ in 0..3 {
         fleet.round().await;
@@ -120,8 +168,8 @@ pub(super) async fn run(args: &BenchArgs, state: Option<PathBuf>) -> Result<Meas
     writer.flush().await.ok();
     registry.tick_latency(true).await?;
     let (bytes_before, flushes_before) = (writer.stats().bytes(), writer.stats().syncs());
-    let (mut seconds, mut raw_seconds) = (0.0, 0.0);
-    let mut ratios = Vec::new();
+    let mut seconds = 0.0;
+    let mut stretches = Vec::new();
     let mut timed_cycles = 0;
     for stretch in 0..STRETCHES {
         let rounds = args.ticks * (stretch + 1) / STRETCHES - args.ticks * stretch / STRETCHES;
@@ -138,11 +186,30 @@ pub(super) async fn run(args: &BenchArgs, state: Option<PathBuf>) -> Result<Meas
             timed_cycles += round(&registry).await?;
         }
         let own = started.elapsed().as_secs_f64();
-        ratios.push(raw / own);
-        raw_seconds += raw;
+        let ticks = (rounds * args.engines) as f64;
+        let raw_saves_per_s = match &mut saves {
+            Some((saves, _)) => {
+                let started = Instant::now();
+                for _ in 0..rounds {
+                    saves.round()?;
+                }
+                Some(ticks / started.elapsed().as_secs_f64())
+            }
+            None => None,
+        };
+        stretches.push(Stretch {
+            ticks_per_s: ticks / own,
+            raw_ticks_per_s: ticks / raw,
+            raw_saves_per_s,
+        });
         seconds += own;
     }
     drop(fleet);
+    let raw_saves_flushes = saves.as_ref().map(|(s, _)| s.flushes_per_round());
+    if let Some((saves, root)) = saves {
+        drop(saves);
+        let _ = std::fs::remove_dir_all(root);
+    }
     let latency = registry.tick_latency(false).await?;
     let rss_with_engines = rss_kib();
     let mut autoscale = Vec::new();
@@ -167,18 +234,16 @@ pub(super) async fn run(args: &BenchArgs, state: Option<PathBuf>) -> Result<Meas
         writer.stats().bytes() - bytes_before,
         writer.stats().syncs() - flushes_before,
     );
-    let lowest = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    let highest = ratios.iter().copied().fold(0.0, f64::max);
     Ok(Measured {
         seconds,
-        raw_seconds,
-        ratio_range: [lowest, highest],
+        stretches,
         timed_cycles,
         latency,
         rss_without_engines,
         rss_with_engines,
         bytes,
         flushes,
+        raw_saves_flushes,
         autoscale_us: median(autoscale),
     })
 }

@@ -99,15 +99,26 @@ struct Report {
     /// The machine's load average (1, 5, 15 minutes) when the run ended.
     load_average: Option<[f64; 3]>,
     seconds: f64,
+    /// How many timed stretches the figures below are medians of.
+    stretches: usize,
+    /// Ticks per second: the median of the stretches.
     engine_ticks_per_sec: f64,
-    /// The raw actix round of the same shape and size, measured in
-    /// alternation with kaizen's rounds.
+    /// The lowest and highest of the stretches.
+    engine_ticks_per_sec_range: [f64; 2],
+    /// The raw actix round of the same shape and size, each stretch of it
+    /// just before one of kaizen's: the median.
     raw_ticks_per_s: f64,
-    /// `engine_ticks_per_sec / raw_ticks_per_s`.
+    /// The lowest and highest raw stretch.
+    raw_ticks_per_s_range: [f64; 2],
+    /// The machine's noise: (highest − lowest) / median of the raw stretches,
+    /// the same work timed again and again.
+    raw_spread: f64,
+    /// The median of the stretches' ratios (kaizen's ticks/s over the raw
+    /// stretch's just before).
     ratio_to_raw: f64,
-    /// The lowest and highest ratio of one kaizen stretch to the raw
-    /// stretch before it.
+    /// The lowest and highest of the stretches' ratios.
     ratio_to_raw_range: [f64; 2],
+    /// All timed cycles over all timed seconds (not a median).
     cycles_per_sec: f64,
     tick_latency: LatencySummary,
     peak_rss_kib: Option<u64>,
@@ -116,8 +127,21 @@ struct Report {
     /// What each engine added to the RSS, on average.
     rss_per_engine_kib: Option<f64>,
     bytes_written_per_cycle: f64,
-    /// Disk flushes per cycle (syncs and fdatasyncs of the state writer).
+    /// Disk flushes per cycle (the state writer's `syncfs` calls).
     flushes_per_cycle: f64,
+    /// Per-cycle saves only: the same files, bytes and flushes per round
+    /// written by [`RawSaves`](kaizen::limits::RawSaves), each stretch just
+    /// after one of kaizen's; cycles per second, the median.
+    raw_saves_cycles_per_s: Option<f64>,
+    /// The lowest and highest raw saves stretch.
+    raw_saves_cycles_per_s_range: Option<[f64; 2]>,
+    /// The raw saves' flushes per cycle.
+    raw_saves_flushes_per_cycle: Option<f64>,
+    /// The median of the stretches' `engine_ticks_per_sec` over
+    /// `raw_saves_cycles_per_s` (every tick is a cycle here).
+    ratio_to_raw_saves: Option<f64>,
+    /// The lowest and highest of those ratios.
+    ratio_to_raw_saves_range: Option<[f64; 2]>,
     dqn_update_median_us: f64,
     autoscale_decide_us: f64,
     autoscale_registry_us: f64,
@@ -161,9 +185,26 @@ fn load_average() -> Option<[f64; 3]> {
     Some([l.one, l.five, l.fifteen])
 }
 
+/// The median of `v` (the mean of the middle two for an even count; 0 for none).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The lowest and highest of `v`.
+fn range(v: &[f64]) -> [f64; 2] {
+    let lowest = v.iter().copied().fold(f64::INFINITY, f64::min);
+    [lowest, v.iter().copied().fold(f64::NEG_INFINITY, f64::max)]
+}
+
+/// The median of `v` and its range.
+fn spread(v: Vec<f64>) -> (f64, [f64; 2]) {
+    let r = range(&v);
+    (median(v), r)
 }
 
 /// The median of one DQN update (4 keys, batch 32, full replay), in µs.
@@ -254,9 +295,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let counted = |part| counter.map(|c| count::per_tick(c, &args, part)).transpose();
     let instructions_per_tick = counted(Part::Kaizen)?;
     let raw_instructions_per_tick = counted(Part::Raw)?;
-    let ticks = (args.engines * args.ticks) as f64;
-    let engine_ticks_per_sec = ticks / m.seconds;
-    let raw_ticks_per_s = ticks / m.raw_seconds;
+    let (engine_ticks_per_sec, engine_ticks_per_sec_range) =
+        spread(m.stretches.iter().map(|s| s.ticks_per_s).collect());
+    let (raw_ticks_per_s, raw_ticks_per_s_range) =
+        spread(m.stretches.iter().map(|s| s.raw_ticks_per_s).collect());
+    let (ratio_to_raw, ratio_to_raw_range) =
+        spread(m.stretches.iter().map(measure::Stretch::ratio).collect());
+    let raw_saves = m
+        .stretches
+        .iter()
+        .map(|s| s.raw_saves_per_s)
+        .collect::<Option<Vec<_>>>()
+        .map(spread);
+    let to_raw_saves = m
+        .stretches
+        .iter()
+        .map(measure::Stretch::ratio_to_raw_saves)
+        .collect::<Option<Vec<_>>>()
+        .map(spread);
     let report = Report {
         engines: args.engines,
         ticks: args.ticks,
@@ -265,10 +321,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         load_average: load_average(),
         seconds: m.seconds,
+        stretches: m.stretches.len(),
         engine_ticks_per_sec,
+        engine_ticks_per_sec_range,
         raw_ticks_per_s,
-        ratio_to_raw: engine_ticks_per_sec / raw_ticks_per_s,
-        ratio_to_raw_range: m.ratio_range,
+        raw_ticks_per_s_range,
+        raw_spread: (raw_ticks_per_s_range[1] - raw_ticks_per_s_range[0]) / raw_ticks_per_s,
+        ratio_to_raw,
+        ratio_to_raw_range,
         cycles_per_sec: m.timed_cycles as f64 / m.seconds,
         tick_latency: m.latency,
         peak_rss_kib: peak_rss_kib(),
@@ -279,6 +339,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .map(|(with, without)| with.saturating_sub(without) as f64 / args.engines as f64),
         bytes_written_per_cycle: m.bytes as f64 / m.timed_cycles.max(1) as f64,
         flushes_per_cycle: m.flushes as f64 / m.timed_cycles.max(1) as f64,
+        raw_saves_cycles_per_s: raw_saves.map(|s| s.0),
+        raw_saves_cycles_per_s_range: raw_saves.map(|s| s.1),
+        raw_saves_flushes_per_cycle: m.raw_saves_flushes.map(|f| f as f64 / args.engines as f64),
+        ratio_to_raw_saves: to_raw_saves.map(|s| s.0),
+        ratio_to_raw_saves_range: to_raw_saves.map(|s| s.1),
         dqn_update_median_us,
         autoscale_decide_us,
         autoscale_registry_us: m.autoscale_us,
@@ -297,17 +362,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
 fn render(r: &Report) -> String {
     let mut t = Table::new(["figure", "value"]);
     let mut row = |k: &str, v: String| t.row([k.to_string(), v]);
-    row("engine-ticks/s", format!("{:.0}", r.engine_ticks_per_sec));
+    let with_range = |median: f64, [lo, hi]: [f64; 2], digits: usize| {
+        format!("{median:.digits$} ({lo:.digits$}–{hi:.digits$})")
+    };
     row(
-        "raw actix round ticks/s",
-        format!("{:.0}", r.raw_ticks_per_s),
+        "engine-ticks/s (range)",
+        with_range(r.engine_ticks_per_sec, r.engine_ticks_per_sec_range, 0),
+    );
+    row(
+        "raw actix round ticks/s (range)",
+        with_range(r.raw_ticks_per_s, r.raw_ticks_per_s_range, 0),
     );
     row(
         "ratio to raw (range)",
-        format!(
-            "{:.2} ({:.2}–{:.2})",
-            r.ratio_to_raw, r.ratio_to_raw_range[0], r.ratio_to_raw_range[1]
-        ),
+        with_range(r.ratio_to_raw, r.ratio_to_raw_range, 2),
+    );
+    row(
+        "machine noise (raw spread)",
+        format!("{:.0}%", 100.0 * r.raw_spread),
     );
     row("cycles/s", format!("{:.0}", r.cycles_per_sec));
     row(
@@ -334,6 +406,20 @@ fn render(r: &Report) -> String {
         "disk flushes per cycle",
         format!("{:.4}", r.flushes_per_cycle),
     );
+    if let (Some(saves), Some(range), Some(ratio), Some(ratio_range), Some(flushes)) = (
+        r.raw_saves_cycles_per_s,
+        r.raw_saves_cycles_per_s_range,
+        r.ratio_to_raw_saves,
+        r.ratio_to_raw_saves_range,
+        r.raw_saves_flushes_per_cycle,
+    ) {
+        row("raw saves cycles/s (range)", with_range(saves, range, 0));
+        row("raw saves flushes per cycle", format!("{flushes:.4}"));
+        row(
+            "ratio to raw saves (range)",
+            with_range(ratio, ratio_range, 2),
+        );
+    }
     if let (Some(k), Some(raw)) = (r.instructions_per_tick, r.raw_instructions_per_tick) {
         row("instructions per tick (raw)", format!("{k:.0} ({raw:.0})"));
     }
@@ -352,13 +438,26 @@ fn render(r: &Report) -> String {
         .load_average
         .map_or("n/a".into(), |[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"));
     format!(
-        "{} engines × {} ticks, {:?} learner, {:?} persistence, {} cores, load {load}, {:.2} s\n{}",
+        "{} engines × {} ticks, {:?} learner, {:?} persistence, {} cores, load {load}, {:.2} s; medians of {} stretches, each after a raw one\n{}",
         r.engines,
         r.ticks,
         r.learner,
         r.persistence,
         r.cores,
         r.seconds,
+        r.stretches,
         t.render()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_ranges() {
+        assert_eq!(spread(vec![3.0, 1.0, 2.0]), (2.0, [1.0, 3.0]));
+        assert_eq!(spread(vec![4.0, 1.0, 2.0, 10.0]), (3.0, [1.0, 10.0]));
+        assert_eq!(median(Vec::new()), 0.0);
+    }
 }
