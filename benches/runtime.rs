@@ -1,6 +1,7 @@
 //! The runtime's hot paths: the energy chain, one engine tick through the
 //! actor, a registry round against the raw actix round of the same shape,
-//! encoding an engine's state, and writing one state file.
+//! a durable batch against raw saves of the same shape, encoding an
+//! engine's state, and writing one state file.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -12,8 +13,8 @@ use kaizen::chain::{ChainConfig, ChainInputs, energy_chain};
 use kaizen::cycle::{EngineConfig, EngineCore, Persistence};
 use kaizen::engine::{EngineBuilder, RunCycle, Shutdown, Tick};
 use kaizen::host::{FixedProbe, ManualClock, Resources};
-use kaizen::limits::RawFleet;
-use kaizen::persist::{Durability, write_atomic};
+use kaizen::limits::{RawFleet, RawSaves};
+use kaizen::persist::{Durability, PendingFile, StateWriter, write_atomic};
 use kaizen::pipeline::{AutomationResult, RoiResult, pipeline_fn};
 use kaizen::registry::{RegistryConfig, RegistryHandle};
 
@@ -149,11 +150,52 @@ fn state_save(c: &mut Criterion) {
     });
 }
 
+/// A durable batch of 100 engines' three files through the state writer,
+/// and the raw saves of the same files, bytes and flushes: their ratio is
+/// what `kaizen bench --persistence per-cycle` reports as
+/// `ratio_to_raw_saves`.
+fn durable_batch_against_raw(c: &mut Criterion) {
+    const ENGINES: usize = 100;
+    const FILES: usize = 3;
+    const BYTES: usize = 1_300;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = StateWriter::spawn();
+    let bytes = vec![b'x'; BYTES];
+    let batch = || {
+        (0..ENGINES)
+            .flat_map(|e| {
+                (0..FILES).map(move |f| dir.path().join(format!("kaizen/bot{e}/{f}.json")))
+            })
+            .map(|path| PendingFile {
+                path,
+                bytes: bytes.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut saves = RawSaves::create(&dir.path().join("raw"), ENGINES, FILES, BYTES).unwrap();
+    let mut group = c.benchmark_group("durable batch of 100 engines × 3 files");
+    group.sample_size(10);
+    group.bench_function("state writer (stage, syncfs, rename, syncfs)", |b| {
+        b.iter(|| {
+            let ack = writer.submit(batch(), Durability::Fsync);
+            runtime.block_on(ack).unwrap().unwrap()
+        })
+    });
+    group.bench_function("raw saves (same writes and flushes)", |b| {
+        b.iter(|| saves.round().unwrap())
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     chain,
     tick_through_the_actor,
     round_against_raw,
+    durable_batch_against_raw,
     state_save
 );
 criterion_main!(benches);
