@@ -161,11 +161,10 @@ fn durable_batch_against_raw(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let writer = StateWriter::spawn();
     let bytes = vec![b'x'; BYTES];
+    let root = dir.path();
     let batch = || {
         (0..ENGINES)
-            .flat_map(|e| {
-                (0..FILES).map(move |f| dir.path().join(format!("kaizen/bot{e}/{f}.json")))
-            })
+            .flat_map(|e| (0..FILES).map(move |f| root.join(format!("kaizen/bot{e}/{f}.json"))))
             .map(|path| PendingFile {
                 path,
                 bytes: bytes.clone(),
