@@ -29,6 +29,7 @@
 //! - [`registry`] — the `ImprovementEngineRegistry` actor: owns, runs, supervises and scales engines.
 //! - [`decision`] — the stream of every cycle and autoscale record, for hosts to subscribe to.
 //! - [`history`] — the cycle history and the audit trail on disk, queried by time; RFC 3339 times.
+//! - [`limits`] — the yardsticks: what the machine does with nothing of kaizen in the way.
 //! - [`sim`] — a seeded world of bots for simulations, baselines and an oracle.
 //! - [`spec`] — engine specs (`engines/*.toml`) for `kaizen run`.
 //! - [`models`] — the per-bot model registry: versions, the champion alias, its history, rollback.
@@ -58,6 +59,7 @@ pub mod histogram;
 #[cfg(unix)]
 pub mod history;
 pub mod host;
+pub mod limits;
 pub mod metalog;
 pub mod models;
 #[cfg(unix)]
