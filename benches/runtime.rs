@@ -1,5 +1,7 @@
 //! The runtime's hot paths: the energy chain, one engine tick through the
-//! actor, encoding an engine's state, and writing one state file.
+//! actor, a registry round against the raw actix round of the same shape,
+//! a durable batch against raw saves of the same shape, encoding an
+//! engine's state, and writing one state file.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -10,9 +12,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use kaizen::chain::{ChainConfig, ChainInputs, energy_chain};
 use kaizen::cycle::{EngineConfig, EngineCore, Persistence};
 use kaizen::engine::{EngineBuilder, RunCycle, Shutdown, Tick};
-use kaizen::host::{ManualClock, Resources};
-use kaizen::persist::{Durability, write_atomic};
+use kaizen::host::{FixedProbe, ManualClock, Resources};
+use kaizen::limits::{RawFleet, RawSaves};
+use kaizen::persist::{Durability, PendingFile, StateWriter, write_atomic};
 use kaizen::pipeline::{AutomationResult, RoiResult, pipeline_fn};
+use kaizen::registry::{RegistryConfig, RegistryHandle};
 
 fn chain(c: &mut Criterion) {
     let inputs = ChainInputs {
@@ -55,6 +59,37 @@ fn tick_through_the_actor(c: &mut Criterion) {
             system.block_on(engine.send(tick)).unwrap()
         })
     });
+}
+
+/// A round of 1,000 no-op engines through the registry (no state folder),
+/// and the raw actix round of the same shape and size: their ratio is what
+/// `kaizen bench` reports as `ratio_to_raw`.
+fn round_against_raw(c: &mut Criterion) {
+    const ENGINES: usize = 1000;
+    let system = actix::System::new();
+    let (registry, fleet) = system.block_on(async {
+        let registry = RegistryHandle::builder(RegistryConfig::default())
+            .probe(FixedProbe::default())
+            .start()
+            .unwrap();
+        let noop = Arc::new(pipeline_fn(|_: &str, _: u32| async {
+            Ok(AutomationResult::default())
+        }));
+        for i in 0..ENGINES {
+            let b = EngineBuilder::with_pipeline(format!("bot{i:05}"), noop.clone());
+            registry.register_engine(b).await.unwrap();
+        }
+        let fleet = RawFleet::start(ENGINES, RegistryConfig::default().arbiters).unwrap();
+        (registry, fleet)
+    });
+    let mut group = c.benchmark_group("round of 1,000 engines");
+    group.bench_function("registry (no-op pipeline, no state folder)", |b| {
+        b.iter(|| system.block_on(registry.run_all_cycles()).unwrap())
+    });
+    group.bench_function("raw actix round", |b| {
+        b.iter(|| system.block_on(fleet.round()))
+    });
+    group.finish();
 }
 
 /// An engine core with a full history, as after a long run: 1,000 cycles
@@ -115,5 +150,51 @@ fn state_save(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, chain, tick_through_the_actor, state_save);
+/// A durable batch of 100 engines' three files through the state writer,
+/// and the raw saves of the same files, bytes and flushes: their ratio is
+/// what `kaizen bench --persistence per-cycle` reports as
+/// `ratio_to_raw_saves`.
+fn durable_batch_against_raw(c: &mut Criterion) {
+    const ENGINES: usize = 100;
+    const FILES: usize = 3;
+    const BYTES: usize = 1_300;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = StateWriter::spawn();
+    let bytes = vec![b'x'; BYTES];
+    let root = dir.path();
+    let batch = || {
+        (0..ENGINES)
+            .flat_map(|e| (0..FILES).map(move |f| root.join(format!("kaizen/bot{e}/{f}.json"))))
+            .map(|path| PendingFile {
+                path,
+                bytes: bytes.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut saves = RawSaves::create(&dir.path().join("raw"), ENGINES, FILES, BYTES).unwrap();
+    let mut group = c.benchmark_group("durable batch of 100 engines × 3 files");
+    group.sample_size(10);
+    group.bench_function("state writer (stage, syncfs, rename, syncfs)", |b| {
+        b.iter(|| {
+            let ack = writer.submit(batch(), Durability::Fsync);
+            runtime.block_on(ack).unwrap().unwrap()
+        })
+    });
+    group.bench_function("raw saves (same writes and flushes)", |b| {
+        b.iter(|| saves.round().unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    chain,
+    tick_through_the_actor,
+    round_against_raw,
+    durable_batch_against_raw,
+    state_save
+);
 criterion_main!(benches);

@@ -76,6 +76,7 @@ async fn main() -> kaizen::Result<()> {
                 ),
                 Decision::Autoscale(_) => {}
                 Decision::Engine(e) => println!("engine {} {:?}", e.engine, e.kind),
+                Decision::Alert(a) => println!("alert {} {:?}: {}", a.alert, a.state, a.message),
             }
         }
         cycles

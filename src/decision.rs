@@ -12,7 +12,8 @@
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use crate::autoscale::{AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
+use crate::alert::AlertEvent;
+use crate::autoscale::{AdaptiveStats, AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
 use crate::record::CycleRecord;
 
 /// How many decisions a subscriber may fall behind before it skips some.
@@ -33,6 +34,10 @@ pub struct AutoscaleRecord {
     pub applied: bool,
     /// Why carrying it out failed, if it did.
     pub error: Option<String>,
+    /// In adaptive mode: every mean, standard deviation and z the decision
+    /// used (and a lag-rule warning, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveStats>,
 }
 
 /// What happened to an engine.
@@ -47,6 +52,18 @@ pub enum EngineEventKind {
     Restarted,
     /// It stopped too often and is no longer restarted.
     Failed,
+}
+
+/// In words: `registered`, `unregistered`, `restarted`, `failed`.
+impl std::fmt::Display for EngineEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineEventKind::Registered => "registered",
+            EngineEventKind::Unregistered => "unregistered",
+            EngineEventKind::Restarted => "restarted",
+            EngineEventKind::Failed => "failed",
+        })
+    }
 }
 
 /// A change to the set of engines.
@@ -72,6 +89,20 @@ pub enum Decision {
     Autoscale(AutoscaleRecord),
     /// An engine was registered, removed, restarted or marked failed.
     Engine(EngineEvent),
+    /// An alert started firing or resolved ([`crate::alert`]).
+    Alert(AlertEvent),
+}
+
+impl Decision {
+    /// When it happened (Unix seconds).
+    pub fn time(&self) -> f64 {
+        match self {
+            Decision::Cycle(r) => r.time,
+            Decision::Autoscale(a) => a.time,
+            Decision::Engine(e) => e.time,
+            Decision::Alert(a) => a.time,
+        }
+    }
 }
 
 /// The sending side of the decision stream.
@@ -122,6 +153,10 @@ pub fn publish(sender: Option<&DecisionSender>, decision: Decision) {
         ),
         Decision::Engine(e) => tracing::info!(
             engine = %e.engine, kind = ?e.kind, detail = %e.detail, "engine"
+        ),
+        Decision::Alert(a) => tracing::warn!(
+            alert = %a.alert, bot = a.bot.as_deref(), state = ?a.state, value = a.value,
+            message = %a.message, "alert"
         ),
     }
     if let Some(s) = sender {

@@ -25,6 +25,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::persist::PersistError;
 
@@ -241,6 +242,54 @@ pub fn ensure_finite(what: impl Into<Cow<'static, str>>, value: f64) -> Result<f
             what: what.into(),
             value,
         })
+    }
+}
+
+/// The largest magnitude kaizen accepts for a number that comes from
+/// outside: a pipeline's result, a ledger's reading, a metric, a scaled ROI
+/// delta. 10¹⁰⁰ is far beyond any real amount in any unit, and small enough
+/// that nothing kaizen computes from such numbers — sums over any number of
+/// cycles, squares in a variance, Q-values (at most 100 rewards' worth) —
+/// can leave `f64`'s range, so no running total ever becomes ∞.
+pub const MAX_MAGNITUDE: f64 = 1e100;
+
+/// `value` if it is finite and within ±[`MAX_MAGNITUDE`], else
+/// [`Error::NonFinite`] or [`Error::Invalid`] naming `what`.
+///
+/// ```
+/// use kaizen::error::ensure_bounded;
+/// assert_eq!(ensure_bounded("roi", -2.5).unwrap(), -2.5);
+/// assert!(matches!(ensure_bounded("roi", 1e308), Err(kaizen::Error::Invalid { .. })));
+/// assert!(matches!(ensure_bounded("roi", f64::NAN), Err(kaizen::Error::NonFinite { .. })));
+/// ```
+pub fn ensure_bounded(what: impl Into<Cow<'static, str>>, value: f64) -> Result<f64> {
+    let what = what.into();
+    let value = ensure_finite(what.clone(), value)?;
+    if value.abs() <= MAX_MAGNITUDE {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            what,
+            value,
+            "a number between -1e100 and 1e100",
+        ))
+    }
+}
+
+/// The longest duration a setting may have: 100 years. Longer ones are
+/// mistakes (and would overflow a deadline).
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400 + 25 * 86_400);
+
+/// `value` if it is at most [`MAX_DURATION`], else [`Error::Invalid`] naming `what`.
+pub fn ensure_duration(what: impl Into<Cow<'static, str>>, value: Duration) -> Result<Duration> {
+    if value <= MAX_DURATION {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            what,
+            format!("{} s", value.as_secs_f64()),
+            "a duration of at most 100 years",
+        ))
     }
 }
 

@@ -118,6 +118,136 @@ impl ResourceProbe for SysinfoProbe {
     }
 }
 
+/// The share of the machine that one process and its descendants use: by
+/// default, what `kaizen run` measures its load as (kaizen and the pipelines
+/// it runs), so other work on a shared machine neither blocks creating
+/// engines nor removes them. CPU is the tree's CPU time over the interval
+/// between refreshes divided by the machine's CPUs; memory is the tree's
+/// resident memory over the machine's. Refreshed like [`SysinfoProbe`].
+pub struct ProcessTreeProbe {
+    system: sysinfo::System,
+    root: sysinfo::Pid,
+    cpus: f64,
+    refreshed: Instant,
+    last: Resources,
+}
+
+/// One process as [`tree_share`] sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcessUse {
+    /// Its id.
+    pub pid: u32,
+    /// Its parent's id, if any.
+    pub parent: Option<u32>,
+    /// CPU use in percent of one CPU (as `top` shows it).
+    pub cpu_percent: f64,
+    /// Resident memory in bytes.
+    pub memory: u64,
+}
+
+/// The share of a machine with `cpus` CPUs and `total_memory` bytes that
+/// `root` and its descendants among `processes` use, each in [0, 1].
+///
+/// ```
+/// use kaizen::host::{ProcessUse, tree_share};
+/// let p = |pid, parent, cpu_percent, memory| ProcessUse { pid, parent, cpu_percent, memory };
+/// // kaizen (10) runs a pipeline (11) using one CPU; 20 is someone else's.
+/// let all = [p(1, None, 0.0, 0), p(10, Some(1), 50.0, 100), p(11, Some(10), 100.0, 300), p(20, Some(1), 400.0, 600)];
+/// let share = tree_share(&all, 10, 4.0, 1000);
+/// assert_eq!((share.cpu, share.memory), (0.375, 0.4));
+/// ```
+pub fn tree_share(processes: &[ProcessUse], root: u32, cpus: f64, total_memory: u64) -> Resources {
+    let mut tree = vec![root];
+    let mut next = 0;
+    while let Some(&parent) = tree.get(next) {
+        tree.extend(
+            processes
+                .iter()
+                .filter(|p| p.parent == Some(parent) && p.pid != root)
+                .map(|p| p.pid),
+        );
+        next += 1;
+    }
+    let (mut cpu, mut memory) = (0.0, 0u64);
+    for p in processes.iter().filter(|p| tree.contains(&p.pid)) {
+        cpu += p.cpu_percent;
+        memory = memory.saturating_add(p.memory);
+    }
+    let share = |v: f64| {
+        if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    Resources {
+        cpu: share(cpu / 100.0 / cpus.max(1.0)),
+        memory: if total_memory == 0 {
+            0.0
+        } else {
+            share(memory as f64 / total_memory as f64)
+        },
+    }
+}
+
+impl ProcessTreeProbe {
+    /// A probe of this process's tree (blocks for one CPU measurement
+    /// interval, as [`SysinfoProbe::new`] does).
+    pub fn new() -> Result<Self, HostError> {
+        let system =
+            sysinfo::System::new().map_err(|e| format!("cannot read system information: {e}"))?;
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        let mut probe = ProcessTreeProbe {
+            system,
+            root: sysinfo::Pid::from_u32(std::process::id()),
+            cpus,
+            refreshed: Instant::now(),
+            last: Resources::default(),
+        };
+        probe.refresh();
+        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+        probe.refresh();
+        Ok(probe)
+    }
+
+    fn refresh(&mut self) {
+        use sysinfo::{ProcessRefreshKind, ProcessesToUpdate};
+        self.system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing().with_cpu().with_memory(),
+        );
+        self.system.refresh_memory();
+        self.refreshed = Instant::now();
+        let processes: Vec<ProcessUse> = self
+            .system
+            .processes()
+            .iter()
+            .map(|(pid, p)| ProcessUse {
+                pid: pid.as_u32(),
+                parent: p.parent().map(sysinfo::Pid::as_u32),
+                cpu_percent: f64::from(p.cpu_usage()),
+                memory: p.memory(),
+            })
+            .collect();
+        self.last = tree_share(
+            &processes,
+            self.root.as_u32(),
+            self.cpus,
+            self.system.total_memory(),
+        );
+    }
+}
+
+impl ResourceProbe for ProcessTreeProbe {
+    fn sample(&mut self) -> Resources {
+        if self.refreshed.elapsed() >= sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
+            self.refresh();
+        }
+        self.last
+    }
+}
+
 /// A probe that reports what it is told: for tests and simulations.
 /// Clones share the value, so a test can change the load the registry sees.
 #[derive(Clone, Debug, Default)]
@@ -246,6 +376,59 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 9 item 15: load is kaizen's own process tree, not the machine.
+    #[test]
+    fn load_counts_only_kaizens_process_tree() {
+        let p = |pid, parent, cpu_percent, memory| ProcessUse {
+            pid,
+            parent,
+            cpu_percent,
+            memory,
+        };
+        let busy_machine = [
+            p(1, None, 0.0, 0),
+            p(10, Some(1), 10.0, 100),
+            p(11, Some(10), 30.0, 100),
+            p(12, Some(11), 60.0, 100),
+            p(20, Some(1), 700.0, 5000),
+            p(21, Some(20), 100.0, 1000),
+        ];
+        let share = tree_share(&busy_machine, 10, 8.0, 10_000);
+        assert_eq!(
+            share,
+            Resources {
+                cpu: 0.125,
+                memory: 0.03
+            }
+        );
+        // A pipeline's grandchild counts; a process that is not ours does not.
+        let alone = tree_share(&busy_machine[..2], 10, 8.0, 10_000);
+        assert_eq!(
+            alone,
+            Resources {
+                cpu: 0.0125,
+                memory: 0.01
+            }
+        );
+        // Bounded and finite whatever the figures.
+        let wild = tree_share(&[p(10, None, f64::INFINITY, u64::MAX)], 10, 0.0, 1);
+        assert_eq!(
+            wild,
+            Resources {
+                cpu: 0.0,
+                memory: 1.0
+            }
+        );
+    }
+
+    #[test]
+    fn the_process_tree_probe_reads_this_process() {
+        let mut probe = ProcessTreeProbe::new().unwrap();
+        let r = probe.sample();
+        assert!(r.memory > 0.0 && r.memory <= 1.0, "{r:?}");
+        assert!((0.0..=1.0).contains(&r.cpu), "{r:?}");
+    }
 
     #[test]
     fn manual_clock_clones_share_time() {

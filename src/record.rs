@@ -151,6 +151,18 @@ pub struct CycleRecord {
     pub chain: Option<EnergyChain>,
     /// What the run produced (runs only).
     pub outcome: Option<CycleOutcome>,
+    /// The probability the deciding policy had of choosing what this record
+    /// did, when known: `Some(1.0)` on a run of a forced-energy round (see
+    /// `forced`); `None` when nothing measured it (the tabular chain mode).
+    /// The learned decision mode fills it for its own draws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propensity: Option<f64>,
+    /// True for a run of a forced-energy round
+    /// ([`run_all_cycles_with`](crate::registry::RegistryHandle::run_all_cycles_with)):
+    /// its energy was the caller's, not the policy's draw, so its propensity
+    /// is 1 and off-policy estimates must leave it out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
 }
 
 impl CycleRecord {
@@ -167,6 +179,8 @@ impl CycleRecord {
             inputs: None,
             chain: None,
             outcome: None,
+            propensity: None,
+            forced: false,
         }
     }
 

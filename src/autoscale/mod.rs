@@ -13,15 +13,18 @@
 //!   `max_memory`, the cooldown has passed and the approval callback (if any)
 //!   agrees. The new engine is named after the first free `engine{i}`, `i ≥ 0`.
 //! - else **remove** when (`energy ≤ remove_energy` or `trend ≤ roi_threshold`
-//!   or `projected ≤ 0` or CPU ≥ 0.9 or memory ≥ 0.9), more than `min_engines`,
-//!   the cooldown has passed and the approval callback (if any) agrees. The
-//!   engine removed is the one with the lowest `roi_delta_ema`, the oldest on
-//!   ties.
+//!   or `projected ≤ 0` or CPU ≥ 0.9 or memory ≥ 0.9), more than `min_engines`
+//!   and the cooldown has passed. The engine removed is the one with the
+//!   lowest `roi_delta_ema`, the oldest on ties, among those not
+//!   [pinned](EngineSummary::pinned) (engines an operator defined in a spec
+//!   count towards the bounds but are never removed).
 //!
-//! SPEC names the approval callback for creation only; here it is asked about
-//! removals too, since an operator who approves scale changes expects to see
-//! both directions. A host that only cares about one direction looks at
-//! [`AutoscaleAction`] and answers `true` for the other.
+//! With `mode = "adaptive"` the [`adaptive`] rule decides instead, from a
+//! baseline of the last rounds.
+//!
+//! As SPEC §8 says, the approval callback gates *creation* only: a removal
+//! relieves pressure, so a host whose callback refuses everything still
+//! shrinks under CPU or memory pressure.
 
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -29,6 +32,20 @@ use std::fmt::Write as _;
 use crate::error::{Error, Result, ensure_finite, ensure_unit};
 use crate::host::Resources;
 use crate::snapshot::EngineSnapshot;
+
+pub mod adaptive;
+pub use adaptive::{AdaptiveStats, Baseline, Moment, RoundSample};
+
+/// Which rule an autoscale step decides by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoscaleMode {
+    /// SPEC §8's fixed thresholds ([`decide`]).
+    #[default]
+    Threshold,
+    /// A moving baseline of the last rounds ([`Baseline::step`]).
+    Adaptive,
+}
 
 /// CPU or memory use at or above which an engine is removed regardless of ROI.
 pub const PRESSURE_LIMIT: f64 = 0.9;
@@ -58,6 +75,14 @@ pub struct AutoscaleConfig {
     pub cooldown_secs: f64,
     /// Decide and record, but change nothing (default false).
     pub dry_run: bool,
+    /// Which rule decides: SPEC §8's thresholds (the default) or the
+    /// [adaptive](adaptive) baseline.
+    pub mode: AutoscaleMode,
+    /// Adaptive mode: how many rounds the baseline keeps (default 20).
+    pub window: usize,
+    /// Adaptive mode: how far below its mean the energy or the trend must be
+    /// for a round to count as lagging (default 0).
+    pub tolerance: f64,
 }
 
 impl Default for AutoscaleConfig {
@@ -73,6 +98,9 @@ impl Default for AutoscaleConfig {
             max_memory: 0.8,
             cooldown_secs: 0.0,
             dry_run: false,
+            mode: AutoscaleMode::Threshold,
+            window: adaptive::DEFAULT_WINDOW,
+            tolerance: 0.0,
         }
     }
 }
@@ -93,6 +121,13 @@ impl AutoscaleConfig {
         ensure_finite("autoscale.cost_per_engine", self.cost_per_engine)?;
         ensure_unit("autoscale.max_cpu", self.max_cpu)?;
         ensure_unit("autoscale.max_memory", self.max_memory)?;
+        if self.window == 0 {
+            return Err(Error::invalid("autoscale.window", 0, "at least 1 round"));
+        }
+        let tolerance = ensure_finite("autoscale.tolerance", self.tolerance)?;
+        if tolerance < 0.0 {
+            return Err(Error::invalid("autoscale.tolerance", tolerance, "≥ 0"));
+        }
         let cooldown = ensure_finite("autoscale.cooldown", self.cooldown_secs)?;
         if cooldown < 0.0 {
             return Err(Error::invalid(
@@ -116,6 +151,10 @@ pub struct EngineSummary {
     pub roi_ema: f64,
     /// When it was registered, in registry order (smaller is older).
     pub created: u64,
+    /// Defined by the operator (an `engines/*.toml` spec): it counts towards
+    /// `min_engines`/`max_engines` but autoscaling never removes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 /// What an autoscale step decides from. `None` fields are taken from what
@@ -144,6 +183,8 @@ pub struct Observed<'a> {
     pub created: u64,
     /// Its snapshot, when it answered in time.
     pub snapshot: Option<&'a EngineSnapshot>,
+    /// Never removed by autoscaling ([`EngineSummary::pinned`]).
+    pub pinned: bool,
 }
 
 /// The inputs of one autoscale step, from the engines that may be removed
@@ -155,7 +196,7 @@ pub struct Observed<'a> {
 /// ```
 /// use kaizen::autoscale::{AutoscaleRequest, Observed, inputs};
 /// use kaizen::host::Resources;
-/// let none = [Observed { name: "engine0", created: 0, snapshot: None }];
+/// let none = [Observed { name: "engine0", created: 0, snapshot: None, pinned: false }];
 /// let i = inputs(&none, vec![], &AutoscaleRequest::default(), Resources::default, 10.0, None);
 /// // No engine answered: full energy, no trend, its EMA counted as 0.
 /// assert_eq!((i.energy, i.trend, i.engines[0].roi_ema), (1.0, 0.0, 0.0));
@@ -190,6 +231,7 @@ pub fn inputs(
                 name: e.name.to_string(),
                 roi_ema: e.snapshot.map_or(0.0, |s| s.roi_delta_ema),
                 created: e.created,
+                pinned: e.pinned,
             })
             .collect(),
         taken,
@@ -231,6 +273,22 @@ pub enum AutoscaleAction {
     Hold,
 }
 
+/// In words: `create engine engine1`, `remove engine beta`, `hold`.
+///
+/// ```
+/// use kaizen::autoscale::AutoscaleAction;
+/// assert_eq!(AutoscaleAction::Remove("beta".into()).to_string(), "remove engine beta");
+/// ```
+impl std::fmt::Display for AutoscaleAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AutoscaleAction::Create(name) => write!(f, "create engine {name}"),
+            AutoscaleAction::Remove(name) => write!(f, "remove engine {name}"),
+            AutoscaleAction::Hold => f.write_str("hold"),
+        }
+    }
+}
+
 /// One decision and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AutoscaleDecision {
@@ -243,12 +301,12 @@ pub struct AutoscaleDecision {
     pub reason: String,
 }
 
-/// Decides one step. `approve`, when given, is asked before a create or a
-/// remove; a refusal turns the decision into [`AutoscaleAction::Hold`].
+/// Decides one step. `approve`, when given, is asked before a create (never
+/// before a remove); a refusal turns the decision into [`AutoscaleAction::Hold`].
 ///
 /// ```
 /// use kaizen::autoscale::*;
-/// let engine0 = EngineSummary { name: "engine0".into(), roi_ema: 0.0, created: 0 };
+/// let engine0 = EngineSummary { name: "engine0".into(), roi_ema: 0.0, created: 0, pinned: false };
 /// let config = AutoscaleConfig { max_engines: 2, roi_threshold: 0.1, ..Default::default() };
 /// let inputs = AutoscaleInputs {
 ///     energy: 0.9, trend: 0.5, cpu: 0.1, memory: 0.1, now: 0.0, last_change: None,
@@ -305,13 +363,10 @@ pub fn decide(
         projected,
         reason,
     };
-    let ask = |action: AutoscaleAction, reason: String| match approve {
-        Some(f) if !f(&action) => hold(format!("approval refused: {reason}")),
-        _ => AutoscaleDecision {
-            action,
-            projected,
-            reason,
-        },
+    let decided = |action: AutoscaleAction, reason: String| AutoscaleDecision {
+        action,
+        projected,
+        reason,
     };
 
     if blockers.is_empty() {
@@ -325,7 +380,11 @@ pub fn decide(
              {len} < {} engines, cpu {cpu:.3}, memory {memory:.3}",
             config.create_energy, config.roi_threshold, config.max_engines
         );
-        return Ok(ask(AutoscaleAction::Create(free_name(inputs)), reason));
+        let create = AutoscaleAction::Create(free_name(inputs));
+        return Ok(match approve {
+            Some(f) if !f(&create) => hold(format!("approval refused: {reason}")),
+            _ => decided(create, reason),
+        });
     }
 
     let pressure: Vec<String> = [
@@ -361,19 +420,29 @@ pub fn decide(
             "would remove ({why}), but cooldown has {cooldown_left:.1} s left"
         )));
     }
-    let victim = inputs
+    let Some(victim) = lowest_ema(inputs) else {
+        return Ok(hold(format!(
+            "would remove ({why}), but every engine is defined by a spec"
+        )));
+    };
+    let mut reason = why;
+    let _ = write!(reason, "; lowest roi_delta_ema is {victim}");
+    Ok(decided(AutoscaleAction::Remove(victim), reason))
+}
+
+/// The engine with the lowest `roi_delta_ema`, the oldest on ties, among
+/// those autoscaling may remove (not [pinned](EngineSummary::pinned)).
+fn lowest_ema(inputs: &AutoscaleInputs) -> Option<String> {
+    inputs
         .engines
         .iter()
+        .filter(|e| !e.pinned)
         .min_by(|a, b| {
             a.roi_ema
                 .total_cmp(&b.roi_ema)
                 .then(a.created.cmp(&b.created))
         })
         .map(|e| e.name.clone())
-        .unwrap_or_default();
-    let mut reason = why;
-    let _ = write!(reason, "; lowest roi_delta_ema is {victim}");
-    Ok(ask(AutoscaleAction::Remove(victim), reason))
 }
 
 /// The first `engine{i}` (i = 0, 1, …) that no engine is called and that

@@ -6,6 +6,7 @@ fn engine(name: &str, roi_ema: f64, created: u64) -> EngineSummary {
         name: name.into(),
         roi_ema,
         created,
+        pinned: false,
     }
 }
 
@@ -164,7 +165,7 @@ fn cooldown_blocks_both_directions_until_it_has_passed() {
 }
 
 #[test]
-fn approval_is_asked_and_a_refusal_holds() {
+fn approval_is_asked_before_creating_and_a_refusal_holds() {
     let asked = Cell::new(0);
     let refuse = |_: &AutoscaleAction| {
         asked.set(asked.get() + 1);
@@ -174,13 +175,23 @@ fn approval_is_asked_and_a_refusal_holds() {
     let d = decide(&i, &AutoscaleConfig::default(), Some(&refuse)).unwrap();
     assert_eq!(d.action, AutoscaleAction::Hold);
     assert!(d.reason.starts_with("approval refused"), "{}", d.reason);
-    let i = inputs(0.1, 0.5, vec![engine("a", 0.0, 0), engine("b", 0.0, 1)]);
+    assert_eq!(asked.get(), 1);
+}
+
+/// Issue 9 item 14: SPEC §8 gates creation only.
+#[test]
+fn removals_do_not_ask_the_approval_callback() {
+    let asked = Cell::new(0);
+    let refuse = |_: &AutoscaleAction| {
+        asked.set(asked.get() + 1);
+        false
+    };
+    // CPU pressure with two engines: a callback refusing everything still shrinks.
+    let mut i = inputs(0.5, 0.5, vec![engine("a", 0.0, 0), engine("b", 0.0, 1)]);
+    i.cpu = 0.95;
     let d = decide(&i, &AutoscaleConfig::default(), Some(&refuse)).unwrap();
-    assert_eq!(d.action, AutoscaleAction::Hold);
-    assert_eq!(asked.get(), 2);
-    let accept = |a: &AutoscaleAction| matches!(a, AutoscaleAction::Remove(_));
-    let d = decide(&i, &AutoscaleConfig::default(), Some(&accept)).unwrap();
     assert_eq!(d.action, AutoscaleAction::Remove("a".into()));
+    assert_eq!(asked.get(), 0);
 }
 
 #[test]
@@ -297,16 +308,19 @@ fn inputs_average_what_the_engines_answered() {
             name: "a",
             created: 0,
             snapshot: Some(&a),
+            pinned: false,
         },
         Observed {
             name: "b",
             created: 1,
             snapshot: Some(&b),
+            pinned: false,
         },
         Observed {
             name: "c",
             created: 2,
             snapshot: None,
+            pinned: false,
         },
     ];
     let load = Resources {
@@ -359,4 +373,22 @@ fn inputs_average_what_the_engines_answered() {
         None,
     );
     assert_eq!((i.energy, i.trend, i.cpu, i.memory), (0.1, 2.0, 0.9, 0.1));
+}
+
+/// Issue 9 item 15: an engine an `engines/*.toml` file defines is never removed.
+#[test]
+fn engines_defined_by_a_spec_are_never_removed() {
+    let mut spec = engine("alpha", -1.0, 0);
+    spec.pinned = true;
+    let copy = engine("engine0", 0.5, 1);
+    // Under pressure, the copy goes even though alpha's EMA is lower.
+    let mut i = inputs(0.1, 0.0, vec![spec.clone(), copy]);
+    let d = decide(&i, &AutoscaleConfig::default(), None).unwrap();
+    assert_eq!(d.action, AutoscaleAction::Remove("engine0".into()));
+    // Spec engines count towards min_engines/max_engines but are kept.
+    let mut other = engine("beta", -2.0, 2);
+    other.pinned = true;
+    i.engines = vec![spec, other];
+    let d = decide(&i, &AutoscaleConfig::default(), None).unwrap();
+    assert_eq!(d.action, AutoscaleAction::Hold, "{}", d.reason);
 }

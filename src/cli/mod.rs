@@ -2,7 +2,12 @@
 //! its own module with its arguments.
 
 mod bench;
+mod describe;
+mod history;
 mod models;
+mod observe;
+mod process;
+mod report;
 mod run;
 mod simulate;
 mod status;
@@ -20,6 +25,10 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+
+    /// How logs on stderr are written: `text` (coloured only on a terminal) or `json` (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -43,9 +52,28 @@ enum Command {
     Variants(variants::VariantsArgs),
     /// Each bot's variant A/B test: evidence, the uplift's confidence sequence, decision.
     Abtest(variants::AbtestArgs),
+    /// Show a bot's cycle history (and the audit trail's actions on it) over a time range.
+    History(history::HistoryArgs),
+    /// Describe one bot's engine like `kubectl describe`: settings, conditions, last events.
+    Describe(describe::DescribeArgs),
+    /// Write a report of the fleet over a period: HTML (self-contained, SVG charts) or Markdown.
+    Report(report::ReportArgs),
+    /// Start a pipeline's program with the limits kaizen found (used by `kaizen run`).
+    #[command(hide = true)]
+    PipelineExec(process::ExecArgs),
 }
 
-fn init_logging(verbose: u8) {
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Lines for people; ANSI colour only when stderr is a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    use std::io::IsTerminal;
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -54,18 +82,52 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
+/// An error and its causes in one line, each said once: a message that
+/// already ends with its cause's text (as `PersistError`'s do) does not
+/// repeat it.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 /// Parses the command line, runs the command, and turns an error into a
 /// message on stderr and exit status 1.
 pub fn main() -> ExitCode {
+    process::catch_file_size_signal();
     let cli = Cli::parse();
-    init_logging(cli.verbose);
-    let result = match cli.command {
+    let command = match cli.command {
+        Command::PipelineExec(args) => {
+            // Only returns when the program could not be started: 127, as a shell says.
+            if let Err(e) = process::exec(args) {
+                eprintln!("kaizen: {}", describe(&e));
+            }
+            return ExitCode::from(127);
+        }
+        other => other,
+    };
+    process::raise_open_files();
+    init_logging(cli.verbose, cli.log_format);
+    let result = match command {
+        Command::PipelineExec(_) => Ok(()),
         Command::Simulate(a) => simulate::run(a),
         Command::Run(a) => run::run(a),
         Command::Status(a) => status::run(a),
@@ -74,12 +136,37 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Variants(a) => variants::run(a),
         Command::Abtest(a) => variants::abtest(a),
+        Command::History(a) => history::run(a),
+        Command::Describe(a) => describe::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let persist = kaizen::persist::PersistError::Io {
+            op: "read",
+            path: "state/x.json".into(),
+            source: io,
+        };
+        let e = anyhow::Error::new(persist).context("loading alpha");
+        let text = describe(&e);
+        assert_eq!(text.matches("entity not found").count(), 1, "{text}");
+        assert!(
+            text.starts_with("loading alpha: cannot read state/x.json"),
+            "{text}"
+        );
     }
 }

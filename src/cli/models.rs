@@ -15,9 +15,9 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use std::path::PathBuf;
 
-use super::status::when;
 use super::table::Table;
 use kaizen::engine::validate_name;
+use kaizen::history::rfc3339_seconds as when;
 use kaizen::host::{Clock, SystemClock};
 use kaizen::models::{
     AliasMove, Catalog, Comparison, MODELS_DIR, ModelRegistry, ModelsError, RegistryConfig,

@@ -8,10 +8,13 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::table::Table;
-use kaizen::cycle::inspect_engine;
+use kaizen::cycle::{POLICY_FILE, inspect_engine};
 use kaizen::decision::AutoscaleRecord;
-use kaizen::metalog::{CycleEntry, META_FILE, MetaLogger};
+use kaizen::energy::{CapitalEnergy, ENERGY_FILE};
+use kaizen::history::{HistoryReader, rfc3339_seconds};
+use kaizen::metalog::{CycleEntry, META_FILE, MODULES_FILE, MetaLogger, ModuleIndex};
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::policy::SelfImprovementPolicy;
 use kaizen::registry::EngineEntry;
 use kaizen::registry::{REGISTRY_FILE, RegistryFile};
 use kaizen::snapshot::EngineSnapshot;
@@ -25,7 +28,8 @@ pub struct StatusArgs {
     /// The state folder (as given to `kaizen run --state`).
     #[arg(long, default_value = "state", value_name = "DIR")]
     pub state: PathBuf,
-    /// How many recent cycles to show per engine.
+    /// How many recent ticks to show per engine (runs and skips, from the
+    /// cycle history; meta.json's last 20 cycles when there is no history).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub last: usize,
     /// Print the status as one JSON document.
@@ -36,11 +40,64 @@ pub struct StatusArgs {
 /// One engine's saved state: its snapshot, what could not be read, and its
 /// last cycles.
 #[derive(Debug, Serialize)]
-struct EngineView {
+pub(super) struct EngineView {
     #[serde(flatten)]
-    snapshot: EngineSnapshot,
-    problem: Option<String>,
-    recent: Vec<CycleEntry>,
+    pub snapshot: EngineSnapshot,
+    pub problem: Option<String>,
+    pub recent: Vec<Recent>,
+}
+
+/// One recent cycle: from the history (with its time), or from meta.json.
+#[derive(Debug, Serialize)]
+pub(super) struct Recent {
+    pub cycle: u64,
+    /// When it ran (RFC 3339), when the history says.
+    pub time: Option<String>,
+    pub reason: String,
+    pub delta: f64,
+    pub ok: Option<bool>,
+    pub modules: Vec<String>,
+}
+
+impl From<&CycleEntry> for Recent {
+    fn from(c: &CycleEntry) -> Self {
+        Recent {
+            cycle: c.cycle,
+            time: None,
+            reason: c.reason.to_string(),
+            delta: c.delta,
+            ok: None,
+            modules: c.modules.clone(),
+        }
+    }
+}
+
+/// The last `n` ticks (runs and skips) of `bot` in the history of `state`,
+/// oldest first; `None` when the history holds none.
+fn recent_from_history(state: &Path, bot: &str, n: usize) -> Option<Vec<Recent>> {
+    let cycles = HistoryReader::new(state).last_cycles(bot, n).ok()?;
+    if cycles.is_empty() {
+        return None;
+    }
+    Some(
+        cycles
+            .iter()
+            .map(|r| Recent {
+                cycle: r.cycle,
+                time: Some(rfc3339_seconds(r.time)),
+                reason: match r.outcome {
+                    Some(_) => r.reason.to_string(),
+                    None => format!("skipped ({})", r.reason),
+                },
+                delta: r.outcome.as_ref().map_or(0.0, |o| o.delta),
+                ok: r.outcome.as_ref().map(|o| o.ok),
+                modules: r
+                    .outcome
+                    .as_ref()
+                    .map_or_else(Vec::new, |o| o.modules.clone()),
+            })
+            .collect(),
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -74,7 +131,7 @@ fn good<T>(what: &str, found: Inspected<T>, problems: &mut Vec<String>) -> Optio
 /// The view of the engine folder `dir`; `entry` is what `registry.json`
 /// says of the engine (its bot and ROI settings), when it says anything;
 /// `jobs` the training jobs of a live `kaizen run`.
-fn engine_view(
+pub(super) fn engine_view(
     dir: &Path,
     entry: Option<&EngineEntry>,
     last: usize,
@@ -92,15 +149,34 @@ fn engine_view(
     let meta: Option<MetaLogger> =
         good(META_FILE, inspect_json(&dir.join(META_FILE)), &mut problems);
     let weights: Option<SynergyWeights> = good("synergy.json", inspect_weights(dir), &mut problems);
+    // The learning files: only whether they can be read (status shows
+    // nothing else of them).
+    good(
+        POLICY_FILE,
+        SelfImprovementPolicy::inspect(&dir.join(POLICY_FILE)),
+        &mut problems,
+    );
+    good(
+        MODULES_FILE,
+        ModuleIndex::inspect(&dir.join(MODULES_FILE)),
+        &mut problems,
+    );
+    good(
+        ENERGY_FILE,
+        CapitalEnergy::inspect(&dir.join(ENERGY_FILE)),
+        &mut problems,
+    );
     if saved.is_none() && meta.is_none() && weights.is_none() && problems.is_empty() {
         return None; // not an engine folder
     }
-    let recent = meta
-        .map(|m| {
+    let state = dir.parent().unwrap_or(Path::new("."));
+    let recent = recent_from_history(state, bot, last).unwrap_or_else(|| {
+        meta.map(|m| {
             let skip = m.recent().len().saturating_sub(last);
-            m.recent().iter().skip(skip).cloned().collect()
+            m.recent().iter().skip(skip).map(Recent::from).collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+    });
     if saved.is_none() && problems.is_empty() {
         problems.push("no engine.json yet".into());
     }
@@ -143,13 +219,30 @@ fn engine_view(
     })
 }
 
+/// The engines `registry.json` lists, and what could not be read of it.
+pub(super) fn registry_entries(state: &Path) -> (Vec<EngineEntry>, Vec<String>) {
+    let mut problems = Vec::new();
+    let registry: Option<RegistryFile> = good(
+        REGISTRY_FILE,
+        inspect_json(&state.join(REGISTRY_FILE)),
+        &mut problems,
+    );
+    (registry.map(|r| r.engines).unwrap_or_default(), problems)
+}
+
 /// Runs `kaizen status`.
 pub fn run(args: StatusArgs) -> Result<()> {
     let entries = std::fs::read_dir(&args.state)
         .with_context(|| format!("cannot read the state folder {}", args.state.display()))?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
+        // Bots' folders only: `.kaizen/` holds kaizen's own files.
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+        })
         .collect();
     dirs.sort();
     let mut problems = Vec::new();
@@ -162,11 +255,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
         let name = dir.file_name()?.to_string_lossy();
         registry.as_ref()?.engines.iter().find(|e| e.name == name)
     };
-    // The training jobs of a `kaizen run` that is still running.
-    let jobs = match PoolJobs::inspect(&args.state) {
-        Inspected::Good { value, .. } if value.is_live() => Some(value),
-        _ => None,
-    };
+    let jobs = live_jobs(&args.state);
     let engines: Vec<EngineView> = dirs
         .iter()
         .filter_map(|d| engine_view(d, entry(d), args.last, jobs.as_ref()))
@@ -177,22 +266,12 @@ pub fn run(args: StatusArgs) -> Result<()> {
         autoscale: registry.map(|r| r.autoscale).unwrap_or_default(),
     };
     if args.json {
+        let view = kaizen::present::with_rfc3339_times(&view);
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
     }
     print!("{}", render(&view, &problems));
     Ok(())
-}
-
-/// Unix seconds as an RFC 3339 UTC time (or the number, if out of range).
-pub(super) fn when(secs: f64) -> String {
-    std::time::Duration::try_from_secs_f64(secs)
-        .ok()
-        .and_then(|d| std::time::UNIX_EPOCH.checked_add(d))
-        .map_or_else(
-            || format!("{secs:.0}"),
-            |t| humantime::format_rfc3339_seconds(t).to_string(),
-        )
 }
 
 /// A bot's training: the champion and its metrics, the check under way,
@@ -208,7 +287,7 @@ fn render_training(bot: &str, t: &TrainingStatus) -> String {
             out.push_str(&format!(
                 "  champion {} (saved {}): {}\n",
                 c.version,
-                when(c.created),
+                rfc3339_seconds(c.created),
                 metrics.join(", ")
             ));
         }
@@ -219,7 +298,7 @@ fn render_training(bot: &str, t: &TrainingStatus) -> String {
             "  last move: {} {} at {} — {}\n",
             m.action,
             m.to.map_or_else(|| "none".to_string(), |v| v.to_string()),
-            when(m.at),
+            rfc3339_seconds(m.at),
             m.reason
         ));
     }
@@ -246,12 +325,20 @@ fn render_training(bot: &str, t: &TrainingStatus) -> String {
         out.push_str(&format!(
             "  alert {} since {} ({} runs): {}\n",
             a.kind,
-            when(a.record.since),
+            rfc3339_seconds(a.record.since),
             a.record.runs,
             a.record.message
         ));
     }
     out
+}
+
+/// The training jobs of a `kaizen run` that is still running on `state`.
+pub(super) fn live_jobs(state: &Path) -> Option<PoolJobs> {
+    match PoolJobs::inspect(state) {
+        Inspected::Good { value, .. } if value.is_live() => Some(value),
+        _ => None,
+    }
 }
 
 fn render(view: &StatusView, problems: &[String]) -> String {
@@ -281,7 +368,7 @@ fn render(view: &StatusView, problems: &[String]) -> String {
                 format!("{:+.4}", e.roi_delta_ema),
                 format!("{:+.4}", e.short_mean),
                 format!("{:+.4}", e.trend),
-                e.last_run.map_or_else(|| "never".into(), when),
+                e.last_run.map_or_else(|| "never".into(), rfc3339_seconds),
                 weights.join(" "),
             ]);
         }
@@ -301,8 +388,13 @@ fn render(view: &StatusView, problems: &[String]) -> String {
                     } else {
                         format!(" [{}]", c.modules.join(", "))
                     };
+                    let when = c
+                        .time
+                        .as_ref()
+                        .map_or(String::new(), |t| format!(" at {t}"));
+                    let failed = if c.ok == Some(false) { " FAILED" } else { "" };
                     out.push_str(&format!(
-                        "  #{} {}: delta {:+.4}{modules}\n",
+                        "  #{}{when} {}: delta {:+.4}{failed}{modules}\n",
                         c.cycle, c.reason, c.delta
                     ));
                 }
@@ -311,7 +403,7 @@ fn render(view: &StatusView, problems: &[String]) -> String {
     }
     if let Some(last) = view.autoscale.last() {
         out.push_str(&format!(
-            "\nlast autoscale: {:?}{} — {}\n",
+            "\nlast autoscale: {}{} — {}\n",
             last.decision.action,
             if last.applied { "" } else { " (not applied)" },
             last.decision.reason

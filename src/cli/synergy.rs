@@ -1,8 +1,10 @@
 //! `kaizen synergy show|export|import|reset --bot NAME`: a bot's learned
 //! synergy weights (`state/<bot>/synergy.json`).
 //!
-//! Stop `kaizen run` before `import` or `reset`: a running engine keeps its
-//! weights in memory and would write them back over the file.
+//! `import` and `reset` take the state folder's lock, so they are refused
+//! while `kaizen run` uses the folder (a running engine keeps its weights in
+//! memory and would write them back over the file), and they only change a
+//! bot the folder knows.
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -11,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use super::table::Table;
 use kaizen::engine::validate_name;
-use kaizen::persist::{Durability, Inspected, write_all};
+use kaizen::persist::{Durability, Inspected, inspect_json, write_all};
+use kaizen::registry::{REGISTRY_FILE, RegistryFile};
+use kaizen::runtime::StateLock;
 use kaizen::synergy::{SynergyKeys, SynergyWeights, inspect_weights, weights_file};
 
 /// Arguments of `kaizen synergy`.
@@ -67,10 +71,59 @@ enum Action {
     },
 }
 
+/// Records a change of the command line in the state folder's audit trail.
+fn audit(target: &Target, action: &str, detail: String, done: &Result<()>) {
+    use kaizen::history::{AuditEntry, AuditTrail, CLI, LogConfig};
+    use kaizen::host::{Clock, SystemClock};
+    let mut entry = AuditEntry::new(SystemClock.now(), CLI, action)
+        .on_bot(&target.bot)
+        .with_detail(detail);
+    if let Err(e) = done {
+        entry = entry.failed(format!("{e:#}"));
+    }
+    let appended = AuditTrail::open(
+        &target.state,
+        LogConfig::audit(),
+        std::sync::Arc::new(SystemClock),
+    )
+    .and_then(|trail| trail.append(&entry));
+    if let Err(e) = appended {
+        eprintln!("kaizen: the audit trail could not record {action}: {e}");
+    }
+}
+
 impl Target {
     fn dir(&self) -> Result<PathBuf> {
         validate_name("bot", &self.bot)?;
         Ok(self.state.join(&self.bot))
+    }
+
+    /// The bot's folder, for a change: the state folder must exist and know
+    /// the bot (its folder, or an engine of `registry.json`), so a typo
+    /// makes no new folder; and no other process may be using the state
+    /// folder (a running engine would write its own weights back).
+    fn dir_to_change(&self) -> Result<(PathBuf, StateLock)> {
+        let dir = self.dir()?;
+        if !self.state.is_dir() {
+            bail!(
+                "there is no state folder {} (give the one kaizen run used with --state)",
+                self.state.display()
+            );
+        }
+        let listed = || match inspect_json::<RegistryFile>(&self.state.join(REGISTRY_FILE)) {
+            Inspected::Good { value, .. } => value.engines.iter().any(|e| e.name == self.bot),
+            _ => false,
+        };
+        if !dir.is_dir() && !listed() {
+            bail!(
+                "{} has no bot {:?} (no folder {} and no engine of that name in {REGISTRY_FILE})",
+                self.state.display(),
+                self.bot,
+                dir.display()
+            );
+        }
+        let lock = StateLock::acquire(&self.state)?;
+        Ok((dir, lock))
     }
 }
 
@@ -175,19 +228,33 @@ pub fn run(args: SynergyArgs) -> Result<()> {
             }
         }
         Action::Import { target, file } => {
-            let dir = target.dir()?;
+            let (dir, _lock) = target.dir_to_change()?;
             let (old, _) = current(&dir)?;
             let w = parse_import(&file, old.keys())?;
-            save(&dir, &w)?;
+            let done = save(&dir, &w);
+            audit(
+                &target,
+                "synergy.import",
+                format!("from {}", file.display()),
+                &done,
+            );
+            done?;
             println!("imported {} weights for {}", w.iter().count(), target.bot);
         }
         Action::Reset { target, keys } => {
-            let dir = target.dir()?;
+            let (dir, _lock) = target.dir_to_change()?;
             let keys = match keys {
                 Some(name) => SynergyKeys::from_name(&name)?,
                 None => current(&dir)?.0.keys(),
             };
-            save(&dir, &SynergyWeights::new(keys))?;
+            let done = save(&dir, &SynergyWeights::new(keys));
+            audit(
+                &target,
+                "synergy.reset",
+                format!("keys {}", keys.name()),
+                &done,
+            );
+            done?;
             println!("reset {}'s weights to 1.0", target.bot);
         }
     }

@@ -126,7 +126,8 @@ impl Dirty {
     pub(super) const META: u8 = 8;
     pub(super) const MODULES: u8 = 16;
     pub(super) const ENERGY: u8 = 32;
-    pub(super) const ALL: u8 = 63;
+    pub(super) const FORECAST: u8 = 64;
+    pub(super) const ALL: u8 = 127;
 
     pub(super) fn mark(&mut self, bits: u8) {
         self.0 |= bits;

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::chain::{ChainConfig, MAX_ENERGY, MIN_ENERGY};
-use crate::error::{Error, Result, ensure_finite, ensure_unit};
+use crate::error::{Error, Result, ensure_duration, ensure_finite, ensure_unit};
+use crate::forecast::ForecasterConfig;
 use crate::persist::Durability;
 use crate::pipeline::DEFAULT_TIMEOUT;
 use crate::policy::PolicyConfig;
@@ -63,6 +64,11 @@ pub struct EngineConfig {
     pub learner: LearnerConfig,
     /// When state is written.
     pub persistence: Persistence,
+    /// The built-in ARIMA forecaster on the engine's own ROI deltas, for the
+    /// `forecast` trigger and the chain's forecast factor (`None`: only a
+    /// host's [`RoiForecast`](crate::host::RoiForecast), which wins when both
+    /// are there). Its state is kept in `forecast.json`.
+    pub forecast: Option<ForecasterConfig>,
     /// The weighted reward that makes a cycle's reported value from its
     /// metrics (default none: the pipeline's own ROI).
     pub reward: Option<RewardConfig>,
@@ -82,6 +88,7 @@ impl Default for EngineConfig {
             policy: PolicyConfig::default(),
             learner: LearnerConfig::default(),
             persistence: Persistence::default(),
+            forecast: None,
             reward: None,
         }
     }
@@ -91,6 +98,11 @@ impl EngineConfig {
     /// Checks every setting and names the first that is wrong.
     pub fn validate(&self) -> Result<()> {
         ensure_unit("engine.energy_threshold", self.energy_threshold)?;
+        ensure_duration("engine.interval", self.interval)?;
+        ensure_duration("pipeline.timeout", self.timeout)?;
+        if let Persistence::WriteBehind { window, .. } = self.persistence {
+            ensure_duration("engine.write_behind_window", window)?;
+        }
         if self.timeout.is_zero() {
             return Err(Error::invalid("engine.timeout", "0s", "a duration above 0"));
         }
@@ -118,6 +130,9 @@ impl EngineConfig {
         self.chain.validate()?;
         self.roi.validate()?;
         self.policy.validate()?;
+        if let Some(f) = &self.forecast {
+            f.validate()?;
+        }
         if let Some(reward) = &self.reward {
             reward.validate()?;
         }

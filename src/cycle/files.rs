@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::book::EngineFileRef;
-use super::{Dirty, ENGINE_FILE, EngineCore, POLICY_FILE};
+use super::{Dirty, ENGINE_FILE, EngineCore, FORECAST_FILE, POLICY_FILE};
 use crate::error::Result;
 use crate::metalog::{META_FILE, MODULES_FILE};
 use crate::persist::PendingFile;
@@ -67,6 +67,11 @@ impl EngineCore {
                     .as_ref()
                     .map_or(Ok(Vec::new()), |e| e.state_files(&dir)),
             )
+        });
+        take(Dirty::FORECAST, &|| {
+            Some(self.forecaster.as_ref().map_or(Ok(Vec::new()), |f| {
+                json_file(dir.join(FORECAST_FILE), f.state())
+            }))
         });
         files
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::error::ensure_bounded;
 use crate::host::{Diagnostics, ProfitSource, RoiForecast};
 
 /// What the host gives an engine besides its pipeline.
@@ -22,7 +23,7 @@ pub enum Reading {
     NoSource,
     /// The profit.
     Profit(f64),
-    /// The source failed (or gave NaN/∞): why.
+    /// The source failed (or gave NaN, ∞ or a number beyond ±1e100): why.
     Failed(String),
 }
 
@@ -42,8 +43,10 @@ impl Hosts {
         match &self.profit {
             None => Reading::NoSource,
             Some(source) => match source.profit(bot) {
-                Ok(p) if p.is_finite() => Reading::Profit(p),
-                Ok(p) => Reading::Failed(format!("profit source gave {p}")),
+                Ok(p) => match ensure_bounded("the profit source's reading", p) {
+                    Ok(p) => Reading::Profit(p),
+                    Err(e) => Reading::Failed(e.to_string()),
+                },
                 Err(e) => Reading::Failed(format!("profit source failed: {e}")),
             },
         }

@@ -7,7 +7,7 @@
 //!
 //! | step | call | gives |
 //! |---|---|---|
-//! | decide (SPEC §4 steps 2–4) | `plan_tick(now, resources, hosts)` | `TickPlan`: `Skip(CycleRecord)` or `Run(CyclePlan)` |
+//! | decide (SPEC §4 steps 2–4) | `plan_tick(now, resources, hosts, energy)` | `TickPlan`: `Skip(CycleRecord)` or `Run(CyclePlan)` |
 //! | or: a cycle asked for | `plan_requested(now, energy, …)` | `CyclePlan` (energy chain computed) |
 //! | read the profit before | `start(CyclePlan, hosts)` | `StartedCycle` (its energy; a profit source that failed refuses the pipeline) |
 //! | the pipeline runs | the actor, under its timeout | `Result<AutomationResult, PipelineError>` |
@@ -42,6 +42,7 @@ use std::sync::Arc;
 
 use crate::energy::EnergySource;
 use crate::error::Result;
+use crate::forecast::{Forecaster, Refit, Refitted};
 use crate::metalog::{META_FILE, MODULES_FILE, MetaLogger, ModuleIndex};
 use crate::persist;
 use crate::policy::{Action, PolicyState, SelfImprovementPolicy, skip_reward};
@@ -68,6 +69,8 @@ pub use steps::{Learned, LearnerJob};
 pub const ENGINE_FILE: &str = "engine.json";
 /// The policy's file.
 pub const POLICY_FILE: &str = "policy.json";
+/// The built-in forecaster's state file in an engine's folder.
+pub const FORECAST_FILE: &str = "forecast.json";
 /// Cycles the success rate looks back over.
 pub const SUCCESS_WINDOW: u32 = 50;
 /// Deltas the state's "recent mean" looks back over.
@@ -94,6 +97,10 @@ pub struct EngineCore {
     book: Book,
     dirty: Dirty,
     last: Option<LastTick>,
+    /// The built-in forecaster, when configured.
+    forecaster: Option<Forecaster>,
+    /// A refit of it that is due, for the actor to run off its thread.
+    refit: Option<Refit>,
 }
 
 impl EngineCore {
@@ -134,6 +141,11 @@ impl EngineCore {
             None => (MetaLogger::new(), ModuleIndex::new()),
         };
         let energy = energy.map(|f| f(dir.as_deref())).transpose()?;
+        let forecaster = match (config.forecast, &dir) {
+            (None, _) => None,
+            (Some(c), Some(d)) => Some(Forecaster::load(&d.join(FORECAST_FILE), c)?),
+            (Some(c), None) => Some(Forecaster::new(c)?),
+        };
         Ok(EngineCore {
             name,
             bot,
@@ -150,7 +162,32 @@ impl EngineCore {
             book,
             dirty: Dirty::default(),
             last: None,
+            forecaster,
+            refit: None,
         })
+    }
+
+    /// The built-in forecaster, when configured.
+    pub fn forecaster(&self) -> Option<&Forecaster> {
+        self.forecaster.as_ref()
+    }
+
+    /// The built-in forecaster's refit that fell due at the last cycle, if
+    /// any: run it anywhere ([`Refit::run`]) and hand the result to
+    /// [`install_refit`](Self::install_refit). Until then the previous model
+    /// takes the new deltas; a refit never installed is asked for again at
+    /// the next cycle.
+    pub fn take_refit(&mut self) -> Option<Refit> {
+        self.refit.take()
+    }
+
+    /// Installs a refit of the built-in forecaster (the deltas that came in
+    /// since it was taken are replayed through the new model).
+    pub fn install_refit(&mut self, refitted: Refitted) {
+        if let Some(f) = &mut self.forecaster {
+            f.install(refitted);
+            self.dirty.mark(Dirty::FORECAST);
+        }
     }
 
     /// The engine's name.

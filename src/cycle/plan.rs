@@ -45,6 +45,12 @@ impl EngineCore {
 
     /// The policy state now, with `energy_score` as its first input.
     pub(crate) fn state(&self, energy_score: f64) -> Result<PolicyState> {
+        self.state_with(energy_score, self.book.recent.success_rate())
+    }
+
+    /// [`state`](Self::state) with the success rate given (a cycle's next
+    /// state, before its outcome is counted).
+    pub(crate) fn state_with(&self, energy_score: f64, success_rate: f64) -> Result<PolicyState> {
         let deltas = self.book.metrics.deltas(self.keys);
         let (module_index, module_roi, diminishing) = match &self.book.last_module {
             Some(m) => (
@@ -58,7 +64,7 @@ impl EngineCore {
             energy_score,
             roi_trend: self.roi.trend(),
             anomaly_rate: self.roi.anomaly_rate(),
-            success_rate: self.book.recent.success_rate(),
+            success_rate,
             recent_mean_delta: self.roi.mean_recent(RECENT_DELTAS),
             module_index,
             module_roi,
@@ -75,20 +81,29 @@ impl EngineCore {
             .is_none_or(|last| now - last >= self.config.interval.as_secs_f64())
     }
 
+    /// The host's forecast, else the built-in forecaster's point forecast.
     fn forecast(&self, hosts: &Hosts) -> Option<f64> {
-        hosts
-            .forecast
-            .as_ref()
-            .and_then(|f| f.forecast(&self.bot))
-            .filter(|f| f.is_finite())
+        match &hosts.forecast {
+            Some(f) => f.forecast(&self.bot),
+            None => self
+                .forecaster
+                .as_ref()
+                .and_then(|f| f.forecast())
+                .map(|f| f.mean),
+        }
+        .filter(|f| f.is_finite())
     }
 
-    /// Steps 2–4 of a tick (the actor checks paused and busy first).
+    /// Steps 2–4 of a tick (the actor checks paused and busy first). A tick
+    /// of a forced-energy round when `energy` is given: the same decision (the energy threshold, the forced reasons, the policy), but a
+    /// cycle that runs starts its energy chain from `energy` instead of
+    /// `default_energy` (as a `RunCycle` does) and is marked forced.
     pub(crate) fn plan_tick(
         &mut self,
         now: f64,
         resources: Resources,
         hosts: &Hosts,
+        energy: Option<u32>,
     ) -> Result<TickPlan> {
         let score = self.energy_score(resources);
         if let Some(s) = score
@@ -137,14 +152,16 @@ impl EngineCore {
                 }
             }
         };
-        Ok(TickPlan::Run(self.plan_cycle(
+        let mut plan = self.plan_cycle(
             now,
             reason,
-            self.config.default_energy,
+            energy.unwrap_or(self.config.default_energy),
             score,
             forecast,
             state,
-        )?))
+        )?;
+        plan.forced = energy.is_some();
+        Ok(TickPlan::Run(plan))
     }
 
     /// Plans a cycle asked for directly (`RunCycle`): the energy score and
@@ -200,6 +217,7 @@ impl EngineCore {
             energy_score,
             inputs,
             chain,
+            forced: false,
         })
     }
 }

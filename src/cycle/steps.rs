@@ -32,6 +32,8 @@ pub(crate) struct CyclePlan {
     pub(crate) inputs: CycleInputs,
     /// The energy chain.
     pub(crate) chain: EnergyChain,
+    /// The energy was forced by the caller (a forced-energy round).
+    pub(crate) forced: bool,
 }
 
 /// What a tick decided.
@@ -215,7 +217,7 @@ impl EngineCore {
         };
         // One precedence: the ledger; else the reported value (the weighted
         // reward, or the pipeline's own ROI).
-        let raw = match (&before, &after) {
+        let mut raw = match (&before, &after) {
             (Reading::Profit(b), Reading::Profit(a)) => a - b,
             (Reading::NoSource, Reading::NoSource) if error.is_none() => match &weighted {
                 Some(w) => w.value,
@@ -223,7 +225,22 @@ impl EngineCore {
             },
             _ => 0.0,
         };
+        // Nothing is counted before everything the delta will change has
+        // been checked: a delta that would take the ROI history, its EMA or
+        // a running total out of range fails the cycle (delta 0, nothing
+        // credited) instead of wedging the engine.
+        if let Err(e) = self.admit(raw, result.credited_modules()) {
+            error.get_or_insert_with(|| format!("not counted: {e}"));
+            raw = 0.0;
+            result = AutomationResult::default();
+        }
         let delta = self.roi.record_delta(raw)?;
+        if let Some(f) = &mut self.forecaster {
+            if let Some(job) = f.observe_deferred(delta)? {
+                self.refit = Some(job);
+            }
+            self.dirty.mark(Dirty::FORECAST);
+        }
         for (name, value) in &result.metrics {
             if let Err(e) = self.book.metrics.record(name, *value) {
                 error.get_or_insert_with(|| e.to_string());
@@ -243,6 +260,14 @@ impl EngineCore {
             alerts: std::mem::take(&mut result.alerts),
             metrics: std::mem::take(&mut result.metrics),
         })
+    }
+
+    /// Whether a raw delta crediting `modules` fits everything it changes:
+    /// the ROI tracker (scaled delta, EMA) and the meta logger's running
+    /// totals.
+    fn admit(&self, raw: f64, modules: &[String]) -> Result<()> {
+        let delta = self.roi.check_delta(raw)?;
+        self.meta.check_delta(delta, modules).map(|_| ())
     }
 
     /// The synergy update: made here for a light learner; a heavy one is
@@ -317,16 +342,21 @@ impl EngineCore {
         let energy = plan.chain.energy;
         let reward = run_reward(cycle.delta, self.config.energy_cost, energy, &cycle.deltas);
         // SPEC §4 order: the policy learns (its next state sees this cycle's
-        // ROI, metrics and weights), then the meta logger.
+        // ROI, metrics, weights and outcome), then the meta logger. The steps
+        // that can fail come before anything is counted, and each changes
+        // nothing when it fails: the cycle is all or nothing.
+        let mut recent = self.book.recent;
+        recent.push(cycle.ok);
+        self.meta.check_delta(cycle.delta, &cycle.modules)?;
+        let next = self.state_with(plan.energy_score.unwrap_or(1.0), recent.success_rate())?;
+        self.policy
+            .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
         self.book.cycles += 1;
         if !cycle.ok {
             self.book.failures += 1;
         }
-        self.book.recent.push(cycle.ok);
+        self.book.recent = recent;
         self.book.last_run = Some(plan.now);
-        let next = self.state(plan.energy_score.unwrap_or(1.0))?;
-        self.policy
-            .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
         self.meta
             .log_delta(self.book.cycles, cycle.delta, &cycle.modules, plan.reason)?;
         self.meta.diminishing(
@@ -367,6 +397,8 @@ impl EngineCore {
                 weighted_reward: cycle.weighted,
                 alerts: cycle.alerts,
             }),
+            propensity: plan.forced.then_some(1.0),
+            forced: plan.forced,
         };
         self.last = Some((&record).into());
         Ok(record)

@@ -81,19 +81,28 @@ fn success_rate_counts_the_last_fifty_cycles() {
 fn first_tick_is_forced_by_the_interval_then_the_policy_decides() {
     let mut c = core(EngineConfig::default(), None);
     let hosts = Hosts::default();
-    let TickPlan::Run(plan) = c.plan_tick(0.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(0.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!("first tick must run");
     };
     assert_eq!(plan.reason, Reason::Interval);
     let r = cycle(&mut c, plan, &hosts, roi(2.0));
     assert_eq!((r.cycle, r.outcome.unwrap().delta), (1, 2.0));
     // 10 s later: not due; ε-greedy with a positive Q for "run" on ties.
-    match c.plan_tick(10.0, Resources::default(), &hosts).unwrap() {
+    match c
+        .plan_tick(10.0, Resources::default(), &hosts, None)
+        .unwrap()
+    {
         TickPlan::Run(p) => assert_eq!(p.reason, Reason::Policy),
         TickPlan::Skip(r) => assert_eq!(r.reason, Reason::Policy),
     }
     // An hour after the last run, the interval forces again.
-    let TickPlan::Run(plan) = c.plan_tick(3600.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(3600.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!("interval must force a cycle");
     };
     assert_eq!(plan.reason, Reason::Interval);
@@ -103,7 +112,10 @@ fn first_tick_is_forced_by_the_interval_then_the_policy_decides() {
 fn failed_pipeline_counts_and_has_no_delta_without_a_ledger() {
     let mut c = core(EngineConfig::default(), None);
     let hosts = Hosts::default();
-    let TickPlan::Run(plan) = c.plan_tick(0.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(0.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!()
     };
     let r = cycle(&mut c, plan, &hosts, Err(PipelineError::Failed("x".into())));
@@ -158,14 +170,20 @@ fn a_policy_skip_learns_the_profit_change_at_the_next_reading() {
         ..Hosts::default()
     };
     let mut c = core(config, None);
-    let TickPlan::Run(plan) = c.plan_tick(0.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(0.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!()
     };
     cycle(&mut c, plan, &hosts, roi(0.0));
     // Tick until the policy skips (deterministic for the seed).
     let mut now = 1.0;
     let skipped_state = loop {
-        match c.plan_tick(now, Resources::default(), &hosts).unwrap() {
+        match c
+            .plan_tick(now, Resources::default(), &hosts, None)
+            .unwrap()
+        {
             TickPlan::Skip(r) => {
                 assert_eq!(r.reason, Reason::Policy);
                 break c.book.pending_skip.as_ref().unwrap().state;
@@ -208,7 +226,10 @@ fn only_changed_files_are_encoded_and_they_reload() {
     assert_eq!(names, [ENGINE_FILE]);
     c.set_paused(false);
     let hosts = Hosts::default();
-    let TickPlan::Run(plan) = c.plan_tick(0.0, Resources::default(), &hosts).unwrap() else {
+    let TickPlan::Run(plan) = c
+        .plan_tick(0.0, Resources::default(), &hosts, None)
+        .unwrap()
+    else {
         panic!()
     };
     cycle(&mut c, plan, &hosts, roi(1.5));
@@ -315,6 +336,70 @@ fn a_saved_engine_is_read_with_its_own_roi_settings() {
         (c.snapshot().cycles, c.snapshot().short_mean)
     );
     assert_eq!((&*s.engine, &*s.bot), ("e", "b"));
+}
+
+#[test]
+fn the_built_in_forecaster_learns_each_delta_refits_elsewhere_and_persists() {
+    use crate::forecast::{Forecaster, ForecasterConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let fc = ForecasterConfig {
+        refit_every: 5,
+        ..ForecasterConfig::default()
+    };
+    let config = EngineConfig {
+        forecast: Some(fc),
+        ..EngineConfig::default()
+    };
+    let mut c = core(config.clone(), Some(dir.path().to_path_buf()));
+    let hosts = Hosts::default();
+    let deltas: Vec<f64> = (0..32)
+        .map(|i| 0.2 + 0.5 * (0.7 * i as f64).sin() + 0.1 * (i % 3) as f64)
+        .collect();
+    let mut direct = Forecaster::new(fc).unwrap();
+    let mut held = None;
+    for (i, &d) in deltas.iter().enumerate() {
+        let plan = c
+            .plan_requested(i as f64, 1, Resources::default(), &hosts)
+            .unwrap();
+        // The chain's forecast factor reads the built-in forecast (while a
+        // refit is away, the previous model's, stepped through the deltas).
+        if !(25..=26).contains(&i) {
+            assert_eq!(
+                plan.inputs.forecast,
+                direct.forecast().map(|f| f.mean),
+                "cycle {i}"
+            );
+        }
+        assert!(plan.inputs.forecast.is_some() || i < 3, "cycle {i}");
+        cycle(&mut c, plan, &hosts, roi(d));
+        direct.observe(d).unwrap();
+        // The refit due at the 25th delta is held over two cycles (as if
+        // its thread were slow); the others are installed at once.
+        let fresh = c.take_refit();
+        assert_eq!(
+            fresh.is_some(),
+            i == 19 || (i >= 24 && (i - 24) % 5 == 0) || (25..=26).contains(&i),
+            "cycle {i}"
+        );
+        match i {
+            24 => held = fresh,
+            25 => {} // asked again while away: dropped
+            26 => c.install_refit(held.take().unwrap().run()),
+            _ => {
+                if let Some(job) = fresh {
+                    c.install_refit(job.run());
+                }
+            }
+        }
+    }
+    assert_eq!(c.forecaster().unwrap().state(), direct.state());
+    assert!(direct.model().is_some());
+    // Saved with the engine's files, reloaded exactly.
+    crate::persist::write_all(&c.take_files(), crate::persist::Durability::Atomic).unwrap();
+    assert!(dir.path().join(FORECAST_FILE).exists());
+    let again = core(config, Some(dir.path().to_path_buf()));
+    assert_eq!(again.forecaster().unwrap().state(), direct.state());
+    assert_eq!(again.forecaster().unwrap().forecast(), direct.forecast());
 }
 
 /// Issue 12, item 7: with a `[reward]` table the weighted sum of the

@@ -267,13 +267,20 @@ impl CapitalEnergy {
     /// corrupt one without a good backup, gives a fresh source; a file from a
     /// newer version is an error and is left untouched.
     pub fn load(path: &Path) -> Result<Self> {
-        let decode = |bytes: &[u8]| {
-            let mut energy: Self = persist::decode_json(bytes)?;
-            energy.check().map_err(Decode::Corrupt)?;
-            keep_newest(&mut energy.history, HISTORY_LEN);
-            Ok(energy)
-        };
-        Ok(persist::load_with(path, decode)?.unwrap_or_default())
+        Ok(persist::load_with(path, Self::decode)?.unwrap_or_default())
+    }
+
+    /// What the file at `path` holds, read only (nothing is moved aside):
+    /// for `kaizen status`, which names a damaged file.
+    pub fn inspect(path: &Path) -> persist::Inspected<Self> {
+        persist::inspect_with(path, Self::decode)
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, Decode> {
+        let mut energy: Self = persist::decode_json(bytes)?;
+        energy.check().map_err(Decode::Corrupt)?;
+        keep_newest(&mut energy.history, HISTORY_LEN);
+        Ok(energy)
     }
 
     /// Why a loaded state could not have been written by this code, if so.

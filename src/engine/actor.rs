@@ -19,7 +19,7 @@ use crate::models::AliasMove;
 use crate::persist::{Answer, Durability, PendingFile, PersistError, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
 use crate::record::{CycleRecord, Reason};
-use crate::runtime::{BotGuard, BotLock, LearnerPool};
+use crate::runtime::{BotGuard, BotLock, LearnerPool, PipelineSlots, Slot};
 use crate::snapshot::EngineSnapshot;
 use crate::training::TrainingPipeline;
 use crate::{Error, Result};
@@ -33,6 +33,8 @@ pub(crate) struct Wiring {
     pub lock: BotLock,
     pub learners: LearnerPool,
     pub writer: StateWriter,
+    /// The pipelines that may run at once, shared with the registry's engines.
+    pub slots: PipelineSlots,
     pub events: Option<DecisionSender>,
     /// The supervisor (weak: an engine does not keep its registry alive).
     pub watcher: Option<WeakRecipient<EngineExited>>,
@@ -50,6 +52,8 @@ pub struct SelfImprovementEngine {
     saves: SaveSchedule,
     resources: Resources,
     idle_waiters: VecDeque<tokio::sync::oneshot::Sender<()>>,
+    /// A refit of the built-in forecaster is running on a blocking thread.
+    refitting: bool,
 }
 
 /// A save under way: its result once the writer has answered.
@@ -91,7 +95,32 @@ impl SelfImprovementEngine {
             saves: SaveSchedule::default(),
             resources: Resources::default(),
             idle_waiters: VecDeque::new(),
+            refitting: false,
         }
+    }
+
+    /// Runs the built-in forecaster's due refit (milliseconds on a long
+    /// history) on a blocking thread, never on this engine's arbiter, and
+    /// installs it when done. One at a time: a refit due while one runs is
+    /// asked for again at the next cycle.
+    fn spawn_refit(&mut self, ctx: &mut Context<Self>) {
+        let Some(job) = self.core.take_refit() else {
+            return;
+        };
+        if self.refitting {
+            return;
+        }
+        self.refitting = true;
+        let run = tokio::task::spawn_blocking(move || job.run());
+        ctx.spawn(run.into_actor(self).map(|done, act, _| {
+            act.refitting = false;
+            match done {
+                Ok(refitted) => act.core.install_refit(refitted),
+                Err(e) => {
+                    tracing::error!(engine = %act.core.name(), error = %e, "forecaster refit failed");
+                }
+            }
+        }));
     }
 
     /// The engine's learning state (for inspection in tests and tools).
@@ -238,6 +267,30 @@ impl SelfImprovementEngine {
         if let Some(refused) = started.refusal() {
             return self.after_pipeline(started, Err(refused), guard, ctx);
         }
+        // A slot first: so many pipelines run at once, no more.
+        match self.wiring.slots.try_take() {
+            Some(slot) => self.run_pipeline(started, guard, slot, ctx),
+            None => {
+                let slot = self.wiring.slots.clone();
+                Step::Wait(Box::pin(
+                    async move { slot.take().await }.into_actor(self).then(
+                        move |slot, act, ctx| {
+                            act.run_pipeline(started, guard, slot, ctx).into_future()
+                        },
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Runs the pipeline, holding `slot` until it ends.
+    fn run_pipeline(
+        &mut self,
+        started: crate::cycle::StartedCycle,
+        guard: BotGuard,
+        slot: Slot,
+        ctx: &mut Context<Self>,
+    ) -> Step {
         let timeout = self.core.config().timeout;
         let mut run = GuardedRun::start(
             self.wiring.pipeline.as_ref(),
@@ -248,9 +301,13 @@ impl SelfImprovementEngine {
         // Most pipelines that answer at once need no trip through the context.
         let mut cx = TaskContext::from_waker(futures_util::task::noop_waker_ref());
         match Pin::new(&mut run).poll(&mut cx) {
-            Poll::Ready(outcome) => self.after_pipeline(started, outcome, guard, ctx),
+            Poll::Ready(outcome) => {
+                drop(slot);
+                self.after_pipeline(started, outcome, guard, ctx)
+            }
             Poll::Pending => Step::Wait(Box::pin(run.into_actor(self).then(
                 move |outcome, act, ctx| {
+                    drop(slot);
                     act.after_pipeline(started, outcome, guard, ctx)
                         .into_future()
                 },
@@ -291,6 +348,7 @@ impl SelfImprovementEngine {
             Err(e) => return Step::Ready(self.internal_error(now, &e)),
         };
         self.end_cycle();
+        self.spawn_refit(ctx);
         match self.persist(ctx) {
             None => {
                 self.emit(&record);
@@ -323,24 +381,68 @@ impl Actor for SelfImprovementEngine {
     }
 }
 
-impl Handler<Tick> for SelfImprovementEngine {
-    type Result = ActorResponse<Self, CycleRecord>;
-
-    fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
+impl SelfImprovementEngine {
+    /// Decides a tick (with the energy of a forced-energy round if given):
+    /// a skip at once, or a cycle started.
+    fn tick(&mut self, msg: Tick, energy: Option<u32>, ctx: &mut Context<Self>) -> Step {
         self.resources = msg.resources;
         if let Some(reason) = self.phase.skip_reason(self.core.paused()) {
             let record = self.core.skip_record(msg.now, reason);
             self.emit(&record);
-            return ActorResponse::reply(record);
+            return Step::Ready(record);
         }
         match self
             .core
-            .plan_tick(msg.now, msg.resources, &self.wiring.hosts)
+            .plan_tick(msg.now, msg.resources, &self.wiring.hosts, energy)
         {
-            Ok(TickPlan::Skip(record)) => ActorResponse::reply(self.finish_skip(record, ctx)),
-            Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx).respond(),
-            Err(e) => ActorResponse::reply(self.internal_error(msg.now, &e)),
+            Ok(TickPlan::Skip(record)) => Step::Ready(self.finish_skip(record, ctx)),
+            Ok(TickPlan::Run(plan)) => self.start_cycle(plan, ctx),
+            Err(e) => Step::Ready(self.internal_error(msg.now, &e)),
         }
+    }
+}
+
+impl Handler<Tick> for SelfImprovementEngine {
+    type Result = ActorResponse<Self, CycleRecord>;
+
+    fn handle(&mut self, msg: Tick, ctx: &mut Self::Context) -> Self::Result {
+        self.tick(msg, None, ctx).respond()
+    }
+}
+
+impl Handler<ForcedTick> for SelfImprovementEngine {
+    type Result = ActorResponse<Self, CycleRecord>;
+
+    fn handle(&mut self, msg: ForcedTick, ctx: &mut Self::Context) -> Self::Result {
+        self.tick(msg.tick, Some(msg.energy), ctx).respond()
+    }
+}
+
+impl Handler<RoundTick> for SelfImprovementEngine {
+    type Result = MessageResult<RoundTick>;
+
+    /// Answers at once: a cycle still running goes on in the background and
+    /// its record comes through the answer's channel (and, as always, on
+    /// the decision stream).
+    fn handle(&mut self, msg: RoundTick, ctx: &mut Self::Context) -> Self::Result {
+        let now = msg.0.now;
+        MessageResult(match self.tick(msg.0, msg.1, ctx) {
+            Step::Ready(record) => TickAnswer::Done(record),
+            Step::Wait(cycle) => {
+                let busy = CycleRecord::skip(
+                    self.core.name(),
+                    self.core.bot(),
+                    now,
+                    self.core.cycles(),
+                    Reason::Busy,
+                );
+                let (tx, done) = tokio::sync::oneshot::channel();
+                ctx.spawn(cycle.map(move |record, _, _| {
+                    let _ = tx.send(record);
+                }));
+                TickAnswer::Running { busy, done }
+            }
+        })
     }
 }
 

@@ -377,6 +377,7 @@ impl EngineBuilder {
                 lock,
                 learners: services.learners,
                 writer: services.writer,
+                slots: services.pipelines,
                 events: self.events.clone(),
                 watcher,
                 generation,

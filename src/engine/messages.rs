@@ -21,6 +21,18 @@ pub struct Tick {
     pub resources: Resources,
 }
 
+/// A [`Tick`] of a forced-energy round: decide as a tick does; a cycle that
+/// runs starts its energy chain from `energy` (1..=100, checked by the
+/// sender) and its record is marked `forced` with propensity 1.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "CycleRecord")]
+pub struct ForcedTick {
+    /// The tick.
+    pub tick: Tick,
+    /// The energy a cycle that runs asks for.
+    pub energy: u32,
+}
+
 /// Run a cycle now with `energy` requested (1..=100), whatever the policy
 /// says. Refused while paused or busy.
 #[derive(Clone, Copy, Debug, Message)]
@@ -103,4 +115,28 @@ pub struct EngineExited {
     pub engine: Arc<str>,
     /// Which start of it stopped (the registry counts starts).
     pub generation: u64,
+}
+
+/// A registry round's tick (with the energy of a forced-energy round, if
+/// given, as in [`ForcedTick`]): like [`Tick`], but answered at once. An engine
+/// whose tick started a cycle that is still running answers
+/// [`TickAnswer::Running`]; the round waits for it only as long as it chooses.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "TickAnswer")]
+pub(crate) struct RoundTick(pub Tick, pub Option<u32>);
+
+/// An engine's immediate answer to a [`RoundTick`].
+#[derive(Debug)]
+pub(crate) enum TickAnswer {
+    /// The tick's record: a skip, or a cycle that finished at once.
+    Done(CycleRecord),
+    /// The tick started a cycle that is still running.
+    Running {
+        /// The record that stands for this tick if the round stops waiting:
+        /// a `busy` skip.
+        busy: CycleRecord,
+        /// The cycle's record, once it has finished (closed if the engine
+        /// stopped first).
+        done: tokio::sync::oneshot::Receiver<CycleRecord>,
+    },
 }

@@ -35,22 +35,25 @@ mod phase;
 pub use actor::SelfImprovementEngine;
 pub use builder::{EngineBuilder, Origin};
 pub use messages::{
-    ChangeModel, EngineExited, Flush, Pause, RecordMetrics, Resume, RunCycle, SetWeights, Shutdown,
-    Status, Stop, Tick,
+    ChangeModel, EngineExited, Flush, ForcedTick, Pause, RecordMetrics, Resume, RunCycle,
+    SetWeights, Shutdown, Status, Stop, Tick,
 };
+pub(crate) use messages::{RoundTick, TickAnswer};
 
 use crate::{Error, Result};
 
 /// The longest bot or engine name.
 pub const MAX_NAME_LEN: usize = 64;
 
-/// Checks a bot or engine name: `[A-Za-z0-9_.-]{1,64}`, not starting with `.`.
-/// Names become folder names under `state/`, so nothing else is allowed.
+/// Checks a bot or engine name: `[A-Za-z0-9_.-]{1,64}`, not starting with `.`,
+/// and not a file kaizen keeps in the state root ([`reserved`](crate::persist::root::reserved):
+/// `registry.json` and its siblings). Names become folder names under
+/// `state/`, so nothing else is allowed.
 ///
 /// ```
 /// use kaizen::engine::validate_name;
 /// assert!(validate_name("bot_name", "alpha-1.v2").is_ok());
-/// for bad in ["", ".hidden", "../x", "a/b", "a b", &"x".repeat(65)] {
+/// for bad in ["", ".hidden", "../x", "a/b", "a b", &"x".repeat(65), "registry.json"] {
 ///     assert!(validate_name("bot_name", bad).is_err(), "{bad}");
 /// }
 /// ```
@@ -69,13 +72,22 @@ pub fn validate_name(what: &'static str, name: &str) -> Result<()> {
     } else {
         None
     };
-    match why {
-        None => Ok(()),
-        Some(why) => Err(Error::invalid(
+    if let Some(why) = why {
+        return Err(Error::invalid(
             what,
             format!("{name:?}"),
             format!(
                 "a name of 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' ({why})"
+            ),
+        ));
+    }
+    match crate::persist::root::reserved(name) {
+        None => Ok(()),
+        Some(file) => Err(Error::invalid(
+            what,
+            format!("{name:?}"),
+            format!(
+                "a name that is not a file kaizen keeps in the state folder ({file} and its .bak, .tmp and .corrupt copies are taken)"
             ),
         )),
     }

@@ -88,6 +88,48 @@ pub struct Forecaster {
     fit_error: Option<ForecastError>,
     /// The forecast from the current state.
     current: Option<Forecast>,
+    /// Points observed since this value was made (not persisted): tells
+    /// [`install`](Self::install) which points came after a [`Refit`] was taken.
+    observed: u64,
+}
+
+/// A refit to run anywhere (it takes milliseconds on long histories): the
+/// history it chooses the order on. [`Forecaster::observe_deferred`] hands
+/// one out; [`run`](Refit::run) it, then give the result to
+/// [`Forecaster::install`].
+#[derive(Clone, Debug)]
+pub struct Refit {
+    history: Vec<f64>,
+    /// The forecaster's count of observed points when the refit was taken.
+    observed_at: u64,
+}
+
+/// A [`Refit`] that ran: the chosen ARIMA, or why there is none.
+#[derive(Clone, Debug)]
+pub struct Refitted {
+    model: Result<ArimaModel, ForecastError>,
+    observed_at: u64,
+}
+
+impl Refit {
+    /// Chooses the order on the history (all 18 candidates).
+    pub fn run(self) -> Refitted {
+        Refitted {
+            model: ArimaModel::select(&self.history),
+            observed_at: self.observed_at,
+        }
+    }
+
+    /// The number of points it fits.
+    pub fn len(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Whether it has no points (never: a refit is only due from
+    /// `min_arima_points` on).
+    pub fn is_empty(&self) -> bool {
+        self.history.is_empty()
+    }
 }
 
 /// The forecast for the value after `history`: the ARIMA with the smallest
@@ -141,6 +183,7 @@ impl Forecaster {
             state,
             fit_error: None,
             current: None,
+            observed: 0,
         };
         f.current = f.compute();
         Ok(f)
@@ -151,48 +194,98 @@ impl Forecaster {
     /// call refits (all candidates; milliseconds on long histories), the
     /// others update the fitted model in one filter step.
     pub fn observe(&mut self, delta: f64) -> Result<()> {
+        if let Some(refit) = self.observe_deferred(delta)? {
+            self.install(refit.run());
+        }
+        Ok(())
+    }
+
+    /// [`observe`](Self::observe) without the refit: when one is due, it is
+    /// returned to be [run](Refit::run) elsewhere (off a thread that must
+    /// stay responsive) and [installed](Self::install) afterwards. Until
+    /// then the previous model (or the line) takes the new points and gives
+    /// the forecast; a refit that is never installed is asked for again at
+    /// the next point.
+    pub fn observe_deferred(&mut self, delta: f64) -> Result<Option<Refit>> {
         let delta = ensure_finite("roi delta", delta)?;
         push_bounded(&mut self.state.history, delta, self.config.max_history);
+        self.observed += 1;
         if self.state.history.len() < self.config.min_arima_points {
             self.current = self.compute();
-            return Ok(());
+            return Ok(None);
         }
         let due = self
             .state
             .since_fit
             .is_none_or(|k| k + 1 >= self.config.refit_every);
-        let updated = !due
-            && match &mut self.state.model {
-                Some(model) => model.observe(delta).is_ok(),
-                None => true,
-            };
-        if updated {
-            self.state.since_fit = self.state.since_fit.map(|k| k + 1);
-            self.current = self.compute();
-        } else {
-            self.refit();
+        // The fitted model takes the point even when a refit is due, so the
+        // forecast stays current until the refit is installed; a model whose
+        // filter refuses the point is dropped (the line stands in).
+        let stepped = match &mut self.state.model {
+            Some(model) => model.observe(delta).is_ok(),
+            None => true,
+        };
+        if !stepped {
+            self.state.model = None;
         }
-        Ok(())
+        self.current = self.compute();
+        if due || !stepped {
+            Ok(Some(self.refit_job()))
+        } else {
+            self.state.since_fit = self.state.since_fit.map(|k| k + 1);
+            Ok(None)
+        }
+    }
+
+    /// A refit of the current history, to run anywhere.
+    pub fn refit_job(&self) -> Refit {
+        Refit {
+            history: self.state.history.iter().copied().collect(),
+            observed_at: self.observed,
+        }
+    }
+
+    /// Takes the model a [`Refit`] chose; the points observed since it was
+    /// taken go through the new model's filter, so nothing is lost. (A refit
+    /// of fewer than `min_arima_points` points installs nothing.)
+    pub fn install(&mut self, refitted: Refitted) {
+        let later = self.observed.saturating_sub(refitted.observed_at);
+        let later = usize::try_from(later)
+            .unwrap_or(usize::MAX)
+            .min(self.state.history.len());
+        if self.state.history.len() < self.config.min_arima_points {
+            self.current = self.compute();
+            return;
+        }
+        match refitted.model {
+            Ok(mut model) => {
+                let newer = self
+                    .state
+                    .history
+                    .iter()
+                    .skip(self.state.history.len() - later);
+                let taken = newer.copied().all(|x| model.observe(x).is_ok());
+                self.state.model = taken.then_some(model);
+                self.fit_error = None;
+            }
+            Err(e) => {
+                self.state.model = None;
+                self.fit_error = Some(e);
+            }
+        }
+        self.state.since_fit = Some(later);
+        self.current = self.compute();
     }
 
     /// Chooses the order again on the current history now (with fewer than
     /// `min_arima_points` points: nothing to fit, the linear fallback stays).
     pub fn refit(&mut self) {
-        if self.state.history.len() >= self.config.min_arima_points {
-            let history = self.state.history.make_contiguous();
-            match ArimaModel::select(history) {
-                Ok(model) => {
-                    self.state.model = Some(model);
-                    self.fit_error = None;
-                }
-                Err(e) => {
-                    self.state.model = None;
-                    self.fit_error = Some(e);
-                }
-            }
-            self.state.since_fit = Some(0);
+        let job = self.refit_job();
+        if job.len() >= self.config.min_arima_points {
+            self.install(job.run());
+        } else {
+            self.current = self.compute();
         }
-        self.current = self.compute();
     }
 
     /// The forecast of the next delta: cached, `O(1)`. `None` with fewer than

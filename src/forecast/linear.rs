@@ -11,7 +11,8 @@
 //! near `f64::MAX` do not overflow; an exact line (a constant included) has a
 //! zero-width interval.
 
-use super::{Forecast, ForecastError, Order, student};
+use super::{Forecast, ForecastError, Order};
+use crate::stats::student_t::upper_quantile;
 
 /// The fewest points the linear fallback needs.
 pub const MIN_LINEAR_POINTS: usize = 3;
@@ -53,7 +54,9 @@ pub(crate) fn fallback(values: impl Iterator<Item = f64> + Clone, n: usize) -> O
         .sum();
     let s = (sse / (nf - 2.0)).sqrt();
     let lever = 1.0 + 1.0 / nf + (nf - ibar).powi(2) / sxx;
-    let half = student::quantile(0.975, n as u64 - 2) * s * lever.sqrt();
+    // The upper 2.5% point of t with n − 2 degrees of freedom (stats' quantile,
+    // checked against mpmath there and against scipy in tests/it).
+    let half = upper_quantile(0.025, nf - 2.0) * s * lever.sqrt();
     let mid = ybar + slope * (nf - ibar);
     let out = Forecast {
         mean: scale * mid,

@@ -127,10 +127,9 @@ mod neldermead;
 #[cfg(test)]
 mod sim;
 mod start;
-mod student;
 
 pub use arima::ArimaModel;
-pub use forecaster::{Forecaster, ForecasterConfig, ForecasterState, forecast};
+pub use forecaster::{Forecaster, ForecasterConfig, ForecasterState, Refit, Refitted, forecast};
 pub use linear::{MIN_LINEAR_POINTS, linear_forecast};
 
 use serde::{Deserialize, Serialize};

@@ -235,3 +235,45 @@ fn forecast_types_read_well() {
     );
     assert_eq!(serde_json::from_str::<Forecast>(&json).unwrap(), f);
 }
+
+#[test]
+fn a_refit_run_elsewhere_and_installed_later_loses_no_point() {
+    let y: Vec<f64> = simulate(&[0.5], &[0.3], 40, 21)
+        .iter()
+        .map(|x| 0.2 + x)
+        .collect();
+    // In step: the refit at point 20 runs at once, then three cheap updates.
+    let direct = fed(config(10), &y[..23]);
+    // Deferred: the refit of point 20 is taken, three more points arrive
+    // (each asks again; those jobs are dropped), then the first is installed.
+    let mut late = fed(config(10), &y[..19]);
+    assert!(late.model().is_none());
+    let job = late
+        .observe_deferred(y[19])
+        .unwrap()
+        .expect("a refit is due");
+    assert_eq!(job.len(), 20);
+    let before = late.forecast();
+    for &v in &y[20..23] {
+        assert!(late.observe_deferred(v).unwrap().is_some());
+    }
+    assert!(late.model().is_none(), "nothing installed yet");
+    assert_ne!(late.forecast(), before, "the line follows the new points");
+    late.install(job.run());
+    assert_eq!(late.model(), direct.model());
+    assert_eq!(late.state(), direct.state());
+    assert_eq!(late.forecast(), direct.forecast());
+    // The next refit comes on the same schedule as the direct one's.
+    let mut direct = direct;
+    for &v in &y[23..29] {
+        direct.observe(v).unwrap();
+        assert!(late.observe_deferred(v).unwrap().is_none());
+    }
+    direct.observe(y[29]).unwrap();
+    let job = late.observe_deferred(y[29]).unwrap().expect("due at 30");
+    late.install(job.run());
+    assert_eq!(late.state(), direct.state());
+    assert_eq!(late.forecast(), direct.forecast());
+    // The observe() path is observe_deferred + run + install.
+    assert_eq!(direct.state(), fed(config(10), &y[..30]).state());
+}

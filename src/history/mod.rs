@@ -87,11 +87,7 @@ pub(crate) trait Record: Sized {
 
 impl Record for Decision {
     fn time(&self) -> f64 {
-        match self {
-            Decision::Cycle(r) => r.time,
-            Decision::Autoscale(a) => a.time,
-            Decision::Engine(e) => e.time,
-        }
+        Decision::time(self)
     }
 
     /// serde writes the tag first: a line that starts with it is decoded as

@@ -159,6 +159,7 @@ fn records_decode_as_the_tagged_enum_does() {
         },
         applied: true,
         error: None,
+        adaptive: None,
     });
     let engine = Decision::Engine(EngineEvent {
         time: T0,

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use super::config::HistoryConfig;
 use super::fs::{Dir, LazyDir};
 use super::log::{HISTORY_LOG, Log, Segments};
-use super::{HistoryError, Record, is_log_name};
+use super::{HistoryError, is_log_name};
 use crate::decision::Decision;
 use crate::host::Clock;
 use crate::persist::Durability;

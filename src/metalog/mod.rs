@@ -139,7 +139,8 @@ impl MetaLogger {
     ) -> Result<f64> {
         let roi = ensure_finite("cycle roi", roi)?;
         let delta = ensure_finite("cycle roi delta", roi - self.last_roi)?;
-        self.credit(cycle, roi, delta, modules, reason)?;
+        self.check_delta(delta, modules)?;
+        self.credit(cycle, roi, delta, modules, reason);
         Ok(delta)
     }
 
@@ -154,12 +155,32 @@ impl MetaLogger {
         modules: &[S],
         reason: Reason,
     ) -> Result<f64> {
-        let delta = ensure_finite("cycle roi delta", delta)?;
-        let roi = ensure_finite("cycle roi", self.last_roi + delta)?;
-        self.credit(cycle, roi, delta, modules, reason)?;
+        let roi = self.check_delta(delta, modules)?;
+        self.credit(cycle, roi, delta, modules, reason);
         Ok(roi)
     }
 
+    /// What [`log_delta`](Self::log_delta) would make the running ROI, or
+    /// the error it would refuse `delta` with; changes nothing. A cycle
+    /// asks before it counts anything, so a delta that would overflow a
+    /// running total fails the cycle instead of half-logging it.
+    pub fn check_delta<S: AsRef<str>>(&self, delta: f64, modules: &[S]) -> Result<f64> {
+        let delta = ensure_finite("cycle roi delta", delta)?;
+        let roi = ensure_finite("cycle roi", self.last_roi + delta)?;
+        match modules
+            .iter()
+            .map(AsRef::as_ref)
+            .find(|n| !(self.total(n) + delta).is_finite())
+        {
+            Some(name) => Err(Error::NonFinite {
+                what: format!("total roi of module {name}").into(),
+                value: self.total(name) + delta,
+            }),
+            None => Ok(roi),
+        }
+    }
+
+    /// Adds a checked delta ([`check_delta`](Self::check_delta)).
     fn credit<S: AsRef<str>>(
         &mut self,
         cycle: u64,
@@ -167,16 +188,10 @@ impl MetaLogger {
         delta: f64,
         modules: &[S],
         reason: Reason,
-    ) -> Result<()> {
+    ) {
         let mut unique: Vec<&str> = modules.iter().map(AsRef::as_ref).collect();
         unique.sort_unstable();
         unique.dedup();
-        if let Some(name) = unique.iter().find(|n| !(self.total(n) + delta).is_finite()) {
-            return Err(Error::NonFinite {
-                what: format!("total roi of module {name}").into(),
-                value: self.total(name) + delta,
-            });
-        }
         for name in unique {
             match self.modules.get_mut(name) {
                 Some(stats) => stats.credit(delta),
@@ -196,7 +211,6 @@ impl MetaLogger {
         };
         push_bounded(&mut self.recent, entry, CYCLES_KEPT);
         self.last_roi = roi;
-        Ok(())
     }
 
     /// `(module, total)` for every module, highest total first, ties by name.
@@ -347,20 +361,27 @@ impl ModuleIndex {
     /// empty index; a file from a newer version is an error and is left
     /// untouched.
     pub fn load(path: &Path) -> Result<Self> {
-        let decode = |bytes: &[u8]| {
-            let index: Self = persist::decode_json(bytes)?;
-            match index
-                .modules
-                .iter()
-                .find(|&(_, &i)| i >= MODULE_INDEX_BUCKETS)
-            {
-                Some((name, i)) => Err(Decode::Corrupt(format!(
-                    "module {name:?} has index {i}, expected 0..{MODULE_INDEX_BUCKETS}"
-                ))),
-                None => Ok(index),
-            }
-        };
-        Ok(persist::load_with(path, decode)?.unwrap_or_default())
+        Ok(persist::load_with(path, Self::decode)?.unwrap_or_default())
+    }
+
+    /// What the file at `path` holds, read only (nothing is moved aside):
+    /// for `kaizen status`, which names a damaged file.
+    pub fn inspect(path: &Path) -> persist::Inspected<Self> {
+        persist::inspect_with(path, Self::decode)
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, Decode> {
+        let index: Self = persist::decode_json(bytes)?;
+        match index
+            .modules
+            .iter()
+            .find(|&(_, &i)| i >= MODULE_INDEX_BUCKETS)
+        {
+            Some((name, i)) => Err(Decode::Corrupt(format!(
+                "module {name:?} has index {i}, expected 0..{MODULE_INDEX_BUCKETS}"
+            ))),
+            None => Ok(index),
+        }
     }
 }
 

@@ -137,7 +137,8 @@ pub(super) fn truncate_torn(path: &Path, log: &Log) -> Result<(), PersistError> 
     if log.whole_len == log.len {
         return Ok(());
     }
-    let file = no_follow(OpenOptions::new().write(true))
+    persist::unshare(path, Durability::Fsync)?;
+    let file = persist::no_follow(OpenOptions::new().write(true))
         .open(path)
         .map_err(io_err("open", path))?;
     file.set_len(log.whole_len)
@@ -154,8 +155,10 @@ pub(super) fn append(
 ) -> Result<(), PersistError> {
     let mut line = persist::encode_json(path, entry)?;
     line.push(b'\n');
+    // A copy made with `cp -al` keeps its history as it was.
+    persist::unshare(path, durability)?;
     let existed = path.exists();
-    let mut file = no_follow(OpenOptions::new().append(true).create(true))
+    let mut file = persist::no_follow(OpenOptions::new().append(true).create(true))
         .open(path)
         .map_err(io_err("open", path))?;
     file.write_all(&line).map_err(io_err("append to", path))?;
@@ -174,15 +177,4 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Per
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// State files are never written through a symbolic link (the other files
-/// are replaced by renames, which replace a link rather than follow it).
-fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-    }
-    options
 }

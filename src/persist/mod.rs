@@ -6,7 +6,12 @@
 //! previous content becomes `<name>.bak`, and the folder is flushed. A crash
 //! at any moment leaves the old or the new content at `<name>` (or, between
 //! the renames on other systems, only the backup, which a reader then uses):
-//! never a mix. The scratch file stays for the next write and is never read. JSON files carry `"version": 1` as their
+//! never a mix. The scratch file stays for the next write and is never read.
+//! Nothing is written through a link: a state file that is a symbolic link
+//! is refused ([`PersistError::SymbolicLink`]), and a scratch file that is a
+//! link or shares its inode with another name (a `cp -al` snapshot) is
+//! replaced by a fresh file instead of being rewritten, so such a snapshot
+//! stays byte-identical. JSON files carry `"version": 1` as their
 //! first field, and a value holding NaN or an infinity is refused before
 //! anything touches the disk ([`PersistError::NonFinite`]).
 //!
@@ -24,6 +29,7 @@
 //!   result is `None`.
 
 mod finite;
+pub mod root;
 pub mod writer;
 
 pub use finite::{NonFiniteAt, check as check_finite};
@@ -36,7 +42,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The version this build writes into every state file, and the newest it reads.
+/// The version this build writes into a state file whose format has not
+/// changed since kaizen's first round, and the newest such a file may carry.
+/// A file whose format moved on is written with its own version
+/// ([`encode_json_version`]) and read with [`json_version`], which says what
+/// the bytes declare so its reader can migrate older ones (`policy.json` is
+/// at version 2).
 pub const FORMAT_VERSION: u64 = 1;
 
 /// How hard a write tries to reach the disk before it returns.
@@ -66,7 +77,7 @@ pub enum PersistError {
     },
     /// The file was written by a newer kaizen; it is left untouched.
     #[error(
-        "{} was written by a newer kaizen (format version {found}; this build reads up to {FORMAT_VERSION}); it was left untouched",
+        "{} was written by a newer kaizen (format version {found}, newer than this build reads); it was left untouched",
         path.display()
     )]
     NewerVersion {
@@ -95,6 +106,16 @@ pub enum PersistError {
     /// has ended), so nothing handed to it is written.
     #[error("the state writer thread is not running")]
     WriterStopped,
+    /// A state file is a symbolic link. kaizen never reads or writes state
+    /// through a link; the link and what it points to are left as they are.
+    #[error(
+        "{} is a symbolic link; kaizen never reads or writes a state file through a link (put the file itself there, or give kaizen the folder the link points into)",
+        path.display()
+    )]
+    SymbolicLink {
+        /// The state file.
+        path: PathBuf,
+    },
 }
 
 /// Two errors are equal when they are the same failure on the same path
@@ -130,6 +151,7 @@ impl PartialEq for PersistError {
                 },
             ) => path == p2 && reason == r2,
             (P::WriterStopped, P::WriterStopped) => true,
+            (P::SymbolicLink { path }, P::SymbolicLink { path: p2 }) => path == p2,
             _ => false,
         }
     }
@@ -191,6 +213,7 @@ pub(crate) fn folder_of(path: &Path) -> &Path {
 /// a power cut, `path` could name that older content, whole and valid. A
 /// caller installing many files flushes them all at once between the halves.
 pub fn stage(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), PersistError> {
+    refuse_link(path)?;
     let dir = folder_of(path);
     let tmp = sibling(path, ".tmp");
     let mut file = match open_scratch(&tmp) {
@@ -216,16 +239,102 @@ pub fn install_staged(path: &Path) -> Result<(), PersistError> {
     install(&sibling(path, ".tmp"), path, &backup_path(path))
 }
 
+/// [`PersistError::SymbolicLink`] when `path` itself (not a folder above it)
+/// is a symbolic link.
+fn refuse_link(path: &Path) -> Result<(), PersistError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(PersistError::SymbolicLink {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Adds `O_NOFOLLOW`: the open fails (`ELOOP`) when the file's own name is
+/// a symbolic link, so nothing is read or written through one.
+pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    options
+}
+
+/// Whether `file` has other names (hard links) besides the one it was opened by.
+fn shared(file: &File) -> io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(file.metadata()?.nlink() > 1)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        Ok(false)
+    }
+}
+
 /// The scratch file `<name>.tmp`, opened for rewriting from its start. It is
 /// kept between writes so a write reuses its inode and blocks instead of
 /// creating and deleting a file each time (on ext4 with many engines, inode
 /// allocation next to recently deleted inodes was the writer's main cost).
+///
+/// The scratch is a former state file or backup, so it may be a name of an
+/// inode shared with a copy made by `cp -al` or `rsync --link-dest` (a hard
+/// link), or a symbolic link someone put there. Neither is ever written in
+/// place: it is opened without following a link, and when it is a link or
+/// has other names, that name is removed (the link's target and the other
+/// names keep their content) and a fresh file is written instead.
 fn open_scratch(tmp: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(tmp)
+    let reused = no_follow(OpenOptions::new().write(true).create(true).truncate(false)).open(tmp);
+    match reused {
+        Ok(file) if !shared(&file)? => return Ok(file),
+        Ok(_) => {}
+        Err(e) if is_link_error(&e) => {}
+        Err(e) => return Err(e),
+    }
+    fs::remove_file(tmp)?;
+    no_follow(OpenOptions::new().write(true).create_new(true)).open(tmp)
+}
+
+/// Gives `path` an inode of its own before it is changed in place (an
+/// append-only log): when it shares its inode with other names (hard links,
+/// as a `cp -al` snapshot leaves), its content is copied to a fresh file
+/// that replaces it by a rename, so the other names keep their content.
+/// A symbolic link is refused; a missing file is left missing.
+pub fn unshare(path: &Path, durability: Durability) -> Result<(), PersistError> {
+    refuse_link(path)?;
+    let file = match no_follow(OpenOptions::new().read(true)).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("open", path)(e)),
+    };
+    if !shared(&file).map_err(io_err("stat", path))? {
+        return Ok(());
+    }
+    let bytes = fs::read(path).map_err(io_err("read", path))?;
+    let fsync = durability == Durability::Fsync;
+    stage(path, &bytes, fsync)?;
+    let tmp = sibling(path, ".tmp");
+    fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
+    if fsync {
+        sync_dir(folder_of(path))?;
+    }
+    Ok(())
+}
+
+/// The error an `O_NOFOLLOW` open gives for a symbolic link.
+fn is_link_error(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
 }
 
 /// Puts the content written to `tmp` at `path`, the old content at `bak`, and
@@ -286,12 +395,22 @@ struct Versioned<'a, T: ?Sized> {
 
 /// Encodes `value` as the JSON this module writes: `{"version":1, …fields}`.
 pub fn encode_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<Vec<u8>, PersistError> {
+    encode_json_version(path, value, FORMAT_VERSION)
+}
+
+/// Encodes `value` as versioned JSON declaring `version`: for a file whose
+/// format has moved past [`FORMAT_VERSION`].
+pub fn encode_json_version<T: Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+    version: u64,
+) -> Result<Vec<u8>, PersistError> {
     check_finite(value).map_err(|at| PersistError::NonFinite {
         path: path.to_path_buf(),
         at,
     })?;
     let mut bytes = serde_json::to_vec(&Versioned {
-        version: FORMAT_VERSION,
+        version,
         state: value,
     })
     .map_err(|e| PersistError::Encode {
@@ -315,18 +434,25 @@ pub fn save_json<T: Serialize + ?Sized>(
 
 /// Checks the `"version"` field of JSON `bytes`, then decodes them as `T`.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Decode> {
+    json_version(bytes, FORMAT_VERSION)?;
+    serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))
+}
+
+/// The `"version"` JSON `bytes` declare, from 1 to `newest`: above it is
+/// [`Decode::Newer`], a missing or zero version (or bytes that are not a
+/// JSON object) [`Decode::Corrupt`].
+pub fn json_version(bytes: &[u8], newest: u64) -> Result<u64, Decode> {
     #[derive(Deserialize)]
     struct Probe {
         version: Option<u64>,
     }
     let probe: Probe = serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))?;
     match probe.version {
-        None => return Err(Decode::Corrupt("no \"version\" field".into())),
-        Some(v) if v > FORMAT_VERSION => return Err(Decode::Newer(v)),
-        Some(v) if v < 1 => return Err(Decode::Corrupt(format!("unknown version {v}"))),
-        Some(_) => {}
+        None => Err(Decode::Corrupt("no \"version\" field".into())),
+        Some(v) if v > newest => Err(Decode::Newer(v)),
+        Some(0) => Err(Decode::Corrupt("unknown version 0".into())),
+        Some(v) => Ok(v),
     }
-    serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))
 }
 
 /// Reads versioned JSON from `path` with the recovery rules in the module docs.
@@ -359,6 +485,7 @@ fn read_one<T>(
     path: &Path,
     decode: &impl Fn(&[u8]) -> Result<T, Decode>,
 ) -> Result<Option<T>, PersistError> {
+    refuse_link(path)?;
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -410,13 +537,18 @@ pub fn inspect_json<T: DeserializeOwned>(path: &Path) -> Inspected<T> {
 
 /// [`inspect_json`] with a decoder of your own.
 pub fn inspect_with<T>(path: &Path, decode: impl Fn(&[u8]) -> Result<T, Decode>) -> Inspected<T> {
-    let look = |p: &Path| match fs::read(p) {
-        Ok(bytes) => Some(decode(&bytes).map_err(|d| match d {
-            Decode::Corrupt(why) => Inspected::Corrupt(why),
-            Decode::Newer(v) => Inspected::Newer(v),
-        })),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => Some(Err(Inspected::Corrupt(format!("cannot read: {e}")))),
+    let look = |p: &Path| {
+        if let Err(link) = refuse_link(p) {
+            return Some(Err(Inspected::Corrupt(link.to_string())));
+        }
+        match fs::read(p) {
+            Ok(bytes) => Some(decode(&bytes).map_err(|d| match d {
+                Decode::Corrupt(why) => Inspected::Corrupt(why),
+                Decode::Newer(v) => Inspected::Newer(v),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => Some(Err(Inspected::Corrupt(format!("cannot read: {e}")))),
+        }
     };
     match look(path) {
         Some(Ok(value)) => Inspected::Good {

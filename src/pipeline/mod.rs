@@ -3,7 +3,8 @@
 //! A [`Pipeline`] takes a bot name and an energy (1..=100) and returns an
 //! [`AutomationResult`]. The engine runs it through [`GuardedRun`], which turns
 //! every way a pipeline can go wrong — an error, a panic (when it is called or
-//! while it runs), running past its timeout, or a NaN/∞ anywhere in its result —
+//! while it runs), running past its timeout, or a NaN/∞ (or a number beyond
+//! ±[`MAX_MAGNITUDE`]) anywhere in its result —
 //! into a [`PipelineError`], so the engine records a failed cycle and lives on.
 //!
 //! Shipped pipelines: [`CommandPipeline`] (an external program),
@@ -24,6 +25,8 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+use crate::error::MAX_MAGNITUDE;
 
 /// The default time a pipeline may take (SPEC §1: 15 minutes).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -74,26 +77,33 @@ pub struct PipelineAlert {
 }
 
 impl AutomationResult {
-    /// An error naming the first non-finite number in the result, if any.
-    pub fn check_finite(&self) -> Result<(), PipelineError> {
-        let bad = |what: String, value: f64| Err(PipelineError::NonFinite { what, value });
-        if let Some(r) = &self.roi {
-            for (name, v) in [
-                ("income", r.income),
-                ("cost", r.cost),
-                ("time", r.time),
-                ("roi", r.roi),
-                ("margin", r.margin),
-            ] {
-                if !v.is_finite() {
-                    return bad(format!("roi.{name}"), v);
-                }
+    /// An error naming the first number in the result that is NaN or
+    /// infinite ([`PipelineError::NonFinite`]) or beyond ±[`MAX_MAGNITUDE`]
+    /// ([`PipelineError::OutOfRange`]), if any.
+    pub fn check_numbers(&self) -> Result<(), PipelineError> {
+        let roi = self.roi.iter().flat_map(|r| {
+            [
+                ("roi.income", r.income),
+                ("roi.cost", r.cost),
+                ("roi.time", r.time),
+                ("roi.roi", r.roi),
+                ("roi.margin", r.margin),
+            ]
+            .map(|(name, v)| (name.to_string(), v))
+        });
+        let metrics = self
+            .metrics
+            .iter()
+            .map(|(k, v)| (format!("metric {k}"), *v));
+        for (what, value) in roi.chain(metrics) {
+            if !value.is_finite() {
+                return Err(PipelineError::NonFinite { what, value });
+            }
+            if value.abs() > MAX_MAGNITUDE {
+                return Err(PipelineError::OutOfRange { what, value });
             }
         }
-        match self.metrics.iter().find(|(_, v)| !v.is_finite()) {
-            Some((k, v)) => bad(format!("metric {k}"), *v),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// The modules to credit: `modules`, or else the package alone.
@@ -127,6 +137,16 @@ pub enum PipelineError {
         /// Its value.
         value: f64,
     },
+    /// The result held a number beyond ±[`MAX_MAGNITUDE`] (10¹⁰⁰).
+    #[error(
+        "pipeline result {what} = {value:e} is out of range (kaizen accepts numbers between -1e100 and 1e100)"
+    )]
+    OutOfRange {
+        /// Which number.
+        what: String,
+        /// Its value.
+        value: f64,
+    },
     /// The program could not be started.
     #[error("cannot start {program}: {source}")]
     Spawn {
@@ -135,12 +155,12 @@ pub enum PipelineError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The program exited unsuccessfully.
-    #[error("{program} exited with {status}; stderr: {stderr_tail}")]
+    /// The program ended unsuccessfully.
+    #[error("{program} failed with {status}{}", stderr_words(stderr_tail))]
     Exit {
         /// The program.
         program: String,
-        /// Its exit status, in words.
+        /// How it ended, in words: `exit code 3`, `signal 9 (SIGKILL)`.
         status: String,
         /// The last bytes it wrote to stderr.
         stderr_tail: String,
@@ -153,6 +173,15 @@ pub enum PipelineError {
         /// What was wrong.
         reason: String,
     },
+}
+
+/// `"; its stderr ends with: …"`, or nothing when it wrote nothing.
+fn stderr_words(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr ends with: {tail}")
+    }
 }
 
 /// A pipeline's pending run.
@@ -258,7 +287,7 @@ impl Future for GuardedRun {
         };
         match std::panic::catch_unwind(AssertUnwindSafe(|| run.poll_unpin(cx))) {
             Ok(Poll::Ready(Ok(result))) => {
-                return Poll::Ready(result.check_finite().map(|()| result));
+                return Poll::Ready(result.check_numbers().map(|()| result));
             }
             Ok(Poll::Ready(Err(e))) => return Poll::Ready(Err(e)),
             Err(payload) => {
@@ -268,7 +297,10 @@ impl Future for GuardedRun {
             Ok(Poll::Pending) => {}
         }
         let timeout = this.timeout;
-        let at = this.started + timeout;
+        // A timeout too long for the clock never ends the run.
+        let Some(at) = this.started.checked_add(timeout) else {
+            return Poll::Pending;
+        };
         let sleep = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => {

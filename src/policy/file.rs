@@ -1,21 +1,40 @@
 //! `policy.json`: saving a policy and resuming it exactly.
 //!
 //! ```text
-//! {"version":1,
+//! {"version":2,
 //!  "hyperparameters":{"alpha":0.5,"gamma":0.9,"epsilon":0.1,"temperature":1.0,
-//!                     "exploration":"epsilon_greedy","adaptive":false,"lambda":0.9,"seed":0},
+//!                     "exploration":"epsilon_greedy","adaptive":false,"lambda":0.9,"seed":0,
+//!                     "epsilon_start":0.1,"temperature_start":1.0,
+//!                     "epsilon_schedule":{"kind":"constant"},
+//!                     "temperature_schedule":{"kind":"constant"}},
 //!  "strategy":"q_learning","episodes":50,
 //!  "values":[{"state":[8,0,…],"actions":{"0":0.0,"1":9.23}}],
 //!  "rng":{"seed":[…],"stream":0,"word_pos":12},
 //!  "critic":[{"state":[…],"value":0.4}],                 (actor_critic)
 //!  "traces":[{"state":[…],"action":1,"trace":0.81}],     (q_lambda)
-//!  "recent_rewards":[1.0,0.0]}                           (adaptive)
+//!  "recent_rewards":[1.0,0.0],                           (adaptive)
+//!  "q_network":{"updates":…,"steps":…,"online":[…],"target":[…],
+//!               "adam_m":[…],"adam_v":[…],
+//!               "replay":{"states":[…],"actions":[…],"rewards":[…],"next":[…]}}}
+//!                                                        (dqn, double_dqn, deep_q)
 //! ```
-//! `values` and `critic` are sorted by state, so equal policies give equal
-//! bytes; the last three fields are left out when empty. A file that parses
-//! but holds impossible content (an invalid setting, a state listed twice,
-//! a state slot out of range) is treated like a corrupt one: moved aside,
-//! and its backup tried.
+//! `epsilon` and `temperature` are the current values, `epsilon_start` and
+//! `temperature_start` where their schedules started; `hyperparameters`
+//! also holds `network` for a neural strategy. `values` and `critic` are
+//! sorted by state, so equal policies give equal bytes; the optional fields
+//! are left out when empty. The network's parameters are the bit patterns
+//! of their `f32` values (see `neural.rs`); at the default sizes a full
+//! replay (1,000 transitions) makes the file about 100 kB, against a few
+//! kB for a tabular policy.
+//!
+//! **Versions.** Version 2 added the schedules, their starts and the neural
+//! strategies. A version-1 file (kaizen round 1) reads as constant schedules
+//! starting from its ε and T, and is written back as version 2; a kaizen
+//! that only knows version 1 refuses a version-2 file and leaves it alone.
+//!
+//! A file that parses but holds impossible content (an invalid setting, a
+//! state listed twice, a state slot out of range, a network of the wrong
+//! size) is treated like a corrupt one: moved aside, and its backup tried.
 
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -23,13 +42,20 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use super::learn::{MAX_TRACES, MIN_TRACE, RECENT_REWARDS, Trace};
+use super::neural::{NeuralFile, NeuralQ};
 use super::state::StateMap;
-use super::{Exploration, PolicyConfig, PolicyState, SelfImprovementPolicy, Strategy};
-use crate::persist::{self, Decode, Durability, PendingFile, decode_json, load_with};
+use super::{
+    Exploration, NetworkConfig, PolicyConfig, PolicyState, Schedule, SelfImprovementPolicy, Starts,
+    Strategy,
+};
+use crate::persist::{self, Decode, Durability, PendingFile, encode_json_version, load_with};
 use crate::{Error, Result};
 
+/// The version of `policy.json` this build writes, and the newest it reads.
+pub const POLICY_FORMAT_VERSION: u64 = 2;
+
 /// The settings part of the file: [`PolicyConfig`] without the strategy,
-/// which has its own top-level field.
+/// which has its own top-level field, and with the schedules' starts.
 #[derive(Serialize, Deserialize)]
 struct Hyperparameters {
     alpha: f64,
@@ -40,6 +66,18 @@ struct Hyperparameters {
     adaptive: bool,
     lambda: f64,
     seed: u64,
+    /// Version 1 has none: the current ε.
+    #[serde(default)]
+    epsilon_start: Option<f64>,
+    /// Version 1 has none: the current temperature.
+    #[serde(default)]
+    temperature_start: Option<f64>,
+    #[serde(default)]
+    epsilon_schedule: Schedule,
+    #[serde(default)]
+    temperature_schedule: Schedule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    network: Option<NetworkConfig>,
 }
 
 /// One Q-table row: `{"0": q(skip), "1": q(run)}`.
@@ -77,6 +115,8 @@ struct PolicyFile {
     traces: Vec<Trace>,
     #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
     recent_rewards: VecDeque<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    q_network: Option<NeuralFile>,
 }
 
 impl SelfImprovementPolicy {
@@ -106,7 +146,16 @@ impl SelfImprovementPolicy {
     /// The policy encoded as the file [`save`](Self::save) writes at `path`,
     /// for a caller that writes it later (the engine's state writer).
     pub fn state_file(&self, path: &Path) -> Result<PendingFile> {
-        Ok(PendingFile::json(path.to_path_buf(), &self.to_file())?)
+        Ok(PendingFile {
+            path: path.to_path_buf(),
+            bytes: encode_json_version(path, &self.to_file(), POLICY_FORMAT_VERSION)?,
+        })
+    }
+
+    /// What the policy file at `path` holds, read only (nothing is moved
+    /// aside): for `kaizen status`, which names a damaged file.
+    pub fn inspect(path: &Path) -> persist::Inspected<Self> {
+        persist::inspect_with(path, decode)
     }
 
     /// Reads the policy saved at `path`, with `config` as the settings.
@@ -115,8 +164,9 @@ impl SelfImprovementPolicy {
     /// one (it is moved aside with a warning) unless its backup is good. A
     /// file from a newer kaizen is an error and is left untouched. A file
     /// trained with another strategy than `config`'s is [`Error::Invalid`]
-    /// naming both. Which of the file and `config` wins for each setting is
-    /// described in the [module documentation](super).
+    /// naming both, and so is a network of another width. Which of the file
+    /// and `config` wins for each setting is described in the
+    /// [module documentation](super).
     pub fn load(path: impl AsRef<Path>, config: PolicyConfig) -> Result<Self> {
         config.validate()?;
         let path = path.as_ref();
@@ -143,12 +193,17 @@ impl SelfImprovementPolicy {
         if !config.adaptive {
             policy.recent_rewards.clear();
         }
+        if let Some(net) = &mut policy.neural {
+            net.set_config(config.network())?;
+        }
+        policy.starts = Starts::of(&config);
         policy.config = PolicyConfig {
             alpha,
             gamma,
             seed: policy.config.seed,
             ..config
         };
+        policy.apply_schedules();
         Ok(policy)
     }
 
@@ -179,6 +234,11 @@ impl SelfImprovementPolicy {
                 adaptive: c.adaptive,
                 lambda: c.lambda,
                 seed: c.seed,
+                epsilon_start: Some(self.starts.epsilon),
+                temperature_start: Some(self.starts.temperature),
+                epsilon_schedule: c.epsilon_schedule,
+                temperature_schedule: c.temperature_schedule,
+                network: c.network.clone(),
             },
             strategy: c.strategy,
             episodes: self.episodes,
@@ -187,6 +247,7 @@ impl SelfImprovementPolicy {
             critic,
             traces: self.traces.clone(),
             recent_rewards: self.recent_rewards.clone(),
+            q_network: self.neural.as_ref().map(NeuralQ::to_file),
         }
     }
 }
@@ -194,7 +255,10 @@ impl SelfImprovementPolicy {
 /// Decodes `policy.json` into the policy it describes, with the file's own
 /// settings; impossible content counts as corrupt.
 fn decode(bytes: &[u8]) -> Result<SelfImprovementPolicy, Decode> {
-    let file: PolicyFile = decode_json(bytes)?;
+    // Versions 1 and 2 share one shape: what version 2 added has defaults.
+    persist::json_version(bytes, POLICY_FORMAT_VERSION)?;
+    let file: PolicyFile =
+        serde_json::from_slice(bytes).map_err(|e| Decode::Corrupt(e.to_string()))?;
     from_file(file).map_err(|e| Decode::Corrupt(e.to_string()))
 }
 
@@ -210,8 +274,51 @@ fn from_file(file: PolicyFile) -> Result<SelfImprovementPolicy> {
         strategy: file.strategy,
         lambda: h.lambda,
         seed: h.seed,
+        epsilon_schedule: h.epsilon_schedule,
+        temperature_schedule: h.temperature_schedule,
+        network: h.network,
     };
     config.validate()?;
+    let starts = Starts {
+        epsilon: h.epsilon_start.unwrap_or(h.epsilon),
+        temperature: h.temperature_start.unwrap_or(h.temperature),
+    };
+    // The starts are settings too: the same checks as ε and T.
+    PolicyConfig {
+        epsilon: starts.epsilon,
+        temperature: starts.temperature,
+        ..config.clone()
+    }
+    .validate()?;
+    let neural = match (config.strategy.is_neural(), file.q_network) {
+        (true, Some(net)) => Some(
+            NeuralQ::from_file(config.strategy, config.network(), net).map_err(|why| {
+                Error::invalid("q_network", why, "a network that fits its settings")
+            })?,
+        ),
+        (false, None) => None,
+        (true, None) => {
+            return Err(Error::invalid(
+                "q_network",
+                "nothing",
+                format!("the network of a {} policy", config.strategy),
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(Error::invalid(
+                "q_network",
+                config.strategy,
+                "a network only with dqn, double_dqn or deep_q",
+            ));
+        }
+    };
+    if neural.is_some() && !file.values.is_empty() {
+        return Err(Error::invalid(
+            "values",
+            config.strategy,
+            "no Q-table with a neural strategy",
+        ));
+    }
     let table = unique(
         "values",
         file.values
@@ -239,7 +346,9 @@ fn from_file(file: PolicyFile) -> Result<SelfImprovementPolicy> {
     }
     Ok(SelfImprovementPolicy {
         config,
+        starts,
         table,
+        neural,
         critic,
         traces: file.traces,
         recent_rewards: file.recent_rewards,

@@ -1,4 +1,5 @@
-//! The four learning rules of SPEC §3 and the adaptive α/γ schedule.
+//! The learning rules of SPEC §3 (and the neural strategies' dispatch), the
+//! adaptive α/γ rule and the exploration schedules.
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -73,6 +74,18 @@ impl SelfImprovementPolicy {
             }
             Strategy::QLambda => self.q_lambda(state, action, reward, next)?,
             Strategy::ActorCritic => self.actor_critic(state, action, reward, next)?,
+            Strategy::Dqn | Strategy::DoubleDqn | Strategy::DeepQ => {
+                // A neural policy always has its network (new, from_file).
+                let Some(net) = self.neural.as_mut() else {
+                    return Err(crate::Error::invalid(
+                        "policy network",
+                        self.config.strategy,
+                        "a network for a neural strategy",
+                    ));
+                };
+                net.update(state, action, reward, next, gamma, &mut self.rng)?;
+                self.q(state, action)
+            }
         };
         self.adapt(reward);
         Ok(q)
@@ -161,11 +174,13 @@ impl SelfImprovementPolicy {
         Ok(new_q)
     }
 
-    /// Counts the update; with `adaptive`, `α = max(0.1, 1/(1 + episodes))`
-    /// and, with ≥ 2 of the last 100 rewards,
+    /// Counts the update and moves ε and the temperature along their
+    /// schedules; with `adaptive`, `α = max(0.1, 1/(1 + episodes))` and,
+    /// with ≥ 2 of the last 100 rewards,
     /// `γ = clamp(0.9/(1 + population variance), 0.5, 0.99)`.
     fn adapt(&mut self, reward: f64) {
         self.episodes = self.episodes.saturating_add(1);
+        self.apply_schedules();
         if !self.config.adaptive {
             return;
         }
@@ -188,5 +203,16 @@ impl SelfImprovementPolicy {
                 / n;
             self.config.gamma = (0.9 / (1.0 + variance)).clamp(0.5, 0.99);
         }
+    }
+
+    /// ε and the temperature as their schedules give them after the
+    /// updates so far.
+    pub(super) fn apply_schedules(&mut self) {
+        let n = self.episodes;
+        self.config.epsilon = self.config.epsilon_schedule.value(self.starts.epsilon, n);
+        self.config.temperature = self
+            .config
+            .temperature_schedule
+            .value(self.starts.temperature, n);
     }
 }

@@ -1,14 +1,30 @@
-//! The self-improvement policy: tabular Q-learning that decides, tick by
-//! tick, whether an engine runs its pipeline (SPEC §3).
+//! The self-improvement policy: Q-learning that decides, tick by tick,
+//! whether an engine runs its pipeline (SPEC §3).
 //!
 //! A [`PolicyState`] (the engine's situation, quantised) is the key of a
-//! Q-table holding one value per [`Action`]. [`SelfImprovementPolicy::score`]
-//! is the best value of a state, [`select_action`] picks an action with the
-//! configured [`Exploration`], and [`update`] learns from a reward with the
-//! configured [`Strategy`], from the rewards of [`run_reward`] and
-//! [`skip_reward`]. All randomness comes from a seeded
-//! [`ChaCha8Rng`] that is saved with the table, so a reloaded policy goes on
-//! exactly as if it had never stopped.
+//! Q-table holding one value per [`Action`] — or, for the neural strategies,
+//! the input of a Q-network with one output per action.
+//! [`SelfImprovementPolicy::score`] is the best value of a state,
+//! [`select_action`] picks an action with the configured [`Exploration`],
+//! and [`update`] learns from a reward with the configured [`Strategy`], from
+//! the rewards of [`run_reward`] and [`skip_reward`]. After each update the
+//! exploration [`Schedule`]s move ε and the temperature. All randomness
+//! comes from a seeded [`ChaCha8Rng`] that is saved with the table (or the
+//! network), so a reloaded policy goes on exactly as if it had never stopped.
+//!
+//! | strategy (aliases) | learns | next-state value |
+//! |---|---|---|
+//! | `q_learning` (`q-learning`) | table | `max_a' Q(s', a')` |
+//! | `sarsa` | table | `Q(s', a)` |
+//! | `q_lambda` (`qlambda`) | table + eligibility traces | `max_a' Q(s', a')` |
+//! | `actor_critic` (`actor-critic`) | table + critic `V(s)` | `V(s')` |
+//! | `dqn` | network + target network | `max_a Q_target(s', a)` |
+//! | `double_dqn` (`ddqn`, `double-dqn`) | network + target network | `Q_target(s', argmax_a Q(s', a))` |
+//! | `deep_q` | network alone | `max_a Q(s', a)` |
+//!
+//! The neural strategies (`neural.rs`) reuse the synergy DQN's network,
+//! optimiser and TD loss with the policy's sizes ([`NetworkConfig`]);
+//! [`available_strategies`] lists the names.
 //!
 //! ```
 //! use kaizen::policy::{Action, PolicyConfig, PolicyState, SelfImprovementPolicy, StateInputs};
@@ -64,14 +80,18 @@ mod action;
 mod config;
 mod file;
 mod learn;
+mod neural;
 mod reward;
+mod schedule;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use action::Action;
-pub use config::{Exploration, PolicyConfig, Strategy};
+pub use config::{Exploration, NetworkConfig, PolicyConfig, Strategy, available_strategies};
+pub use file::POLICY_FORMAT_VERSION;
 pub use reward::{run_reward, skip_reward};
+pub use schedule::Schedule;
 pub use state::{PolicyState, StateInputs};
 
 use rand::{Rng, SeedableRng};
@@ -80,21 +100,44 @@ use std::collections::VecDeque;
 
 use crate::Result;
 use learn::Trace;
+use neural::NeuralQ;
 use state::StateMap;
 
 /// Softmax temperatures below this act as this (SPEC §3).
 const MIN_TEMPERATURE: f64 = 0.01;
 
-/// Tabular Q-learning policy with seeded exploration (SPEC §3).
+/// Where ε and the temperature started: what their schedules count from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Starts {
+    epsilon: f64,
+    temperature: f64,
+}
+
+impl Starts {
+    fn of(config: &PolicyConfig) -> Self {
+        Starts {
+            epsilon: config.epsilon,
+            temperature: config.temperature,
+        }
+    }
+}
+
+/// Q-learning policy with seeded exploration (SPEC §3): tabular, or a
+/// Q-network for the neural strategies.
 ///
 /// See the [module documentation](self) for an example and the choices made
 /// where SPEC is silent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SelfImprovementPolicy {
-    /// Settings; `alpha` and `gamma` are the current (possibly adapted) values.
+    /// Settings; `alpha`, `gamma`, `epsilon` and `temperature` are the
+    /// current (possibly adapted or scheduled) values.
     config: PolicyConfig,
+    /// The values ε and T started from (the schedules' `start`).
+    starts: Starts,
     /// Q(s, ·), indexed by [`Action::index`]; missing states are all 0.
     table: StateMap<[f64; 2]>,
+    /// The Q-network of a neural strategy (then the tables stay empty).
+    neural: Option<NeuralQ>,
     /// V(s) of `actor_critic`; missing states are 0.
     critic: StateMap<f64>,
     /// Eligibility traces of `q_lambda`, oldest first.
@@ -111,10 +154,16 @@ impl SelfImprovementPolicy {
     /// An empty policy; `config` is validated first.
     pub fn new(config: PolicyConfig) -> Result<Self> {
         config.validate()?;
-        let rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let neural = config
+            .strategy
+            .is_neural()
+            .then(|| NeuralQ::new(config.strategy, config.network(), &mut rng));
         Ok(SelfImprovementPolicy {
+            starts: Starts::of(&config),
             config,
             table: StateMap::default(),
+            neural,
             critic: StateMap::default(),
             traces: Vec::new(),
             recent_rewards: VecDeque::new(),
@@ -123,9 +172,34 @@ impl SelfImprovementPolicy {
         })
     }
 
-    /// The settings in force, with the current α and γ.
+    /// The settings in force, with the current α, γ, ε and temperature.
     pub fn config(&self) -> &PolicyConfig {
         &self.config
+    }
+
+    /// The current exploration rate ε (moved by `epsilon_schedule`).
+    pub fn epsilon(&self) -> f64 {
+        self.config.epsilon
+    }
+
+    /// The current softmax temperature (moved by `temperature_schedule`).
+    pub fn temperature(&self) -> f64 {
+        self.config.temperature
+    }
+
+    /// The ε and temperature the schedules started from.
+    pub fn schedule_starts(&self) -> (f64, f64) {
+        (self.starts.epsilon, self.starts.temperature)
+    }
+
+    /// Transitions in a neural strategy's replay (`None` when tabular).
+    pub fn replay_len(&self) -> Option<usize> {
+        self.neural.as_ref().map(NeuralQ::replay_len)
+    }
+
+    /// Optimiser steps a neural strategy has taken (`None` when tabular).
+    pub fn network_steps(&self) -> Option<u64> {
+        self.neural.as_ref().map(NeuralQ::steps)
     }
 
     /// The current learning rate α.
@@ -148,7 +222,7 @@ impl SelfImprovementPolicy {
         self.episodes
     }
 
-    /// How many states the Q-table holds.
+    /// How many states the Q-table holds (0 for a neural strategy).
     pub fn len(&self) -> usize {
         self.table.len()
     }
@@ -158,7 +232,8 @@ impl SelfImprovementPolicy {
         self.table.is_empty()
     }
 
-    /// `Q(state, action)`; 0 for an unseen state.
+    /// `Q(state, action)`: from the table (0 for an unseen state) or the
+    /// online network.
     pub fn q(&self, state: &PolicyState, action: Action) -> f64 {
         self.values(state)[action.index()]
     }
@@ -203,16 +278,26 @@ impl SelfImprovementPolicy {
     /// Picks the action for `state` with the configured exploration, drawing
     /// one number from the policy's RNG.
     pub fn select_action(&mut self, state: &PolicyState) -> Action {
-        let [p_skip, _] = self.action_probabilities(state);
+        self.choose(state).0
+    }
+
+    /// [`select_action`](Self::select_action) with the probability the
+    /// action had ([`action_probabilities`](Self::action_probabilities)):
+    /// its propensity, for off-policy estimates.
+    pub fn choose(&mut self, state: &PolicyState) -> (Action, f64) {
+        let [p_skip, p_run] = self.action_probabilities(state);
         if self.rng.random::<f64>() < p_skip {
-            Action::Skip
+            (Action::Skip, p_skip)
         } else {
-            Action::Run
+            (Action::Run, p_run)
         }
     }
 
-    /// Q(state, ·), or zeros for an unseen state.
+    /// Q(state, ·): the table's (zeros for an unseen state) or the network's.
     fn values(&self, state: &PolicyState) -> [f64; 2] {
-        self.table.get(state).copied().unwrap_or_default()
+        match &self.neural {
+            Some(net) => net.values(state),
+            None => self.table.get(state).copied().unwrap_or_default(),
+        }
     }
 }

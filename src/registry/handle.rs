@@ -4,11 +4,11 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{
     EngineEntry, Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig,
-    RegistryFile, Timer,
+    RegistryFile, TickTimings, Timer,
 };
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig, AutoscaleRequest};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
@@ -16,7 +16,7 @@ use crate::engine::{EngineBuilder, RunCycle, SelfImprovementEngine, Shutdown};
 use crate::host::{Clock, FixedProbe, ResourceProbe, SysinfoProbe, SystemClock};
 use crate::persist::PersistError;
 use crate::record::CycleRecord;
-use crate::runtime::Services;
+use crate::runtime::{PipelineSlots, Services, StateLock};
 use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
 
@@ -24,8 +24,12 @@ use crate::{Error, Result};
 /// builder's own name is replaced by that name.
 pub type EngineFactory = Arc<dyn Fn(&str) -> Result<EngineBuilder> + Send + Sync>;
 
-/// Asked before the autoscaler creates or removes an engine; `false` holds.
+/// Asked before the autoscaler creates an engine (SPEC §8: removals are not asked); `false` holds.
 pub type Approval = Arc<dyn Fn(&AutoscaleAction) -> bool + Send + Sync>;
+
+/// The host's budget hook, asked before the adaptive autoscaler creates an
+/// engine; `false` holds.
+pub type Budget = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// One engine as the registry reports it: its entry, its restarts and, when
 /// it answered, its snapshot.
@@ -61,10 +65,20 @@ pub struct RegistryBuilder {
     probe: Option<Box<dyn ResourceProbe>>,
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
+    budget: Option<Budget>,
     services: Option<Services>,
+    lock: Option<StateLock>,
 }
 
 impl RegistryBuilder {
+    /// The state folder's lock, when the caller took it already (the CLI
+    /// does, before it touches the folder). Without it, `start` takes the
+    /// lock of `state_root` itself.
+    pub fn state_lock(mut self, lock: StateLock) -> Self {
+        self.lock = Some(lock);
+        self
+    }
+
     /// The clock cycles are stamped with (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -90,6 +104,13 @@ impl RegistryBuilder {
         self
     }
 
+    /// The `check_budget()` hook of the adaptive autoscaler: asked before it
+    /// creates an engine (default: always yes).
+    pub fn check_budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// The bot locks, learner pool and state writer the registry's engines
     /// use (default: the process-wide ones).
     pub fn services(mut self, services: Services) -> Self {
@@ -99,7 +120,10 @@ impl RegistryBuilder {
 
     /// Starts the registry actor on the current arbiter, and its worker
     /// arbiters. Must be called inside an actix system
-    /// ([`Error::NoActixSystem`] otherwise).
+    /// ([`Error::NoActixSystem`] otherwise). With a `state_root`, the
+    /// registry holds the folder's [`StateLock`] until it has shut down:
+    /// another registry on the same folder, in this process or another, is
+    /// refused with [`Error::StateLocked`].
     pub fn start(self) -> Result<RegistryHandle> {
         if actix::System::try_current().is_none() {
             return Err(Error::NoActixSystem {
@@ -107,6 +131,18 @@ impl RegistryBuilder {
             });
         }
         self.config.autoscale.validate()?;
+        let lock = match (&self.config.state_root, self.lock) {
+            (None, _) => None,
+            (Some(root), Some(lock)) if lock.root() == root => Some(lock),
+            (Some(root), Some(lock)) => {
+                return Err(Error::invalid(
+                    "registry state lock",
+                    lock.root().display(),
+                    format!("the lock of the state root {}", root.display()),
+                ));
+            }
+            (Some(root), None) => Some(StateLock::acquire(root)?),
+        };
         let probe: Box<dyn ResourceProbe> = match self.probe {
             Some(p) => p,
             None => match SysinfoProbe::new() {
@@ -121,7 +157,15 @@ impl RegistryBuilder {
             Some(root) => super::state::load(root)?.unwrap_or_default(),
             None => RegistryFile::default(),
         };
+        let services = match self.config.max_running_pipelines {
+            Some(n) => Services {
+                pipelines: PipelineSlots::new(n),
+                ..self.services.unwrap_or_default()
+            },
+            None => self.services.unwrap_or_default(),
+        };
         let events = crate::decision::channel();
+        let timings = Arc::new(TickTimings::default());
         let registry = ImprovementEngineRegistry {
             workers: super::Workers::new(self.config.arbiters),
             config: self.config,
@@ -130,9 +174,12 @@ impl RegistryBuilder {
             entries: BTreeMap::new(),
             next_created: 0,
             events: events.clone(),
-            services: self.services.unwrap_or_default(),
+            services,
             factory: self.factory,
             approval: self.approval,
+            budget: self.budget,
+            baseline: crate::autoscale::Baseline::new(),
+            pass_rate: 1.0,
             last_change: earlier.last_change,
             autoscale_log: earlier.autoscale.into_iter().collect(),
             dormant: earlier
@@ -144,15 +191,18 @@ impl RegistryBuilder {
             round_running: false,
             dropped_ticks: 0,
             latency: Latencies::default(),
+            timings: timings.clone(),
             registry_save_pending: false,
             generations: 0,
             retiring: BTreeMap::new(),
             scaling: false,
             stopping: false,
+            lock,
         };
         Ok(RegistryHandle {
             addr: registry.start(),
             events,
+            timings,
         })
     }
 }
@@ -183,6 +233,7 @@ impl RegistryBuilder {
 pub struct RegistryHandle {
     addr: Addr<ImprovementEngineRegistry>,
     events: DecisionSender,
+    timings: Arc<TickTimings>,
 }
 
 fn gone(_: MailboxError) -> Error {
@@ -198,7 +249,9 @@ impl RegistryHandle {
             probe: None,
             factory: None,
             approval: None,
+            budget: None,
             services: None,
+            lock: None,
         }
     }
 
@@ -208,10 +261,29 @@ impl RegistryHandle {
         self.events.subscribe()
     }
 
+    /// The sending side of the decision stream, for a host that adds its
+    /// own items to it (the monitor publishes alerts on it).
+    pub fn publisher(&self) -> DecisionSender {
+        self.events.clone()
+    }
+
+    /// The decision-latency and cycle-duration histograms ([`TickTimings`]).
+    pub fn timings(&self) -> Arc<TickTimings> {
+        self.timings.clone()
+    }
+
     /// Registers and starts an engine; its saved state is loaded. A name
     /// already registered is refused.
     pub async fn register_engine(&self, builder: EngineBuilder) -> Result<()> {
         self.addr.send(Register(builder)).await.map_err(gone)?
+    }
+
+    /// Replaces the engine of the builder's name with a new one built from
+    /// `builder`: the old engine saves and stops first (after its running
+    /// cycle, bounded by `shutdown_wait`), then the new one starts from that
+    /// saved state. Without an engine of that name, it simply registers.
+    pub async fn replace_engine(&self, builder: EngineBuilder) -> Result<()> {
+        self.addr.send(Replace(builder)).await.map_err(gone)?
     }
 
     /// Saves and stops an engine (or forgets one `registry.json` listed but
@@ -223,9 +295,28 @@ impl RegistryHandle {
             .map_err(gone)
     }
 
-    /// Ticks every engine concurrently; returns each engine's record, by name.
+    /// Ticks every engine concurrently; returns each engine's record, by
+    /// name. A cycle still running after [`RegistryConfig::round_wait`] is
+    /// reported `busy`; its full record comes on the decision stream when
+    /// it ends.
     pub async fn run_all_cycles(&self) -> Result<BTreeMap<String, CycleRecord>> {
-        self.addr.send(RunAll).await.map_err(gone)?
+        self.addr.send(RunAll(None)).await.map_err(gone)?
+    }
+
+    /// A forced-energy round (the reference's `run_all_cycles(energy=…)`):
+    /// every engine decides as on a tick, and each one that runs starts its
+    /// energy chain from `energy` (1..=100) instead of its `default_energy`.
+    /// Those runs are marked `forced` with propensity 1, so off-policy
+    /// estimates leave them out; skips are recorded as on any tick.
+    pub async fn run_all_cycles_with(&self, energy: u32) -> Result<BTreeMap<String, CycleRecord>> {
+        if !(crate::chain::MIN_ENERGY..=crate::chain::MAX_ENERGY).contains(&energy) {
+            return Err(Error::invalid(
+                "run_all_cycles_with energy",
+                energy,
+                "a whole number in 1..=100",
+            ));
+        }
+        self.addr.send(RunAll(Some(energy))).await.map_err(gone)?
     }
 
     /// Runs one engine's cycle now with `energy` requested.
@@ -236,10 +327,13 @@ impl RegistryHandle {
             .ok_or_else(|| Error::UnknownEngine {
                 name: name.to_string(),
             })?;
-        engine
+        let asked = Instant::now();
+        let record = engine
             .send(RunCycle { energy })
             .await
-            .map_err(|_| Error::NotRunning(format!("engine {name}")))?
+            .map_err(|_| Error::NotRunning(format!("engine {name}")))??;
+        self.timings.observe(&record, asked.elapsed());
+        Ok(record)
     }
 
     /// Runs a round every `period` (and an autoscale step after each round
@@ -302,6 +396,34 @@ impl Handler<Register> for ImprovementEngineRegistry {
     }
 }
 
+struct Replace(EngineBuilder);
+impl Message for Replace {
+    type Result = Result<()>;
+}
+impl Handler<Replace> for ImprovementEngineRegistry {
+    type Result = ResponseActFuture<Self, Result<()>>;
+    fn handle(&mut self, msg: Replace, ctx: &mut Self::Context) -> Self::Result {
+        let name: Arc<str> = Arc::from(msg.0.name());
+        self.remove(&name, ctx);
+        // Asking a retiring engine to shut down again answers once its
+        // first shutdown has saved.
+        let retiring = self.retiring.get(&name).cloned();
+        let wait = self.config.shutdown_wait;
+        Box::pin(
+            async move {
+                if let Some(addr) = retiring {
+                    let _ = addr.send(Shutdown { wait }).await;
+                }
+            }
+            .into_actor(self)
+            .map(move |(), act, ctx| {
+                act.retiring.remove(&name);
+                act.register(msg.0, ctx)
+            }),
+        )
+    }
+}
+
 struct Unregister(String);
 impl Message for Unregister {
     type Result = bool;
@@ -313,19 +435,21 @@ impl Handler<Unregister> for ImprovementEngineRegistry {
     }
 }
 
-struct RunAll;
+/// A round; a forced-energy one with the energy given.
+struct RunAll(Option<u32>);
 impl Message for RunAll {
     type Result = Result<BTreeMap<String, CycleRecord>>;
 }
 impl Handler<RunAll> for ImprovementEngineRegistry {
     type Result = ResponseActFuture<Self, Result<BTreeMap<String, CycleRecord>>>;
-    fn handle(&mut self, _: RunAll, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: RunAll, _: &mut Self::Context) -> Self::Result {
         if self.stopping {
             return Box::pin(actix::fut::ready(Err(super::stopping())));
         }
         Box::pin(
-            self.round()
+            self.round(msg.0)
                 .into_actor(self)
+                .then(|round, act, _| round.settle(act.round_cut_off()).into_actor(act))
                 .map(|answers, act, ctx| Ok(act.collect_round(answers, ctx))),
         )
     }
@@ -348,6 +472,7 @@ impl Handler<Schedule> for ImprovementEngineRegistry {
                 "a duration above 0",
             ));
         }
+        crate::error::ensure_duration("schedule period", msg.period)?;
         if let Some(c) = &msg.autoscale {
             c.validate()?;
         }
@@ -510,7 +635,9 @@ impl Handler<ShutdownAll> for ImprovementEngineRegistry {
                     }
                     .into_actor(act)
                 })
-                .map(|result, _, ctx: &mut Context<Self>| {
+                .map(|result, act, ctx: &mut Context<Self>| {
+                    // Everything is on disk: the folder is free for the next process.
+                    act.lock = None;
                     ctx.stop();
                     result
                 }),

@@ -6,7 +6,9 @@
 //!   arbiters (one thread per core by default), sharing the registry's bot
 //!   locks, learner pool, state writer and decision stream.
 //! - **Runs**: [`run_all_cycles`](RegistryHandle::run_all_cycles) ticks every
-//!   engine concurrently and returns every engine's record;
+//!   engine concurrently and returns every engine's record (a cycle still
+//!   running after [`RegistryConfig::round_wait`] is reported `busy`, its
+//!   record follows on the decision stream);
 //!   [`run_cycle`](RegistryHandle::run_cycle) runs one; [`schedule`](RegistryHandle::schedule)
 //!   does rounds on a timer that drops missed ticks instead of bursting
 //!   ([`next_deadline`]).
@@ -30,12 +32,14 @@ mod latency;
 mod scale;
 mod schedule;
 mod state;
+mod timings;
 
-use dispatch::{Answer, Target, Workers};
-pub use handle::{Approval, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
+use dispatch::{Answer, Round, Target, Workers};
+pub use handle::{Approval, Budget, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
 pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
+pub use timings::TickTimings;
 
 use actix::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
@@ -43,7 +47,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::autoscale::{AutoscaleConfig, AutoscaleRequest};
+use crate::autoscale::{AutoscaleConfig, AutoscaleRequest, Baseline};
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
 };
@@ -64,6 +68,9 @@ pub const STATUS_WAIT: Duration = Duration::from_secs(10);
 /// What a round allows beyond its slowest pipeline's timeout.
 pub const ROUND_MARGIN: Duration = Duration::from_secs(30);
 
+/// How long a round waits for the cycles it started, by default.
+pub const DEFAULT_ROUND_WAIT: Duration = Duration::from_secs(5);
+
 /// How many autoscale records the registry keeps (and saves).
 pub const AUTOSCALE_KEPT: usize = 20;
 
@@ -81,6 +88,18 @@ pub struct RegistryConfig {
     pub restart_window: Duration,
     /// How long shutdown waits for running cycles (30 s).
     pub shutdown_wait: Duration,
+    /// How long a round waits for the cycles its ticks started (5 s, on the
+    /// registry's clock). An engine whose cycle is still running then is
+    /// reported `busy` in the round; its cycle goes on, and the full record comes on the decision
+    /// stream and in its status when it ends. Rounds on a timer do not wait
+    /// for each other, so a slow pipeline never holds up the other engines'
+    /// ticks. `Duration::MAX` waits for every cycle (each is bounded by its
+    /// pipeline's timeout).
+    pub round_wait: Duration,
+    /// How many pipelines may run at once across this registry's engines;
+    /// `None` (the default) shares the process-wide bound, which comes from
+    /// the soft limit on open files ([`PipelineSlots`](crate::runtime::PipelineSlots)).
+    pub max_running_pipelines: Option<usize>,
     /// Default autoscale options.
     pub autoscale: AutoscaleConfig,
 }
@@ -93,6 +112,8 @@ impl Default for RegistryConfig {
             restart_limit: 5,
             restart_window: Duration::from_secs(60),
             shutdown_wait: Duration::from_secs(30),
+            round_wait: DEFAULT_ROUND_WAIT,
+            max_running_pipelines: None,
             autoscale: AutoscaleConfig::default(),
         }
     }
@@ -130,12 +151,20 @@ pub struct ImprovementEngineRegistry {
     services: Services,
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
+    budget: Option<Budget>,
+    /// The adaptive autoscaler's rounds (in memory only).
+    baseline: Baseline,
+    /// The share of the last round's runs that succeeded (1 when none ran).
+    pass_rate: f64,
     last_change: Option<f64>,
     autoscale_log: VecDeque<AutoscaleRecord>,
     timer: Option<Timer>,
+    /// A timer round's ticks have not all been answered yet (an engine's
+    /// thread is blocked); its running cycles do not count.
     round_running: bool,
     dropped_ticks: u64,
     latency: Latencies,
+    timings: Arc<TickTimings>,
     registry_save_pending: bool,
     /// Starts of engines so far (every start gets the next number).
     generations: u64,
@@ -148,6 +177,8 @@ pub struct ImprovementEngineRegistry {
     /// host can bring them back.
     dormant: BTreeMap<Arc<str>, EngineEntry>,
     stopping: bool,
+    /// The state folder's lock, held until shutdown has saved everything.
+    lock: Option<crate::runtime::StateLock>,
 }
 
 impl Actor for ImprovementEngineRegistry {
@@ -373,9 +404,11 @@ impl ImprovementEngineRegistry {
         }
     }
 
-    /// Ticks every engine at once, one batch per worker; failed engines
-    /// answer `"failed"`. Each answer comes with how long it took.
-    fn round(&mut self) -> impl Future<Output = Vec<Answer>> + 'static {
+    /// Ticks every engine at once, one batch per worker (a forced-energy
+    /// round when `energy` is given); failed engines answer `"failed"`.
+    /// Resolves with every engine's immediate answer: settle the [`Round`]
+    /// to wait for the cycles it started.
+    fn round(&mut self, energy: Option<u32>) -> impl Future<Output = Round> + 'static {
         let tick = Tick {
             now: self.now(),
             resources: self.probe.sample(),
@@ -409,16 +442,24 @@ impl ImprovementEngineRegistry {
                 }
             }
         }
-        // A batch answers within its slowest pipeline's timeout plus a margin,
-        // even if an engine's thread is blocked (a pipeline doing blocking
-        // work inside its future): late engines are reported busy.
+        // Engines answer a round's tick at once, so a batch is quick unless
+        // an engine's thread is blocked (a pipeline doing blocking work
+        // inside its future): it is bounded by its slowest pipeline's
+        // timeout plus a margin, and late engines are reported busy.
         let limits = limits.into_iter().map(|t| t + ROUND_MARGIN).collect();
-        let round = self.workers.round(tick, batches, limits);
+        let round = self.workers.round(tick, energy, batches, limits);
         async move {
-            let mut answers = round.await;
-            answers.extend(failed);
-            answers
+            let mut round = round.await;
+            round.extend(failed);
+            round
         }
+    }
+
+    /// When a round stops waiting for the cycles it started: `round_wait`
+    /// from now on the registry's clock (`None`: it waits for them all).
+    fn round_cut_off(&self) -> Option<crate::host::ClockSleep> {
+        let wait = self.config.round_wait;
+        (wait != Duration::MAX).then(|| self.clock.sleep_until(self.now() + wait.as_secs_f64()))
     }
 
     /// Turns a round's answers into records; restarts engines that died.
@@ -436,9 +477,6 @@ impl ImprovementEngineRegistry {
             latency,
         } in answers
         {
-            if let Some(l) = latency {
-                self.latency.record(l);
-            }
             let record = match answer {
                 Ok(r) => r,
                 Err(MailboxError::Timeout) => {
@@ -463,8 +501,23 @@ impl ImprovementEngineRegistry {
                     CycleRecord::skip(&name, &bot, now, 0, Reason::Stopped)
                 }
             };
+            if let Some(l) = latency {
+                self.latency.record(l);
+                self.timings.observe(&record, l);
+            }
             records.insert(name.to_string(), record);
         }
+        let ran = records
+            .values()
+            .filter(|r| r.action == crate::record::CycleAction::Run);
+        let (runs, ok) = ran.fold((0usize, 0usize), |(n, k), r| {
+            (n + 1, k + usize::from(r.succeeded()))
+        });
+        self.pass_rate = if runs == 0 {
+            1.0
+        } else {
+            ok as f64 / runs as f64
+        };
         records
     }
 

@@ -5,8 +5,11 @@ use actix::prelude::*;
 use std::sync::Arc;
 
 use super::{AUTOSCALE_KEPT, ImprovementEngineRegistry};
-use crate::autoscale::{AutoscaleAction, AutoscaleRequest, Observed, decide, inputs};
+use crate::autoscale::{
+    AutoscaleAction, AutoscaleMode, AutoscaleRequest, Observed, decide, inputs,
+};
 use crate::decision::{self, AutoscaleRecord, Decision};
+use crate::engine::Origin;
 use crate::host::Resources;
 use crate::snapshot::EngineSnapshot;
 use crate::{Error, Result};
@@ -59,11 +62,15 @@ impl ImprovementEngineRegistry {
         let engines: Vec<Observed<'_>> = msg
             .statuses
             .iter()
-            .filter(|(name, _, _)| self.entries.get(name).is_some_and(|e| e.failed.is_none()))
-            .map(|(name, created, snapshot)| Observed {
-                name,
-                created: *created,
-                snapshot: snapshot.as_ref(),
+            .filter_map(|(name, created, snapshot)| {
+                let entry = self.entries.get(name).filter(|e| e.failed.is_none())?;
+                Some(Observed {
+                    name,
+                    created: *created,
+                    snapshot: snapshot.as_ref(),
+                    // An engine an operator's spec file defines stays.
+                    pinned: matches!(entry.builder.origin_of(), Some(Origin::Spec(_))),
+                })
             })
             .collect();
         let taken = self
@@ -86,7 +93,17 @@ impl ImprovementEngineRegistry {
         let approve = approval
             .as_ref()
             .map(|f| f.as_ref() as &dyn Fn(&AutoscaleAction) -> bool);
-        let decision = decide(&inputs, &config, approve)?;
+        let (decision, adaptive) = match config.mode {
+            AutoscaleMode::Threshold => (decide(&inputs, &config, approve)?, None),
+            AutoscaleMode::Adaptive => {
+                let budget = self.budget.clone();
+                let budget = move || budget.as_ref().is_none_or(|f| f());
+                let (d, stats) =
+                    self.baseline
+                        .step(&inputs, self.pass_rate, &config, &budget, approve)?;
+                (d, Some(stats))
+            }
+        };
         let mut record = AutoscaleRecord {
             time: inputs.now,
             inputs,
@@ -94,6 +111,7 @@ impl ImprovementEngineRegistry {
             decision,
             applied: false,
             error: None,
+            adaptive,
         };
         if !config.dry_run {
             let applied = match &record.decision.action {

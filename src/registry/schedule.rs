@@ -2,11 +2,12 @@
 //! timer itself (waiting on the registry's clock).
 //!
 //! The timer aims at fixed deadlines `start + k·period` on the registry's
-//! clock. When it fires late (the machine stalled, or a round of cycles ran
-//! long), every deadline that has already passed is dropped, not replayed:
-//! the next round runs at the first deadline still in the future. A tick
-//! whose deadline comes while the previous round is still running is dropped
-//! too. Times are the clock's seconds.
+//! clock. When it fires late (the machine stalled), every deadline that has
+//! already passed is dropped, not replayed: the next round runs at the first
+//! deadline still in the future. A tick whose deadline comes while the
+//! engines have not all answered the previous round's ticks (a thread is
+//! blocked) is dropped too; cycles still running do not hold up the next
+//! round. Times are the clock's seconds.
 
 use actix::prelude::*;
 use std::time::Duration;
@@ -71,29 +72,38 @@ impl ImprovementEngineRegistry {
         }
         if self.round_running {
             self.dropped_ticks += 1;
-            tracing::warn!("previous round still running; tick dropped");
+            tracing::warn!("engines have not all answered the previous round; tick dropped");
         } else {
             self.round_running = true;
-            let round = self.round();
-            ctx.spawn(round.into_actor(self).then(move |answers, act, ctx| {
-                act.collect_round(answers, ctx);
-                let scale = autoscale.map(|config| {
-                    act.autoscale_step(
-                        AutoscaleRequest {
-                            config: Some(config),
-                            ..AutoscaleRequest::default()
-                        },
-                        ctx,
-                    )
-                });
-                async move {
-                    if let Some(step) = scale {
-                        let _ = step.await;
-                    }
-                }
-                .into_actor(act)
-                .map(|(), act, _| act.round_running = false)
-            }));
+            let round = self.round(None);
+            ctx.spawn(
+                round
+                    .into_actor(self)
+                    .then(move |round, act, _| {
+                        // Every engine has answered: the next tick may start a
+                        // round while this one waits for the cycles it started.
+                        act.round_running = false;
+                        round.settle(act.round_cut_off()).into_actor(act)
+                    })
+                    .then(move |answers, act, ctx| {
+                        act.collect_round(answers, ctx);
+                        let scale = autoscale.map(|config| {
+                            act.autoscale_step(
+                                AutoscaleRequest {
+                                    config: Some(config),
+                                    ..AutoscaleRequest::default()
+                                },
+                                ctx,
+                            )
+                        });
+                        async move {
+                            if let Some(step) = scale {
+                                let _ = step.await;
+                            }
+                        }
+                        .into_actor(act)
+                    }),
+            );
         }
         self.schedule_timer(ctx);
     }

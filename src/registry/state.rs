@@ -9,8 +9,7 @@ use crate::decision::AutoscaleRecord;
 use crate::engine::{EngineBuilder, Origin};
 use crate::roi::RoiConfig;
 
-/// The registry's file in the state root.
-pub const REGISTRY_FILE: &str = "registry.json";
+pub use crate::persist::root::REGISTRY_FILE;
 
 /// One engine as the registry knows it: an entry of `registry.json`, and
 /// the base of its [`EngineReport`](super::EngineReport).

@@ -17,8 +17,9 @@
 //!
 //! Choices where SPEC is silent:
 //! - A NaN or infinite delta or profit is refused with [`Error::NonFinite`] and
-//!   changes nothing. So is a finite delta that overflows once divided by
-//!   `roi_scale`, or one that would push the EMA past `f64`'s range.
+//!   changes nothing. So is a delta beyond ±10¹⁰⁰ once divided by `roi_scale`
+//!   ([`Error::Invalid`], see [`MAX_MAGNITUDE`](crate::error::MAX_MAGNITUDE)),
+//!   or one that would push the EMA past `f64`'s range.
 //! - The readers never return NaN or ∞: a mean or trend beyond `f64`'s range
 //!   saturates at `±f64::MAX` (e.g. a trend from an older mean of `1e-320`).
 //! - [`anomaly_rate`](RoiTracker::anomaly_rate) uses the population standard
@@ -57,7 +58,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, ensure_finite, ensure_positive};
+use crate::error::{Error, Result, ensure_bounded, ensure_finite, ensure_positive};
 use crate::persist::{self, Durability};
 
 /// How many of the newest deltas [`RoiTracker::anomaly_rate`] looks at.
@@ -175,17 +176,31 @@ impl RoiTracker {
     /// scaled delta. A non-finite delta, or one whose scaled value or EMA is
     /// not finite, is refused and changes nothing.
     pub fn record_delta(&mut self, raw: f64) -> Result<f64> {
+        let (delta, ema) = self.admit(raw)?;
+        self.state.roi_delta_ema = ema;
+        push_bounded(&mut self.state.roi_history, delta, self.config.history_len);
+        self.anomaly = anomaly_rate(&self.state.roi_history);
+        Ok(delta)
+    }
+
+    /// The scaled delta [`record_delta`](Self::record_delta) would record
+    /// for `raw`, or the error it would refuse it with; changes nothing. A
+    /// raw delta must be finite, and once divided by `roi_scale` within
+    /// ±[`MAX_MAGNITUDE`](crate::error::MAX_MAGNITUDE).
+    pub fn check_delta(&self, raw: f64) -> Result<f64> {
+        self.admit(raw).map(|(delta, _)| delta)
+    }
+
+    /// The scaled delta and the EMA after it, when both are in range.
+    fn admit(&self, raw: f64) -> Result<(f64, f64)> {
         let raw = ensure_finite("roi delta", raw)?;
-        let delta = ensure_finite("roi delta / roi_scale", raw / self.config.scale)?;
+        let delta = ensure_bounded("roi delta / roi_scale", raw / self.config.scale)?;
         let alpha = self.config.ema_alpha;
         let ema = ensure_finite(
             "roi_delta_ema",
             (1.0 - alpha) * self.state.roi_delta_ema + alpha * delta,
         )?;
-        self.state.roi_delta_ema = ema;
-        push_bounded(&mut self.state.roi_history, delta, self.config.history_len);
-        self.anomaly = anomaly_rate(&self.state.roi_history);
-        Ok(delta)
+        Ok((delta, ema))
     }
 
     /// Records one profit reading (the oldest is dropped past `profit_len`).

@@ -9,15 +9,23 @@
 //!   (its implementation lives with the rest of persistence, in
 //!   [`crate::persist::writer`]).
 //!
-//! [`Services`] bundles the three. `Services::default()` is the process-wide
+//! - [`PipelineSlots`] ([`slots`]): how many pipelines run at once, so many
+//!   command engines do not run out of file descriptors.
+//! - [`StateLock`] ([`state_lock`]): one process per state folder.
+//!
+//! [`Services`] bundles all but the lock. `Services::default()` is the process-wide
 //! set; a registry hands its services to every engine it starts.
 
 pub mod learners;
 pub mod locks;
+pub mod slots;
+pub mod state_lock;
 
 pub use crate::persist::StateWriter;
 pub use learners::{Learned, LearnerJob, LearnerPool};
 pub use locks::{BotGuard, BotLock, BotLocks};
+pub use slots::{PipelineSlots, Slot};
+pub use state_lock::StateLock;
 
 /// The services engines share. `Default` is the process-wide set, so every
 /// engine of a process takes the same bot locks (no two run one bot's
@@ -33,6 +41,8 @@ pub struct Services {
     pub learners: LearnerPool,
     /// The thread state files are written by.
     pub writer: StateWriter,
+    /// How many pipelines may run at once.
+    pub pipelines: PipelineSlots,
 }
 
 impl Default for Services {
@@ -41,6 +51,7 @@ impl Default for Services {
             locks: BotLocks::shared(),
             learners: LearnerPool::shared(),
             writer: StateWriter::shared(),
+            pipelines: PipelineSlots::shared(),
         }
     }
 }

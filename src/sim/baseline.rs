@@ -93,7 +93,8 @@ pub fn threshold_fires(revenue: &VecDeque<f64>, short: usize, long: usize, drop:
 
 impl Baseline {
     /// The baseline `kind` for `bots` bots, its randomness from `seed`.
-    /// `None` for the two policies that are not baselines (learned, oracle).
+    /// `None` for the policies that are not one of these four rules
+    /// (`tuned` is an `interval` rule with the energy and interval it chose).
     pub fn new(kind: PolicyKind, config: &BaselineConfig, bots: usize, seed: u64) -> Option<Self> {
         let rule = match kind {
             PolicyKind::Always => Rule::Always,
@@ -113,7 +114,9 @@ impl Baseline {
                     .map(|i| stream(seed, Purpose::Random, i))
                     .collect(),
             },
-            PolicyKind::Learned | PolicyKind::Oracle => return None,
+            PolicyKind::Learned | PolicyKind::Core | PolicyKind::Tuned | PolicyKind::Oracle => {
+                return None;
+            }
         };
         Some(Baseline {
             rule,

@@ -32,6 +32,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::event::BotEvent;
 use crate::Result;
 use crate::error::{Error, ensure_finite, ensure_unit};
 
@@ -58,6 +59,10 @@ pub struct BotParams {
     /// Half-width of the uniform error of a skill evaluation, in [0, 1].
     /// Default 0.005.
     pub eval_noise: f64,
+    /// Regime shifts: changes to these parameters (or the skill) at given
+    /// ticks ([`BotEvent`]; in a scenario, `[[bots.events]]`). Default none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<BotEvent>,
 }
 
 impl Default for BotParams {
@@ -71,6 +76,7 @@ impl Default for BotParams {
             half_energy: 10.0,
             cost_per_energy: 1.0,
             eval_noise: 0.005,
+            events: Vec::new(),
         }
     }
 }
@@ -107,6 +113,12 @@ impl BotParams {
         }
         at_least_zero(name("cost_per_energy"), self.cost_per_energy)?;
         ensure_unit(name("eval_noise"), self.eval_noise)?;
+        let mut now = self.clone();
+        let mut order: Vec<usize> = (0..self.events.len()).collect();
+        order.sort_by_key(|&j| self.events[j].tick);
+        for j in order {
+            now = self.events[j].validate(&now, &name(&format!("events[{j}]")))?;
+        }
         Ok(())
     }
 }

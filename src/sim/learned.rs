@@ -133,12 +133,7 @@ pub async fn run_learned(
 ) -> Result<(World, EngineTally)> {
     scenario.validate()?;
     let names: Arc<[String]> = scenario.bot_names().into();
-    let world = World::new(
-        scenario.bot_params(),
-        scenario.capacity.max_concurrent,
-        seed,
-    )?
-    .shared();
+    let world = scenario.world(seed)?.shared();
     let pipeline = SimulatedPipeline::new(world.clone(), &names, scenario.learned.report.clone())?;
     let ledger: Option<Arc<dyn ProfitSource>> = match scenario.learned.deltas {
         DeltaSource::Ledger => Some(Arc::new(pipeline.ledger())),

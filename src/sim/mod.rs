@@ -2,7 +2,8 @@
 //! engines and registry — with fixed baselines and an oracle.
 //!
 //! - [`bot`]: a bot's parameters ([`BotParams`]) and the world's formulas
-//!   (hidden skill that drifts down, noisy revenue, what a cycle adds and costs).
+//!   (hidden skill that drifts down, noisy revenue, what a cycle adds and costs);
+//!   [`event`]: regime shifts, changes to a bot at a tick ([`BotEvent`]).
 //! - [`world`]: every bot's skill and ledger, seeded noise, cycle slots per
 //!   tick and their fair sharing ([`World`]).
 //! - [`pipeline`]: a bot's improvement job ([`SimulatedPipeline`]: it reports
@@ -14,12 +15,18 @@
 //!   registry's probe ([`SimProbe`]) and as an engine's energy source
 //!   ([`CapacityEnergy`]).
 //! - [`baseline`]: `always`, `interval`, `threshold`, `random` ([`Baseline`]);
-//!   [`oracle`]: the oracle, planning with the hidden skill ([`OraclePlan`]).
+//!   [`tuned`]: the best fixed rule in hindsight; [`oracle`]: the oracle,
+//!   planning with the hidden skill ([`OraclePlan`]).
 //! - [`learned`]: the learned policy, real engines driven tick by tick
-//!   ([`run_learned`]).
+//!   ([`run_learned`]); [`decided`]: the decision core driving the world
+//!   directly ([`run_decided`]).
+//! - [`model_bot`]: bots whose skill is a real candle model's live accuracy
+//!   on a drifting stream ([`ModelBot`]); [`model_world`]: the fixed
+//!   policies over them ([`simulate_models`]).
 //! - [`scenario`]: all of it in TOML ([`Scenario`]); [`run`]: [`simulate`]
 //!   runs it; [`report`]: the result, as a table or deterministic JSON
-//!   ([`Report`]).
+//!   ([`Report`]); [`yardstick`]: every policy over scenarios and seeds as
+//!   a share of the oracle (the table in README).
 //!
 //! Every random number comes from a [`ChaCha8Rng`](rand_chacha::ChaCha8Rng)
 //! stream derived from the seed (one per purpose and bot), so the same seed
@@ -48,19 +55,29 @@
 pub mod baseline;
 pub mod bot;
 pub mod capacity;
+pub mod decided;
+pub mod event;
 pub mod learned;
+pub mod model_bot;
+pub mod model_world;
 pub mod oracle;
 pub mod pipeline;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod spec;
+pub mod tuned;
 pub mod world;
+pub mod yardstick;
 
 pub use baseline::{Baseline, threshold_fires};
 pub use bot::{BotParams, cycle_cost, drifted, energy_share, revenue, skill_gain};
 pub use capacity::{CapacityConfig, CapacityEnergy, SimProbe};
+pub use decided::run_decided;
+pub use event::{BotEvent, regimes};
 pub use learned::{EngineTally, run_learned};
+pub use model_bot::{DriftingStream, ModelBot, ModelBotParams};
+pub use model_world::{run_models, simulate_models};
 pub use oracle::{GRID, OraclePlan};
 pub use pipeline::{
     DEFAULT_PAYBACK_TICKS, ReportConfig, SimLedger, SimMetric, SimulatedPipeline, standalone,
@@ -84,6 +101,8 @@ use crate::Error;
 pub enum PolicyKind {
     /// The real engines and registry, learning.
     Learned,
+    /// The decision core ([`crate::decide`]) driving the world directly.
+    Core,
     /// A cycle on every bot every tick.
     Always,
     /// A cycle on each bot every `interval_ticks`.
@@ -92,18 +111,22 @@ pub enum PolicyKind {
     Threshold,
     /// A cycle by chance.
     Random,
+    /// The best fixed rule in hindsight ([`tuned`]).
+    Tuned,
     /// Plans with the hidden skill.
     Oracle,
 }
 
 impl PolicyKind {
     /// Every policy, in report order.
-    pub const ALL: [PolicyKind; 6] = [
+    pub const ALL: [PolicyKind; 8] = [
         PolicyKind::Learned,
+        PolicyKind::Core,
         PolicyKind::Always,
         PolicyKind::Interval,
         PolicyKind::Threshold,
         PolicyKind::Random,
+        PolicyKind::Tuned,
         PolicyKind::Oracle,
     ];
 
@@ -111,17 +134,22 @@ impl PolicyKind {
     pub fn name(self) -> &'static str {
         match self {
             PolicyKind::Learned => "learned",
+            PolicyKind::Core => "core",
             PolicyKind::Always => "always",
             PolicyKind::Interval => "interval",
             PolicyKind::Threshold => "threshold",
             PolicyKind::Random => "random",
+            PolicyKind::Tuned => "tuned",
             PolicyKind::Oracle => "oracle",
         }
     }
 
-    /// Whether it is one of the four fixed baselines.
+    /// Whether it is a fixed baseline (the four rules and `tuned`).
     pub fn is_baseline(self) -> bool {
-        !matches!(self, PolicyKind::Learned | PolicyKind::Oracle)
+        !matches!(
+            self,
+            PolicyKind::Learned | PolicyKind::Core | PolicyKind::Oracle
+        )
     }
 }
 

@@ -1,77 +1,119 @@
-//! The oracle: a policy that knows every bot's hidden skill and parameters.
+//! The oracle: a policy that knows every bot's hidden skill, parameters and
+//! future events, but not the future noise.
 //!
-//! For each bot it plans by backward induction over the remaining horizon on
-//! a grid of skills ([`GRID`] points in [0, 1], values between points
-//! interpolated linearly): `V_T(s) = 0` and
+//! **One bot.** Revenue noise has mean 0 and never moves the skill, so
+//! expected profit is the profit of the skill path, and the oracle plans it
+//! by backward induction over the whole horizon on a grid of skills ([`GRID`]
+//! points in [0, 1], values between points interpolated linearly):
+//! `V_T(s) = 0` and
 //!
 //! ```text
-//! Q_t(s, E) = demand · s'(E) − cost_per_energy · E + V_{t+1}(s'(E) · (1 − drift))
-//! s'(E)     = s + gain · (1 − s) · E / (E + half_energy)        (s'(0) = s)
+//! Q_t(s, E) = demand_t · s'(E) − cost_t · E − λ_t · [E > 0] + V_{t+1}(next)
+//! s'(E)     = s + gain_t · (1 − s) · E / (E + half_energy_t)      (s'(0) = s)
+//! next      = s'(E) · (1 − drift_t), or the skill an event sets at t + 1
 //! V_t(s)    = max over E in 0..=100 of Q_t(s, E)
 //! ```
 //!
-//! (expected revenue: the noise has mean 0). Each tick it runs, on each bot,
-//! the best-energy cycle `E*` when its expected gain over the remaining
-//! horizon beats its cost — `Q_t(s, E*) > Q_t(s, 0)` — which, unlike a
-//! one-cycle payback rule, counts that the oracle itself will keep
-//! improving the bot later. When there are fewer cycle slots than bots that
-//! want one, the bots with the largest advantage `Q_t(s, E*) − Q_t(s, 0)`
-//! go first (a greedy split; planning is per bot).
+//! with each parameter as it stands at tick `t` (events change them). Each
+//! tick the oracle computes, at each bot's true skill, the best energy `E*`
+//! over every energy and its advantage `Q_t(s, E*) − Q_t(s, 0)`.
 //!
-//! Far from the end the plan stops changing: once `V_t − V_{t+1}` is the
-//! same constant at every grid point (to 1e-9 of the bot's demand), earlier
-//! ticks decide exactly as that tick does, so only the rows from there to
-//! the end are kept — at most [`MAX_ROWS`] per bot (3.3 MB): further from
-//! the end than that, a bot is planned as if the horizon were `MAX_ROWS`
-//! ticks away (with a drift of 0.5% a tick, 1 − 0.995^2048 > 99.99% of a
-//! gain's value lies within that window). In the backward pass the best energy at each grid point
-//! is found on a coarse ladder of energies refined around its best rung;
-//! at decision time, at the bot's true skill, every energy is tried.
+//! **Shared slots.** With `K` cycle slots per tick, each cycle pays a slot
+//! price `λ_t`: the Lagrange multiplier of the slot constraint, set per
+//! stretch between events by [`clearing_price`] (the smallest price at
+//! which the bots' best steady rhythms ask for at most `K` cycles a tick; 0
+//! when slots are not scarce). A bot then plans as if it paid `λ` for each
+//! slot it takes, which stretches its intervals and raises its energies
+//! exactly as much as scarcity calls for. Each tick the slots go to the bots
+//! whose best cycle is worth most (advantage after `λ`, highest first), and a
+//! slot left over goes to a bot whose cycle pays without the price (a free
+//! slot costs nothing now); planning stays per bot, and a bot denied a slot
+//! plans again from its true skill the next tick.
+//!
+//! **Cost.** Once the values stop changing shape — when
+//! `V_t − V_{t+1}` is the same function as `V_{t+1} − V_{t+2}` (to 1e-9 of
+//! the bot's demand) within a stretch of constant parameters — the earlier
+//! rows of that stretch are `V_u + (u − t) · (V_u − V_{u+1})`, exact for a
+//! settled plan, so any horizon costs the same. Of the rows that are
+//! computed, every `k`-th is kept (`k ≈ √rows`, at most 256) and the others
+//! are computed again, a block at a time, when the run reaches them. In the
+//! backward pass each grid point's best energy is climbed to by steps of one
+//! from its best energy a tick later (from the best rung of a ladder of
+//! energies at the end of each stretch and every 64 ticks); at decision
+//! time, at the bot's true skill, every energy is tried. Bots with the same
+//! parameters share one plan.
 //!
 //! ```
 //! use kaizen::sim::{BotParams, OraclePlan};
 //!
 //! let good = BotParams { skill: 0.5, ..BotParams::default() };
 //! let dead = BotParams { gain: 0.0, ..good.clone() };
-//! let plan = OraclePlan::new(&[good, dead], 200)?;
+//! let mut plan = OraclePlan::new(&[good, dead], 200, 0)?;
 //! assert!(plan.best(0, 0, 0.5).0 > 0);   // worth improving
 //! assert_eq!(plan.best(1, 0, 0.5).0, 0); // nothing to gain: never pay
 //! # Ok::<(), kaizen::Error>(())
 //! ```
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use super::bot::{BotParams, energy_share};
+use super::event::regimes;
 use super::world::World;
 use crate::Result;
 use crate::chain::MAX_ENERGY;
+use crate::decide::{Dynamics, clearing_price};
 
 /// Grid points of skill in [0, 1].
 pub const GRID: usize = 201;
 
-/// The most ticks before the horizon a bot's plan keeps values for.
-pub const MAX_ROWS: usize = 2048;
+/// The energies tried first at each grid point of the backward pass.
+const LADDER: [u32; 12] = [1, 2, 3, 5, 8, 12, 18, 27, 40, 60, 80, 100];
 
-/// The coarse ladder of energies searched first in the backward pass.
-const LADDER: [u32; 22] = [
-    0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 17, 20, 24, 28, 33, 40, 48, 57, 68, 80, 100,
-];
+/// The longest interval slot pricing considers, in ticks.
+const LONGEST: u64 = 4096;
+
+/// The most rows kept between two checkpoints.
+const MAX_BLOCK: u64 = 256;
+
+type Row = Box<[f64]>;
+/// The best energy ≥ 1 at each grid point of a row.
+type Hints = Box<[u8]>;
+
+/// A search of the backward pass starts from the ladder every this many ticks.
+const FULL_SEARCH: u64 = 64;
+
+/// What holds for one bot from one tick on.
+#[derive(Clone, Debug)]
+struct Regime {
+    from: u64,
+    params: BotParams,
+    /// The skill an event sets at `from`, if any.
+    set: Option<f64>,
+    /// The slot price.
+    price: f64,
+    /// `E / (E + half_energy)` for E in 0..=100.
+    share: Vec<f64>,
+}
+
+/// Ticks `t` in `[regime start, until)` have `V_t = row + (until − t) · step`.
+#[derive(Clone, Debug)]
+struct Settled {
+    until: u64,
+    row: Row,
+    step: Row,
+}
 
 /// One bot's plan.
 #[derive(Clone, Debug)]
 struct BotPlan {
-    params: BotParams,
-    /// `E / (E + half_energy)` for E in 0..=100.
-    share: Vec<f64>,
-    /// `V_t` on the grid for t from `first` to the horizon (the last row is `V_T = 0`).
-    rows: Vec<Box<[f64]>>,
-    /// The tick of `rows[0]`; earlier ticks use it.
-    first: u64,
-}
-
-/// The oracle's plan for every bot over a horizon. See the [module docs](self).
-#[derive(Clone, Debug)]
-pub struct OraclePlan {
-    bots: Vec<BotPlan>,
+    regimes: Vec<Regime>,
+    settled: Vec<Option<Settled>>,
+    /// `V_t` and its best energies, kept for some computed (not settled) ticks.
+    checkpoints: BTreeMap<u64, (Row, Hints)>,
     horizon: u64,
+    /// `V_t` for t in `block.0 ..` (recomputed from a checkpoint).
+    block: (u64, Vec<Row>),
 }
 
 /// `v` (a row on the grid) at skill `s`, linearly interpolated.
@@ -82,227 +124,327 @@ fn interpolate(v: &[f64], s: f64) -> f64 {
     v[j] + w * (v[j + 1] - v[j])
 }
 
+fn grid_skill(j: usize) -> f64 {
+    j as f64 / (GRID - 1) as f64
+}
+
 impl BotPlan {
-    fn new(params: &BotParams, horizon: u64) -> BotPlan {
-        let share = (0..=MAX_ENERGY)
-            .map(|e| energy_share(params.half_energy, e))
-            .collect();
-        let mut plan = BotPlan {
-            params: params.clone(),
-            share,
-            rows: vec![vec![0.0; GRID].into_boxed_slice()],
-            first: horizon,
-        };
-        let tolerance = 1e-9 * params.demand.max(1.0);
-        while plan.first > 0 {
-            let next = plan.rows.last().map(|r| &r[..]).unwrap_or(&[]);
-            let row: Box<[f64]> = (0..GRID)
-                .map(|j| plan.search(next, j as f64 / (GRID - 1) as f64))
-                .collect();
-            let step0 = row[0] - next[0];
-            let settled = plan.rows.len() > 1
-                && row
-                    .iter()
-                    .zip(next)
-                    .all(|(a, b)| ((a - b) - step0).abs() <= tolerance);
-            plan.rows.push(row);
-            plan.first -= 1;
-            if settled || plan.rows.len() > MAX_ROWS {
-                break;
+    fn new(params: &BotParams, horizon: u64, prices: &[(u64, f64)]) -> BotPlan {
+        let mut starts: Vec<(u64, BotParams, Option<f64>)> = regimes(params, horizon);
+        for &(tick, _) in prices {
+            if let Err(k) = starts.binary_search_by_key(&tick, |r| r.0) {
+                let (_, p, _) = starts[k - 1].clone();
+                starts.insert(k, (tick, p, None));
             }
         }
-        plan.rows.reverse();
+        let price_at = |t: u64| {
+            let k = prices.partition_point(|p| p.0 <= t);
+            if k == 0 { 0.0 } else { prices[k - 1].1 }
+        };
+        let regimes: Vec<Regime> = starts
+            .into_iter()
+            .map(|(from, params, set)| Regime {
+                from,
+                share: (0..=MAX_ENERGY)
+                    .map(|e| energy_share(params.half_energy, e))
+                    .collect(),
+                price: price_at(from),
+                params,
+                set,
+            })
+            .collect();
+        let mut plan = BotPlan {
+            settled: vec![None; regimes.len()],
+            regimes,
+            checkpoints: BTreeMap::new(),
+            horizon,
+            block: (horizon, Vec::new()),
+        };
+        plan.backward();
         plan
     }
 
-    /// `Q(s, E)` against the next tick's values `next`.
-    fn q(&self, next: &[f64], s: f64, energy: u32) -> f64 {
-        let p = &self.params;
-        let after = s + p.gain * (1.0 - s) * self.share[energy as usize];
-        p.demand * after - p.cost_per_energy * f64::from(energy)
-            + interpolate(next, after * (1.0 - p.drift))
-    }
-
-    /// The best value at `s`: the ladder, then every energy between the
-    /// best rung's neighbours.
-    fn search(&self, next: &[f64], s: f64) -> f64 {
-        let (mut best_rung, mut best) = (0, f64::NEG_INFINITY);
-        for (k, &e) in LADDER.iter().enumerate() {
-            let q = self.q(next, s, e);
-            if q > best {
-                (best_rung, best) = (k, q);
+    /// The backward pass: settles what it can, keeps checkpoints.
+    fn backward(&mut self) {
+        let every = ((self.horizon as f64).sqrt().ceil() as u64).clamp(1, MAX_BLOCK);
+        let mut next: Row = vec![0.0; GRID].into();
+        let mut hints: Hints = vec![1; GRID].into();
+        let mut last_step: Option<Row> = None;
+        let mut computed = 0u64;
+        for t in (0..self.horizon).rev() {
+            let r = self.regime(t);
+            let row = self.row(t, &next, &mut hints);
+            if self.settled[r].as_ref().is_some_and(|s| t < s.until) {
+                next = row;
+                continue;
             }
+            computed += 1;
+            if computed.is_multiple_of(every) {
+                self.checkpoints.insert(t, (row.clone(), hints.clone()));
+            }
+            let step: Row = row.iter().zip(next.iter()).map(|(a, b)| a - b).collect();
+            // Settled when the last two steps agree, all three rows in this regime.
+            let inside = t + 2 < self.regime_end(r) && t > self.regimes[r].from;
+            let tolerance = 1e-9 * self.regimes[r].params.demand.max(1.0);
+            if inside
+                && last_step.as_ref().is_some_and(|last| {
+                    step.iter()
+                        .zip(last.iter())
+                        .all(|(a, b)| (a - b).abs() <= tolerance)
+                })
+            {
+                self.settled[r] = Some(Settled {
+                    until: t,
+                    row: row.clone(),
+                    step: step.clone(),
+                });
+            }
+            last_step = (t > self.regimes[r].from).then_some(step);
+            next = row;
         }
-        let lo = LADDER[best_rung.saturating_sub(1)];
-        let hi = LADDER[(best_rung + 1).min(LADDER.len() - 1)];
-        (lo..=hi).fold(best, |m, e| m.max(self.q(next, s, e)))
     }
 
-    /// The row of `V_{t+1}` for a decision at tick `t`.
-    fn next_row(&self, t: u64) -> &[f64] {
-        let k = (t.max(self.first) + 1 - self.first) as usize;
-        &self.rows[k.min(self.rows.len() - 1)]
+    /// The regime of tick `t`.
+    fn regime(&self, t: u64) -> usize {
+        self.regimes.partition_point(|r| r.from <= t) - 1
+    }
+
+    /// The first tick after regime `r`.
+    fn regime_end(&self, r: usize) -> u64 {
+        self.regimes.get(r + 1).map_or(self.horizon, |n| n.from)
+    }
+
+    /// The skill an event sets at tick `t`, if one does.
+    fn set_at(&self, t: u64) -> Option<f64> {
+        let r = self.regime(t.min(self.horizon.saturating_sub(1)));
+        let regime = &self.regimes[r];
+        (regime.from == t).then_some(regime.set).flatten()
+    }
+
+    /// `Q_t(s, E)` against the next tick's values, without the slot price.
+    fn q(&self, r: &Regime, set_next: Option<f64>, next: &[f64], s: f64, energy: u32) -> f64 {
+        let p = &r.params;
+        let after = s + p.gain * (1.0 - s) * r.share[energy as usize];
+        let then = set_next.unwrap_or(after * (1.0 - p.drift));
+        p.demand * after - p.cost_per_energy * f64::from(energy) + interpolate(next, then)
+    }
+
+    /// `V_t` from `V_{t+1}` (`next`); a settled tick's row directly.
+    /// `hints` holds each grid point's best energy of the row after; it is
+    /// left holding this row's.
+    fn row(&self, t: u64, next: &[f64], hints: &mut [u8]) -> Row {
+        let k = self.regime(t);
+        match &self.settled[k] {
+            Some(s) if t < s.until => {
+                let n = (s.until - t) as f64;
+                s.row
+                    .iter()
+                    .zip(s.step.iter())
+                    .map(|(v, d)| v + n * d)
+                    .collect()
+            }
+            _ => self.search(t, next, hints),
+        }
+    }
+
+    /// `V_t` from `V_{t+1}` by search. At each grid point the best energy is
+    /// climbed to by steps of one from the best energy of the row after (it
+    /// changes little from tick to tick); on the last tick of a regime and
+    /// every [`FULL_SEARCH`] ticks the climb starts from the best rung of a
+    /// ladder instead.
+    fn search(&self, t: u64, next: &[f64], hints: &mut [u8]) -> Row {
+        let k = self.regime(t);
+        let r = &self.regimes[k];
+        let set = self.set_at(t + 1);
+        let full = t + 1 == self.regime_end(k) || t.is_multiple_of(FULL_SEARCH);
+        (0..GRID)
+            .map(|j| {
+                let s = grid_skill(j);
+                let value = |e: u32| self.q(r, set, next, s, e);
+                let mut best_e = u32::from(hints[j]);
+                let mut best = value(best_e);
+                if full {
+                    for &e in &LADDER {
+                        let v = value(e);
+                        if v > best {
+                            (best_e, best) = (e, v);
+                        }
+                    }
+                }
+                let start = best_e;
+                for dir in [1i64, -1] {
+                    let mut e = i64::from(start) + dir;
+                    while (1..=i64::from(MAX_ENERGY)).contains(&e) {
+                        let v = value(e as u32);
+                        if v <= best {
+                            break;
+                        }
+                        (best_e, best) = (e as u32, v);
+                        e += dir;
+                    }
+                }
+                hints[j] = best_e as u8;
+                (best - r.price).max(value(0))
+            })
+            .collect()
+    }
+
+    /// `V_t` for `t` in 1..=horizon (the run asks in increasing `t`).
+    fn values(&mut self, t: u64) -> Row {
+        if t >= self.horizon {
+            return vec![0.0; GRID].into();
+        }
+        let k = self.regime(t);
+        if self.settled[k].as_ref().is_some_and(|s| t < s.until) {
+            return self.row(t, &[], &mut []);
+        }
+        let (start, rows) = &self.block;
+        if t >= *start && ((t - start) as usize) < rows.len() {
+            return rows[(t - start) as usize].clone();
+        }
+        // Compute the block again from the checkpoint at or after t, back
+        // to the checkpoint before it.
+        let (end, mut next, mut hints) = match self.checkpoints.range(t..).next() {
+            Some((&c, (row, hints))) => (c, row.clone(), hints.clone()),
+            None => (self.horizon, vec![0.0; GRID].into(), vec![1; GRID].into()),
+        };
+        let first = self
+            .checkpoints
+            .range(..t)
+            .next_back()
+            .map_or(0, |(&c, _)| c + 1)
+            .max(t);
+        let mut rows = vec![next.clone()];
+        for u in (first..end).rev() {
+            next = self.row(u, &next, &mut hints);
+            rows.push(next.clone());
+        }
+        rows.reverse();
+        let row = rows[0].clone();
+        self.block = (first, rows);
+        row
     }
 }
 
+/// The oracle's plan for every bot over a horizon. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct OraclePlan {
+    /// Each bot's plan (bots with the same parameters share one).
+    plans: Vec<Arc<std::sync::Mutex<BotPlan>>>,
+    /// The slot price from each tick on.
+    prices: Vec<(u64, f64)>,
+    slots: u32,
+    horizon: u64,
+}
+
 impl OraclePlan {
-    /// Plans `bots` over `horizon` ticks. Invalid parameters are refused,
-    /// naming `bots[i].field`.
-    pub fn new(bots: &[BotParams], horizon: u64) -> Result<OraclePlan> {
+    /// Plans `bots` over `horizon` ticks with `slots` cycle slots per tick
+    /// (0: no limit). Invalid parameters are refused, naming `bots[i].field`.
+    pub fn new(bots: &[BotParams], horizon: u64, slots: u32) -> Result<OraclePlan> {
         for (i, bot) in bots.iter().enumerate() {
             bot.validate(&format!("bots[{i}]"))?;
         }
+        let prices = slot_prices(bots, horizon, slots);
+        let mut plans: Vec<Arc<std::sync::Mutex<BotPlan>>> = Vec::with_capacity(bots.len());
+        for (i, bot) in bots.iter().enumerate() {
+            let plan = match bots[..i].iter().position(|b| b == bot) {
+                Some(j) => plans[j].clone(),
+                None => Arc::new(std::sync::Mutex::new(BotPlan::new(bot, horizon, &prices))),
+            };
+            plans.push(plan);
+        }
         Ok(OraclePlan {
-            bots: bots.iter().map(|p| BotPlan::new(p, horizon)).collect(),
+            plans,
+            prices,
+            slots,
             horizon,
         })
     }
 
-    /// The best energy for bot `i` at tick `t` and skill `s` (0: no cycle),
-    /// and its advantage over no cycle, `Q(s, E*) − Q(s, 0)`. No cycle is
-    /// worth anything at or after the horizon.
-    pub fn best(&self, i: usize, t: u64, s: f64) -> (u32, f64) {
+    /// The slot price at tick `t`.
+    pub fn price(&self, t: u64) -> f64 {
+        let k = self.prices.partition_point(|p| p.0 <= t);
+        if k == 0 { 0.0 } else { self.prices[k - 1].1 }
+    }
+
+    /// The best energy ≥ 1 for bot `i` at tick `t` and skill `s`, and its
+    /// advantage over no cycle, `Q(s, E*) − Q(s, 0)`, after the slot price
+    /// (0 energy when no cycle is worth its cost even with a free slot). No
+    /// cycle is worth anything at or after the horizon.
+    pub fn best(&mut self, i: usize, t: u64, s: f64) -> (u32, f64) {
         if t >= self.horizon {
             return (0, 0.0);
         }
-        let plan = &self.bots[i];
-        let next = plan.next_row(t);
-        let idle = plan.q(next, s, 0);
-        let (mut energy, mut best) = (0, idle);
+        let mut plan = self.plans[i].lock().unwrap_or_else(|p| p.into_inner());
+        let next = plan.values(t + 1);
+        let r = &plan.regimes[plan.regime(t)];
+        let set = plan.set_at(t + 1);
+        let idle = plan.q(r, set, &next, s, 0);
+        let (mut energy, mut best) = (0, f64::NEG_INFINITY);
         for e in 1..=MAX_ENERGY {
-            let q = plan.q(next, s, e);
+            let q = plan.q(r, set, &next, s, e);
             if q > best {
                 (energy, best) = (e, q);
             }
         }
-        (energy, best - idle)
+        if best <= idle {
+            return (0, best - idle - r.price);
+        }
+        (energy, best - idle - r.price)
     }
 
-    /// The cycles the oracle wants at tick `t`, best advantage first (ties:
-    /// the lower bot index), into `out`.
-    pub fn choose(&self, t: u64, world: &World, out: &mut Vec<(usize, u32)>) {
+    /// The cycles the oracle runs at tick `t`, best advantage first (ties:
+    /// the lower bot index), at most the slots there are, into `out`.
+    pub fn choose(&mut self, t: u64, world: &World, out: &mut Vec<(usize, u32)>) {
+        let price = self.price(t);
         let mut wanted: Vec<(usize, u32, f64)> = (0..world.len())
             .filter_map(|i| {
                 let (e, advantage) = self.best(i, t, world.skill(i));
-                (e > 0 && advantage > 0.0).then_some((i, e, advantage))
+                (e > 0 && advantage + price > 0.0).then_some((i, e, advantage))
             })
             .collect();
         wanted.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        if self.slots > 0 {
+            wanted.truncate(self.slots as usize);
+        }
         out.extend(wanted.into_iter().map(|(i, e, _)| (i, e)));
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn bot() -> BotParams {
-        BotParams {
-            skill: 0.5,
-            drift: 0.02,
-            demand: 100.0,
-            noise: 0.0,
-            gain: 0.4,
-            half_energy: 10.0,
-            cost_per_energy: 1.0,
-            eval_noise: 0.0,
-        }
+/// The slot price of each stretch between events: `(first tick, price)`.
+fn slot_prices(bots: &[BotParams], horizon: u64, slots: u32) -> Vec<(u64, f64)> {
+    if slots == 0 || bots.len() <= slots as usize {
+        return vec![(0, 0.0)];
     }
-
-    #[test]
-    fn interpolation_is_linear_between_grid_points() {
-        let row: Vec<f64> = (0..GRID).map(|j| (j * j) as f64).collect();
-        assert_eq!(interpolate(&row, 0.0), 0.0);
-        assert_eq!(interpolate(&row, 1.0), ((GRID - 1) * (GRID - 1)) as f64);
-        // Halfway between points 1 (1) and 2 (4).
-        let s = 1.5 / (GRID - 1) as f64;
-        assert!((interpolate(&row, s) - 2.5).abs() < 1e-9);
-    }
-
-    #[test]
-    fn last_tick_decision_by_hand() {
-        // At the last tick only this tick's revenue counts:
-        // Q(E) = 100 · (0.5 + 0.4 · 0.5 · E/(E+10)) − E.
-        // Q(0) = 50; dQ/dE = 20 · 10/(E+10)² − 1 = 0 at E = √200 − 10 ≈ 4.14:
-        // Q(4) = 50 + 20·4/14 − 4 = 51.714…, Q(5) = 50 + 20/3 − 5 = 51.667.
-        let plan = OraclePlan::new(&[bot()], 10).unwrap();
-        let (e, adv) = plan.best(0, 9, 0.5);
-        assert_eq!(e, 4);
-        assert!((adv - (20.0 * 4.0 / 14.0 - 4.0)).abs() < 1e-9, "{adv}");
-        // Past the horizon nothing is worth it.
-        assert_eq!(plan.best(0, 10, 0.5), (0, 0.0));
-    }
-
-    #[test]
-    fn a_cycle_that_cannot_pay_back_is_not_run() {
-        // Cost 30 per energy: even at the last tick E = 1 earns 100 · 0.4 · 0.5 / 11 ≈ 1.8.
-        let dear = BotParams {
-            cost_per_energy: 30.0,
-            ..bot()
-        };
-        let plan = OraclePlan::new(&[dear], 5).unwrap();
-        assert_eq!(plan.best(0, 4, 0.5).0, 0);
-    }
-
-    #[test]
-    fn a_longer_horizon_invests_more() {
-        let plan = OraclePlan::new(&[bot()], 400).unwrap();
-        let (late, _) = plan.best(0, 399, 0.5);
-        let (early, _) = plan.best(0, 0, 0.5);
-        assert!(early > late, "{early} vs {late}");
-        // A bot near perfect skill needs little.
-        let (near, _) = plan.best(0, 0, 0.99);
-        assert!(near < early);
-    }
-
-    #[test]
-    fn the_plan_settles_far_from_the_end() {
-        let plan = OraclePlan::new(&[bot()], 100_000).unwrap();
-        assert!(
-            plan.bots[0].rows.len() < 5_000,
-            "{}",
-            plan.bots[0].rows.len()
-        );
-        // Decisions before the settled tick are those of the settled tick.
-        let first = plan.bots[0].first;
-        assert_eq!(plan.best(0, 0, 0.6), plan.best(0, first, 0.6));
-    }
-
-    #[test]
-    fn a_bot_that_never_settles_keeps_a_bounded_plan() {
-        // No drift and nothing to gain: each tick adds demand · s, which
-        // differs between skills, so values never settle; the plan stops
-        // at MAX_ROWS rows.
-        let still = BotParams {
-            drift: 0.0,
-            gain: 0.0,
-            ..bot()
-        };
-        let plan = OraclePlan::new(&[still], 10_000).unwrap();
-        assert_eq!(plan.bots[0].rows.len(), MAX_ROWS + 1);
-        assert_eq!(plan.bots[0].first, 10_000 - MAX_ROWS as u64);
-        assert_eq!(plan.best(0, 0, 0.5), plan.best(0, plan.bots[0].first, 0.5));
-        let bad = BotParams {
-            half_energy: 0.0,
-            ..bot()
-        };
-        assert!(OraclePlan::new(&[bot(), bad], 10).is_err());
-    }
-
-    #[test]
-    fn choose_orders_by_advantage_and_skips_dead_ends() {
-        let low = BotParams {
-            skill: 0.2,
-            ..bot()
-        };
-        let dead = BotParams { gain: 0.0, ..bot() };
-        let bots = vec![bot(), dead, low];
-        let world = World::new(bots.clone(), 0, 1).unwrap();
-        let plan = OraclePlan::new(&bots, 300).unwrap();
-        let mut out = Vec::new();
-        plan.choose(0, &world, &mut out);
-        // The low-skill bot has the most to gain; the dead end none.
-        let order: Vec<usize> = out.iter().map(|c| c.0).collect();
-        assert_eq!(order, vec![2, 0]);
-    }
+    let all: Vec<Vec<(u64, BotParams, Option<f64>)>> =
+        bots.iter().map(|b| regimes(b, horizon)).collect();
+    let mut starts: Vec<u64> = all.iter().flatten().map(|r| r.0).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    starts
+        .into_iter()
+        .map(|from| {
+            let fleet: Vec<Dynamics> = all
+                .iter()
+                .map(|r| {
+                    let p = &r[r.partition_point(|x| x.0 <= from) - 1].1;
+                    Dynamics {
+                        retention: 1.0 - p.drift,
+                        ceiling: p.demand,
+                        gain: p.gain,
+                        half_energy: p.half_energy,
+                        cost_per_energy: p.cost_per_energy,
+                    }
+                })
+                .collect();
+            let longest = (horizon - from).min(LONGEST);
+            (
+                from,
+                clearing_price(&fleet, 1..=MAX_ENERGY, f64::from(slots), longest),
+            )
+        })
+        .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -313,6 +313,7 @@ mod tests {
             skill: 0.6,
             noise: 0.0,
             eval_noise: 0.0,
+            events: Vec::new(),
             gain: 0.5,
             half_energy: 10.0,
             cost_per_energy: 2.0,

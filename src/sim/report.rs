@@ -234,6 +234,7 @@ mod tests {
             bots: vec![BotSpec {
                 name: "a".into(),
                 params: BotParams::default(),
+                model: None,
             }],
             ..Scenario::default()
         }

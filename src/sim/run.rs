@@ -22,10 +22,12 @@
 
 use super::PolicyKind;
 use super::baseline::Baseline;
+use super::decided::run_decided;
 use super::learned::run_learned;
 use super::oracle::OraclePlan;
 use super::report::{PolicyReport, Report};
-use super::scenario::{MAX_TICKS, Scenario};
+use super::scenario::{BaselineConfig, MAX_TICKS, Scenario};
+use super::tuned::tune;
 use super::world::World;
 use crate::{Error, Result};
 
@@ -65,7 +67,7 @@ impl SimOptions {
 /// A fixed policy: a baseline or the oracle.
 enum Fixed<'a> {
     Baseline(Baseline),
-    Oracle(&'a OraclePlan),
+    Oracle(&'a mut OraclePlan),
 }
 
 /// Runs a fixed policy over a fresh world; `on_tick` after every tick.
@@ -76,11 +78,7 @@ fn run_fixed(
     ticks: u64,
     on_tick: &mut dyn FnMut(u64),
 ) -> Result<World> {
-    let mut world = World::new(
-        scenario.bot_params(),
-        scenario.capacity.max_concurrent,
-        seed,
-    )?;
+    let mut world = scenario.world(seed)?;
     let (mut wanted, mut ran) = (Vec::new(), Vec::new());
     for t in 0..ticks {
         wanted.clear();
@@ -122,18 +120,38 @@ pub fn simulate(
             "a whole number in 1..=1000000",
         ));
     }
+    if scenario.has_models() {
+        return super::model_world::simulate_models(scenario, options, seed, ticks, on_tick);
+    }
     let names = scenario.bot_names();
-    let plan = OraclePlan::new(&scenario.bot_params(), ticks)?;
+    let mut plan = OraclePlan::new(
+        &scenario.bot_params(),
+        ticks,
+        scenario.capacity.max_concurrent,
+    )?;
     let mut rows = Vec::new();
     let mut oracle_net = 0.0;
     for kind in options.runs() {
         let mut tick = |t| on_tick(kind, t);
-        let row = match (
-            kind,
-            Baseline::new(kind, &scenario.baselines, names.len(), seed),
-        ) {
+        let baseline = match kind {
+            PolicyKind::Tuned => {
+                let rule = tune(scenario, ticks)?;
+                let config = BaselineConfig {
+                    energy: rule.energy,
+                    interval_ticks: rule.interval,
+                    ..scenario.baselines.clone()
+                };
+                Baseline::new(PolicyKind::Interval, &config, names.len(), seed)
+            }
+            _ => Baseline::new(kind, &scenario.baselines, names.len(), seed),
+        };
+        let row = match (kind, baseline) {
             (_, Some(baseline)) => {
                 let world = run_fixed(Fixed::Baseline(baseline), scenario, seed, ticks, &mut tick)?;
+                PolicyReport::from_world(kind, &world, &names)
+            }
+            (PolicyKind::Core, None) => {
+                let world = run_decided(scenario, seed, ticks, &mut tick)?;
                 PolicyReport::from_world(kind, &world, &names)
             }
             (PolicyKind::Learned, None) => {
@@ -146,7 +164,7 @@ pub fn simulate(
                 }
             }
             (_, None) => {
-                let world = run_fixed(Fixed::Oracle(&plan), scenario, seed, ticks, &mut tick)?;
+                let world = run_fixed(Fixed::Oracle(&mut plan), scenario, seed, ticks, &mut tick)?;
                 let row = PolicyReport::from_world(kind, &world, &names);
                 oracle_net = row.net_profit;
                 row

@@ -3,7 +3,8 @@
 
 use super::*;
 
-/// A small world: two good bots and a dead end sharing two slots.
+/// A small world: two good bots and a dead end sharing two slots, the
+/// learned engines on the SPEC chain with the settings of round 1.
 fn small(ticks: u64) -> Scenario {
     Scenario::from_toml(&format!(
         r#"
@@ -12,6 +13,12 @@ fn small(ticks: u64) -> Scenario {
         max_concurrent = 2
         [baselines]
         interval_ticks = 6
+        # The chain's settings these tests were written for.
+        [learned.engine]
+        interval = "1d"
+        roi_scale = 5000.0
+        [learned.policy]
+        epsilon = 0.05
         [[bots]]
         name = "good"
         skill = 0.6
@@ -185,6 +192,6 @@ fn policy_names_round_trip() {
     }
     assert_eq!(
         "best".parse::<PolicyKind>().unwrap_err().to_string(),
-        "unknown policy \"best\"; known: learned, always, interval, threshold, random, oracle"
+        "unknown policy \"best\"; known: learned, core, always, interval, threshold, random, tuned, oracle"
     );
 }

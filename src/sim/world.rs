@@ -30,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::bot::{BotParams, cycle_cost, drifted, revenue, skill_gain};
+use super::event::{BotEvent, sorted};
 use crate::Result;
 
 /// What a stream of random numbers is for; with the bot's index it picks the
@@ -108,6 +109,23 @@ struct SimBot {
     grant_use: f64,
     noise: ChaCha8Rng,
     eval: ChaCha8Rng,
+    /// Its events in tick order, and how many have applied.
+    events: Vec<BotEvent>,
+    applied: usize,
+}
+
+impl SimBot {
+    /// Applies the events due at the start of tick `now`.
+    fn apply_events(&mut self, now: u64) {
+        while let Some(event) = self.events.get(self.applied)
+            && event.tick <= now
+        {
+            if let Some(skill) = event.apply(&mut self.params) {
+                self.skill = skill;
+            }
+            self.applied += 1;
+        }
+    }
 }
 
 /// The world of a simulation. See the [module docs](self).
@@ -143,6 +161,8 @@ impl World {
                 .enumerate()
                 .map(|(i, params)| SimBot {
                     skill: params.skill,
+                    events: sorted(&params.events),
+                    applied: 0,
                     params,
                     revenue: 0.0,
                     spent: 0.0,
@@ -157,6 +177,10 @@ impl World {
                     grant_use: 1.0,
                     noise: stream(seed, Purpose::Noise, i),
                     eval: stream(seed, Purpose::Eval, i),
+                })
+                .map(|mut bot| {
+                    bot.apply_events(0);
+                    bot
                 })
                 .collect(),
             max_concurrent,
@@ -312,8 +336,15 @@ impl World {
         (bot.skill + error).clamp(0.0, 1.0)
     }
 
+    /// Sets bot `i`'s skill (a model bot's is its model's live accuracy,
+    /// see [`super::model_bot`]), clamped to [0, 1].
+    pub fn set_skill(&mut self, i: usize, skill: f64) {
+        self.bots[i].skill = skill.clamp(0.0, 1.0);
+    }
+
     /// Ends the tick: every bot earns its revenue at its current skill (one
-    /// noise draw each), then drifts; the cycle slots free up.
+    /// noise draw each), then drifts; the cycle slots free up; the events of
+    /// the next tick apply ([`BotEvent`]).
     pub fn end_tick(&mut self) {
         let now = self.ticks;
         for bot in &mut self.bots {
@@ -335,6 +366,9 @@ impl World {
         self.last_tick_cycles = self.running;
         self.running = 0;
         self.ticks += 1;
+        for bot in &mut self.bots {
+            bot.apply_events(self.ticks);
+        }
     }
 }
 
@@ -352,6 +386,7 @@ mod tests {
             cost_per_energy: 2.0,
             demand: 100.0,
             eval_noise: 0.0,
+            events: Vec::new(),
         }
     }
 
@@ -488,6 +523,36 @@ mod tests {
                 .to_string(),
             "bots[1].drift must be a finite number, got NaN"
         );
+    }
+
+    #[test]
+    fn events_apply_at_the_start_of_their_tick() {
+        use crate::sim::BotEvent;
+        let bot = BotParams {
+            events: vec![
+                BotEvent {
+                    skill: Some(0.2),
+                    demand: Some(50.0),
+                    ..BotEvent::at(2)
+                },
+                BotEvent {
+                    gain: Some(0.0),
+                    ..BotEvent::at(0)
+                },
+            ],
+            ..quiet(0.5)
+        };
+        let mut w = World::new(vec![bot], 0, 1).unwrap();
+        // The tick-0 event applied at once: a cycle gains nothing.
+        assert_eq!(w.params(0).gain, 0.0);
+        assert_eq!(w.run_cycle(0, 10).unwrap().skill_after, 0.5);
+        w.end_tick();
+        w.end_tick();
+        // Tick 2 starts with the skill set and the new demand, before any cycle.
+        assert_eq!((w.skill(0), w.params(0).demand), (0.2, 50.0));
+        w.end_tick();
+        // 100 · 0.5 + 100 · 0.45 + 50 · 0.2 earned.
+        assert!((w.revenue(0) - 105.0).abs() < 1e-9, "{}", w.revenue(0));
     }
 
     #[test]

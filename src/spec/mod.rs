@@ -14,6 +14,9 @@
 //! default_energy = 1                  # requested energy of tick-driven cycles without a score
 //! energy_cost = 0.0                   # cost of one unit of energy in the policy's reward
 //! pre_roi_bias = 0.0                  # a forecast above this forces a cycle
+//! forecast = "none"                   # or "arima": the built-in forecaster on this engine's deltas
+//! forecast_history = 200              # deltas it keeps and fits (~119 ms per refit at 200)
+//! forecast_refit_every = 10           # cycles between refits, run off the engine's thread
 //! roi_ema_alpha = 0.1                 # weight of the newest ROI delta in the EMA
 //! roi_scale = 1.0                     # deltas are divided by this
 //! persistence = "per_cycle"           # or "write_behind" (see write_behind_window)
@@ -22,9 +25,20 @@
 //!
 //! [policy]                            # SelfImprovementPolicy settings
 //! strategy = "q_learning"             # q_learning | sarsa | q_lambda | actor_critic
+//!                                     # | dqn | double_dqn | deep_q (unset: see below)
 //! alpha = 0.5
 //! gamma = 0.9
-//! epsilon = 0.1
+//! epsilon = 0.1                       # where epsilon_schedule starts
+//! epsilon_schedule = { kind = "linear", to = 0.01, over = 1000 }   # or "constant" (default),
+//!                                     # { kind = "exponential", rate = 0.999, floor = 0.01 }
+//! temperature_schedule = "constant"   # the same kinds, from `temperature`
+//!
+//! [policy.network]                    # dqn, double_dqn and deep_q only; defaults shown
+//! hidden = 32
+//! lr = 1e-3
+//! batch_size = 32
+//! replay_capacity = 1000
+//! target_sync = 10
 //!
 //! [synergy]
 //! learner = "weights"                 # or "dqn"
@@ -50,8 +64,15 @@
 //! builds on specs, not the other way round). Unknown keys are errors. Every
 //! error names the file and, where it can be found, the line of the
 //! offending key ([`LoadedSpec::locate`]).
+//!
+//! A spec without `[policy] strategy` takes the strategy from the
+//! environment when it is loaded from a file ([`EngineSpec::load`]):
+//! `KAIZEN_POLICY_CONFIG`, then `KAIZEN_POLICY_STRATEGY`, then `q_learning`
+//! (see [`strategy_from_config`]); [`LoadedSpec::strategy_source`] says
+//! which.
 
 use serde::Deserialize;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -136,6 +157,8 @@ pub struct LoadedSpec {
     pub spec: EngineSpec,
     /// Its engine configuration.
     pub config: EngineConfig,
+    /// Where the policy's strategy came from.
+    pub strategy_source: StrategySource,
     /// The file's text, to find the line of a key a later check refuses.
     text: String,
 }
@@ -150,17 +173,44 @@ impl EngineSpec {
         }
     }
 
-    /// Parses and checks a spec's text; `file` is only used in errors.
+    /// Parses and checks a spec's text; `file` is only used in errors. No
+    /// environment is read: a spec without a strategy gets `q_learning`.
     pub fn parse(text: &str, file: &Path) -> std::result::Result<LoadedSpec, SpecError> {
+        Self::parse_in(text, file, &|_| None)
+    }
+
+    /// [`parse`](Self::parse), with a spec that names no strategy taking it
+    /// from `env` ([`strategy_from_config`]).
+    pub fn parse_in(
+        text: &str,
+        file: &Path,
+        env: &dyn Fn(&str) -> Option<OsString>,
+    ) -> std::result::Result<LoadedSpec, SpecError> {
         let fail = |line, message: String| SpecError {
             file: file.to_path_buf(),
             line,
             message,
         };
-        let spec: EngineSpec = toml::from_str(text).map_err(|e| {
+        let mut spec: EngineSpec = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
             fail(line, e.message().trim().to_string())
         })?;
+        // Written in the file itself (key_line would also answer for a bare
+        // [policy.network] table, the deepest part written).
+        let written = toml::from_str::<toml::Table>(text).is_ok_and(|t| {
+            t.get("policy")
+                .and_then(toml::Value::as_table)
+                .is_some_and(|p| p.contains_key("strategy"))
+        });
+        let named = written.then_some(spec.policy.strategy);
+        let chosen = strategy_from_config(named, env).map_err(|e| fail(None, e.to_string()))?;
+        if !matches!(
+            chosen.source,
+            StrategySource::Spec | StrategySource::Default
+        ) {
+            tracing::info!(file = %file.display(), strategy = %chosen.strategy, source = %chosen.source, "policy strategy from the environment");
+        }
+        spec.policy.strategy = chosen.strategy;
         let checked = validate_name("bot", &spec.bot)
             .and_then(|()| spec.check_pipeline())
             .and_then(|()| {
@@ -184,6 +234,7 @@ impl EngineSpec {
                 file: file.to_path_buf(),
                 config,
                 spec,
+                strategy_source: chosen.source,
                 text: text.to_string(),
             }),
             Err(e) => Err(locate(file, text, &e)),
@@ -231,20 +282,34 @@ impl EngineSpec {
         Ok(())
     }
 
-    /// Reads and checks one spec file.
+    /// Reads and checks one spec file; a spec without a strategy takes it
+    /// from the process's environment ([`strategy_from_config`]).
     pub fn load(file: &Path) -> std::result::Result<LoadedSpec, SpecError> {
         let text = std::fs::read_to_string(file).map_err(|e| SpecError {
             file: file.to_path_buf(),
             line: None,
             message: format!("cannot read: {e}"),
         })?;
-        Self::parse(&text, file)
+        Self::parse_in(&text, file, &process_env)
     }
 }
 
 /// Reads every `*.toml` in `dir`, sorted by file name. Two specs for one bot
-/// are an error naming both files.
+/// are an error naming both files. The first error stops the reading.
 pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
+    let (specs, errors) = load_each(dir)?;
+    match errors.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(specs),
+    }
+}
+
+/// Reads every `*.toml` in `dir`, sorted by file name: the specs that are
+/// good, and an error for each file that is not (a second spec for a bot
+/// another file describes is an error naming both files). A folder that
+/// cannot be read or holds no spec is an error of its own. `kaizen run`
+/// reloads its specs this way, so one mistake leaves the others working.
+pub fn load_each(dir: &Path) -> std::result::Result<(Vec<LoadedSpec>, Vec<SpecError>), SpecError> {
     let fail = |message: String| SpecError {
         file: dir.to_path_buf(),
         line: None,
@@ -260,10 +325,17 @@ pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
         return Err(fail("no engine specs (*.toml) in this folder".into()));
     }
     let mut specs: Vec<LoadedSpec> = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
     for file in files {
-        let loaded = EngineSpec::load(&file)?;
-        if let Some(other) = specs.iter().find(|s| s.spec.bot == loaded.spec.bot) {
-            return Err(SpecError {
+        let loaded = match EngineSpec::load(&file) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match specs.iter().find(|s| s.spec.bot == loaded.spec.bot) {
+            Some(other) => errors.push(SpecError {
                 file,
                 line: None,
                 message: format!(
@@ -271,68 +343,75 @@ pub fn load_dir(dir: &Path) -> std::result::Result<Vec<LoadedSpec>, SpecError> {
                     loaded.spec.bot,
                     other.file.display()
                 ),
-            });
+            }),
+            None => specs.push(loaded),
         }
-        specs.push(loaded);
     }
-    Ok(specs)
+    Ok((specs, errors))
 }
 
 impl LoadedSpec {
     /// The engine builder this spec describes, with a command pipeline; the
     /// command must exist. A `[pipeline.simulated]` spec is built by
     /// [`crate::sim::spec_pipeline`] and [`builder_with`](Self::builder_with).
-    pub fn builder(&self) -> Result<EngineBuilder> {
-        self.builder_in(None, None)
+    pub fn builder(&self) -> std::result::Result<EngineBuilder, SpecError> {
+        self.builder_in(self.command_pipeline()?, None, None)
     }
 
-    /// [`builder`](Self::builder), keeping a `[variants]` table's state in
-    /// `state_root/<bot>/variants.json` (in memory without a root) and
-    /// judging its tests with `fleet` (the fleet's rule shared by every bot;
-    /// without one, a rule of this bot alone at α 0.05).
+    /// The engine builder running `pipeline` (this spec's command pipeline,
+    /// e.g. given a launcher), inside its `[variants]` if it has any: their
+    /// state kept in `state_root/<bot>/variants.json` (in memory without a
+    /// root), their tests judged by `fleet` (the fleet's rule shared by
+    /// every bot; without one, a rule of this bot alone at its α).
     pub fn builder_in(
         &self,
+        pipeline: CommandPipeline,
         state_root: Option<&Path>,
         fleet: Option<Arc<SharedFleet>>,
-    ) -> Result<EngineBuilder> {
+    ) -> std::result::Result<EngineBuilder, SpecError> {
+        let Some(variants) = &self.spec.variants else {
+            return Ok(self.builder_with(Arc::new(pipeline)));
+        };
+        let fleet = match fleet {
+            Some(f) => f,
+            None => Fleet::new(variants.test.alpha, None)
+                .and_then(|f| SharedFleet::open(f, None))
+                .map_err(|e| self.locate(&e))?,
+        };
+        let file = state_root.map(|root| root.join(&self.spec.bot).join("variants.json"));
+        let pipeline =
+            VariantPipeline::open(variants.clone(), pipeline, file, fleet).map_err(|e| {
+                self.locate(&Error::invalid(
+                    "variants",
+                    e.to_string(),
+                    "a usable [variants] table and state",
+                ))
+            })?;
+        Ok(self.builder_with(Arc::new(pipeline)))
+    }
+
+    /// The spec's command pipeline, run in the spec file's folder. A
+    /// program that does not exist (or cannot be run) is an error naming
+    /// this file and the line of `command`.
+    pub fn command_pipeline(&self) -> std::result::Result<CommandPipeline, SpecError> {
         let Some(command) = self.spec.pipeline.command.clone() else {
-            return Err(Error::invalid(
-                format!("pipeline in {}", self.file.display()),
+            return Err(self.locate(&Error::invalid(
+                "pipeline",
                 "a [pipeline.simulated] or [pipeline.training] table",
                 "a command (a simulated pipeline is built by kaizen::sim::spec_pipeline, \
                  a training pipeline by LoadedSpec::training_builder)",
-            ));
+            )));
         };
         let folder = self
             .file
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let pipeline = CommandPipeline::new(command)?.current_dir(folder);
-        pipeline.check().map_err(|e| {
-            Error::invalid(
-                format!("pipeline.command in {}", self.file.display()),
-                format!("{:?}", pipeline.program()),
-                format!("an executable program ({e})"),
-            )
-        })?;
-        let Some(variants) = &self.spec.variants else {
-            return Ok(self.builder_with(Arc::new(pipeline)));
-        };
-        let fleet = match fleet {
-            Some(f) => f,
-            None => SharedFleet::open(Fleet::new(variants.test.alpha, None)?, None)?,
-        };
-        let file = state_root.map(|root| root.join(&self.spec.bot).join("variants.json"));
-        let pipeline =
-            VariantPipeline::open(variants.clone(), pipeline, file, fleet).map_err(|e| {
-                Error::invalid(
-                    format!("variants in {}", self.file.display()),
-                    e,
-                    "a usable [variants] table and state",
-                )
-            })?;
-        Ok(self.builder_with(Arc::new(pipeline)))
+        let pipeline = CommandPipeline::new(command)
+            .map_err(|e| self.locate(&e))?
+            .current_dir(folder);
+        pipeline.check().map_err(|e| self.locate(&e))?;
+        Ok(pipeline)
     }
 
     /// The engine builder this spec describes, running `pipeline`: its
@@ -399,11 +478,18 @@ fn key_line(text: &str, path: &str) -> Option<usize> {
 }
 
 mod options;
+mod strategy;
+
+pub use strategy::{
+    ChosenStrategy, POLICY_CONFIG_VAR, POLICY_STRATEGY_VAR, StrategySource, process_env,
+    strategy_from_config,
+};
+
 pub mod training;
 
 pub use options::{
-    EnergyKind, EngineOptions, EngineTable, LearnerKind, PersistenceKind, SpecDuration,
-    SynergyTable,
+    EnergyKind, EngineOptions, EngineTable, ForecastKind, LearnerKind, PersistenceKind,
+    SpecDuration, SynergyTable,
 };
 
 #[cfg(test)]

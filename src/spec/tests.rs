@@ -2,6 +2,7 @@ use super::*;
 use crate::cycle::Persistence;
 use crate::persist::Durability;
 use crate::synergy::{LearnerConfig, SynergyKeys};
+use std::ffi::OsString;
 use std::time::Duration;
 
 fn parse(text: &str) -> std::result::Result<LoadedSpec, SpecError> {
@@ -183,6 +184,8 @@ fn builder_needs_an_existing_program() {
     .unwrap();
     let err = s.builder().unwrap_err();
     assert!(err.to_string().contains("missing.sh"), "{err}");
+    // The file and the line of `command`.
+    assert_eq!((err.file.as_path(), err.line), (file.as_path(), Some(3)));
     let s = EngineSpec::parse(
         "bot = \"a\"\n[pipeline]\ncommand = [\"sh\", \"-c\", \"true\"]\n",
         &file,
@@ -220,6 +223,82 @@ fn a_variants_table_is_checked_and_its_errors_name_key_and_line() {
     let err =
         EngineSpec::parse(&ok.replace("seed = 1", "seeds = 1"), Path::new("v.toml")).unwrap_err();
     assert_eq!(err.line, Some(5), "{err}");
+}
+
+#[test]
+fn a_spec_without_a_strategy_takes_the_environments() {
+    let env = |name: &str| (name == POLICY_STRATEGY_VAR).then(|| OsString::from("ddqn"));
+    let file = Path::new("engines/alpha.toml");
+    let s = EngineSpec::parse_in(MINIMAL, file, &env).unwrap();
+    assert_eq!(s.config.policy.strategy, crate::policy::Strategy::DoubleDqn);
+    assert_eq!(s.strategy_source, StrategySource::Environment);
+    // Named in the spec: the spec's, whatever the environment says.
+    let named = format!("{MINIMAL}[policy]\nstrategy = \"sarsa\"\n");
+    let s = EngineSpec::parse_in(&named, file, &env).unwrap();
+    assert_eq!(s.config.policy.strategy, crate::policy::Strategy::Sarsa);
+    assert_eq!(s.strategy_source, StrategySource::Spec);
+    // parse reads no environment.
+    let s = parse(MINIMAL).unwrap();
+    assert_eq!(s.strategy_source, StrategySource::Default);
+    // A network table needs a neural strategy, wherever the strategy came from.
+    let net = format!("{MINIMAL}[policy.network]\nhidden = 16\n");
+    let tabular = |name: &str| (name == POLICY_STRATEGY_VAR).then(|| OsString::from("sarsa"));
+    let err = EngineSpec::parse_in(&net, file, &tabular).unwrap_err();
+    assert!(err.message.contains("policy.network"), "{err}");
+    assert_eq!(err.line, Some(4), "{err}");
+    let s = EngineSpec::parse_in(&net, file, &env).unwrap();
+    assert_eq!(s.config.policy.network().hidden, 16);
+    // An unknown name in the environment names the variable and the known ones.
+    let bad = |name: &str| (name == POLICY_STRATEGY_VAR).then(|| OsString::from("ppo"));
+    let err = EngineSpec::parse_in(MINIMAL, file, &bad).unwrap_err();
+    assert!(err.message.contains("KAIZEN_POLICY_STRATEGY"), "{err}");
+    assert!(err.message.contains("deep_q"), "{err}");
+}
+
+#[test]
+fn schedules_are_read_from_the_policy_table() {
+    let text = format!(
+        "{MINIMAL}[policy]\nepsilon = 0.5\nepsilon_schedule = {{ kind = \"linear\", to = 0.05, over = 200 }}\n\
+         temperature_schedule = {{ kind = \"exponential\", rate = 0.99, floor = 0.1 }}\n"
+    );
+    let s = parse(&text).unwrap();
+    assert_eq!(
+        s.config.policy.epsilon_schedule,
+        crate::policy::Schedule::Linear {
+            to: 0.05,
+            over: 200
+        }
+    );
+    let bad = format!(
+        "{MINIMAL}[policy]\n\nepsilon_schedule = {{ kind = \"linear\", to = 2, over = 5 }}\n"
+    );
+    let err = parse(&bad).unwrap_err();
+    assert!(err.message.contains("policy.epsilon_schedule.to"), "{err}");
+    assert_eq!(err.line, Some(6), "{err}");
+}
+
+#[test]
+fn the_built_in_forecaster_is_chosen_in_the_engine_table() {
+    assert_eq!(parse(MINIMAL).unwrap().config.forecast, None);
+    let s = parse(&format!("{MINIMAL}[engine]\nforecast = \"arima\"\n")).unwrap();
+    let f = s.config.forecast.unwrap();
+    assert_eq!(
+        (f.max_history, f.refit_every, f.min_arima_points),
+        (200, 10, 20)
+    );
+    let s = parse(&format!(
+        "{MINIMAL}[engine]\nforecast = \"arima\"\nforecast_history = 50\nforecast_refit_every = 3\n"
+    ))
+    .unwrap();
+    let f = s.config.forecast.unwrap();
+    assert_eq!((f.max_history, f.refit_every), (50, 3));
+    let err = parse(&format!("{MINIMAL}[engine]\nforecast = \"prophet\"\n")).unwrap_err();
+    assert!(err.message.contains("arima"), "{err}");
+    let err = parse(&format!(
+        "{MINIMAL}[engine]\nforecast = \"arima\"\nforecast_refit_every = 0\n"
+    ))
+    .unwrap_err();
+    assert!(err.message.contains("refit_every"), "{err}");
 }
 
 #[test]

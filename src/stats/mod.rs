@@ -30,7 +30,7 @@ mod normal;
 pub mod offpolicy;
 pub mod significance;
 pub mod simulation;
-mod student_t;
+pub(crate) mod student_t;
 
 pub use abtest::{AbStatus, AbTest, AbTestConfig, Arm, Decision, HoldReason, Verdict};
 pub use error::StatsError;

@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 use super::key::{SynergyKey, SynergyKeys};
 use super::vector::{SynergyDeltas, saturate};
 use crate::Result;
-use crate::error::ensure_finite;
+use crate::error::ensure_bounded;
 
 /// The window SPEC §5 uses for synergy deltas.
 pub const DELTA_WINDOW: usize = 3;
@@ -112,9 +112,10 @@ impl MetricHistory {
     }
 
     /// Records `value` for `key`, dropping the oldest value when full.
-    /// A non-finite value is refused and nothing changes.
+    /// A non-finite value, or one beyond ±[`MAX_MAGNITUDE`](crate::error::MAX_MAGNITUDE),
+    /// is refused and nothing changes.
     pub fn record_key(&mut self, key: SynergyKey, value: f64) -> Result<()> {
-        let value = ensure_finite(format!("metric {}", key.metric_name()), value)?;
+        let value = ensure_bounded(format!("metric {}", key.metric_name()), value)?;
         self.push(key, value);
         Ok(())
     }

@@ -247,7 +247,7 @@ mod tests {
         let r = p.run("alpha", 4).await.unwrap();
         assert_eq!(r.metrics["trained"], 1.0);
         assert_eq!(r.metrics["steps"], 40.0);
-        assert!(r.check_finite().is_ok());
+        assert!(r.check_numbers().is_ok());
         let last = p.last_report().unwrap();
         assert_eq!(last.rows, 120);
         assert!(pool.status().is_empty(), "the slot was given back");

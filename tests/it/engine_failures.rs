@@ -145,7 +145,7 @@ async fn a_command_that_exits_1() {
     );
     let command = CommandPipeline::new(vec!["sh".into(), "-c".into(), script]).unwrap();
     let err = fail_then_recover("command", command, Duration::from_secs(60)).await;
-    assert!(err.contains("exited with exit status: 1"), "{err}");
+    assert!(err.contains("failed with exit code 1"), "{err}");
     assert!(err.ends_with("disk full"), "{err}");
 }
 

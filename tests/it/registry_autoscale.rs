@@ -239,3 +239,118 @@ async fn every_step_is_on_the_decision_stream() {
         AutoscaleAction::Create("engine0".into())
     );
 }
+
+/// Issue 9 item 15: autoscaling removes only engines it made, never one an
+/// `engines/*.toml` spec defines (which still counts towards the bounds).
+#[actix::test]
+async fn engines_defined_by_a_spec_are_never_removed() {
+    use kaizen::engine::Origin;
+    let s = setup(None, None);
+    let spec = builder("alpha", roi_per_energy(-1.0), &s.clock)
+        .origin(Origin::Spec("engines/alpha.toml".into()));
+    s.reg.register_engine(spec).await.unwrap();
+    let copy =
+        builder("engine0", roi_per_energy(1.0), &s.clock).origin(Origin::Template("alpha".into()));
+    s.reg.register_engine(copy).await.unwrap();
+    s.reg.run_all_cycles().await.unwrap();
+    let config = AutoscaleConfig {
+        cooldown_secs: 0.0,
+        ..AutoscaleConfig::default()
+    };
+    // alpha's EMA is the lowest, but the copy is the one that goes.
+    let r = s.ask(0.1, -0.5, config.clone()).await;
+    assert_eq!(r.decision.action, AutoscaleAction::Remove("engine0".into()));
+    assert_eq!(names(&s.reg).await, ["alpha"]);
+    let r = s
+        .ask(
+            0.1,
+            -0.5,
+            AutoscaleConfig {
+                min_engines: 0,
+                ..config
+            },
+        )
+        .await;
+    assert_eq!(
+        r.decision.action,
+        AutoscaleAction::Hold,
+        "{}",
+        r.decision.reason
+    );
+    assert_eq!(names(&s.reg).await, ["alpha"]);
+}
+
+/// `mode = "adaptive"` through the registry: the baseline lives across
+/// steps, the record carries every mean, std and z, the budget hook gates
+/// creation, and the pass rate is the last round's share of successful runs.
+#[actix::test]
+async fn adaptive_mode_decides_against_its_baseline() {
+    use kaizen::autoscale::AutoscaleMode;
+    use kaizen::pipeline::{PipelineError, pipeline_fn};
+    let clock = ManualClock::new(10_000.0);
+    let allowed = Arc::new(AtomicBool::new(false));
+    let gate = allowed.clone();
+    let reg = RegistryHandle::builder(RegistryConfig::default())
+        .clock(Arc::new(clock.clone()))
+        .probe(FixedProbe::default())
+        .factory(factory(&clock))
+        .check_budget(Arc::new(move || gate.load(Ordering::SeqCst)))
+        .start()
+        .unwrap();
+    let failing = pipeline_fn(|_: &str, _: u32| async {
+        Err::<kaizen::pipeline::AutomationResult, _>(PipelineError::Failed("no".into()))
+    });
+    reg.register_engine(builder("engine0", failing, &clock))
+        .await
+        .unwrap();
+    let config = AutoscaleConfig {
+        mode: AutoscaleMode::Adaptive,
+        max_engines: 3,
+        ..AutoscaleConfig::default()
+    };
+    let ask = |energy: f64, trend: f64| {
+        reg.autoscale(AutoscaleRequest {
+            energy: Some(energy),
+            trend: Some(trend),
+            resources: None,
+            config: Some(config.clone()),
+        })
+    };
+    // No round yet: pass rate 1. Three steady steps, then a jump held back
+    // by its own momentum (w_c = 1 + √3).
+    for _ in 0..3 {
+        let r = ask(0.5, 0.0).await.unwrap();
+        assert_eq!(r.decision.action, AutoscaleAction::Hold);
+        assert_eq!(r.adaptive.unwrap().pass_rate.value, 1.0);
+    }
+    let r = ask(0.9, 0.2).await.unwrap();
+    assert_eq!(r.decision.action, AutoscaleAction::Hold);
+    let a = r.adaptive.unwrap();
+    assert!((a.w_create - (1.0 + 3f64.sqrt())).abs() < 1e-12, "{a:?}");
+    // The engine's only run fails: the next step sees a pass rate of 0.
+    clock.advance(3600.0);
+    reg.run_all_cycles().await.unwrap();
+    // The second high round would create, but the budget says no.
+    let probe = ask(0.9, 0.2).await.unwrap();
+    assert_eq!(probe.decision.action, AutoscaleAction::Hold);
+    assert!(probe.decision.reason.contains("check_budget() said no"));
+    let a = probe.adaptive.clone().unwrap();
+    assert_eq!((a.rounds, a.pass_rate.value), (5, 0.0));
+    assert!((a.energy.mean - 0.66).abs() < 1e-12 && (a.trend.mean - 0.08).abs() < 1e-12);
+    // The record shows the numbers as JSON too.
+    let json = serde_json::to_value(&probe).unwrap();
+    assert_eq!(json["adaptive"]["momentum"]["z"], -0.5);
+    // Budget open: a sixth high round creates (Python's statistics: energy
+    // .95 ≥ .917, trend .21 ≥ .203, .21 − .102 > 0).
+    allowed.store(true, Ordering::SeqCst);
+    let r = ask(0.95, 0.21).await.unwrap();
+    assert_eq!(
+        r.decision.action,
+        AutoscaleAction::Create("engine1".into()),
+        "{}",
+        r.decision.reason
+    );
+    assert!(r.applied);
+    assert_eq!(names(&reg).await, ["engine0", "engine1"]);
+    reg.shutdown().await.unwrap();
+}

@@ -54,10 +54,12 @@ fn same_seed_and_scenario_give_byte_identical_json() {
     assert!(text.contains("\"ticks\": 300"), "{text}");
     for policy in [
         "learned",
+        "core",
         "always",
         "interval",
         "threshold",
         "random",
+        "tuned",
         "oracle",
     ] {
         assert!(
@@ -91,10 +93,12 @@ fn help_lists_every_flag() {
     }
     for value in [
         "learned",
+        "core",
         "always",
         "interval",
         "threshold",
         "random",
+        "tuned",
         "oracle",
         "all",
     ] {
@@ -150,14 +154,16 @@ fn without_arguments_the_built_in_scenario_runs_and_prints_the_table() {
         names,
         [
             "learned",
+            "core",
             "always",
             "interval",
             "threshold",
             "random",
+            "tuned",
             "oracle"
         ]
     );
-    assert!(rows[5].ends_with("100.0%"), "{table}");
+    assert!(rows[7].ends_with("100.0%"), "{table}");
     // stderr is not a terminal here: no progress bar.
     assert!(
         out.stderr.is_empty(),

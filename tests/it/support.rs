@@ -159,6 +159,22 @@ pub fn kaizen() -> assert_cmd::Command {
     assert_cmd::cargo::cargo_bin_cmd!("kaizen")
 }
 
+/// `kaizen run --once` on the specs in `engines` with its state in `state`.
+pub fn run_once_on(engines: &std::path::Path, state: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = kaizen();
+    cmd.args(["run", "--once", "--engines"])
+        .arg(engines)
+        .arg("--state")
+        .arg(state);
+    cmd
+}
+
+/// Runs `cmd`, which must succeed; what it printed on stderr.
+pub fn stderr_of(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.assert().success().get_output().stderr.clone();
+    String::from_utf8(out).unwrap()
+}
+
 /// Runs `cmd`, which must succeed; what it printed on stdout.
 pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
     let out = cmd.assert().success().get_output().stdout.clone();
@@ -193,6 +209,107 @@ pub fn parsed_lines<T: Send + 'static>(
         }
     });
     (rx, reader)
+}
+
+/// Writes an engine spec `<bot>.toml` into `engines` whose pipeline is the
+/// shell script `<bot>.sh` with `body` (after `#!/bin/sh`), plus `extra`
+/// TOML lines appended to the spec (e.g. an `[engine]` table).
+pub fn command_engine(engines: &std::path::Path, bot: &str, body: &str, extra: &str) {
+    std::fs::create_dir_all(engines).unwrap();
+    let script = engines.join(format!("{bot}.sh"));
+    std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(
+        engines.join(format!("{bot}.toml")),
+        format!(
+            "bot = \"{bot}\"\n[pipeline]\ncommand = [\"./{bot}.sh\"]\ntimeout = \"60s\"\n{extra}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// A `kaizen` process in the background; its stderr is read line by line
+/// on a thread of its own, its stdout is piped for the test to take.
+pub struct Background {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every stderr line read so far.
+    pub stderr: Vec<String>,
+}
+
+impl Background {
+    /// Starts `kaizen` with `args`.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kaizen"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Background {
+            child,
+            lines,
+            stderr: Vec::new(),
+        }
+    }
+
+    /// Waits (30 s at most) for a stderr line containing `text`.
+    pub fn wait_stderr(&mut self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no stderr line with {text:?} within 30 s; stderr so far:\n{}",
+                    self.stderr.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends `signal` to the process.
+    #[cfg(unix)]
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+
+    /// Waits for the process to end; its exit status and the rest of stderr.
+    pub fn wait(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().unwrap();
+        self.stderr.extend(self.lines.iter());
+        (status, self.stderr.join("\n"))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Loads a committed reference file from `tests/data/stats/`.

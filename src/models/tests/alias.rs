@@ -196,3 +196,19 @@ fn settings_out_of_range_are_refused() {
     }
     assert!(!bot.path().join(MODELS_DIR).exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_history_shared_with_a_cp_al_copy_is_never_appended_in_place() {
+    let bot = tempfile::tempdir().unwrap();
+    let mut models = open(bot.path());
+    save_and_deploy(&mut models, 0.25, 0.5, 10.0);
+    let history = bot.path().join("models").join(HISTORY_FILE);
+    let copy = bot.path().join("history-copy");
+    // What `cp -al` leaves: a second name for the same inode.
+    std::fs::hard_link(&history, &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    save_and_deploy(&mut models, 0.75, 0.4, 20.0);
+    assert_eq!(std::fs::read(&copy).unwrap(), before, "the copy changed");
+    assert_eq!(history_lines(bot.path()).len(), 2);
+}

@@ -24,7 +24,35 @@ fn names_round_trip() {
         assert_eq!(Exploration::from_name(e.name()).unwrap(), e);
     }
     let names: Vec<_> = Strategy::ALL.iter().map(|s| s.name()).collect();
-    assert_eq!(names, ["q_learning", "sarsa", "q_lambda", "actor_critic"]);
+    assert_eq!(
+        names,
+        [
+            "q_learning",
+            "sarsa",
+            "q_lambda",
+            "actor_critic",
+            "dqn",
+            "double_dqn",
+            "deep_q"
+        ]
+    );
+    assert_eq!(available_strategies(), names);
+    // The reference's aliases are read, never written.
+    for (alias, strategy) in [
+        ("q-learning", Strategy::QLearning),
+        ("qlambda", Strategy::QLambda),
+        ("actor-critic", Strategy::ActorCritic),
+        ("ddqn", Strategy::DoubleDqn),
+        ("double-dqn", Strategy::DoubleDqn),
+    ] {
+        assert_eq!(Strategy::from_name(alias).unwrap(), strategy, "{alias}");
+        assert_ne!(strategy.name(), alias);
+    }
+    let neural: Vec<_> = Strategy::ALL.iter().filter(|s| s.is_neural()).collect();
+    assert_eq!(
+        neural,
+        [&Strategy::Dqn, &Strategy::DoubleDqn, &Strategy::DeepQ]
+    );
 }
 
 #[test]
@@ -33,7 +61,11 @@ fn unknown_names_list_the_known_ones() {
         Error::UnknownName { kind, name, known } => {
             assert_eq!(kind, "strategy");
             assert_eq!(name, "Q_learning");
-            assert_eq!(known, "q_learning, sarsa, q_lambda, actor_critic");
+            assert_eq!(
+                known,
+                "q_learning, sarsa, q_lambda, actor_critic, dqn, double_dqn, deep_q \
+                 (also: q-learning, qlambda, actor-critic, ddqn, double-dqn)"
+            );
         }
         other => panic!("{other}"),
     }
@@ -57,11 +89,132 @@ fn serde_uses_the_names() {
     // Missing fields take their defaults.
     let partial: PolicyConfig = serde_json::from_str(r#"{"strategy":"sarsa"}"#).unwrap();
     assert_eq!(partial, with_strategy(Strategy::Sarsa));
-    let err = serde_json::from_str::<PolicyConfig>(r#"{"strategy":"dqn"}"#).unwrap_err();
+    let err = serde_json::from_str::<PolicyConfig>(r#"{"strategy":"dqm"}"#).unwrap_err();
     assert!(
         err.to_string().contains("known: q_learning, sarsa"),
         "{err}"
     );
+    // An alias reads as its strategy and is written by its own name.
+    let ddqn: PolicyConfig = serde_json::from_str(r#"{"strategy":"double-dqn"}"#).unwrap();
+    assert_eq!(ddqn.strategy, Strategy::DoubleDqn);
+    assert!(
+        serde_json::to_string(&ddqn)
+            .unwrap()
+            .contains("\"double_dqn\"")
+    );
+}
+
+#[test]
+fn schedules_and_networks_are_checked() {
+    let linear = |to, over| Schedule::Linear { to, over };
+    let exponential = |rate, floor| Schedule::Exponential { rate, floor };
+    type Spoil = Box<dyn Fn(&mut PolicyConfig)>;
+    let cases: Vec<(Spoil, &str)> = vec![
+        (
+            Box::new(move |c| c.epsilon_schedule = linear(1.5, 10)),
+            "invalid policy.epsilon_schedule.to = 1.5: expected a number in [0, 1]",
+        ),
+        (
+            Box::new(move |c| c.epsilon_schedule = linear(0.1, 0)),
+            "invalid policy.epsilon_schedule.over = 0: expected at least 1 update",
+        ),
+        (
+            Box::new(move |c| c.temperature_schedule = exponential(1.5, 0.1)),
+            "invalid policy.temperature_schedule.rate = 1.5: expected a number in (0, 1]",
+        ),
+        (
+            Box::new(move |c| c.temperature_schedule = exponential(0.9, -1.0)),
+            "invalid policy.temperature_schedule.floor = -1: expected a number ≥ 0",
+        ),
+        (
+            Box::new(move |c| c.epsilon_schedule = exponential(0.0, 0.1)),
+            "invalid policy.epsilon_schedule.rate = 0: expected a number in (0, 1]",
+        ),
+        (
+            Box::new(|c| c.network = Some(NetworkConfig::default())),
+            "invalid policy.network = q_learning: expected a neural strategy (dqn, double_dqn or deep_q); the tabular ones have no network",
+        ),
+        (
+            Box::new(|c| {
+                c.strategy = Strategy::Dqn;
+                c.network = Some(NetworkConfig {
+                    hidden: 0,
+                    ..NetworkConfig::default()
+                });
+            }),
+            "invalid policy.network.hidden = 0: expected a whole number in 1..=1024",
+        ),
+        (
+            Box::new(|c| {
+                c.strategy = Strategy::DeepQ;
+                c.network = Some(NetworkConfig {
+                    lr: 0.0,
+                    ..NetworkConfig::default()
+                });
+            }),
+            "invalid policy.network.lr = 0: expected a number greater than 0",
+        ),
+    ];
+    for (spoil, message) in cases {
+        let mut c = PolicyConfig::default();
+        spoil(&mut c);
+        assert_eq!(c.validate().unwrap_err().to_string(), message);
+    }
+    // A temperature may go above 1; ε may not.
+    let c = PolicyConfig {
+        temperature_schedule: linear(3.0, 5),
+        ..PolicyConfig::default()
+    };
+    assert!(c.validate().is_ok());
+}
+
+#[test]
+fn schedules_read_from_a_name_or_a_table() {
+    let read = |toml: &str| toml::from_str::<PolicyConfig>(toml).map_err(|e| e.to_string());
+    assert_eq!(
+        read("epsilon_schedule = \"constant\"")
+            .unwrap()
+            .epsilon_schedule,
+        Schedule::Constant
+    );
+    assert_eq!(
+        read("epsilon_schedule = { kind = \"linear\", to = 0.05, over = 100 }")
+            .unwrap()
+            .epsilon_schedule,
+        Schedule::Linear {
+            to: 0.05,
+            over: 100
+        }
+    );
+    assert_eq!(
+        read("temperature_schedule = { kind = \"exponential\", rate = 0.5, floor = 0.1 }")
+            .unwrap()
+            .temperature_schedule,
+        Schedule::Exponential {
+            rate: 0.5,
+            floor: 0.1
+        }
+    );
+    let err = read("epsilon_schedule = \"linear\"").unwrap_err();
+    assert!(err.contains("needs its parameters"), "{err}");
+    let err = read("epsilon_schedule = \"cosine\"").unwrap_err();
+    assert!(
+        err.contains("unknown schedule \"cosine\"; known: constant, linear, exponential"),
+        "{err}"
+    );
+    let err = read("epsilon_schedule = { kind = \"linear\", to = 0.1, ovr = 5 }").unwrap_err();
+    assert!(err.contains("ovr"), "{err}");
+    // JSON, as policy.json holds it, round trips.
+    let c = PolicyConfig {
+        epsilon_schedule: Schedule::Linear { to: 0.0, over: 7 },
+        ..PolicyConfig::default()
+    };
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(
+        json.contains("\"epsilon_schedule\":{\"kind\":\"linear\",\"to\":0.0,\"over\":7}"),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<PolicyConfig>(&json).unwrap(), c);
 }
 
 #[test]

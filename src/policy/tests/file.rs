@@ -30,7 +30,8 @@ fn drive(p: &mut SelfImprovementPolicy, from: usize, steps: usize) -> Vec<Action
         .collect()
 }
 
-/// Every strategy, adaptive or not, with both explorations.
+/// Every strategy, adaptive or not, with both explorations and moving
+/// schedules.
 fn configs() -> Vec<PolicyConfig> {
     let mut out = Vec::new();
     for &strategy in Strategy::ALL {
@@ -44,6 +45,11 @@ fn configs() -> Vec<PolicyConfig> {
                     Exploration::EpsilonGreedy
                 },
                 seed: 7,
+                epsilon_schedule: Schedule::Linear { to: 0.05, over: 70 },
+                temperature_schedule: Schedule::Exponential {
+                    rate: 0.97,
+                    floor: 0.2,
+                },
                 ..with_strategy(strategy)
             });
         }
@@ -80,6 +86,17 @@ fn round_trip_keeps_everything() {
             _ => assert!(loaded.traces.is_empty() && loaded.critic.is_empty()),
         }
         assert_eq!(loaded.recent_rewards.is_empty(), !config.adaptive);
+        // The schedules have moved, and reload to the same values.
+        assert_eq!(loaded.epsilon(), 0.3 + (0.05 - 0.3) * (60.0 / 70.0));
+        assert_eq!(loaded.temperature(), 0.97f64.powf(60.0).max(0.2));
+        assert_eq!(loaded.schedule_starts(), (0.3, 1.0));
+        if config.strategy.is_neural() {
+            assert_eq!(loaded.replay_len(), Some(60));
+            assert_eq!(loaded.network_steps(), Some(60));
+            assert!(loaded.is_empty());
+        } else {
+            assert_eq!(loaded.replay_len(), None);
+        }
     }
 }
 
@@ -112,15 +129,18 @@ fn the_file_format() {
     let text = fs::read_to_string(&path).unwrap();
     let z = ",0,0,0,0,0,0,0,0,0,0,0,0,0]";
     let expected = format!(
-        "{{\"version\":1,\"hyperparameters\":{{\"alpha\":0.5,\"gamma\":0.9,\"epsilon\":0.1,\
+        "{{\"version\":2,\"hyperparameters\":{{\"alpha\":0.5,\"gamma\":0.9,\"epsilon\":0.1,\
          \"temperature\":1.0,\"exploration\":\"epsilon_greedy\",\"adaptive\":false,\
-         \"lambda\":0.9,\"seed\":0}},\"strategy\":\"q_learning\",\"episodes\":2,\
+         \"lambda\":0.9,\"seed\":0,\"epsilon_start\":0.1,\"temperature_start\":1.0,\
+         \"epsilon_schedule\":{{\"kind\":\"constant\"}},\
+         \"temperature_schedule\":{{\"kind\":\"constant\"}}}},\
+         \"strategy\":\"q_learning\",\"episodes\":2,\
          \"values\":[{{\"state\":[-1{z},\"actions\":{{\"0\":-0.5,\"1\":0.0}}}},\
          {{\"state\":[2{z},\"actions\":{{\"0\":0.0,\"1\":0.5}}}}],\"rng\":{{\"seed\":["
     );
     assert!(text.starts_with(&expected), "{text}");
     assert!(text.ends_with(",\"stream\":0,\"word_pos\":0}}"), "{text}");
-    for absent in ["critic", "traces", "recent_rewards"] {
+    for absent in ["critic", "traces", "recent_rewards", "network"] {
         assert!(!text.contains(absent), "{text}");
     }
 }
@@ -306,13 +326,13 @@ fn a_newer_file_is_refused_and_left_untouched() {
         .unwrap();
     let text = fs::read_to_string(&path)
         .unwrap()
-        .replacen("\"version\":1", "\"version\":2", 1);
+        .replacen("\"version\":2", "\"version\":3", 1);
     fs::write(&path, &text).unwrap();
     let err = SelfImprovementPolicy::load(&path, PolicyConfig::default()).unwrap_err();
     assert!(
         matches!(
             err,
-            Error::Persist(PersistError::NewerVersion { found: 2, .. })
+            Error::Persist(PersistError::NewerVersion { found: 3, .. })
         ),
         "{err}"
     );

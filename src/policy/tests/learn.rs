@@ -292,7 +292,7 @@ fn non_finite_rewards_change_nothing() {
 
 #[test]
 fn an_update_that_would_overflow_changes_nothing() {
-    for &strategy in Strategy::ALL {
+    for &strategy in Strategy::ALL.iter().filter(|s| !s.is_neural()) {
         let mut p = policy(PolicyConfig {
             alpha: 1.0,
             gamma: 1.0,

@@ -4,6 +4,8 @@
 mod config;
 mod file;
 mod learn;
+mod neural;
+mod schedule;
 mod select;
 mod state;
 

@@ -46,18 +46,19 @@
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Duration;
 
 use super::bot::BotParams;
 use super::capacity::CapacityConfig;
+use super::model_bot::{MEANINGLESS, ModelBotParams};
 use super::pipeline::ReportConfig;
+use super::world::World;
 use crate::autoscale::AutoscaleConfig;
 use crate::cycle::EngineConfig;
 use crate::engine::validate_name;
 use crate::error::{Error, ensure_positive, ensure_unit};
 use crate::persist::PersistError;
 use crate::policy::PolicyConfig;
-use crate::spec::{EngineOptions, EngineTable, SpecDuration, SynergyTable};
+use crate::spec::{EngineOptions, EngineTable, SynergyTable};
 use crate::{Result, chain};
 
 /// The most ticks a scenario may run.
@@ -117,6 +118,9 @@ pub struct BotSpec {
     /// Its parameters.
     #[serde(flatten)]
     pub params: BotParams,
+    /// `[bots.model]`: a model bot's stream and model ([`super::model_bot`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelBotParams>,
 }
 
 impl<'de> Deserialize<'de> for BotSpec {
@@ -133,10 +137,27 @@ impl<'de> Deserialize<'de> for BotSpec {
             }
             None => return Err(D::Error::missing_field("name")),
         };
+        let model = match table.remove("model") {
+            Some(m) => {
+                if let Some(key) = MEANINGLESS.iter().find(|k| table.contains_key(**k)) {
+                    return Err(D::Error::custom(format!(
+                        "`{key}` does not apply to a model bot (one with a [bots.model] table): its skill is its model's live accuracy"
+                    )));
+                }
+                Some(m.try_into().map_err(|e: toml::de::Error| {
+                    D::Error::custom(format!("in [bots.model]: {}", e.message().trim()))
+                })?)
+            }
+            None => None,
+        };
         let params = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| D::Error::custom(e.message().trim()))?;
-        Ok(BotSpec { name, params })
+        Ok(BotSpec {
+            name,
+            params,
+            model,
+        })
     }
 }
 
@@ -246,10 +267,11 @@ pub enum DeltaSource {
 /// ([`crate::spec`]); `policy.seed` is replaced by a seed derived from the
 /// run's seed and the bot.
 ///
-/// Defaults: when a table is left out, the settings the shipped scenarios
-/// use apply (`interval` one day, `roi_scale` 5000, `epsilon` 0.05, the
-/// rest SPEC's); a table that is written starts from SPEC's defaults for the
-/// keys it leaves out, as in an engine spec.
+/// Defaults: the engines' own defaults (SPEC's, as for an engine spec that
+/// leaves the tables out), the pipeline's default report, projected deltas
+/// and the world's free capacity as energy source. No setting is tuned to a
+/// scenario: what a scenario without a `[learned]` table measures is what a
+/// user gets.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LearnedConfig {
@@ -275,15 +297,8 @@ impl Default for LearnedConfig {
             deltas: DeltaSource::Projected,
             report: ReportConfig::default(),
             capacity_energy: true,
-            engine: EngineTable {
-                interval: SpecDuration(Duration::from_secs(24 * 3600)),
-                roi_scale: 5000.0,
-                ..EngineTable::default()
-            },
-            policy: PolicyConfig {
-                epsilon: 0.05,
-                ..PolicyConfig::default()
-            },
+            engine: EngineTable::default(),
+            policy: PolicyConfig::default(),
             synergy: SynergyTable::default(),
         }
     }
@@ -422,6 +437,9 @@ impl Scenario {
                 ));
             }
             bot.params.validate(&at)?;
+            if let Some(m) = &bot.model {
+                m.validate(&format!("{at}.model"))?;
+            }
         }
         self.capacity.validate("scenario.capacity")?;
         self.baselines.validate()?;
@@ -459,11 +477,23 @@ impl Scenario {
         self.bots.iter().map(|b| b.name.clone()).collect()
     }
 
+    /// Whether any bot is a model bot.
+    pub fn has_models(&self) -> bool {
+        self.bots.iter().any(|b| b.model.is_some())
+    }
+
     /// The bots' parameters, in order.
     pub fn bot_params(&self) -> Vec<BotParams> {
         self.bots.iter().map(|b| b.params.clone()).collect()
     }
+
+    /// A fresh world of the scenario's bots and cycle slots, seeded with `seed`.
+    pub fn world(&self, seed: u64) -> Result<World> {
+        World::new(self.bot_params(), self.capacity.max_concurrent, seed)
+    }
 }
+
+pub mod random;
 
 #[cfg(test)]
 mod tests;

@@ -20,11 +20,13 @@ fn a_minimal_scenario_takes_every_default() {
     assert_eq!(s.baselines, BaselineConfig::default());
     assert_eq!(s.learned, LearnedConfig::default());
     assert!(!s.autoscale.enabled);
-    // The tuned learned defaults apply when [learned] is left out.
+    // Without [learned] the engines run their own defaults, as a spec
+    // without tables would.
     let config = s.learned.engine_config().unwrap();
-    assert_eq!(config.interval, Duration::from_secs(86_400));
-    assert_eq!(config.roi.scale, 5000.0);
-    assert_eq!(config.policy.epsilon, 0.05);
+    let spec = crate::spec::EngineOptions::default().config().unwrap();
+    assert_eq!(config.interval, spec.interval);
+    assert_eq!(config.roi.scale, spec.roi.scale);
+    assert_eq!(config.policy.epsilon, spec.policy.epsilon);
 }
 
 #[test]
@@ -89,7 +91,7 @@ fn every_table_parses() {
     assert!(!s.learned.capacity_energy);
     assert_eq!(s.learned.report.synergy.len(), 2);
     let c = s.learned.engine_config().unwrap();
-    assert_eq!(c.interval, Duration::from_secs(7200));
+    assert_eq!(c.interval, std::time::Duration::from_secs(7200));
     assert_eq!(c.default_energy, 4);
     assert_eq!(c.policy.strategy, Strategy::Sarsa);
     assert_eq!(s.autoscale.options.max_engines, 2);
@@ -248,23 +250,73 @@ fn a_missing_file_is_named() {
 
 #[test]
 fn the_shipped_scenarios_are_valid() {
-    for (name, text) in [
-        (
-            "steady",
-            include_str!("../../../examples/scenarios/steady.toml"),
-        ),
-        (
-            "drifting",
-            include_str!("../../../examples/scenarios/drifting.toml"),
-        ),
-        (
-            "mixed",
-            include_str!("../../../examples/scenarios/mixed.toml"),
-        ),
-    ] {
-        let s = Scenario::from_toml(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(s.name, name);
-        // The same learned settings everywhere, and they are the defaults.
-        assert_eq!(s.learned, LearnedConfig::default(), "{name}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let s = Scenario::from_toml(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert_eq!(
+            Some(s.name.as_str()),
+            path.file_stem().and_then(|n| n.to_str())
+        );
+        // No tuned settings: every scenario measures the engines' defaults.
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("[learned")),
+            "{path:?}"
+        );
+        assert_eq!(s.learned, LearnedConfig::default(), "{path:?}");
+        names.push(s.name);
     }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "broken",
+            "drifting",
+            "expensive",
+            "fleet",
+            "mixed",
+            "noisy",
+            "one_slot",
+            "regime",
+            "saturating",
+            "stable",
+            "steady"
+        ]
+    );
+}
+
+#[test]
+fn bot_events_parse_and_are_checked_in_tick_order() {
+    let s = Scenario::from_toml(
+        r#"
+        [[bots]]
+        name = "a"
+        [[bots.events]]
+        tick = 500
+        skill = 0.2
+        drift = 0.03
+        [[bots.events]]
+        tick = 100
+        gain = 0.1
+        "#,
+    )
+    .unwrap();
+    let events = &s.bots[0].params.events;
+    assert_eq!(events.len(), 2);
+    assert_eq!((events[0].tick, events[0].skill), (500, Some(0.2)));
+    assert_eq!(events[1].gain, Some(0.1));
+    // A scenario without events serialises as before.
+    let plain = Scenario::from_toml(TWO_BOTS).unwrap();
+    let json = serde_json::to_string(&plain.bots).unwrap();
+    assert!(!json.contains("events"), "{json}");
+    assert_eq!(
+        err("[[bots]]\nname = \"a\"\n[[bots.events]]\ntick = 3\ndrift = 1.0"),
+        "invalid scenario.bots[0].events[0].drift = 1: expected a number in [0, 1)"
+    );
+    assert!(
+        err("[[bots]]\nname = \"a\"\n[[bots.events]]\ntick = 3\ndrfit = 0.1").contains("drfit")
+    );
+    assert!(err("[[bots]]\nname = \"a\"\n[[bots.events]]\nskill = 0.1").contains("tick"));
 }

@@ -61,7 +61,7 @@ mod files;
 mod format;
 mod legacy;
 pub(crate) mod mlp;
-mod replay;
+pub(crate) mod replay;
 pub(crate) mod td;
 
 pub use files::{DQN_CHECKPOINT_FILE, DQN_JOURNAL_FILE};
@@ -457,4 +457,4 @@ impl SynergyLearner for DQNSynergyLearner {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

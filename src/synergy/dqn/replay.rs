@@ -145,7 +145,7 @@ impl Replay {
 /// position `i` with a uniform `j` in `i..n`; the same draws as `rand`'s
 /// in-place sampler). `perm` is scratch holding `0, 1, 2, …` on entry and on
 /// return (the swaps are undone), so a draw costs `O(k)`, not `O(n)`.
-pub(super) fn sample(
+pub(crate) fn sample(
     rng: &mut impl Rng,
     n: usize,
     k: usize,

@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(res.metrics["trained"], 0.0);
         assert!(!res.metrics.contains_key("recent_loss"), "NaN is dropped");
         assert_eq!(res.roi.as_ref().unwrap().roi, 0.0);
-        assert!(res.check_finite().is_ok());
+        assert!(res.check_numbers().is_ok());
         assert_eq!(res.package, None);
         assert!(res.alerts.is_empty());
     }

@@ -173,7 +173,7 @@ impl ModelConfig {
                 "at most 16 hidden layers",
             ));
         }
-        if let Some(w) = self.hidden.iter().find(|w| !(1..=MAX_WIDTH).contains(w)) {
+        if let Some(w) = self.hidden.iter().find(|w| !(1..=MAX_WIDTH).contains(*w)) {
             return Err(Error::invalid(
                 "model.hidden",
                 w,

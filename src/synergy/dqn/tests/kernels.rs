@@ -249,8 +249,9 @@ fn td_loss_by_hand() {
     );
 }
 
-/// The six tensors of a flat vector in candle's layout (weights `[out, in]`).
-fn candle_tensors(d: MlpDims, flat: &[f32]) -> Vec<Tensor> {
+/// The six tensors of a flat vector in candle's layout (weights `[out, in]`);
+/// the policy network's tests use it too.
+pub(crate) fn candle_tensors(d: MlpDims, flat: &[f32]) -> Vec<Tensor> {
     d.segments()
         .iter()
         .map(|seg| {

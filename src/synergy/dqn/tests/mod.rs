@@ -2,7 +2,7 @@
 //! behaviour, and its files.
 
 mod files;
-mod kernels;
+pub(crate) mod kernels;
 mod learner;
 
 use super::*;

@@ -1,0 +1,185 @@
+//! The engines `engines/*.toml` describes, and reloading them on `SIGHUP`.
+//!
+//! A reload reads every spec again, each on its own: a new spec starts an
+//! engine, a spec that is gone stops its engine (saved first), a changed
+//! spec rebuilds its engine from its saved state, and a spec with a mistake
+//! is reported while its running engine is left as it was. Engines made by
+//! autoscaling are not touched. A changed `[pipeline.training]` bot keeps
+//! its engine until kaizen run starts again: that engine holds its model
+//! registry's writer lock, which a rebuilt one would need.
+
+use anyhow::{Context, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kaizen::engine::EngineBuilder;
+use kaizen::host::Clock;
+use kaizen::pipeline::SharedFleet;
+use kaizen::registry::RegistryHandle;
+use kaizen::spec::{EngineSpec, LoadedSpec, load_each};
+use kaizen::training::TrainingPool;
+
+/// What building an engine from a spec needs: the launcher command
+/// pipelines start through (see
+/// [`CommandPipeline::launcher`](kaizen::pipeline::CommandPipeline::launcher)),
+/// and for `[pipeline.training]` bots the state folder (their model
+/// registries live there) and the training pool their jobs share, and the
+/// fleet-wide rule that judges every bot's variant tests.
+pub(super) struct Factory {
+    pub launcher: Vec<OsString>,
+    pub state: PathBuf,
+    pub pool: Arc<TrainingPool>,
+    pub clock: Arc<dyn Clock>,
+    /// One false-discovery-rate rule for every bot's variant tests.
+    pub fleet: Arc<SharedFleet>,
+}
+
+impl Factory {
+    /// Builds the engine a spec describes: a simulated bot, a training bot,
+    /// or its command. A training bot opens its model registry (taking its
+    /// writer lock), so call this only once the state folder is ours.
+    pub fn build(&self, spec: &LoadedSpec) -> Result<EngineBuilder> {
+        if let Some(trains) =
+            spec.training_builder(&self.state, self.pool.clone(), self.clock.clone())?
+        {
+            return Ok(trains);
+        }
+        self.build_untrained(spec)
+    }
+
+    /// Builds a simulated or command bot's engine (a training bot's is
+    /// [`build`](Self::build)'s, once the state folder is ours).
+    pub fn build_untrained(&self, spec: &LoadedSpec) -> Result<EngineBuilder> {
+        if let Some(simulated) = kaizen::sim::spec_pipeline(spec)? {
+            return Ok(spec.builder_with(simulated));
+        }
+        let pipeline = spec.command_pipeline()?.launcher(self.launcher.clone());
+        Ok(spec.builder_in(pipeline, Some(&self.state), Some(self.fleet.clone()))?)
+    }
+}
+
+/// The engines running from spec files: bot → (file, spec).
+#[derive(Debug, Default)]
+pub(super) struct SpecEngines {
+    running: BTreeMap<String, (PathBuf, EngineSpec)>,
+}
+
+/// What one reload did, for the operator.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Reloaded {
+    pub started: Vec<String>,
+    pub rebuilt: Vec<String>,
+    pub stopped: Vec<String>,
+    /// A problem per spec file (or engine) that was left as it was.
+    pub problems: Vec<String>,
+}
+
+impl Reloaded {
+    /// One line: `started beta; rebuilt gamma; stopped alpha`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = [
+            ("started", &self.started),
+            ("rebuilt", &self.rebuilt),
+            ("stopped", &self.stopped),
+        ]
+        .into_iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(what, names)| format!("{what} {}", names.join(", ")))
+        .collect();
+        if parts.is_empty() {
+            "nothing changed".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+impl SpecEngines {
+    /// The specs `kaizen run` started with.
+    pub fn new(specs: &[LoadedSpec]) -> Self {
+        SpecEngines {
+            running: specs
+                .iter()
+                .map(|s| (s.spec.bot.clone(), (s.file.clone(), s.spec.clone())))
+                .collect(),
+        }
+    }
+
+    /// Reads `dir` again and brings the registry in line with it.
+    pub async fn reload(
+        &mut self,
+        dir: &Path,
+        registry: &RegistryHandle,
+        factory: &Factory,
+    ) -> Reloaded {
+        let mut done = Reloaded::default();
+        let (specs, errors) = match load_each(dir) {
+            Ok(found) => found,
+            Err(e) => {
+                done.problems
+                    .push(format!("{e}; every engine left as it was"));
+                return done;
+            }
+        };
+        let broken: BTreeSet<PathBuf> = errors.iter().map(|e| e.file.clone()).collect();
+        done.problems.extend(errors.iter().map(|e| e.to_string()));
+        let described: BTreeSet<&str> = specs.iter().map(|s| s.spec.bot.as_str()).collect();
+        // Gone: no good spec describes the bot, and its file is not broken.
+        let gone: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(bot, (file, _))| !described.contains(bot.as_str()) && !broken.contains(file))
+            .map(|(bot, _)| bot.clone())
+            .collect();
+        for bot in gone {
+            match registry.unregister_engine(&bot).await {
+                Ok(_) => {
+                    self.running.remove(&bot);
+                    done.stopped.push(bot);
+                }
+                Err(e) => done.problems.push(format!("cannot stop engine {bot}: {e}")),
+            }
+        }
+        for spec in &specs {
+            let bot = &spec.spec.bot;
+            let known = self.running.get(bot);
+            if known.is_some_and(|(file, s)| *file == spec.file && *s == spec.spec) {
+                continue;
+            }
+            // Its running engine holds the model registry's writer lock.
+            if known.is_some() && spec.training_config().is_some() {
+                done.problems.push(format!(
+                    "{}: engine {bot} trains models; a changed spec takes effect when kaizen run \
+                     starts again; left as it was",
+                    spec.file.display()
+                ));
+                continue;
+            }
+            let builder = match factory
+                .build(spec)
+                .with_context(|| format!("{} left as it was", spec.file.display()))
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    done.problems.push(format!("{e:#}"));
+                    continue;
+                }
+            };
+            let (result, list) = match known {
+                Some(_) => (registry.replace_engine(builder).await, &mut done.rebuilt),
+                None => (registry.register_engine(builder).await, &mut done.started),
+            };
+            match result {
+                Ok(()) => {
+                    list.push(bot.clone());
+                    self.running
+                        .insert(bot.clone(), (spec.file.clone(), spec.spec.clone()));
+                }
+                Err(e) => done.problems.push(format!("engine {bot}: {e}")),
+            }
+        }
+        done
+    }
+}
