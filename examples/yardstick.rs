@@ -58,6 +58,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in &files {
         scenarios.push(Scenario::load(file)?);
     }
+    // Model bots have no oracle to be a share of (see sim::model_world).
+    scenarios.retain(|s| !s.has_models());
     if show {
         for scenario in &scenarios {
             println!("{scenario:#?}");

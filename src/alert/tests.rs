@@ -53,7 +53,7 @@ fn the_error_window_is_five_minutes_or_the_last_hundred_cycles_whichever_holds_m
     // its last 100 are clean (the window holds more than 100).
     let b = bot("beta");
     for i in 0..1000 {
-        r.observe_cycle(&b, 10_000.0 + i as f64 * 0.25, !(i < 60));
+        r.observe_cycle(&b, 10_000.0 + i as f64 * 0.25, i >= 60);
     }
     let fired = r.evaluate(10_250.0, &FleetReadings::default());
     assert_eq!(fired.len(), 1, "{fired:?}");

@@ -321,7 +321,6 @@ impl Collector for KaizenCollector {
                         .encode(m.encode_family(&[("alert", kind.as_str()), ("bot", bot)])?)?;
                 }
             }
-            drop(m);
             counter(&mut enc, "monitor_lagged", monitor.lagged())?;
         }
         if let Some(history) = &s.history {
@@ -332,6 +331,11 @@ impl Collector for KaizenCollector {
         self.per_bot(&mut enc)
     }
 }
+
+/// A per-bot counter family's value for one bot.
+type RowCounter = fn(&Row) -> u64;
+/// A per-bot gauge family's value for one bot, if it has one.
+type RowGauge = fn(&Row) -> Option<f64>;
 
 /// What the per-bot families show of one bot.
 struct Row {
@@ -368,7 +372,7 @@ impl KaizenCollector {
             })
             .collect();
         rows.sort_by(|a, b| a.bot.cmp(&b.bot));
-        let counters: [(&str, fn(&Row) -> u64); 3] = [
+        let counters: [(&str, RowCounter); 3] = [
             ("bot_cycles", |r| r.cycles),
             ("bot_cycle_failures", |r| r.failures),
             ("bot_skips", |r| r.skips),
@@ -380,7 +384,7 @@ impl KaizenCollector {
                 ConstCounter::new(value(r)).encode(m.encode_family(&[("bot", &*r.bot)])?)?;
             }
         }
-        let gauges: [(&str, fn(&Row) -> Option<f64>); 4] = [
+        let gauges: [(&str, RowGauge); 4] = [
             ("bot_roi_delta_ema", |r| r.ema),
             ("bot_energy_score", |r| r.energy_score),
             ("bot_paused", |r| Some(r.paused)),

@@ -293,7 +293,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("policies") && err.contains("no oracle"),
+            err.contains("policies") && err.contains("or oracle"),
             "{err}"
         );
     }

@@ -277,6 +277,7 @@ fn the_shipped_scenarios_are_valid() {
             "expensive",
             "fleet",
             "mixed",
+            "models",
             "noisy",
             "one_slot",
             "regime",
