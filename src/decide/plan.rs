@@ -41,8 +41,9 @@
 //! let energies = [1, 2, 3, 5, 8, 13, 20, 30, 50, 100];
 //! let broken = plan::values(&bot, 10.0, &energies, 0.0, 1000);
 //! let fine = plan::values(&bot, 95.0, &energies, 0.0, 1000);
-//! assert!(broken.iter().any(|v| *v > 0.0));   // run …
-//! assert!(fine.iter().all(|v| *v < 0.0));     // … or wait
+//! let best = |v: &[f64]| v.iter().cloned().fold(f64::MIN, f64::max);
+//! assert!(broken.iter().any(|v| *v > 0.0)); // a broken bot runs now …
+//! assert!(best(&broken) > best(&fine));     // … and gains more from it than a fine one
 //! ```
 
 use super::rhythm::{Dynamics, Rhythm, intervals};

@@ -26,7 +26,8 @@
 //! let options = SimOptions { policies: vec![PolicyKind::Core], ..SimOptions::default() };
 //! let report = simulate(&s, &options, &mut |_, _| {})?;
 //! let core = &report.policies[0];
-//! assert!(core.bots[1].cycles < 20); // the dead end is soon left alone
+//! // The dead end gets fewer cycles than the bot that gains from them.
+//! assert!(core.bots[1].cycles < core.bots[0].cycles);
 //! # Ok::<(), kaizen::Error>(())
 //! ```
 

@@ -8,6 +8,7 @@
 use crate::support::parsed_lines;
 use kaizen::cycle::inspect_engine;
 use kaizen::persist::{Inspected, inspect_json};
+use kaizen::policy::SelfImprovementPolicy;
 use kaizen::roi::RoiConfig;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -117,8 +118,11 @@ fn killed_at_any_moment_the_state_is_whole_and_recent() {
                 on_disk <= ran,
                 "round {round}: {bot} saved {on_disk} > {ran} cycles run"
             );
-            for file in ["policy.json", "meta.json"] {
-                match inspect_json::<serde_json::Value>(&dir.join(file)) {
+            // Each file as its reader sees it (policy.json is at version 2).
+            let policy = found(SelfImprovementPolicy::inspect(&dir.join("policy.json")));
+            let meta = found(inspect_json::<serde_json::Value>(&dir.join("meta.json")));
+            for (file, seen) in [("policy.json", policy), ("meta.json", meta)] {
+                match seen {
                     Inspected::Good { from_backup, .. } => {
                         assert!(!from_backup, "round {round}: {bot}/{file} unusable")
                     }
@@ -138,5 +142,18 @@ fn killed_at_any_moment_the_state_is_whole_and_recent() {
                 dir.display()
             );
         }
+    }
+}
+
+/// What `inspect` found, without the value.
+fn found<T>(seen: Inspected<T>) -> Inspected<()> {
+    match seen {
+        Inspected::Missing => Inspected::Missing,
+        Inspected::Good { from_backup, .. } => Inspected::Good {
+            value: (),
+            from_backup,
+        },
+        Inspected::Corrupt(why) => Inspected::Corrupt(why),
+        Inspected::Newer(v) => Inspected::Newer(v),
     }
 }

@@ -208,6 +208,7 @@ fn status_shows_a_last_run_far_in_the_future_or_past() {
         saved["last_run"] = serde_json::json!(far);
         std::fs::write(&file, saved.to_string()).unwrap();
         let shown = stdout_of(kaizen().args(["status", "--state"]).arg(&state));
-        assert!(shown.contains("s since 1970"), "{shown}");
+        // Beyond what RFC 3339 can write: the number itself, no panic.
+        assert!(shown.contains("invalid time ("), "{shown}");
     }
 }
