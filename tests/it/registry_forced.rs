@@ -4,23 +4,14 @@
 
 use crate::support::*;
 use kaizen::Error;
-use kaizen::host::{FixedProbe, ManualClock};
+use kaizen::host::ManualClock;
 use kaizen::record::{CycleAction, Reason};
-use kaizen::registry::{RegistryConfig, RegistryHandle};
-use std::sync::Arc;
 
 #[actix::test]
 async fn a_forced_round_runs_with_its_energy_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(0.0);
-    let reg = RegistryHandle::builder(RegistryConfig {
-        state_root: Some(dir.path().to_path_buf()),
-        ..RegistryConfig::default()
-    })
-    .clock(Arc::new(clock.clone()))
-    .probe(FixedProbe::default())
-    .start()
-    .unwrap();
+    let reg = registry_in(dir.path(), &clock);
     for name in ["alpha", "beta"] {
         reg.register_engine(builder(name, noop(), &clock))
             .await

@@ -3,12 +3,10 @@
 
 use crate::support::*;
 use kaizen::cycle::{ENGINE_FILE, Persistence};
-use kaizen::host::{FixedProbe, ManualClock};
+use kaizen::host::ManualClock;
 use kaizen::persist::Durability;
 use kaizen::record::CycleAction;
-use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[actix::test]
@@ -17,14 +15,7 @@ async fn thousand_engines_hundred_ticks_nothing_lost() {
     const TICKS: usize = 100;
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(0.0);
-    let reg = RegistryHandle::builder(RegistryConfig {
-        state_root: Some(dir.path().to_path_buf()),
-        ..RegistryConfig::default()
-    })
-    .clock(Arc::new(clock.clone()))
-    .probe(FixedProbe::default())
-    .start()
-    .unwrap();
+    let reg = registry_in(dir.path(), &clock);
     for i in 0..ENGINES {
         let b =
             builder(&format!("bot{i:04}"), noop(), &clock).persistence(Persistence::WriteBehind {

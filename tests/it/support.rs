@@ -3,12 +3,26 @@
 use kaizen::engine::EngineBuilder;
 
 use kaizen::cycle::Persistence;
-use kaizen::host::{HostError, ManualClock, ProfitSource};
+use kaizen::host::{FixedProbe, HostError, ManualClock, ProfitSource};
 use kaizen::persist::Durability;
 use kaizen::pipeline::{AutomationResult, Pipeline, PipelineFuture, RoiResult, pipeline_fn};
+use kaizen::registry::{RegistryConfig, RegistryHandle};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// A registry keeping its state in `state_root`, on `clock` and a fixed
+/// probe (no machine load).
+pub fn registry_in(state_root: &std::path::Path, clock: &ManualClock) -> RegistryHandle {
+    RegistryHandle::builder(RegistryConfig {
+        state_root: Some(state_root.to_path_buf()),
+        ..RegistryConfig::default()
+    })
+    .clock(Arc::new(clock.clone()))
+    .probe(FixedProbe::default())
+    .start()
+    .unwrap()
+}
 
 /// A pipeline that succeeds at once with nothing to report.
 pub fn noop() -> impl Pipeline {
