@@ -71,22 +71,19 @@ enum Action {
     },
 }
 
-/// Records a change of the command line in the state folder's audit trail.
-fn audit(target: &Target, action: &str, detail: String, done: &Result<()>) {
+/// Records a change of the command line to `bot` in the audit trail of the
+/// state folder `state`.
+pub(super) fn audit(state: &Path, bot: &str, action: &str, detail: String, done: &Result<()>) {
     use kaizen::history::{AuditEntry, AuditTrail, CLI, LogConfig};
     use kaizen::host::{Clock, SystemClock};
     let mut entry = AuditEntry::new(SystemClock.now(), CLI, action)
-        .on_bot(&target.bot)
+        .on_bot(bot)
         .with_detail(detail);
     if let Err(e) = done {
         entry = entry.failed(format!("{e:#}"));
     }
-    let appended = AuditTrail::open(
-        &target.state,
-        LogConfig::audit(),
-        std::sync::Arc::new(SystemClock),
-    )
-    .and_then(|trail| trail.append(&entry));
+    let appended = AuditTrail::open(state, LogConfig::audit(), std::sync::Arc::new(SystemClock))
+        .and_then(|trail| trail.append(&entry));
     if let Err(e) = appended {
         eprintln!("kaizen: the audit trail could not record {action}: {e}");
     }
@@ -233,7 +230,8 @@ pub fn run(args: SynergyArgs) -> Result<()> {
             let w = parse_import(&file, old.keys())?;
             let done = save(&dir, &w);
             audit(
-                &target,
+                &target.state,
+                &target.bot,
                 "synergy.import",
                 format!("from {}", file.display()),
                 &done,
@@ -249,7 +247,8 @@ pub fn run(args: SynergyArgs) -> Result<()> {
             };
             let done = save(&dir, &SynergyWeights::new(keys));
             audit(
-                &target,
+                &target.state,
+                &target.bot,
                 "synergy.reset",
                 format!("keys {}", keys.name()),
                 &done,

@@ -1,15 +1,25 @@
 //! `kaizen variants list|show --bot B` and `kaizen abtest status [--bot B]`:
 //! a bot's variants and A/B tests, read from `state/<bot>/variants.json`
 //! without changing anything.
+//!
+//! `kaizen variants promote|retire --bot B ID` change them: `promote` makes
+//! a variant serve (a running test is cancelled unjudged), `retire` takes
+//! one out (a mutated child of the serving variant takes its place). Each
+//! takes the state folder's lock, so while `kaizen run` holds it the change
+//! is refused with a message naming the holder's pid (the running engine
+//! writes its own variants file after every cycle and would overwrite the
+//! change; there is no API route for it yet). Each change is recorded in
+//! the audit trail (`variants.promote`, `variants.retire`), done or failed.
 
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 
 use super::table::Table;
 use kaizen::engine::validate_name;
-use kaizen::persist::{Inspected, inspect_json};
+use kaizen::persist::{Durability, Inspected, inspect_json, save_json};
+use kaizen::runtime::StateLock;
 use kaizen::stats::AbStatus;
-use kaizen::variants::Variants;
+use kaizen::variants::{VariantEvent, Variants};
 
 /// The state folder (as given to `kaizen run --state`).
 #[derive(Debug, clap::Args)]
@@ -49,6 +59,25 @@ enum Action {
         #[command(flatten)]
         state: State,
     },
+    /// Makes a variant serve now (a running test is cancelled, unjudged).
+    Promote(Change),
+    /// Takes a variant out; a mutated child of the serving variant replaces it.
+    Retire(Change),
+}
+
+/// The target of `promote` and `retire`.
+#[derive(Debug, clap::Args)]
+struct Change {
+    /// The bot.
+    #[arg(long, value_name = "NAME")]
+    bot: String,
+    /// The variant's id.
+    id: u64,
+    /// Why, for the audit trail.
+    #[arg(long, default_value = "")]
+    reason: String,
+    #[command(flatten)]
+    state: State,
 }
 
 /// Arguments of `kaizen abtest`.
@@ -136,6 +165,79 @@ pub fn run(args: VariantsArgs) -> Result<()> {
             };
             println!("{}", serde_json::to_string_pretty(m)?);
         }
+        Action::Promote(c) => change(&c, "variants.promote", |v| v.promote(c.id))?,
+        Action::Retire(c) => change(&c, "variants.retire", |v| v.retire(c.id))?,
+    }
+    Ok(())
+}
+
+/// Applies an operator's change to a bot's variants with the state folder
+/// locked, saves them and records it in the audit trail.
+fn change(
+    c: &Change,
+    action: &str,
+    apply: impl FnOnce(&mut Variants) -> kaizen::Result<VariantEvent>,
+) -> Result<()> {
+    validate_name("bot", &c.bot)?;
+    let _lock = match StateLock::acquire(&c.state.state) {
+        Err(kaizen::Error::StateLocked { path, pid }) => bail!(
+            "refused: {} is held by a running kaizen{}, whose engine owns bot {:?}'s variants \
+             and would write over the change; stop it and run this again",
+            path.display(),
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+            c.bot
+        ),
+        other => other?,
+    };
+    let mut v = need(&c.state.state, &c.bot)?;
+    let file = c.state.state.join(&c.bot).join("variants.json");
+    let done = apply(&mut v)
+        .map_err(anyhow::Error::from)
+        .and_then(|event| {
+            save_json(&file, &v, Durability::Fsync)?;
+            Ok(event)
+        });
+    let detail = if c.reason.is_empty() {
+        format!("variant {}", c.id)
+    } else {
+        format!("variant {}: {}", c.id, c.reason)
+    };
+    let outcome = done
+        .as_ref()
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("{e:#}"));
+    super::synergy::audit(&c.state.state, &c.bot, action, detail, &outcome);
+    let event = done?;
+    if c.state.json {
+        println!("{}", serde_json::to_string_pretty(&event)?);
+        return Ok(());
+    }
+    match event {
+        VariantEvent::Promoted {
+            variant,
+            previous,
+            cancelled_test,
+        } => println!(
+            "bot {}: variant {variant} serves (was {previous}){}",
+            c.bot,
+            cancelled_test.map_or(String::new(), |t| format!(
+                "; the test of challenger {t} was cancelled"
+            ))
+        ),
+        VariantEvent::Retired {
+            variant,
+            replaced_by,
+            cancelled_test,
+        } => println!(
+            "bot {}: variant {variant} retired, replaced by {replaced_by}{}",
+            c.bot,
+            if cancelled_test {
+                "; its test was cancelled"
+            } else {
+                ""
+            }
+        ),
+        other => println!("bot {}: {}", c.bot, serde_json::to_string(&other)?),
     }
     Ok(())
 }

@@ -152,8 +152,20 @@ impl EngineBuilder {
     /// shows the pipeline's [`TrainingStatus`](crate::training::TrainingStatus)
     /// in its snapshot and carries out [`ChangeModel`](super::ChangeModel).
     pub fn with_training(name: impl Into<String>, pipeline: TrainingPipeline) -> Self {
-        let mut builder = Self::with_pipeline(name, Arc::new(pipeline.clone()));
-        builder.training = Some(pipeline);
+        Self::with_training_run_by(name, pipeline.clone(), Arc::new(pipeline))
+    }
+
+    /// As [`with_training`](Self::with_training), with each cycle run by
+    /// `runs` (a [`VariantPipeline`](crate::pipeline::VariantPipeline) that
+    /// trains each variant with its hyperparameters), which drives
+    /// `training`.
+    pub fn with_training_run_by(
+        name: impl Into<String>,
+        training: TrainingPipeline,
+        runs: Arc<dyn Pipeline>,
+    ) -> Self {
+        let mut builder = Self::with_pipeline(name, runs);
+        builder.training = Some(training);
         builder
     }
 

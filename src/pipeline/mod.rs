@@ -15,7 +15,7 @@ mod command;
 mod variants;
 
 pub use command::{CommandPipeline, STDERR_TAIL_BYTES};
-pub use variants::{SharedFleet, VariantPipeline};
+pub use variants::{FLEET_FORMAT_VERSION, SharedFleet, VariantPipeline, VariantRunner};
 
 use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};

@@ -213,11 +213,7 @@ impl EngineSpec {
         spec.policy.strategy = chosen.strategy;
         let checked = validate_name("bot", &spec.bot)
             .and_then(|()| spec.check_pipeline())
-            .and_then(|()| {
-                spec.variants
-                    .as_ref()
-                    .map_or(Ok(()), |v| v.check().map(drop))
-            })
+            .and_then(|()| spec.check_variants())
             .and_then(|()| spec.options().config())
             .and_then(|config| {
                 if let Some(reward) = &spec.reward {
@@ -239,6 +235,43 @@ impl EngineSpec {
             }),
             Err(e) => Err(locate(file, text, &e)),
         }
+    }
+
+    /// Checks `[variants]`, and that the pipeline can take them: a command
+    /// (parameters in its environment, code variants) or training
+    /// (parameters as hyperparameters, no code variants); a simulated bot
+    /// cannot.
+    fn check_variants(&self) -> Result<()> {
+        let Some(v) = &self.variants else {
+            return Ok(());
+        };
+        v.check()?;
+        if self.pipeline.simulated.is_some() {
+            return Err(Error::invalid(
+                "variants",
+                format!(
+                    "a table on bot {:?}, whose pipeline is [pipeline.simulated]",
+                    self.bot
+                ),
+                "no [variants] on a simulated bot (its world takes no parameters); variants need a command or [pipeline.training]",
+            ));
+        }
+        if self.pipeline.training.is_some() {
+            if !v.commands.is_empty() {
+                return Err(Error::invalid(
+                    "variants.commands",
+                    format!(
+                        "code variants on bot {:?}, whose pipeline is [pipeline.training]",
+                        self.bot
+                    ),
+                    "no commands: a training bot's variants are its hyperparameters ([variants.space])",
+                ));
+            }
+            for name in v.space.keys() {
+                crate::training::check_hyperparameter(name)?;
+            }
+        }
+        Ok(())
     }
 
     fn check_pipeline(&self) -> Result<()> {
@@ -369,9 +402,33 @@ impl LoadedSpec {
         state_root: Option<&Path>,
         fleet: Option<Arc<SharedFleet>>,
     ) -> std::result::Result<EngineBuilder, SpecError> {
-        let Some(variants) = &self.spec.variants else {
+        if self.spec.variants.is_none() {
             return Ok(self.builder_with(Arc::new(pipeline)));
-        };
+        }
+        let variants = self.variant_pipeline(state_root, fleet, |bot, spec, file, fleet| {
+            VariantPipeline::open(bot, spec, pipeline, file, fleet)
+        })?;
+        Ok(self.builder_with(Arc::new(variants)))
+    }
+
+    /// This spec's `[variants]` (which must be there) opened by `open`,
+    /// given the bot, the table, the state file
+    /// (`state_root/<bot>/variants.json`, none without a root) and the
+    /// fleet's rule (`fleet`, or a rule of this bot alone at its α).
+    pub(crate) fn variant_pipeline(
+        &self,
+        state_root: Option<&Path>,
+        fleet: Option<Arc<SharedFleet>>,
+        open: impl FnOnce(
+            &str,
+            VariantsSpec,
+            Option<PathBuf>,
+            Arc<SharedFleet>,
+        ) -> Result<VariantPipeline>,
+    ) -> std::result::Result<VariantPipeline, SpecError> {
+        let variants = self.spec.variants.clone().ok_or_else(|| {
+            self.locate(&Error::invalid("variants", "nothing", "a [variants] table"))
+        })?;
         let fleet = match fleet {
             Some(f) => f,
             None => Fleet::new(variants.test.alpha, None)
@@ -379,15 +436,13 @@ impl LoadedSpec {
                 .map_err(|e| self.locate(&e))?,
         };
         let file = state_root.map(|root| root.join(&self.spec.bot).join("variants.json"));
-        let pipeline =
-            VariantPipeline::open(variants.clone(), pipeline, file, fleet).map_err(|e| {
-                self.locate(&Error::invalid(
-                    "variants",
-                    e.to_string(),
-                    "a usable [variants] table and state",
-                ))
-            })?;
-        Ok(self.builder_with(Arc::new(pipeline)))
+        open(&self.spec.bot, variants, file, fleet).map_err(|e| {
+            self.locate(&Error::invalid(
+                "variants",
+                e.to_string(),
+                "a usable [variants] table and state",
+            ))
+        })
     }
 
     /// The spec's command pipeline, run in the spec file's folder. A

@@ -324,3 +324,36 @@ fn a_reward_table_reaches_the_engine_config_and_its_errors_have_lines() {
     let err = parse(typo).unwrap_err();
     assert_eq!(err.line, Some(6), "{err}");
 }
+
+#[test]
+fn variants_need_a_pipeline_that_takes_them() {
+    // A simulated bot cannot take variants: the error names the bot and the key.
+    let sim = "bot = \"sim\"\n[pipeline.simulated]\nskill = 0.4\n[variants]\n[variants.space]\nx = { float = [0.0, 1.0] }\n";
+    let err = EngineSpec::parse(sim, Path::new("sim.toml")).unwrap_err();
+    assert_eq!(err.line, Some(4), "{err}");
+    assert!(
+        err.message.starts_with("invalid variants = ") && err.message.contains("\"sim\""),
+        "{err}"
+    );
+    // A training bot's variants are hyperparameters: other names and code
+    // variants are refused, each naming its key.
+    let training = "bot = \"t\"\n[pipeline.training]\ndata = \"d.csv\"\ntask = \"regression\"\n[variants]\n[variants.space]\nlr = { float = [1e-4, 0.1], log = true }\nmomentum = { float = [0.5, 0.9] }\n";
+    let err = EngineSpec::parse(training, Path::new("t.toml")).unwrap_err();
+    assert_eq!(err.line, Some(8), "{err}");
+    assert!(err.message.contains("variants.space.momentum"), "{err}");
+    assert!(
+        err.message.contains("steps_per_energy"),
+        "the names it takes: {err}"
+    );
+    let ok = training.replace(
+        "momentum = { float = [0.5, 0.9] }",
+        "hidden = { int = [4, 32] }",
+    );
+    assert!(EngineSpec::parse(&ok, Path::new("t.toml")).is_ok());
+    let code = ok.replace(
+        "[variants]\n",
+        "[variants]\ncommands = [[\"a\"], [\"b\"]]\n",
+    );
+    let err = EngineSpec::parse(&code, Path::new("t.toml")).unwrap_err();
+    assert!(err.message.contains("variants.commands"), "{err}");
+}

@@ -55,7 +55,8 @@ use super::{EngineSpec, LoadedSpec, SpecError};
 use crate::Error;
 use crate::engine::EngineBuilder;
 use crate::host::Clock;
-use crate::training::{TrainingConfig, TrainingPipeline, TrainingPool};
+use crate::pipeline::{SharedFleet, VariantPipeline};
+use crate::training::{TrainingConfig, TrainingPipeline, TrainingPool, TrainingVariants};
 
 /// The table's key, as errors name it.
 const TABLE: &str = "pipeline.training";
@@ -101,6 +102,20 @@ impl LoadedSpec {
         pool: Arc<TrainingPool>,
         clock: Arc<dyn Clock>,
     ) -> Result<Option<EngineBuilder>, SpecError> {
+        self.training_builder_in(state_root, pool, clock, None)
+    }
+
+    /// [`training_builder`](Self::training_builder), with a `[variants]`
+    /// table's tests judged by `fleet` (see
+    /// [`builder_in`](Self::builder_in)): each cycle trains with its
+    /// variant's hyperparameters ([`TrainingVariants`]).
+    pub fn training_builder_in(
+        &self,
+        state_root: &Path,
+        pool: Arc<TrainingPool>,
+        clock: Arc<dyn Clock>,
+        fleet: Option<Arc<SharedFleet>>,
+    ) -> Result<Option<EngineBuilder>, SpecError> {
         let Some(config) = self.training_config() else {
             return Ok(None);
         };
@@ -111,9 +126,21 @@ impl LoadedSpec {
                 line: None,
                 message: format!("cannot open the training pipeline of bot {bot}: {e}"),
             })?;
-        Ok(Some(
-            self.configure(EngineBuilder::with_training(bot, pipeline)),
-        ))
+        if self.spec.variants.is_none() {
+            return Ok(Some(
+                self.configure(EngineBuilder::with_training(bot, pipeline)),
+            ));
+        }
+        let runner = Arc::new(TrainingVariants::new(pipeline.clone()));
+        let variants =
+            self.variant_pipeline(Some(state_root), fleet, |bot, spec, file, fleet| {
+                VariantPipeline::with_runner(bot, spec, runner, file, fleet)
+            })?;
+        Ok(Some(self.configure(EngineBuilder::with_training_run_by(
+            bot,
+            pipeline,
+            Arc::new(variants),
+        ))))
     }
 }
 

@@ -50,7 +50,10 @@
 //!   [`jobs`] — its jobs on disk for other processes to see.
 //! - [`TrainingStatus`] — what status views show: champion, check, job, alerts;
 //!   [`ModelAction`] — an operator's activation or rollback.
-//! - [`TrainingConfig`] — every setting, read from `[pipeline.training]`.
+//! - [`TrainingConfig`] — every setting, read from `[pipeline.training]`;
+//!   [`TrainingConfig::with_hyperparameters`] sets a variant's
+//!   ([`HYPERPARAMETERS`]), and [`TrainingVariants`] runs a bot's variants
+//!   through its pipeline.
 
 mod config;
 mod curriculum;
@@ -59,6 +62,7 @@ mod dataset;
 mod early_stop;
 mod error;
 mod gate;
+mod hyperparameters;
 pub mod jobs;
 mod learner;
 pub mod model;
@@ -80,6 +84,7 @@ pub use dataset::Dataset;
 pub use early_stop::{EarlyStopping, EarlyStoppingConfig, Observation};
 pub use error::TrainingError;
 pub use gate::{GateConfig, GateDecision, judge};
+pub use hyperparameters::{HYPERPARAMETERS, check_hyperparameter};
 pub use learner::{
     BadRowTally, CheckSummary, ContinuousLearner, Counters, CycleReport, LearnerState, ModelAction,
     STATE_FILE, Split, TrainingSummary, open_source, split as split_for_training,
@@ -92,7 +97,7 @@ pub use monitor::{
     Alert, AlertBook, AlertKind, AlertRecord, MonitorConfig, TrainingMonitor, Verdict,
 };
 pub use naive::NaivePredictor;
-pub use pipeline::TrainingPipeline;
+pub use pipeline::{TrainingPipeline, TrainingVariants};
 pub use pool::{Acquire, JobState, JobStatus, TrainingPermit, TrainingPool};
 pub use schedule::{LrSchedule, ReduceLrOnPlateau, ScheduleConfig};
 pub use source::{

@@ -23,7 +23,8 @@ use super::{
 };
 use crate::host::Clock;
 use crate::models::{AliasMove, ModelsError};
-use crate::pipeline::{Pipeline, PipelineError, PipelineFuture};
+use crate::pipeline::{AutomationResult, Pipeline, PipelineError, PipelineFuture, VariantRunner};
+use crate::variants::Assignment;
 
 /// A bot's training pipeline. Cheap to clone; clones share the learner.
 #[derive(Clone)]
@@ -179,6 +180,20 @@ async fn blocking<T: Send + 'static>(
 
 impl Pipeline for TrainingPipeline {
     fn run(&self, bot: &str, energy: u32) -> PipelineFuture {
+        self.run_with(bot, energy, None)
+    }
+}
+
+impl TrainingPipeline {
+    /// [`Pipeline::run`], training with `hyperparameters` (a variant's
+    /// configuration, see [`ContinuousLearner::use_hyperparameters`]) when
+    /// a training cycle is due.
+    pub fn run_with(
+        &self,
+        bot: &str,
+        energy: u32,
+        hyperparameters: Option<TrainingConfig>,
+    ) -> PipelineFuture {
         let this = self.clone();
         let asked = bot.to_string();
         Box::pin(async move {
@@ -195,7 +210,12 @@ impl Pipeline for TrainingPipeline {
             if due {
                 let permit = this.pool.acquire(&this.bot, f64::from(energy)).await;
                 report = this
-                    .phase(move |l, now| l.train(&mut report, energy, now).map(|()| report))
+                    .phase(move |l, now| {
+                        if let Some(c) = &hyperparameters {
+                            l.use_hyperparameters(c)?;
+                        }
+                        l.train(&mut report, energy, now).map(|()| report)
+                    })
                     .await?
                     .map_err(failed)?;
                 drop(permit);
@@ -204,6 +224,36 @@ impl Pipeline for TrainingPipeline {
             *lock(&this.last) = Some(report);
             Ok(result)
         })
+    }
+}
+
+/// A training bot's variants: each cycle trains with its variant's
+/// parameters as hyperparameters ([`TrainingConfig::with_hyperparameters`]);
+/// only a cycle that trained is an outcome of its variant.
+pub struct TrainingVariants {
+    pipeline: TrainingPipeline,
+    base: TrainingConfig,
+}
+
+impl TrainingVariants {
+    /// The runner of `pipeline`, whose own configuration is the base the
+    /// variants change.
+    pub fn new(pipeline: TrainingPipeline) -> Self {
+        let base = pipeline.with_learner(|l| l.config().clone());
+        TrainingVariants { pipeline, base }
+    }
+}
+
+impl VariantRunner for TrainingVariants {
+    fn run_variant(&self, bot: &str, energy: u32, assignment: &Assignment) -> PipelineFuture {
+        match self.base.with_hyperparameters(&assignment.params) {
+            Ok(config) => self.pipeline.run_with(bot, energy, Some(config)),
+            Err(e) => Box::pin(async move { Err(PipelineError::Failed(e.to_string())) }),
+        }
+    }
+
+    fn is_outcome(&self, result: &AutomationResult) -> bool {
+        result.metrics.get("trained") == Some(&1.0)
     }
 }
 
@@ -256,6 +306,48 @@ mod tests {
             err.to_string(),
             "pipeline failed: this training pipeline belongs to bot \"alpha\", not \"beta\""
         );
+    }
+
+    /// Each variant's parameters are the hyperparameters its cycle trains
+    /// with, and the cycle's value goes back to that variant.
+    #[tokio::test]
+    async fn variants_train_with_their_own_hyperparameters() {
+        use crate::pipeline::{SharedFleet, VariantPipeline};
+        use crate::variants::{Fleet, VariantsSpec};
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Arc::new(TrainingPool::new(1));
+        let p = pipeline(dir.path(), "alpha", &pool);
+        let spec: VariantsSpec = toml::from_str(
+            "seed = 5\n[evolution]\nsize = 3\n[space]\nsteps_per_energy = { int = [1, 9] }\nhidden = { int = [2, 6] }\n",
+        )
+        .unwrap();
+        let fleet = SharedFleet::open(Fleet::new(0.05, None).unwrap(), None).unwrap();
+        let runner = Arc::new(TrainingVariants::new(p.clone()));
+        let v = VariantPipeline::with_runner("alpha", spec, runner, None, fleet).unwrap();
+        let data = dir.path().join("alpha.csv");
+        for i in 0..3 {
+            let a = v.variants().assign().unwrap();
+            let steps = a.params["steps_per_energy"].as_f64().unwrap();
+            let hidden = a.params["hidden"].as_f64().unwrap() as usize;
+            if i > 0 {
+                rows(&data, 120, 120 * i);
+            }
+            let r = v.run("alpha", 2).await.unwrap();
+            assert_eq!(r.metrics["trained"], 1.0, "cycle {i}");
+            assert_eq!(r.metrics["steps"], 2.0 * steps, "cycle {i}: {:?}", a.params);
+            // The version it trained has the variant's shape.
+            let version = VersionId(r.metrics["version"] as u64);
+            let shape = p.with_learner(|l| {
+                let info = &l.registry().catalog().version(version).unwrap().info;
+                info.hyperparameters["model"]["hidden"].clone()
+            });
+            assert_eq!(shape, serde_json::json!([hidden]), "cycle {i}");
+            // The outcome went to its variant (unless the generation that
+            // ended with it replaced the variant).
+            if let Some(m) = v.variants().population().get(a.variant) {
+                assert_eq!(m.outcomes.count, 1, "cycle {i}");
+            }
+        }
     }
 
     #[tokio::test]

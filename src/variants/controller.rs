@@ -62,6 +62,26 @@ pub enum VariantEvent {
         /// The variant serving after it.
         serving: u64,
     },
+    /// An operator promoted a variant (`kaizen variants promote`); a running
+    /// test was cancelled unjudged.
+    Promoted {
+        /// The variant that serves now.
+        variant: u64,
+        /// The variant that served before.
+        previous: u64,
+        /// The challenger of the test this cancelled, if one ran.
+        cancelled_test: Option<u64>,
+    },
+    /// An operator retired a variant (`kaizen variants retire`): a child of
+    /// the serving variant took its place.
+    Retired {
+        /// The variant taken out.
+        variant: u64,
+        /// Its replacement.
+        replaced_by: u64,
+        /// It was a running test's challenger (the test was cancelled unjudged).
+        cancelled_test: bool,
+    },
 }
 
 /// A bot's variants (see the module docs). Serde: the whole state file.
@@ -119,6 +139,12 @@ impl Variants {
         self.promotions
     }
 
+    /// Tests that ended with the fleet's verdict (each judged once; a test
+    /// an operator cancelled is not one).
+    pub fn tests_ended(&self) -> usize {
+        self.tested.len() - usize::from(self.test.is_some())
+    }
+
     /// The variant the next cycle runs.
     pub fn assign(&self) -> Result<Assignment> {
         let (id, arm) = match &self.test {
@@ -150,7 +176,7 @@ impl Variants {
     }
 
     /// Records the outcome of `assignment`'s cycle, earned with `energy`, at
-    /// time `now`; `fleet` judges a test that stops.
+    /// time `now`; `fleet` judges a test that stops (this state being `bot`'s).
     ///
     /// # Errors
     /// A non-finite outcome, an energy not above 0, or an assignment that is
@@ -161,6 +187,7 @@ impl Variants {
         outcome: f64,
         energy: f64,
         now: f64,
+        bot: &str,
         fleet: &mut Fleet,
     ) -> Result<Vec<VariantEvent>> {
         if !(energy.is_finite() && energy > 0.0) {
@@ -194,22 +221,25 @@ impl Variants {
         {
             events.push(VariantEvent::Generation(g));
         }
-        self.settle(now, fleet, &mut events)?;
+        self.settle(now, bot, fleet, &mut events)?;
         Ok(events)
     }
 
-    /// Ends a test that has stopped (also at a deadline) and starts one when
-    /// no test runs and the best-scored member is not serving.
+    /// Ends a test that has stopped (also at a deadline), or that the fleet
+    /// has already judged (its verdict reached the fleet's file but not this
+    /// bot's before a crash), and starts one when no test runs and the
+    /// best-scored member is not serving.
     fn settle(
         &mut self,
         now: f64,
+        bot: &str,
         fleet: &mut Fleet,
         events: &mut Vec<VariantEvent>,
     ) -> Result<()> {
         if let Some(test) = &self.test {
             let status = test.status(now);
-            if status.decision != Decision::Continue {
-                let promoted = fleet.judge(&status)?;
+            if status.decision != Decision::Continue || fleet.verdict(bot, test).is_some() {
+                let promoted = fleet.judge(bot, test, &status)?;
                 if promoted {
                     self.serving = test.challenger;
                     self.promotions += 1;
@@ -245,11 +275,74 @@ impl Variants {
         Ok(())
     }
 
-    /// Checks the time deadline of a running test at `now`, without an
-    /// outcome (a cycle that failed, or a periodic check).
-    pub fn tick(&mut self, now: f64, fleet: &mut Fleet) -> Result<Vec<VariantEvent>> {
+    /// Drops the running test unjudged; its challenger counts as untested.
+    fn cancel_test(&mut self) -> Option<u64> {
+        let challenger = self.test.take()?.challenger;
+        self.tested.retain(|&t| t != challenger);
+        Some(challenger)
+    }
+
+    /// An operator's promotion: `id` serves from now on, and a running test
+    /// is cancelled without asking the fleet (an operator's choice is not a
+    /// statistical discovery, so the fleet's FDR rule does not count it).
+    ///
+    /// # Errors
+    /// An `id` that is not a member, or that already serves (nothing changes).
+    pub fn promote(&mut self, id: u64) -> Result<VariantEvent> {
+        if self.population.get(id).is_none() {
+            return Err(Error::invalid("variant", id, "a member of the population"));
+        }
+        if id == self.serving {
+            return Err(Error::invalid(
+                "variant",
+                id,
+                "a variant that is not serving already",
+            ));
+        }
+        let previous = self.serving;
+        let cancelled_test = self.cancel_test();
+        self.serving = id;
+        self.promotions += 1;
+        Ok(VariantEvent::Promoted {
+            variant: id,
+            previous,
+            cancelled_test,
+        })
+    }
+
+    /// An operator's retirement: `id` leaves the population and a mutated
+    /// child of the serving variant takes its place; a test with `id` as
+    /// its challenger is cancelled unjudged.
+    ///
+    /// # Errors
+    /// An `id` that is not a member, or the serving variant (promote another
+    /// first); nothing changes.
+    pub fn retire(&mut self, id: u64) -> Result<VariantEvent> {
+        if id == self.serving {
+            return Err(Error::invalid(
+                "variant",
+                id,
+                "a variant that is not serving (promote another one first)",
+            ));
+        }
+        let replaced_by = self.population.retire(id, self.serving)?;
+        let cancelled_test = self.test.as_ref().is_some_and(|t| t.challenger == id);
+        if cancelled_test {
+            self.cancel_test();
+        }
+        Ok(VariantEvent::Retired {
+            variant: id,
+            replaced_by,
+            cancelled_test,
+        })
+    }
+
+    /// Checks a running test at `now` without an outcome (a cycle that
+    /// failed, a periodic check, or a restart): its time deadline, and a
+    /// verdict `fleet` already gave on it.
+    pub fn tick(&mut self, now: f64, bot: &str, fleet: &mut Fleet) -> Result<Vec<VariantEvent>> {
         let mut events = Vec::new();
-        self.settle(now, fleet, &mut events)?;
+        self.settle(now, bot, fleet, &mut events)?;
         Ok(events)
     }
 }

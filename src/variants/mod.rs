@@ -30,4 +30,4 @@ pub use controller::{Assignment, VariantEvent, Variants};
 pub use pbt::{PbtCopy, PbtMember, pbt_step};
 pub use population::{EvolutionConfig, Generation, Init, Population, Variant};
 pub use space::{Param, ParamSpec, Params, Space, Value};
-pub use trial::{Fleet, VariantTest};
+pub use trial::{Fleet, VariantTest, Verdict};

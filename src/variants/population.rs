@@ -267,6 +267,64 @@ impl Population {
         Ok(None)
     }
 
+    /// A child of the members at `top[n % top.len()]` (and, by crossover,
+    /// another of `top`), mutated, with the next id.
+    fn breed(&mut self, top: &[usize], n: usize) -> Variant {
+        let k = top.len();
+        let parent = &self.members[top[n % k]];
+        let (mut parents, base) = (vec![parent.id], parent.params.clone());
+        let base = if k >= 2 && self.rng.random_bool(self.config.crossover) {
+            let other = &self.members[top[(n + 1 + self.rng.random_range(0..k - 1)) % k]];
+            parents.push(other.id);
+            crossover(&base, &other.params, &mut self.rng)
+        } else {
+            base
+        };
+        let command = if self.commands > 1 && self.rng.random_bool(RESAMPLE_P) {
+            self.rng.random_range(0..self.commands)
+        } else {
+            parent.command
+        };
+        let child = Variant {
+            id: self.next_id,
+            params: mutate(&self.space, &base, &mut self.rng),
+            command,
+            parents,
+            generation: self.generation + 1,
+            outcomes: Moments::default(),
+            pending: 0,
+        };
+        self.next_id += 1;
+        child
+    }
+
+    /// Takes member `id` out of the population (an operator's `retire`);
+    /// a child of `parent` (mutated) takes its place, so the size stays.
+    /// Returns the child's id.
+    ///
+    /// # Errors
+    /// An unknown `id` or `parent`, or `id` equal to `parent`.
+    pub fn retire(&mut self, id: u64, parent: u64) -> Result<u64> {
+        let find = |id: u64| {
+            self.members
+                .iter()
+                .position(|v| v.id == id)
+                .ok_or_else(|| Error::invalid("variant", id, "a member of the population"))
+        };
+        let (slot, from) = (find(id)?, find(parent)?);
+        if slot == from {
+            return Err(Error::invalid(
+                "variant",
+                id,
+                "a variant other than the one its replacement descends from",
+            ));
+        }
+        let child = self.breed(&[from], 0);
+        let born = child.id;
+        self.members[slot] = child;
+        Ok(born)
+    }
+
     /// Ends the generation now (see the module docs).
     pub fn evolve(&mut self, protect: &[u64]) -> Generation {
         let k = self.config.replaced();
@@ -289,30 +347,7 @@ impl Population {
             born: Vec::new(),
         };
         for (n, &slot) in doomed.iter().enumerate() {
-            let parent = &self.members[top[n % k]];
-            let (mut parents, base) = (vec![parent.id], parent.params.clone());
-            let base = if k >= 2 && self.rng.random_bool(self.config.crossover) {
-                let other = &self.members[top[(n + 1 + self.rng.random_range(0..k - 1)) % k]];
-                parents.push(other.id);
-                crossover(&base, &other.params, &mut self.rng)
-            } else {
-                base
-            };
-            let command = if self.commands > 1 && self.rng.random_bool(RESAMPLE_P) {
-                self.rng.random_range(0..self.commands)
-            } else {
-                parent.command
-            };
-            let child = Variant {
-                id: self.next_id,
-                params: mutate(&self.space, &base, &mut self.rng),
-                command,
-                parents,
-                generation: self.generation + 1,
-                outcomes: Moments::default(),
-                pending: 0,
-            };
-            self.next_id += 1;
+            let child = self.breed(&top, n);
             generation.retired.push(self.members[slot].id);
             generation.born.push(child.id);
             self.members[slot] = child;

@@ -17,8 +17,17 @@
 //! however the bots' tests depend on each other and whenever they stop.
 //! Each test starts at the level the rule would grant the next test
 //! ([`Fleet::level`]), so it keeps running until its evidence can pass.
+//!
+//! The fleet also keeps each bot's last verdict ([`Verdict`]). The fleet's
+//! file is written before the bot's, so a crash between the two writes
+//! leaves a bot whose file still runs a test the fleet has judged: that bot
+//! takes the recorded verdict ([`Fleet::verdict`]) instead of asking again,
+//! and [`Fleet::judge`] answers a test it has judged with the same verdict
+//! without counting it twice. Judging is idempotent, so replaying the lost
+//! outcome after a restart cannot judge one test twice.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::stats::{AbStatus, AbTest, AbTestConfig, Arm, Decision, ELond};
 use crate::{Error, Result};
@@ -97,10 +106,34 @@ impl VariantTest {
     }
 }
 
+/// The fleet's verdict on a bot's last judged test, and which test it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The test's serving variant.
+    pub serving: u64,
+    /// The test's challenger.
+    pub challenger: u64,
+    /// When the test started (the bot's clock, seconds).
+    pub started_at: f64,
+    /// The challenger was promoted.
+    pub promoted: bool,
+}
+
+impl Verdict {
+    fn is_for(&self, test: &VariantTest) -> bool {
+        self.serving == test.serving
+            && self.challenger == test.challenger
+            && self.started_at.to_bits() == test.started_at.to_bits()
+    }
+}
+
 /// The fleet's false-discovery-rate rule (see the module docs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fleet {
     rule: ELond,
+    /// Each bot's last verdict (absent from files before version 2).
+    #[serde(default)]
+    verdicts: BTreeMap<String, Verdict>,
 }
 
 impl Fleet {
@@ -113,6 +146,7 @@ impl Fleet {
     pub fn new(alpha: f64, horizon: Option<u64>) -> Result<Self> {
         Ok(Fleet {
             rule: ELond::new(alpha, horizon)?,
+            verdicts: BTreeMap::new(),
         })
     }
 
@@ -121,12 +155,29 @@ impl Fleet {
         (1.0 / self.rule.next_threshold()).min(cap)
     }
 
-    /// Judges a test that has stopped: `true` promotes its challenger. A
-    /// test still running is refused.
+    /// The verdict already given on `bot`'s `test`, if the fleet judged it.
+    pub fn verdict(&self, bot: &str, test: &VariantTest) -> Option<bool> {
+        self.verdicts
+            .get(bot)
+            .filter(|v| v.is_for(test))
+            .map(|v| v.promoted)
+    }
+
+    /// `bot`'s last verdict.
+    pub fn last_verdict(&self, bot: &str) -> Option<&Verdict> {
+        self.verdicts.get(bot)
+    }
+
+    /// Judges `bot`'s `test`, which has stopped with `status`: `true`
+    /// promotes its challenger. A test judged before gets the same verdict
+    /// and is not counted again; a test still running is refused.
     ///
     /// # Errors
     /// A test whose decision is still `continue`.
-    pub fn judge(&mut self, status: &AbStatus) -> Result<bool> {
+    pub fn judge(&mut self, bot: &str, test: &VariantTest, status: &AbStatus) -> Result<bool> {
+        if let Some(promoted) = self.verdict(bot, test) {
+            return Ok(promoted);
+        }
         if status.decision == Decision::Continue {
             return Err(Error::invalid(
                 "test",
@@ -134,8 +185,17 @@ impl Fleet {
                 "a test that has stopped (promote or hold)",
             ));
         }
-        let promote = self.rule.judge(status.evidence)?;
-        Ok(promote && status.decision == Decision::Promote)
+        let promoted = self.rule.judge(status.evidence)? && status.decision == Decision::Promote;
+        self.verdicts.insert(
+            bot.to_string(),
+            Verdict {
+                serving: test.serving,
+                challenger: test.challenger,
+                started_at: test.started_at,
+                promoted,
+            },
+        );
+        Ok(promoted)
     }
 
     /// Tests judged and promotions so far.
@@ -157,6 +217,11 @@ mod tests {
     /// Runs a test to its end with challenger uplift `uplift` (per unit of
     /// energy) and energy varying by arm-independent cycles.
     fn run(seed: u64, uplift: f64, config: AbTestConfig) -> AbStatus {
+        run_test(seed, uplift, config).1
+    }
+
+    /// [`run`], with the test.
+    fn run_test(seed: u64, uplift: f64, config: AbTestConfig) -> (VariantTest, AbStatus) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut t = VariantTest::start(0, 1, config, 0.0).unwrap();
         for i in 0..10_000 {
@@ -167,10 +232,11 @@ mod tests {
             t.observe(arm, per_energy * energy, energy).unwrap();
             let s = t.status(i as f64);
             if s.decision != Decision::Continue {
-                return s;
+                return (t, s);
             }
         }
-        t.status(1e9)
+        let s = t.status(1e9);
+        (t, s)
     }
 
     #[test]
@@ -254,18 +320,21 @@ mod tests {
             max_outcomes: Some(4_000),
             ..AbTestConfig::default()
         };
-        let s = run(2, 0.3, cfg);
+        let (t, s) = run_test(2, 0.3, cfg);
         assert_eq!(s.decision, Decision::Promote);
         assert!(s.evidence >= 200.0);
-        assert!(fleet.judge(&s).unwrap());
+        assert!(fleet.judge("a", &t, &s).unwrap());
+        // Judged again (a replay after a crash): the same verdict, counted once.
+        assert!(fleet.judge("a", &t, &s).unwrap());
+        assert_eq!(fleet.verdict("a", &t), Some(true));
+        assert_eq!(fleet.verdict("b", &t), None);
+        assert_eq!(fleet.counts(), (1, 1));
         // One discovery doubles the next test's level.
         assert!((fleet.level(0.05) - 0.01).abs() < 1e-12);
-        let running = VariantTest::start(0, 1, AbTestConfig::default(), 0.0)
-            .unwrap()
-            .status(0.0);
-        assert!(fleet.judge(&running).is_err());
+        let running = VariantTest::start(0, 1, AbTestConfig::default(), 0.0).unwrap();
+        assert!(fleet.judge("c", &running, &running.status(0.0)).is_err());
         // A test promoted at its own α = 0.05 (e ≈ 20) does not pass the fleet's 100.
-        let s = run(
+        let (t, s) = run_test(
             3,
             0.3,
             AbTestConfig {
@@ -274,7 +343,8 @@ mod tests {
             },
         );
         assert_eq!(s.decision, Decision::Promote);
-        assert!(!fleet.judge(&s).unwrap(), "{s:?}");
+        assert!(!fleet.judge("b", &t, &s).unwrap(), "{s:?}");
+        assert_eq!(fleet.last_verdict("b").map(|v| v.promoted), Some(false));
         assert_eq!(fleet.counts(), (2, 1));
     }
 }

@@ -3,7 +3,9 @@
 //! outcome as `VariantPipeline` does (the fleet's file, then the bot's), and
 //! is killed with SIGKILL at seeded moments. After every kill the state file
 //! must load, name exactly one serving variant that is a member of the
-//! population, and hold every promotion the child acknowledged.
+//! population, and hold every promotion the child acknowledged; once the bot
+//! has taken a verdict its file missed (as `VariantPipeline::open` does),
+//! the fleet has judged exactly the tests the bot ended.
 //!
 //! The child is this same test binary, run again with
 //! `KAIZEN_VARIANTS_CRASH_DIR` set: the test below then plays the child.
@@ -12,6 +14,7 @@
 
 use crate::support::parsed_lines;
 use kaizen::persist::{Durability, load_json, save_json};
+use kaizen::pipeline::SharedFleet;
 use kaizen::variants::{Fleet, Variants, VariantsSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,9 +35,10 @@ fn child(dir: &Path, seed: u64) {
     let mut variants: Variants = load_json(&file)
         .unwrap()
         .unwrap_or_else(|| Variants::new(spec).unwrap());
-    let mut fleet: Fleet = load_json(&fleet_file)
+    let mut fleet = SharedFleet::load(&fleet_file)
         .unwrap()
         .unwrap_or_else(|| Fleet::new(0.05, Some(1_000)).unwrap());
+    variants.tick(0.0, "alpha", &mut fleet).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let durability = if seed % 2 == 1 {
         Durability::Fsync
@@ -47,10 +51,10 @@ fn child(dir: &Path, seed: u64) {
         let outcome = 10.0 * x + rng.random_range(-0.01..0.01);
         let before = fleet.clone();
         variants
-            .outcome(&a, outcome, 1.0, i as f64, &mut fleet)
+            .outcome(&a, outcome, 1.0, i as f64, "alpha", &mut fleet)
             .unwrap();
         if fleet != before {
-            save_json(&fleet_file, &fleet, durability).unwrap();
+            SharedFleet::save(&fleet_file, &fleet, durability).unwrap();
         }
         save_json(&file, &variants, durability).unwrap();
         println!("ok promotions={}", variants.promotions());
@@ -102,9 +106,23 @@ fn killed_during_promotions_one_champion_remains() {
             "round {round}: the child ended on its own"
         );
         seen = rx.try_iter().map(|(_, n)| n).fold(seen, u64::max);
-        let v: Variants = load_json(&bot.join("variants.json"))
+        let mut v: Variants = load_json(&bot.join("variants.json"))
             .unwrap()
             .expect("a state file");
+        let mut fleet = SharedFleet::load(&bot.join("fleet.json"))
+            .unwrap()
+            .unwrap_or_else(|| Fleet::new(0.05, Some(1_000)).unwrap());
+        let judged = fleet.clone();
+        v.tick(0.0, "alpha", &mut fleet).unwrap();
+        assert_eq!(
+            fleet, judged,
+            "round {round}: taking a verdict judges nothing"
+        );
+        assert_eq!(
+            fleet.counts().0,
+            v.tests_ended() as u64,
+            "round {round}: the fleet judged each ended test once"
+        );
         assert!(
             v.population().get(v.serving()).is_some(),
             "round {round}: serving {} is not a member",

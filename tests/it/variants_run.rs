@@ -110,3 +110,78 @@ fn each_cycle_runs_a_variant_and_its_outcome_is_kept() {
         .failure()
         .stderr(predicates::str::contains("no variants"));
 }
+
+/// `kaizen variants promote|retire`: refused while another process holds
+/// the state folder (naming it), done and audited otherwise.
+#[test]
+fn an_operator_promotes_and_retires_variants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines_folder(tmp.path(), SPEC, SCRIPT);
+    let state = tmp.path().join("state");
+    kaizen()
+        .args(["run", "--once", "--engines"])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success();
+    let change = |what: &str, id: &str| {
+        let mut cmd = kaizen();
+        cmd.args([
+            "variants", what, "--bot", "alpha", id, "--reason", "by hand", "--state",
+        ])
+        .arg(&state);
+        cmd
+    };
+    {
+        let _held = kaizen::runtime::StateLock::acquire(&state).unwrap();
+        change("promote", "2")
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(format!(
+                "held by a running kaizen (pid {})",
+                std::process::id()
+            )));
+        assert_eq!(load(&state).serving(), 0, "nothing changed");
+    }
+    change("promote", "2")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("variant 2 serves (was 0)"));
+    let v = load(&state);
+    assert_eq!((v.serving(), v.promotions()), (2, 1));
+    change("retire", "2")
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("promote another one first"));
+    let out = crate::support::stdout_of(change("retire", "1").arg("--json"));
+    let event: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(event["event"], "retired");
+    let v = load(&state);
+    assert!(v.population().get(1).is_none());
+    let born = event["replaced_by"].as_u64().unwrap();
+    assert_eq!(v.population().get(born).unwrap().parents, vec![2]);
+    // The audit trail has all three changes, the refused one as failed.
+    let trail = kaizen::history::AuditTrail::open(
+        &state,
+        kaizen::history::LogConfig::audit(),
+        std::sync::Arc::new(kaizen::host::SystemClock),
+    )
+    .unwrap();
+    let entries = trail
+        .range(Some("alpha"), &kaizen::history::Query::default())
+        .unwrap();
+    let seen: Vec<(&str, bool)> = entries
+        .iter()
+        .map(|e| (e.action.as_str(), e.error.is_none()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("variants.promote", true),
+            ("variants.retire", false),
+            ("variants.retire", true)
+        ]
+    );
+    assert_eq!(entries[0].detail, "variant 2: by hand");
+}

@@ -41,9 +41,12 @@ impl Factory {
     /// or its command. A training bot opens its model registry (taking its
     /// writer lock), so call this only once the state folder is ours.
     pub fn build(&self, spec: &LoadedSpec) -> Result<EngineBuilder> {
-        if let Some(trains) =
-            spec.training_builder(&self.state, self.pool.clone(), self.clock.clone())?
-        {
+        if let Some(trains) = spec.training_builder_in(
+            &self.state,
+            self.pool.clone(),
+            self.clock.clone(),
+            Some(self.fleet.clone()),
+        )? {
             return Ok(trains);
         }
         self.build_untrained(spec)

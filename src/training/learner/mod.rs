@@ -167,6 +167,27 @@ impl ContinuousLearner {
         &self.config
     }
 
+    /// Trains from the next cycle on with `config`'s hyperparameters (a
+    /// variant's, from [`TrainingConfig::with_hyperparameters`]): the
+    /// model's shape and optimizer, the steps, clipping and schedules. The
+    /// data, registry and state settings stay those the learner was opened
+    /// with.
+    ///
+    /// # Errors
+    /// A configuration [`TrainingConfig::validate`] refuses (nothing changes).
+    pub fn use_hyperparameters(&mut self, config: &TrainingConfig) -> Result<(), TrainingError> {
+        config.validate()?;
+        let c = &mut self.config;
+        c.model = config.model.clone();
+        c.steps_per_energy = config.steps_per_energy;
+        c.max_steps = config.max_steps;
+        c.clip_grad_norm = config.clip_grad_norm;
+        c.eval_every = config.eval_every;
+        c.schedule = config.schedule.clone();
+        c.early_stopping = config.early_stopping.clone();
+        Ok(())
+    }
+
     /// Whether enough samples are buffered for a training cycle.
     pub fn training_due(&self) -> bool {
         self.state.buffer.len() >= self.config.learning_threshold
@@ -399,7 +420,7 @@ impl ContinuousLearner {
             None => naive.per_sample_losses(&hold),
         };
         let challenger = match &self.champion {
-            Some((_, m)) if self.config.warm_start => m.deep_clone()?,
+            Some((_, m)) if self.config.warm_start && *m.spec() == spec => m.deep_clone()?,
             _ => Model::fit_new(spec.clone(), &train, &mut self.state.rng)?,
         };
         let difficulty = match (&self.champion, self.config.curriculum.enabled) {
@@ -489,8 +510,16 @@ impl ContinuousLearner {
     /// fewer than two labels.
     fn challenger_spec(&self, quality: &[Sample]) -> Result<Option<ModelSpec>, TrainingError> {
         if let Some((_, m)) = &self.champion {
+            // The champion's inputs and labels, with the configured shape
+            // (a variant may change it; then the challenger starts fresh).
             self.check_schema(m.spec())?;
-            return Ok(Some(m.spec().clone()));
+            let old = m.spec();
+            return Ok(Some(ModelSpec::new(
+                self.config.task,
+                old.features.clone(),
+                old.labels.clone(),
+                &self.config.model,
+            )));
         }
         let features = match self.source.schema() {
             Some(s) => s.features.clone(),

@@ -25,7 +25,10 @@ fn run(v: &mut Variants, fleet: &mut Fleet, cycles: u64) -> Vec<VariantEvent> {
         let a = v.assign().unwrap();
         let energy = 1.0 + (i % 3) as f64;
         let outcome = (value(&a.params) + noise(i)) * energy;
-        events.extend(v.outcome(&a, outcome, energy, i as f64, fleet).unwrap());
+        events.extend(
+            v.outcome(&a, outcome, energy, i as f64, "bot", fleet)
+                .unwrap(),
+        );
     }
     events
 }
@@ -80,12 +83,15 @@ fn a_stale_assignment_and_bad_numbers_change_nothing() {
     let mut fleet = Fleet::new(0.05, None).unwrap();
     let a = v.assign().unwrap();
     let before = v.clone();
-    assert!(v.outcome(&a, f64::NAN, 1.0, 0.0, &mut fleet).is_err());
-    assert!(v.outcome(&a, 1.0, 0.0, 0.0, &mut fleet).is_err());
-    v.outcome(&a, 1.0, 1.0, 0.0, &mut fleet).unwrap();
+    assert!(
+        v.outcome(&a, f64::NAN, 1.0, 0.0, "bot", &mut fleet)
+            .is_err()
+    );
+    assert!(v.outcome(&a, 1.0, 0.0, 0.0, "bot", &mut fleet).is_err());
+    v.outcome(&a, 1.0, 1.0, 0.0, "bot", &mut fleet).unwrap();
     let after = v.clone();
     assert!(
-        v.outcome(&a, 1.0, 1.0, 0.0, &mut fleet)
+        v.outcome(&a, 1.0, 1.0, 0.0, "bot", &mut fleet)
             .unwrap_err()
             .to_string()
             .contains("assignment")
@@ -105,12 +111,12 @@ fn a_test_holds_at_its_deadline_and_the_serving_variant_stays() {
     for (i, out) in [(0, 1.0), (1, 1.5)] {
         let a = v.assign().unwrap();
         assert_eq!(a.variant, i);
-        v.outcome(&a, out, 1.0, 0.0, &mut fleet).unwrap();
+        v.outcome(&a, out, 1.0, 0.0, "bot", &mut fleet).unwrap();
     }
     let test = v.test().expect("a test started").clone();
     assert_eq!((test.serving, test.challenger), (0, 1));
-    assert!(v.tick(9.0, &mut fleet).unwrap().is_empty());
-    let events = v.tick(10.0, &mut fleet).unwrap();
+    assert!(v.tick(9.0, "bot", &mut fleet).unwrap().is_empty());
+    let events = v.tick(10.0, "bot", &mut fleet).unwrap();
     let [
         VariantEvent::TestEnded {
             status,
@@ -124,4 +130,113 @@ fn a_test_holds_at_its_deadline_and_the_serving_variant_stays() {
     assert_eq!(status.reason, Some(HoldReason::Deadline));
     assert!(v.test().is_none());
     assert_eq!(v.serving(), 0);
+}
+
+/// A crash after the fleet's file took a verdict and before the bot's file
+/// did: the bot, restarted from its older state, takes the recorded verdict
+/// (at once, or when it replays the lost outcome) and the fleet counts the
+/// test once.
+#[test]
+fn a_verdict_the_bot_missed_is_taken_not_judged_again() {
+    let mut v = Variants::new(spec(SPEC)).unwrap();
+    let mut fleet = Fleet::new(0.05, Some(20)).unwrap();
+    let (before, fleet_before, a, outcome, now, ended) = (0..3_000u64)
+        .find_map(|i| {
+            let a = v.assign().unwrap();
+            let outcome = value(&a.params) + noise(i);
+            let (before, fleet_before) = (v.clone(), fleet.clone());
+            let events = v
+                .outcome(&a, outcome, 1.0, i as f64, "bot", &mut fleet)
+                .unwrap();
+            let ended = events
+                .into_iter()
+                .find(|e| matches!(e, VariantEvent::TestEnded { .. }))?;
+            Some((before, fleet_before, a, outcome, i as f64, ended))
+        })
+        .expect("a test ended");
+    let VariantEvent::TestEnded {
+        promoted, serving, ..
+    } = ended
+    else {
+        unreachable!()
+    };
+    // One more test judged than before, whatever the verdict.
+    assert_eq!(fleet.counts().0, fleet_before.counts().0 + 1);
+    let judged = fleet.clone();
+    // Restarted: the bot's file is `before`, the fleet's file `judged`.
+    let mut restarted = before.clone();
+    let mut f = judged.clone();
+    let events = restarted.tick(now, "bot", &mut f).unwrap();
+    assert!(
+        matches!(events.as_slice(), [VariantEvent::TestEnded { promoted: p, serving: s, .. }] if *p == promoted && *s == serving),
+        "{events:?}"
+    );
+    assert_eq!(
+        (restarted.serving(), restarted.promotions()),
+        (v.serving(), v.promotions())
+    );
+    assert!(restarted.test().is_none());
+    assert_eq!(f, judged, "the fleet counted the test once");
+    // Replaying the lost outcome instead gives the same state as the run
+    // that did not crash.
+    let mut replayed = before;
+    let mut f = judged.clone();
+    replayed
+        .outcome(&a, outcome, 1.0, now, "bot", &mut f)
+        .unwrap();
+    assert_eq!((replayed, f), (v, judged.clone()));
+    // Another bot's test is judged on its own.
+    let mut other = fleet_before.clone();
+    let mut theirs = Variants::new(spec(SPEC)).unwrap();
+    assert!(theirs.tick(now, "other", &mut other).unwrap().is_empty());
+}
+
+#[test]
+fn an_operator_promotes_and_retires() {
+    let mut v = Variants::new(spec(
+        "seed = 1\n[evolution]\nsize = 3\n[space]\nx = { float = [0.0, 1.0] }\n",
+    ))
+    .unwrap();
+    let mut fleet = Fleet::new(0.05, Some(5)).unwrap();
+    for (i, out) in [(0, 1.0), (1, 1.5), (2, 1.2)] {
+        let a = v.assign().unwrap();
+        assert_eq!(a.variant, i);
+        v.outcome(&a, out, 1.0, 0.0, "bot", &mut fleet).unwrap();
+    }
+    let test = v.test().expect("a test of member 1").clone();
+    assert_eq!((test.serving, test.challenger), (0, 1));
+    // Retiring the running test's challenger cancels the test; the
+    // serving variant cannot be retired.
+    assert!(v.retire(0).is_err());
+    let before = v.population().members().len();
+    let VariantEvent::Retired {
+        variant: 1,
+        replaced_by,
+        cancelled_test: true,
+    } = v.retire(1).unwrap()
+    else {
+        panic!()
+    };
+    assert!(v.test().is_none());
+    assert!(v.population().get(1).is_none());
+    assert_eq!(v.population().members().len(), before);
+    assert_eq!(v.population().get(replaced_by).unwrap().parents, vec![0]);
+    // Promoting: an unknown or serving variant is refused; the fleet is not asked.
+    assert!(v.promote(99).is_err());
+    assert!(v.promote(0).is_err());
+    let judged = fleet.clone();
+    let e = v.promote(replaced_by).unwrap();
+    assert_eq!(
+        e,
+        VariantEvent::Promoted {
+            variant: replaced_by,
+            previous: 0,
+            cancelled_test: None
+        }
+    );
+    assert_eq!((v.serving(), v.promotions()), (replaced_by, 1));
+    assert_eq!(fleet, judged);
+    // The next cycle runs; the state goes on.
+    let a = v.assign().unwrap();
+    v.outcome(&a, 1.0, 1.0, 1.0, "bot", &mut fleet).unwrap();
 }
