@@ -33,19 +33,24 @@ fn load(state: &Path) -> Variants {
     kaizen::persist::decode_json(&bytes).unwrap()
 }
 
+/// One `kaizen run --once` of `engines` on `state`.
+fn run_once(engines: &Path, state: &Path) {
+    kaizen()
+        .args(["run", "--once", "--engines"])
+        .arg(engines)
+        .arg("--state")
+        .arg(state)
+        .assert()
+        .success();
+}
+
 #[test]
 fn each_cycle_runs_a_variant_and_its_outcome_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let engines = engines_folder(tmp.path(), SPEC, SCRIPT);
     let state = tmp.path().join("state");
     for round in 1..=3u64 {
-        kaizen()
-            .args(["run", "--once", "--engines"])
-            .arg(&engines)
-            .arg("--state")
-            .arg(&state)
-            .assert()
-            .success();
+        run_once(&engines, &state);
         let v = load(&state);
         let counts: u64 = v
             .population()
@@ -118,13 +123,7 @@ fn an_operator_promotes_and_retires_variants() {
     let tmp = tempfile::tempdir().unwrap();
     let engines = engines_folder(tmp.path(), SPEC, SCRIPT);
     let state = tmp.path().join("state");
-    kaizen()
-        .args(["run", "--once", "--engines"])
-        .arg(&engines)
-        .arg("--state")
-        .arg(&state)
-        .assert()
-        .success();
+    run_once(&engines, &state);
     let change = |what: &str, id: &str| {
         let mut cmd = kaizen();
         cmd.args([
