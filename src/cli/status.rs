@@ -18,7 +18,7 @@ use kaizen::policy::SelfImprovementPolicy;
 use kaizen::registry::EngineEntry;
 use kaizen::registry::{REGISTRY_FILE, RegistryFile};
 use kaizen::snapshot::EngineSnapshot;
-use kaizen::synergy::{SynergyWeights, inspect_weights};
+use kaizen::synergy::{SynergyWeights, inspect_dqn, inspect_weights};
 use kaizen::training::jobs::PoolJobs;
 use kaizen::training::{JobState, TrainingStatus};
 
@@ -166,6 +166,10 @@ pub(super) fn engine_view(
         CapitalEnergy::inspect(&dir.join(ENERGY_FILE)),
         &mut problems,
     );
+    // The DQN's checkpoint and journal, for the key set of its weights
+    // (each set tried when synergy.json cannot be read).
+    let dqn = inspect_dqn(dir, weights.as_ref().map(SynergyWeights::keys));
+    problems.extend(dqn.problem());
     if saved.is_none() && meta.is_none() && weights.is_none() && problems.is_empty() {
         return None; // not an engine folder
     }

@@ -538,17 +538,12 @@ pub fn inspect_json<T: DeserializeOwned>(path: &Path) -> Inspected<T> {
 /// [`inspect_json`] with a decoder of your own.
 pub fn inspect_with<T>(path: &Path, decode: impl Fn(&[u8]) -> Result<T, Decode>) -> Inspected<T> {
     let look = |p: &Path| {
-        if let Err(link) = refuse_link(p) {
-            return Some(Err(Inspected::Corrupt(link.to_string())));
-        }
-        match fs::read(p) {
-            Ok(bytes) => Some(decode(&bytes).map_err(|d| match d {
+        peek_with(p, &decode).map(|found| {
+            found.map_err(|d| match d {
                 Decode::Corrupt(why) => Inspected::Corrupt(why),
                 Decode::Newer(v) => Inspected::Newer(v),
-            })),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => Some(Err(Inspected::Corrupt(format!("cannot read: {e}")))),
-        }
+            })
+        })
     };
     match look(path) {
         Some(Ok(value)) => Inspected::Good {
@@ -566,6 +561,23 @@ pub fn inspect_with<T>(path: &Path, decode: impl Fn(&[u8]) -> Result<T, Decode>)
                 _ => Inspected::Missing,
             },
         },
+    }
+}
+
+/// One file (not its backup) read without changing anything: `None` when it
+/// does not exist; a symlink or a read error is [`Decode::Corrupt`] with the
+/// reason.
+pub fn peek_with<T>(
+    path: &Path,
+    decode: impl Fn(&[u8]) -> Result<T, Decode>,
+) -> Option<Result<T, Decode>> {
+    if let Err(link) = refuse_link(path) {
+        return Some(Err(Decode::Corrupt(link.to_string())));
+    }
+    match fs::read(path) {
+        Ok(bytes) => Some(decode(&bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(Decode::Corrupt(format!("cannot read: {e}")))),
     }
 }
 

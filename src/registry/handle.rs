@@ -286,6 +286,14 @@ impl RegistryHandle {
         self.addr.send(Replace(builder)).await.map_err(gone)?
     }
 
+    /// Saves and stops an engine, and answers once it has stopped (after its
+    /// running cycle, bounded by `shutdown_wait`), so what it held (a model
+    /// registry's lock) is being released; `false` when no engine has that
+    /// name. [`unregister_engine`](Self::unregister_engine) answers at once.
+    pub async fn retire_engine(&self, name: &str) -> Result<bool> {
+        self.addr.send(Retire(name.to_string())).await.map_err(gone)
+    }
+
     /// Saves and stops an engine (or forgets one `registry.json` listed but
     /// that was not registered again); `false` when no engine has that name.
     pub async fn unregister_engine(&self, name: &str) -> Result<bool> {
@@ -404,23 +412,48 @@ impl Handler<Replace> for ImprovementEngineRegistry {
     type Result = ResponseActFuture<Self, Result<()>>;
     fn handle(&mut self, msg: Replace, ctx: &mut Self::Context) -> Self::Result {
         let name: Arc<str> = Arc::from(msg.0.name());
-        self.remove(&name, ctx);
+        Box::pin(
+            self.retire(name, ctx)
+                .map(move |_, act, ctx| act.register(msg.0, ctx)),
+        )
+    }
+}
+
+struct Retire(String);
+impl Message for Retire {
+    type Result = bool;
+}
+impl Handler<Retire> for ImprovementEngineRegistry {
+    type Result = ResponseActFuture<Self, bool>;
+    fn handle(&mut self, msg: Retire, ctx: &mut Self::Context) -> Self::Result {
+        Box::pin(self.retire(Arc::from(msg.0), ctx))
+    }
+}
+
+impl ImprovementEngineRegistry {
+    /// Removes the engine `name` and resolves once it has saved and stopped
+    /// (after its running cycle, bounded by `shutdown_wait`); whether there
+    /// was one.
+    fn retire(
+        &mut self,
+        name: Arc<str>,
+        ctx: &mut Context<Self>,
+    ) -> impl ActorFuture<Self, Output = bool> + 'static {
+        let had = self.remove(&name, ctx);
         // Asking a retiring engine to shut down again answers once its
         // first shutdown has saved.
         let retiring = self.retiring.get(&name).cloned();
         let wait = self.config.shutdown_wait;
-        Box::pin(
-            async move {
-                if let Some(addr) = retiring {
-                    let _ = addr.send(Shutdown { wait }).await;
-                }
+        async move {
+            if let Some(addr) = retiring {
+                let _ = addr.send(Shutdown { wait }).await;
             }
-            .into_actor(self)
-            .map(move |(), act, ctx| {
-                act.retiring.remove(&name);
-                act.register(msg.0, ctx)
-            }),
-        )
+        }
+        .into_actor(self)
+        .map(move |(), act, _| {
+            act.retiring.remove(&name);
+            had
+        })
     }
 }
 

@@ -9,14 +9,19 @@
 //!   (`idle + per_cycle · cycles`, clamped to [0, 1]). It feeds the
 //!   autoscaler's CPU/memory checks and the `load` input of
 //!   [`CapitalEnergy`](crate::energy::CapitalEnergy).
-//! - [`CapacityEnergy`] is an [`EnergySource`] for the simulated engines,
-//!   the host's fair job queue: the score is 1 when the bot may start a
-//!   cycle now and 0 when not, so with any threshold in (0, 1] an engine
-//!   skips as `low_energy` instead of starting a cycle that cannot run. A
-//!   bot may start one when a slot is free after one is reserved for each
+//! - [`SlotGate`] is the hook that gates cycles by slot, the host's fair
+//!   job queue: asked once per engine tick whether the bot may start a
+//!   cycle now, it books the request (fair sharing counts who asks). A bot
+//!   may start one when a slot is free after one is reserved for each
 //!   competing bot that has waited longer since its last cycle
 //!   ([`World::request_slot`](super::World::request_slot)): who gets the
 //!   slots does not depend on the order the engines tick in.
+//! - [`CapacityEnergy`] is an [`EnergySource`] for the simulated engines
+//!   that reports a gate's answer as the score: 1 when the bot may start a
+//!   cycle, 0 when not, so with any threshold in (0, 1] an engine skips as
+//!   `low_energy` instead of starting a cycle that cannot run. The engine
+//!   asks its energy source exactly once per tick, before it decides, which
+//!   is where the gate must be asked; the score itself changes nothing.
 //!
 //! ```
 //! use kaizen::host::ResourceProbe;
@@ -116,28 +121,43 @@ impl ResourceProbe for SimProbe {
     }
 }
 
-/// An energy score of fair capacity for one bot: 1 when it may start a
-/// cycle now, else 0. Bad inputs are refused like any energy source's.
-pub struct CapacityEnergy {
+/// The slot gate of one bot: whether it may start a cycle now (see the
+/// [module docs](self)). Asking books the request in the world.
+pub struct SlotGate {
     world: SharedWorld,
     bot: usize,
 }
 
-impl CapacityEnergy {
-    /// The source for the engine of bot `bot` (its index) in `world`.
+impl SlotGate {
+    /// The gate of bot `bot` (its index) in `world`.
     pub fn new(world: SharedWorld, bot: usize) -> Self {
-        CapacityEnergy { world, bot }
+        SlotGate { world, bot }
+    }
+
+    /// Whether the bot may start a cycle now; books the request.
+    pub fn admit(&mut self) -> bool {
+        lock(&self.world).request_slot(self.bot)
+    }
+}
+
+/// An energy score of fair capacity for one bot: 1 when its [`SlotGate`]
+/// admits a cycle now, else 0. Bad inputs are refused like any energy
+/// source's (before the gate is asked).
+pub struct CapacityEnergy {
+    gate: SlotGate,
+}
+
+impl CapacityEnergy {
+    /// The source for the engine whose bot `gate` admits.
+    pub fn new(gate: SlotGate) -> Self {
+        CapacityEnergy { gate }
     }
 }
 
 impl EnergySource for CapacityEnergy {
     fn energy_score(&mut self, inputs: &EnergyInputs) -> Result<f64> {
         inputs.validate()?;
-        Ok(if lock(&self.world).request_slot(self.bot) {
-            1.0
-        } else {
-            0.0
-        })
+        Ok(if self.gate.admit() { 1.0 } else { 0.0 })
     }
 }
 
@@ -188,8 +208,8 @@ mod tests {
         let world = World::new(vec![BotParams::default(); 2], 1, 1)
             .unwrap()
             .shared();
-        let mut first = CapacityEnergy::new(world.clone(), 0);
-        let mut second = CapacityEnergy::new(world.clone(), 1);
+        let mut first = CapacityEnergy::new(SlotGate::new(world.clone(), 0));
+        let mut second = CapacityEnergy::new(SlotGate::new(world.clone(), 1));
         assert_eq!(first.energy_score(&inputs()).unwrap(), 1.0);
         lock(&world).run_cycle(0, 1).unwrap();
         assert_eq!(second.energy_score(&inputs()).unwrap(), 0.0);
@@ -203,6 +223,20 @@ mod tests {
             ..inputs()
         };
         assert!(source.energy_score(&bad).is_err());
+    }
+
+    #[test]
+    fn the_gate_admits_without_taking_a_slot() {
+        let world = World::new(vec![BotParams::default(); 2], 1, 1)
+            .unwrap()
+            .shared();
+        let mut gate = SlotGate::new(world.clone(), 0);
+        assert!(gate.admit());
+        // A grant takes no slot; the cycle does.
+        assert_eq!(lock(&world).free_slots(), Some(1));
+        lock(&world).run_cycle(0, 1).unwrap();
+        assert_eq!(lock(&world).free_slots(), Some(0));
+        assert!(!SlotGate::new(world.clone(), 1).admit());
     }
 
     #[test]

@@ -37,7 +37,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use super::capacity::{CapacityEnergy, SimProbe};
+use super::capacity::{CapacityEnergy, SimProbe, SlotGate};
 use super::pipeline::SimulatedPipeline;
 use super::scenario::{DeltaSource, Scenario};
 use super::world::{Purpose, SharedWorld, World, lock, stream};
@@ -115,7 +115,12 @@ impl Wiring {
         }
         if self.capacity_energy {
             let world = self.world.clone();
-            b.energy_source(move |_| Ok(Box::new(CapacityEnergy::new(world.clone(), bot))))
+            b.energy_source(move |_| {
+                Ok(Box::new(CapacityEnergy::new(SlotGate::new(
+                    world.clone(),
+                    bot,
+                ))))
+            })
         } else {
             self.engine_energy.apply(b)
         }

@@ -72,7 +72,7 @@ pub mod yardstick;
 
 pub use baseline::{Baseline, threshold_fires};
 pub use bot::{BotParams, cycle_cost, drifted, energy_share, revenue, skill_gain};
-pub use capacity::{CapacityConfig, CapacityEnergy, SimProbe};
+pub use capacity::{CapacityConfig, CapacityEnergy, SimProbe, SlotGate};
 pub use decided::run_decided;
 pub use event::{BotEvent, regimes};
 pub use learned::{EngineTally, run_learned};

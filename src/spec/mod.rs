@@ -48,6 +48,8 @@
 //! [variants]                          # optional: the bot's variants (crate::variants::config)
 //! [variants.space]
 //! lr = { float = [1e-4, 0.1], log = true }
+//! [profit]                            # optional: the bot's ledger, a file the host writes
+//! file = "profit.txt"                 # its last line is the cumulative profit (see profit)
 //! [reward]                            # optional: the cycle's value from the pipeline's metrics
 //! weights = { quality = 0.6, speed = 0.4 }  # (see kaizen::reward)
 //! penalty_multiplier = 1.0
@@ -134,6 +136,10 @@ pub struct EngineSpec {
     /// pipeline's metrics ([`crate::reward`]).
     #[serde(default)]
     pub reward: Option<RewardConfig>,
+    /// `[profit]`: the file holding the bot's cumulative profit (see
+    /// [`profit`]); without it the engine has no ledger.
+    #[serde(default)]
+    pub profit: Option<ProfitTable>,
 }
 
 /// A spec file that could not be used: the file, the line when known, why.
@@ -218,6 +224,9 @@ impl EngineSpec {
             .and_then(|config| {
                 if let Some(reward) = &spec.reward {
                     reward.validate()?;
+                }
+                if let Some(profit) = &spec.profit {
+                    profit.validate()?;
                 }
                 Ok(EngineConfig {
                     timeout: spec.pipeline.timeout.0,
@@ -457,14 +466,9 @@ impl LoadedSpec {
                  a training pipeline by LoadedSpec::training_builder)",
             )));
         };
-        let folder = self
-            .file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
         let pipeline = CommandPipeline::new(command)
             .map_err(|e| self.locate(&e))?
-            .current_dir(folder);
+            .current_dir(self.folder());
         pipeline.check().map_err(|e| self.locate(&e))?;
         Ok(pipeline)
     }
@@ -475,11 +479,24 @@ impl LoadedSpec {
         self.configure(EngineBuilder::with_pipeline(&self.spec.bot, pipeline))
     }
 
-    /// `builder` with this spec's settings, energy source and origin.
+    /// The spec file's folder, where its command runs and its relative
+    /// paths start.
+    fn folder(&self) -> &Path {
+        self.file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+
+    /// `builder` with this spec's settings, energy source, profit source
+    /// and origin.
     fn configure(&self, builder: EngineBuilder) -> EngineBuilder {
-        let builder = builder
+        let mut builder = builder
             .config_all(self.config.clone())
             .origin(Origin::Spec(self.file.clone()));
+        if let Some(profit) = &self.spec.profit {
+            builder = builder.profit_source(Arc::new(profit.source(self.folder())));
+        }
         self.spec.engine.energy.apply(builder)
     }
 
@@ -533,7 +550,10 @@ fn key_line(text: &str, path: &str) -> Option<usize> {
 }
 
 mod options;
+pub mod profit;
 mod strategy;
+
+pub use profit::{FileProfit, ProfitTable};
 
 pub use strategy::{
     ChosenStrategy, POLICY_CONFIG_VAR, POLICY_STRATEGY_VAR, StrategySource, process_env,

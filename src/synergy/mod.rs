@@ -51,7 +51,7 @@ pub mod weights;
 
 pub use dqn::{
     DQN_CHECKPOINT_FILE, DQN_JOURNAL_FILE, DQN_NETS_FILE, DQN_STATE_FILE, DQNSynergyLearner,
-    DqnConfig,
+    DamagedFile, DqnConfig, DqnInspection, DqnOutcome, inspect_dqn,
 };
 pub use history::{DELTA_WINDOW, MetricHistory, metric_delta};
 pub use key::{SynergyKey, SynergyKeys};

@@ -22,6 +22,7 @@ mod reliability_lock;
 mod reliability_numbers;
 mod reliability_pipelines;
 mod reliability_process;
+mod reliability_profit;
 mod reliability_rounds;
 mod reliability_signals;
 mod reliability_status;

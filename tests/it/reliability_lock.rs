@@ -181,3 +181,39 @@ fn synergy_edits_refuse_unknown_bots_and_missing_state_folders() {
         .success();
     assert_eq!(read_json(state.join("alpha/synergy.json"))["roi"], 2.0);
 }
+
+/// Nothing in a state folder is read before its lock is taken: a run
+/// refused because another process holds the folder leaves the files of
+/// `[variants]` (the fleet's file here, damaged) exactly as they were.
+#[test]
+fn a_refused_run_reads_no_variants_file_before_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = tmp.path().join("engines");
+    command_engine(
+        &engines,
+        "alpha",
+        "echo '{\"roi\":{\"roi\":0.5}}'",
+        "[engine]\nenergy = \"none\"\n[variants.space]\nlr = { float = [0.001, 0.1] }",
+    );
+    let state = tmp.path().join("state");
+    let held = kaizen::runtime::StateLock::acquire(&state).unwrap();
+    let fleet = state.join("variants-fleet.json");
+    std::fs::write(&fleet, "{ torn").unwrap();
+    let out = run_once_on(&engines, &state)
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("pid {}", std::process::id())),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&fleet).unwrap(), "{ torn");
+    let names: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("corrupt")), "{names:?}");
+    drop(held);
+}

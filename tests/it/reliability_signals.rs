@@ -188,3 +188,48 @@ fn sighup_reloads_engines_and_leaves_a_broken_spec_s_engine_running() {
     let (status, stderr) = run.wait();
     assert!(status.success(), "exit {status:?}: {stderr}");
 }
+
+/// A changed `[pipeline.training]` spec is rebuilt on SIGHUP: its engine
+/// holds the bot's model registry, so it saves and stops (releasing it)
+/// before the new one opens it.
+#[test]
+fn sighup_rebuilds_a_training_bot_whose_spec_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = tmp.path().join("engines");
+    std::fs::create_dir_all(&engines).unwrap();
+    let spec = |threshold: u32| {
+        format!(
+            "bot = \"sales\"\n[pipeline.training]\ndata = \"sales.csv\"\ntask = \"regression\"\n\
+             learning_threshold = {threshold}\n[engine]\nenergy = \"none\"\ninterval = \"1ms\"\n"
+        )
+    };
+    std::fs::write(engines.join("sales.toml"), spec(50)).unwrap();
+    let rows: String = (0..20)
+        .map(|i| format!("{i},{},{}\n", i % 3, 2 * i))
+        .collect();
+    std::fs::write(engines.join("sales.csv"), format!("x1,x2,target\n{rows}")).unwrap();
+    let state = tmp.path().join("state");
+    let mut run = start(&engines, &state, &[]);
+    wait_file(&state.join("sales/engine.json"));
+    std::fs::write(engines.join("sales.toml"), spec(10)).unwrap();
+    run.signal(Signal::HUP);
+    let line = run.wait_stderr("reloaded");
+    assert!(line.contains("rebuilt sales"), "{line}");
+    assert!(
+        !run.stderr.iter().any(|l| l.contains("left as it was")),
+        "{:?}",
+        run.stderr
+    );
+    // The rebuilt engine runs and saves (its model registry is its own).
+    let saved = |p: &Path| read_json(p)["cycles"].as_u64().unwrap_or(0);
+    let engine = state.join("sales/engine.json");
+    let before = saved(&engine);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while saved(&engine) <= before {
+        assert!(Instant::now() < deadline, "the rebuilt engine ran no cycle");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.signal(Signal::TERM);
+    let (status, stderr) = run.wait();
+    assert!(status.success(), "exit {status:?}: {stderr}");
+}

@@ -97,6 +97,24 @@ pub(super) fn duration(text: &str) -> Result<Duration, String> {
 pub fn run(args: RunArgs) -> Result<()> {
     // Everything that can be wrong with the specs is found before anything runs.
     let specs = load_dir(&args.engines)?;
+    // One process per state folder: refused at once if another holds it,
+    // before anything in it is read (variants, model registries).
+    let lock = StateLock::acquire(&args.state)?;
+    // Pipelines an earlier kaizen left running (it was killed) go first.
+    let groups = kaizen_dir(&args.state).join(GROUPS_DIR);
+    for left in kaizen::process::groups::kill_leftovers(&groups) {
+        if left.killed {
+            eprintln!(
+                "kaizen: killed the pipeline of {} ({}, process group {}) that an earlier kaizen left running",
+                left.record.bot, left.record.program, left.record.pgid
+            );
+        }
+    }
+    kaizen::process::groups::record_in(Some(groups));
+    // Orphans of pipelines become kaizen's, to be reaped and killed with it.
+    if let Err(e) = kaizen::process::reaper::become_subreaper() {
+        tracing::warn!(error = %e, "cannot become a child subreaper; orphaned pipeline processes may outlive kaizen");
+    }
     let factory = Factory {
         launcher: process::launcher(),
         state: args.state.clone(),
@@ -110,14 +128,9 @@ pub fn run(args: RunArgs) -> Result<()> {
             Some(args.state.join("variants-fleet.json")),
         )?,
     };
-    // Training bots open their model registries once the state folder is
-    // ours (below); the others are built, and so checked, now.
-    let mut builders = specs
+    let builders = specs
         .iter()
-        .map(|spec| match spec.training_config() {
-            Some(_) => Ok(None),
-            None => factory.build_untrained(spec).map(Some),
-        })
+        .map(|spec| factory.build(spec))
         .collect::<Result<Vec<_>>>()?;
     if let Some(bot) = &args.template {
         match specs.iter().find(|s| &s.spec.bot == bot) {
@@ -135,7 +148,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let template = args
         .template
         .as_ref()
-        .and_then(|bot| builders.iter().flatten().find(|b| b.name() == bot).cloned());
+        .and_then(|bot| builders.iter().find(|b| b.name() == bot).cloned());
     let autoscale = AutoscaleConfig {
         min_engines: args.min_engines,
         max_engines: args.max_engines,
@@ -145,29 +158,6 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     autoscale.validate()?;
     let alerts = alert_config(args.observe.alerts.as_ref())?;
-    // One process per state folder: refused at once if another holds it.
-    let lock = StateLock::acquire(&args.state)?;
-    // Pipelines an earlier kaizen left running (it was killed) go first.
-    let groups = kaizen_dir(&args.state).join(GROUPS_DIR);
-    for left in kaizen::process::groups::kill_leftovers(&groups) {
-        if left.killed {
-            eprintln!(
-                "kaizen: killed the pipeline of {} ({}, process group {}) that an earlier kaizen left running",
-                left.record.bot, left.record.program, left.record.pgid
-            );
-        }
-    }
-    kaizen::process::groups::record_in(Some(groups));
-    // Orphans of pipelines become kaizen's, to be reaped and killed with it.
-    if let Err(e) = kaizen::process::reaper::become_subreaper() {
-        tracing::warn!(error = %e, "cannot become a child subreaper; orphaned pipeline processes may outlive kaizen");
-    }
-    for (spec, built) in specs.iter().zip(builders.iter_mut()) {
-        if built.is_none() {
-            *built = Some(factory.build(spec)?);
-        }
-    }
-    let builders = builders.into_iter().flatten().collect();
     let serving = Serving {
         engines: SpecEngines::new(&specs),
         factory,

@@ -4,21 +4,24 @@
 //! engine, a spec that is gone stops its engine (saved first), a changed
 //! spec rebuilds its engine from its saved state, and a spec with a mistake
 //! is reported while its running engine is left as it was. Engines made by
-//! autoscaling are not touched. A changed `[pipeline.training]` bot keeps
-//! its engine until kaizen run starts again: that engine holds its model
-//! registry's writer lock, which a rebuilt one would need.
+//! autoscaling are not touched. A changed `[pipeline.training]` bot's engine
+//! holds its model registry's writer lock, which the rebuilt one needs: it
+//! saves and stops first, and the new engine is built once the lock is free
+//! (waiting [`LOCK_RELEASE_WAIT`] at most); if the new one cannot be built,
+//! the old spec's engine starts again from the same saved state.
 
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kaizen::engine::EngineBuilder;
 use kaizen::host::Clock;
 use kaizen::pipeline::SharedFleet;
 use kaizen::registry::RegistryHandle;
-use kaizen::spec::{EngineSpec, LoadedSpec, load_each};
+use kaizen::spec::{LoadedSpec, load_each};
 use kaizen::training::TrainingPool;
 
 /// What building an engine from a spec needs: the launcher command
@@ -39,7 +42,8 @@ pub(super) struct Factory {
 impl Factory {
     /// Builds the engine a spec describes: a simulated bot, a training bot,
     /// or its command. A training bot opens its model registry (taking its
-    /// writer lock), so call this only once the state folder is ours.
+    /// writer lock) and a variants bot reads its files, so call this only
+    /// once the state folder is ours.
     pub fn build(&self, spec: &LoadedSpec) -> Result<EngineBuilder> {
         if let Some(trains) = spec.training_builder_in(
             &self.state,
@@ -49,12 +53,6 @@ impl Factory {
         )? {
             return Ok(trains);
         }
-        self.build_untrained(spec)
-    }
-
-    /// Builds a simulated or command bot's engine (a training bot's is
-    /// [`build`](Self::build)'s, once the state folder is ours).
-    pub fn build_untrained(&self, spec: &LoadedSpec) -> Result<EngineBuilder> {
         if let Some(simulated) = kaizen::sim::spec_pipeline(spec)? {
             return Ok(spec.builder_with(simulated));
         }
@@ -63,10 +61,15 @@ impl Factory {
     }
 }
 
-/// The engines running from spec files: bot → (file, spec).
+/// How long a reload waits for a stopped training engine's model registry
+/// lock to be released (the engine's thread drops it just after its last
+/// save) before it reports the rebuild as failed.
+pub(super) const LOCK_RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// The engines running from spec files: bot → its spec.
 #[derive(Debug, Default)]
 pub(super) struct SpecEngines {
-    running: BTreeMap<String, (PathBuf, EngineSpec)>,
+    running: BTreeMap<String, LoadedSpec>,
 }
 
 /// What one reload did, for the operator.
@@ -105,7 +108,7 @@ impl SpecEngines {
         SpecEngines {
             running: specs
                 .iter()
-                .map(|s| (s.spec.bot.clone(), (s.file.clone(), s.spec.clone())))
+                .map(|s| (s.spec.bot.clone(), s.clone()))
                 .collect(),
         }
     }
@@ -133,7 +136,7 @@ impl SpecEngines {
         let gone: Vec<String> = self
             .running
             .iter()
-            .filter(|(bot, (file, _))| !described.contains(bot.as_str()) && !broken.contains(file))
+            .filter(|(bot, s)| !described.contains(bot.as_str()) && !broken.contains(&s.file))
             .map(|(bot, _)| bot.clone())
             .collect();
         for bot in gone {
@@ -148,16 +151,23 @@ impl SpecEngines {
         for spec in &specs {
             let bot = &spec.spec.bot;
             let known = self.running.get(bot);
-            if known.is_some_and(|(file, s)| *file == spec.file && *s == spec.spec) {
+            if known.is_some_and(|s| s.file == spec.file && s.spec == spec.spec) {
                 continue;
             }
             // Its running engine holds the model registry's writer lock.
-            if known.is_some() && spec.training_config().is_some() {
-                done.problems.push(format!(
-                    "{}: engine {bot} trains models; a changed spec takes effect when kaizen run \
-                     starts again; left as it was",
-                    spec.file.display()
-                ));
+            if let Some(old) = known.filter(|s| s.training_config().is_some()).cloned() {
+                match rebuild_trainer(&old, spec, registry, factory).await {
+                    Ok(()) => {
+                        done.rebuilt.push(bot.clone());
+                        self.running.insert(bot.clone(), spec.clone());
+                    }
+                    Err((problem, still_running)) => {
+                        done.problems.push(problem);
+                        if !still_running {
+                            self.running.remove(bot);
+                        }
+                    }
+                }
                 continue;
             }
             let builder = match factory
@@ -177,12 +187,60 @@ impl SpecEngines {
             match result {
                 Ok(()) => {
                     list.push(bot.clone());
-                    self.running
-                        .insert(bot.clone(), (spec.file.clone(), spec.spec.clone()));
+                    self.running.insert(bot.clone(), spec.clone());
                 }
                 Err(e) => done.problems.push(format!("engine {bot}: {e}")),
             }
         }
         done
+    }
+}
+
+/// Rebuilds the engine of `old`, a bot that trains models, from `spec`: the
+/// running engine saves and stops (releasing its model registry), then the
+/// new one is built and started from the saved state. If the new one cannot
+/// be built, `old`'s engine starts again. On failure: the problem, and
+/// whether an engine of the bot runs.
+async fn rebuild_trainer(
+    old: &LoadedSpec,
+    spec: &LoadedSpec,
+    registry: &RegistryHandle,
+    factory: &Factory,
+) -> std::result::Result<(), (String, bool)> {
+    let bot = &spec.spec.bot;
+    registry.retire_engine(bot).await.map_err(|e| {
+        (
+            format!("cannot stop engine {bot}: {e}; left as it was"),
+            true,
+        )
+    })?;
+    let problem = match build_when_released(factory, spec).await {
+        Ok(builder) => match registry.register_engine(builder).await {
+            Ok(()) => return Ok(()),
+            Err(e) => format!("engine {bot}: {e}"),
+        },
+        Err(e) => format!("{}: {e:#}", spec.file.display()),
+    };
+    // Back to the engine it had, from the state it just saved.
+    match build_when_released(factory, old).await {
+        Ok(builder) => match registry.register_engine(builder).await {
+            Ok(()) => Err((format!("{problem}; its engine left as it was"), true)),
+            Err(e) => Err((format!("{problem}; engine {bot} stopped: {e}"), false)),
+        },
+        Err(e) => Err((format!("{problem}; engine {bot} stopped: {e:#}"), false)),
+    }
+}
+
+/// Builds `spec`'s engine, trying again (for [`LOCK_RELEASE_WAIT`] at most)
+/// while a stopped engine's thread still holds the bot's model registry.
+async fn build_when_released(factory: &Factory, spec: &LoadedSpec) -> Result<EngineBuilder> {
+    let deadline = Instant::now() + LOCK_RELEASE_WAIT;
+    loop {
+        match factory.build(spec) {
+            Err(_) if Instant::now() < deadline => {
+                actix::clock::sleep(Duration::from_millis(10)).await;
+            }
+            built => return built,
+        }
     }
 }

@@ -154,26 +154,9 @@ fn newest_state(
     let journal = persist::load_with(&jl_path, jl_of)?;
     let journal_is_main = journal.is_some() && jl_path.exists();
     let older_journal = persist::load_with(&backup_path(&jl_path), jl_of)?;
-    let d = dims.inputs;
-    let count = |j: &Journal| (j.entries.len() / (2 * d)) as u64;
-    let mut best: Option<(u64, usize, Option<usize>)> = None;
     let checkpoints: Vec<format::Checkpoint> = main.into_iter().chain(older).collect();
     let journals: Vec<Journal> = journal.into_iter().chain(older_journal).collect();
-    for (ci, c) in checkpoints.iter().enumerate() {
-        let alone = (c.id.updates, ci, None);
-        let paired = journals
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| j.base == c.id)
-            .map(|(ji, j)| (c.id.updates + count(j), ci, Some(ji)));
-        for candidate in std::iter::once(alone).chain(paired) {
-            // The first of the furthest: main files before backups.
-            if best.is_none_or(|b| candidate.0 > b.0) {
-                best = Some(candidate);
-            }
-        }
-    }
-    let Some((reach, ci, ji)) = best else {
+    let Some((reach, ci, ji)) = furthest(&checkpoints, &journals, dims.inputs) else {
         if !journals.is_empty() {
             tracing::warn!(
                 file = %jl_path.display(),
@@ -183,11 +166,7 @@ fn newest_state(
         return Ok(None);
     };
     let newest_checkpoint = ci == 0 && from_main;
-    // A journal left over from before the newest checkpoint is expected; one
-    // at or past the checkpoint used that could not be applied is a loss.
-    let dropped = journals.first().filter(|j| {
-        journal_is_main && ji != Some(0) && j.base.updates >= checkpoints[ci].id.updates
-    });
+    let dropped = dropped_journal(&checkpoints[ci], &journals, journal_is_main, ji);
     if !newest_checkpoint || dropped.is_some() {
         tracing::warn!(
             dir = %dir.display(),
@@ -204,6 +183,49 @@ fn newest_state(
         journal,
         newest_checkpoint && dropped.is_none(),
     )))
+}
+
+/// Of the checkpoints alone and the checkpoint–journal pairs that agree
+/// (main files first, then backups), the first that reaches the most
+/// updates: `(updates, checkpoint index, journal index)`; `None` without a
+/// checkpoint. `d` is the network's width.
+pub(super) fn furthest(
+    checkpoints: &[format::Checkpoint],
+    journals: &[Journal],
+    d: usize,
+) -> Option<(u64, usize, Option<usize>)> {
+    let count = |j: &Journal| (j.entries.len() / (2 * d)) as u64;
+    let mut best: Option<(u64, usize, Option<usize>)> = None;
+    for (ci, c) in checkpoints.iter().enumerate() {
+        let alone = (c.id.updates, ci, None);
+        let paired = journals
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.base == c.id)
+            .map(|(ji, j)| (c.id.updates + count(j), ci, Some(ji)));
+        for candidate in std::iter::once(alone).chain(paired) {
+            // The first of the furthest: main files before backups.
+            if best.is_none_or(|b| candidate.0 > b.0) {
+                best = Some(candidate);
+            }
+        }
+    }
+    best
+}
+
+/// The main journal (the first of `journals` when `journal_is_main`) when
+/// it is left unused though it is not older than the checkpoint `used`: a
+/// journal left over from before the newest checkpoint is expected, one at
+/// or past the checkpoint used that could not be applied is a loss.
+pub(super) fn dropped_journal<'a>(
+    used: &format::Checkpoint,
+    journals: &'a [Journal],
+    journal_is_main: bool,
+    ji: Option<usize>,
+) -> Option<&'a Journal> {
+    journals
+        .first()
+        .filter(|j| journal_is_main && ji != Some(0) && j.base.updates >= used.id.updates)
 }
 
 /// The files of `learner` for `dir`, in the order they are written: the

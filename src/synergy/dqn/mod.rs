@@ -59,12 +59,14 @@
 pub(crate) mod adamw;
 mod files;
 mod format;
+mod inspect;
 mod legacy;
 pub(crate) mod mlp;
 pub(crate) mod replay;
 pub(crate) mod td;
 
 pub use files::{DQN_CHECKPOINT_FILE, DQN_JOURNAL_FILE};
+pub use inspect::{DamagedFile, DqnInspection, DqnOutcome, inspect_dqn};
 pub use legacy::{DQN_NETS_FILE, DQN_STATE_FILE};
 
 use rand::SeedableRng;

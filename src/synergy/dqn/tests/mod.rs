@@ -2,6 +2,7 @@
 //! behaviour, and its files.
 
 mod files;
+mod inspect;
 pub(crate) mod kernels;
 mod learner;
 
