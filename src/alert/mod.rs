@@ -115,8 +115,11 @@ pub struct AlertEvent {
 }
 
 /// The thresholds and windows of the rules. Every field has the default of
-/// the table above; a [`RegistryConfig`](crate::registry::RegistryConfig)
-/// carries one.
+/// the table above. They are the registry's settings
+/// ([`RegistryConfig::alerts`](crate::registry::RegistryConfig::alerts)),
+/// which the registry's [`Monitor`](crate::monitor::Monitor) uses unless
+/// its own config says otherwise; `kaizen run --alerts FILE` puts the keys
+/// the file names over them ([`overridden_by`](AlertConfig::overridden_by)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertConfig {
@@ -151,6 +154,40 @@ impl Default for AlertConfig {
 }
 
 impl AlertConfig {
+    /// These thresholds with the keys of `overrides` (a TOML table, such as
+    /// the file of `kaizen run --alerts`) put over them; the keys it does not
+    /// name keep their values. An unknown key, a value of the wrong type or
+    /// out of range is an error naming it.
+    ///
+    /// ```
+    /// use kaizen::alert::AlertConfig;
+    /// let base = AlertConfig { error_rate: 0.2, ..AlertConfig::default() };
+    /// let file: toml::Table = toml::from_str("latency_p99_secs = 2.5")?;
+    /// let merged = base.overridden_by(file)?;
+    /// assert_eq!((merged.error_rate, merged.latency_p99_secs), (0.2, 2.5));
+    /// let typo: toml::Table = toml::from_str("error_rat = 0.1")?;
+    /// assert!(base.overridden_by(typo).unwrap_err().to_string().contains("error_rat"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn overridden_by(&self, overrides: toml::Table) -> Result<AlertConfig> {
+        let mut table = match toml::Value::try_from(self) {
+            Ok(toml::Value::Table(t)) => t,
+            Ok(other) => return Err(Error::invalid("alerts", other, "a table")),
+            Err(e) => return Err(Error::invalid("alerts", e, "thresholds TOML can hold")),
+        };
+        table.extend(overrides);
+        let merged: AlertConfig = toml::Value::Table(table).try_into().map_err(|e| {
+            Error::invalid(
+                "alerts",
+                e,
+                "the keys of the alert thresholds (error_rate, error_window_secs, error_cycles, \
+                 latency_p99_secs, latency_window_secs, resource_use, degradation_hold_secs) with numbers",
+            )
+        })?;
+        merged.validate()?;
+        Ok(merged)
+    }
+
     /// Checks every field, naming the first that is out of range.
     pub fn validate(&self) -> Result<()> {
         for (what, v) in [

@@ -26,8 +26,8 @@
 //! one after each tick round); the current round is part of its own baseline,
 //! so a steady state (every value equal) has z = 0 and changes nothing; CPU
 //! and memory do not enter this rule (the budget hook is the host's gate).
-//! The baseline lives in the registry's memory: after a restart it fills up
-//! again over `window` rounds.
+//! The registry saves the baseline (and the lag count) in `registry.json`,
+//! so a restarted registry goes on from the same rounds.
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;

@@ -4,12 +4,13 @@
 //! `list`, `show` and `compare` read the registry without a lock and change
 //! nothing, so they work while `kaizen run` trains. `activate` and
 //! `rollback` move the champion: with no run live, the command takes the
-//! registry's writer lock itself and records the move in the alias history.
-//! While `kaizen run` trains the bot, its training pipeline holds that lock
-//! and the command is refused with a message saying so: `kaizen run` has no
-//! control API yet, so the change waits until the run stops. (A live engine
-//! can make the change itself, between two cycles, through
-//! [`ModelAction`] — the route a control API takes.)
+//! state folder's lock and the registry's writer lock itself and records the
+//! move in the alias history. While `kaizen run` holds the state folder, its
+//! training pipeline holds the registry: when the run serves its control API
+//! (`--listen`, recorded in `state/.kaizen/server.json`), the command sends
+//! the move to `POST /api/v1/models/{bot}/activate|rollback` with the token
+//! of `KAIZEN_TOKEN` or `state/.kaizen/token`, and the engine makes it
+//! between two cycles; otherwise it is refused with a message saying so.
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -20,9 +21,10 @@ use kaizen::engine::validate_name;
 use kaizen::history::rfc3339_seconds as when;
 use kaizen::host::{Clock, SystemClock};
 use kaizen::models::{
-    AliasMove, Catalog, Comparison, MODELS_DIR, ModelRegistry, ModelsError, RegistryConfig,
-    VersionId, VersionMeta,
+    AliasMove, Catalog, Comparison, MODELS_DIR, ModelRegistry, RegistryConfig, VersionId,
+    VersionMeta,
 };
+use kaizen::runtime::StateLock;
 use kaizen::spec::load_dir;
 use kaizen::stats::TestType;
 use kaizen::training::ModelAction;
@@ -368,21 +370,124 @@ fn change(
     engines: &std::path::Path,
 ) -> Result<()> {
     let dir = target.dir()?;
+    // With no run live, this command holds the state folder while it moves
+    // the champion; a live run takes the change through its API.
+    let _lock = match StateLock::acquire(&target.state) {
+        Ok(lock) => lock,
+        Err(kaizen::Error::StateLocked { pid, .. }) => {
+            return through_the_run(target, action, reason, pid);
+        }
+        Err(e) => return Err(e).context("cannot lock the state folder"),
+    };
     let now = SystemClock.now();
     let config = registry_config(&target.bot, engines);
-    let mut registry = match ModelRegistry::open(&dir, config, now) {
-        Err(ModelsError::Locked { lock, .. }) => bail!(
-            "refused: a running kaizen is training bot {:?} and holds its model registry \
-             (lock {}); it has no control API to take the change, so stop it and run this again",
-            target.bot,
-            lock.display()
-        ),
-        other => {
-            other.with_context(|| format!("cannot open the model registry in {}", dir.display()))?
-        }
-    };
+    let mut registry = ModelRegistry::open(&dir, config, now)
+        .with_context(|| format!("cannot open the model registry in {}", dir.display()))?;
     let moved = action.apply(&mut registry, reason, now)?;
     print(target.json, &moved, || {
         format!("{}\n", describe_move(&moved))
     })
+}
+
+#[cfg(feature = "server")]
+/// The API call that makes `action` on a run serving at `listen`: its URL and JSON body.
+fn api_call(target: &Target, action: ModelAction, reason: &str, listen: &str) -> (String, String) {
+    let (route, body) = match action {
+        ModelAction::Activate { version } => (
+            "activate",
+            serde_json::json!({ "version": version.0, "reason": reason }),
+        ),
+        ModelAction::Rollback => ("rollback", serde_json::json!({ "reason": reason })),
+    };
+    (
+        format!("http://{listen}/api/v1/models/{}/{route}", target.bot),
+        body.to_string(),
+    )
+}
+
+/// Without the server feature, there is no API to call.
+#[cfg(not(feature = "server"))]
+fn through_the_run(target: &Target, _: ModelAction, _: &str, holder: Option<u32>) -> Result<()> {
+    bail!(
+        "refused: a running kaizen{} holds the state folder {}; stop it and run this again",
+        holder.map_or_else(String::new, |p| format!(" (pid {p})")),
+        target.state.display()
+    )
+}
+
+#[cfg(feature = "server")]
+/// `action` sent to the `kaizen run` (pid `holder`) that holds the state
+/// folder, through the control API it recorded in `state/.kaizen/server.json`;
+/// refused, saying what to do, when it serves none.
+fn through_the_run(
+    target: &Target,
+    action: ModelAction,
+    reason: &str,
+    holder: Option<u32>,
+) -> Result<()> {
+    use kaizen::server::{ServerAddress, auth};
+    let run = holder.map_or_else(
+        || "a running kaizen".into(),
+        |p| format!("kaizen (pid {p})"),
+    );
+    let Some(server) =
+        ServerAddress::find(&target.state).filter(|s| holder.is_none_or(|p| p == s.pid))
+    else {
+        bail!(
+            "refused: {run} holds the state folder {} and serves no control API to take the \
+             change (start it with --listen to move models while it runs); stop it and run this again",
+            target.state.display()
+        );
+    };
+    let (url, body) = api_call(target, action, reason, &server.listen.to_string());
+    let by_hand = format!(
+        "curl -X POST -H \"Authorization: Bearer $KAIZEN_TOKEN_SECRET\" -H 'Content-Type: application/json' -d '{body}' {url}"
+    );
+    let token = auth::load(&target.state, std::env::var(auth::TOKEN_ENV).ok())?.with_context(|| {
+        format!(
+            "{run} serves its API on {}, but there is no token here ({} unset, no {}/.kaizen/token); \
+             with the run's token, the call is:\n  {by_hand}",
+            server.listen,
+            auth::TOKEN_ENV,
+            target.state.display()
+        )
+    })?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut answer = agent
+        .post(&url)
+        .header("Authorization", &format!("Bearer {}", token.secret()))
+        .header("Content-Type", "application/json")
+        .send(&body)
+        .with_context(|| {
+            format!("{run} holds the state folder but its API at {url} did not answer; the call is:\n  {by_hand}")
+        })?;
+    let status = answer.status().as_u16();
+    let text = answer.body_mut().read_to_string()?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("the answer of {url} is not JSON: {text}"))?;
+    if status != 200 {
+        let message = value["error"]["message"].as_str().unwrap_or(&text);
+        bail!("{run} refused the change ({status}): {message}");
+    }
+    let moved = decode_move(value)
+        .with_context(|| format!("the answer of {url} is not a move of the champion: {text}"))?;
+    print(target.json, &moved, || {
+        format!(
+            "{}\n(made by {run} through its API)\n",
+            describe_move(&moved)
+        )
+    })
+}
+
+#[cfg(feature = "server")]
+/// A move as the API answers it (its time in RFC 3339), back in Unix seconds.
+fn decode_move(mut value: serde_json::Value) -> Result<AliasMove> {
+    if let Some(at) = value["at"].as_str() {
+        value["at"] = kaizen::history::parse_rfc3339(at)?.into();
+    }
+    Ok(serde_json::from_value(value)?)
 }

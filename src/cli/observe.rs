@@ -26,8 +26,9 @@ pub struct ObserveArgs {
     /// Keep no cycle history (and no audit trail).
     #[arg(long)]
     pub no_history: bool,
-    /// Alert thresholds, a TOML file of `kaizen::alert::AlertConfig`
-    /// (error_rate, latency_p99_secs, resource_use, …); defaults otherwise.
+    /// Alert thresholds: a TOML file whose keys (error_rate,
+    /// latency_p99_secs, resource_use, …) override the registry's settings,
+    /// which are the defaults otherwise.
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<PathBuf>,
     /// An origin allowed to call the API from a browser (repeatable; none by default).
@@ -38,19 +39,18 @@ pub struct ObserveArgs {
     pub rate_limit: f64,
 }
 
-/// Reads `--alerts`.
-pub fn alert_config(path: Option<&PathBuf>) -> Result<AlertConfig> {
+/// The alert thresholds of `kaizen run`: the registry's settings `base`,
+/// with the keys of the `--alerts` file over them.
+pub fn alert_config(base: &AlertConfig, path: Option<&PathBuf>) -> Result<AlertConfig> {
     let Some(path) = path else {
-        return Ok(AlertConfig::default());
+        return Ok(base.clone());
     };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let config: AlertConfig =
-        toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
-    config
-        .validate()
-        .with_context(|| format!("{}", path.display()))?;
-    Ok(config)
+    let overrides: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    base.overridden_by(overrides)
+        .with_context(|| format!("{}", path.display()))
 }
 
 /// The history, monitor and server of one `kaizen run`.
@@ -59,6 +59,9 @@ pub struct Observing {
     monitor: Option<Monitor>,
     #[cfg(feature = "server")]
     server: Option<kaizen::server::Server>,
+    /// The state folder, where a listening server records its address.
+    #[cfg(feature = "server")]
+    state: PathBuf,
 }
 
 /// Records an action of the command line in the audit trail, when there is one.
@@ -80,7 +83,6 @@ impl Observing {
         args: &ObserveArgs,
         state: &std::path::Path,
         registry: &RegistryHandle,
-        alerts: AlertConfig,
         autoscale: &AutoscaleConfig,
     ) -> Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -111,10 +113,8 @@ impl Observing {
                 observers,
                 ..MonitorParts::new(registry, clock.clone(), probe)
             },
-            MonitorConfig {
-                alerts,
-                ..MonitorConfig::default()
-            },
+            // The alert thresholds are the registry's settings.
+            MonitorConfig::default(),
         )?;
         #[cfg(feature = "server")]
         let server = match args.listen {
@@ -148,11 +148,22 @@ impl Observing {
                 None => "kaizen run".into(),
             }),
         );
+        // `kaizen models activate|rollback` finds the API through it.
+        #[cfg(feature = "server")]
+        if let Some(server) = &server
+            && let Err(e) = kaizen::server::ServerAddress::publish(state, server.addr())
+        {
+            eprintln!(
+                "kaizen: the server's address could not be recorded in the state folder: {e}"
+            );
+        }
         Ok(Observing {
             history,
             monitor: Some(monitor),
             #[cfg(feature = "server")]
             server,
+            #[cfg(feature = "server")]
+            state: state.to_path_buf(),
         })
     }
 
@@ -161,6 +172,7 @@ impl Observing {
     pub async fn stop(mut self) {
         #[cfg(feature = "server")]
         if let Some(server) = self.server.take() {
+            kaizen::server::ServerAddress::withdraw(&self.state);
             server.stop().await;
         }
         if let Some(monitor) = self.monitor.take() {

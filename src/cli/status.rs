@@ -16,7 +16,7 @@ use kaizen::metalog::{CycleEntry, META_FILE, MODULES_FILE, MetaLogger, ModuleInd
 use kaizen::persist::{Inspected, inspect_json};
 use kaizen::policy::SelfImprovementPolicy;
 use kaizen::registry::EngineEntry;
-use kaizen::registry::{REGISTRY_FILE, RegistryFile};
+use kaizen::registry::{REGISTRY_FILE, RegistryFile, inspect_registry};
 use kaizen::snapshot::EngineSnapshot;
 use kaizen::synergy::{SynergyWeights, inspect_dqn, inspect_weights};
 use kaizen::training::jobs::PoolJobs;
@@ -226,11 +226,8 @@ pub(super) fn engine_view(
 /// The engines `registry.json` lists, and what could not be read of it.
 pub(super) fn registry_entries(state: &Path) -> (Vec<EngineEntry>, Vec<String>) {
     let mut problems = Vec::new();
-    let registry: Option<RegistryFile> = good(
-        REGISTRY_FILE,
-        inspect_json(&state.join(REGISTRY_FILE)),
-        &mut problems,
-    );
+    let registry: Option<RegistryFile> =
+        good(REGISTRY_FILE, inspect_registry(state), &mut problems);
     (registry.map(|r| r.engines).unwrap_or_default(), problems)
 }
 
@@ -250,11 +247,8 @@ pub fn run(args: StatusArgs) -> Result<()> {
         .collect();
     dirs.sort();
     let mut problems = Vec::new();
-    let registry: Option<RegistryFile> = good(
-        REGISTRY_FILE,
-        inspect_json(&args.state.join(REGISTRY_FILE)),
-        &mut problems,
-    );
+    let registry: Option<RegistryFile> =
+        good(REGISTRY_FILE, inspect_registry(&args.state), &mut problems);
     let entry = |dir: &Path| {
         let name = dir.file_name()?.to_string_lossy();
         registry.as_ref()?.engines.iter().find(|e| e.name == name)

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use super::table::Table;
 use kaizen::engine::validate_name;
-use kaizen::persist::{Durability, Inspected, inspect_json, write_all};
-use kaizen::registry::{REGISTRY_FILE, RegistryFile};
+use kaizen::persist::{Durability, Inspected, write_all};
+use kaizen::registry::{REGISTRY_FILE, inspect_registry};
 use kaizen::runtime::StateLock;
 use kaizen::synergy::{SynergyKeys, SynergyWeights, inspect_weights, weights_file};
 
@@ -107,7 +107,7 @@ impl Target {
                 self.state.display()
             );
         }
-        let listed = || match inspect_json::<RegistryFile>(&self.state.join(REGISTRY_FILE)) {
+        let listed = || match inspect_registry(&self.state) {
             Inspected::Good { value, .. } => value.engines.iter().any(|e| e.name == self.bot),
             _ => false,
         };

@@ -51,8 +51,9 @@ pub trait Observer: Send + 'static {
 /// The monitor's settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MonitorConfig {
-    /// The alert rules' thresholds.
-    pub alerts: AlertConfig,
+    /// The alert rules' thresholds, when they differ from the registry's
+    /// settings ([`MonitorParts::alerts`]); `None` (the default) keeps those.
+    pub alerts: Option<AlertConfig>,
     /// How often the rules are evaluated (5 s).
     pub evaluate_every: Duration,
     /// How often the bots' model registries are read for rollbacks (30 s).
@@ -62,7 +63,7 @@ pub struct MonitorConfig {
 impl Default for MonitorConfig {
     fn default() -> Self {
         MonitorConfig {
-            alerts: AlertConfig::default(),
+            alerts: None,
             evaluate_every: Duration::from_secs(5),
             models_every: Duration::from_secs(30),
         }
@@ -139,6 +140,10 @@ pub struct MonitorParts {
     pub probe: Box<dyn ResourceProbe>,
     /// The state folder, whose `<bot>/models` registries are read.
     pub state_root: Option<PathBuf>,
+    /// The alert rules' thresholds: [`new`](Self::new) takes the
+    /// registry's settings ([`RegistryConfig::alerts`](crate::registry::RegistryConfig::alerts));
+    /// [`MonitorConfig::alerts`] overrides them.
+    pub alerts: AlertConfig,
     /// Who else wants every item.
     pub observers: Vec<Box<dyn Observer>>,
 }
@@ -160,6 +165,7 @@ impl MonitorParts {
             clock,
             probe,
             state_root: None,
+            alerts: registry.alert_config().clone(),
             observers: Vec::new(),
         }
     }
@@ -184,7 +190,11 @@ impl std::fmt::Debug for Monitor {
 impl Monitor {
     /// Starts the monitor's thread.
     pub fn start(parts: MonitorParts, config: MonitorConfig) -> Result<Self> {
-        let rules = AlertRules::new(config.alerts.clone())?;
+        let alerts = config
+            .alerts
+            .clone()
+            .unwrap_or_else(|| parts.alerts.clone());
+        let rules = AlertRules::new(alerts.clone())?;
         if config.evaluate_every.is_zero() {
             return Err(Error::invalid(
                 "monitor evaluate_every",
@@ -193,12 +203,12 @@ impl Monitor {
             ));
         }
         let stats = Arc::new(MonitorStats {
-            rules: config.alerts.clone(),
+            rules: alerts.clone(),
             ..MonitorStats::default()
         });
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let mut worker = Worker {
-            latency: LatencyWindow::new(config.alerts.latency_window_secs),
+            latency: LatencyWindow::new(alerts.latency_window_secs),
             rules,
             config,
             parts,

@@ -77,6 +77,7 @@ fn the_monitor_keeps_every_item_and_raises_alerts_on_the_stream() {
             clock: Arc::new(clock.clone()),
             probe: Box::new(FixedProbe::default()),
             state_root: None,
+            alerts: AlertConfig::default(),
             observers: vec![Box::new(Counting(seen.clone()))],
         },
         MonitorConfig {
@@ -118,4 +119,57 @@ fn the_monitor_keeps_every_item_and_raises_alerts_on_the_stream() {
     assert!(matches!(kept[0], Decision::Engine(_)));
     assert!(matches!(kept[5], Decision::Alert(_)));
     assert_eq!(seen.load(Ordering::Relaxed), 6);
+}
+
+/// The alert thresholds are the registry's settings unless the monitor's
+/// own config overrides them.
+#[actix::test]
+async fn the_alert_thresholds_default_from_the_registry_s_settings() {
+    let registry = crate::registry::RegistryHandle::builder(crate::registry::RegistryConfig {
+        arbiters: 1,
+        alerts: AlertConfig {
+            error_rate: 0.25,
+            ..AlertConfig::default()
+        },
+        ..crate::registry::RegistryConfig::default()
+    })
+    .probe(FixedProbe::default())
+    .start()
+    .unwrap();
+    let parts = || {
+        MonitorParts::new(
+            &registry,
+            Arc::new(ManualClock::new(0.0)),
+            Box::new(FixedProbe::default()),
+        )
+    };
+    let monitor = Monitor::start(parts(), MonitorConfig::default()).unwrap();
+    assert_eq!(monitor.stats().rules().error_rate, 0.25);
+    monitor.stop();
+    let own = AlertConfig {
+        latency_p99_secs: 2.0,
+        ..AlertConfig::default()
+    };
+    let monitor = Monitor::start(
+        parts(),
+        MonitorConfig {
+            alerts: Some(own.clone()),
+            ..MonitorConfig::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(monitor.stats().rules(), &own);
+    monitor.stop();
+    // Settings out of range stop the registry from starting.
+    let bad = crate::registry::RegistryHandle::builder(crate::registry::RegistryConfig {
+        alerts: AlertConfig {
+            error_rate: 2.0,
+            ..AlertConfig::default()
+        },
+        ..crate::registry::RegistryConfig::default()
+    })
+    .probe(FixedProbe::default())
+    .start();
+    assert!(bad.err().unwrap().to_string().contains("alerts.error_rate"));
+    registry.shutdown().await.unwrap();
 }

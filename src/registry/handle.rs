@@ -10,6 +10,7 @@ use super::{
     EngineEntry, Entry, ImprovementEngineRegistry, Latencies, LatencySummary, RegistryConfig,
     RegistryFile, TickTimings, Timer,
 };
+use crate::alert::AlertConfig;
 use crate::autoscale::{AutoscaleAction, AutoscaleConfig, AutoscaleRequest};
 use crate::decision::{AutoscaleRecord, Decision, DecisionSender};
 use crate::engine::{EngineBuilder, RunCycle, SelfImprovementEngine, Shutdown};
@@ -131,6 +132,8 @@ impl RegistryBuilder {
             });
         }
         self.config.autoscale.validate()?;
+        self.config.alerts.validate()?;
+        let alerts = Arc::new(self.config.alerts.clone());
         let lock = match (&self.config.state_root, self.lock) {
             (None, _) => None,
             (Some(root), Some(lock)) if lock.root() == root => Some(lock),
@@ -178,7 +181,7 @@ impl RegistryBuilder {
             factory: self.factory,
             approval: self.approval,
             budget: self.budget,
-            baseline: crate::autoscale::Baseline::new(),
+            baseline: earlier.baseline,
             pass_rate: 1.0,
             last_change: earlier.last_change,
             autoscale_log: earlier.autoscale.into_iter().collect(),
@@ -203,6 +206,7 @@ impl RegistryBuilder {
             addr: registry.start(),
             events,
             timings,
+            alerts,
         })
     }
 }
@@ -231,9 +235,10 @@ impl RegistryBuilder {
 /// ```
 #[derive(Clone)]
 pub struct RegistryHandle {
-    addr: Addr<ImprovementEngineRegistry>,
+    pub(super) addr: Addr<ImprovementEngineRegistry>,
     events: DecisionSender,
     timings: Arc<TickTimings>,
+    alerts: Arc<AlertConfig>,
 }
 
 fn gone(_: MailboxError) -> Error {
@@ -265,6 +270,12 @@ impl RegistryHandle {
     /// own items to it (the monitor publishes alerts on it).
     pub fn publisher(&self) -> DecisionSender {
         self.events.clone()
+    }
+
+    /// The alert rules' thresholds of the registry's settings
+    /// ([`RegistryConfig::alerts`]), which its monitor uses by default.
+    pub fn alert_config(&self) -> &AlertConfig {
+        &self.alerts
     }
 
     /// The decision-latency and cycle-duration histograms ([`TickTimings`]).

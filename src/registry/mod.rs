@@ -29,6 +29,7 @@
 mod dispatch;
 mod handle;
 mod latency;
+mod model_moves;
 mod scale;
 mod schedule;
 mod state;
@@ -38,7 +39,10 @@ use dispatch::{Answer, Round, Target, Workers};
 pub use handle::{Approval, Budget, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
 pub use schedule::next_deadline;
-pub use state::{EngineEntry, EngineSettings, REGISTRY_FILE, RegistryFile};
+pub use state::{
+    EngineEntry, EngineSettings, REGISTRY_FILE, REGISTRY_FORMAT_VERSION, RegistryFile,
+    inspect as inspect_registry,
+};
 pub use timings::TickTimings;
 
 use actix::prelude::*;
@@ -47,6 +51,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::alert::AlertConfig;
 use crate::autoscale::{AutoscaleConfig, AutoscaleRequest, Baseline};
 use crate::decision::{
     self, AutoscaleRecord, Decision, DecisionSender, EngineEvent, EngineEventKind,
@@ -102,6 +107,10 @@ pub struct RegistryConfig {
     pub max_running_pipelines: Option<usize>,
     /// Default autoscale options.
     pub autoscale: AutoscaleConfig,
+    /// The alert rules' thresholds (defaults of [`AlertConfig`]): a
+    /// [`Monitor`](crate::monitor::Monitor) of this registry uses them
+    /// unless its own [`MonitorConfig`](crate::monitor::MonitorConfig) says otherwise.
+    pub alerts: AlertConfig,
 }
 
 impl Default for RegistryConfig {
@@ -115,6 +124,7 @@ impl Default for RegistryConfig {
             round_wait: DEFAULT_ROUND_WAIT,
             max_running_pipelines: None,
             autoscale: AutoscaleConfig::default(),
+            alerts: AlertConfig::default(),
         }
     }
 }
@@ -152,7 +162,7 @@ pub struct ImprovementEngineRegistry {
     factory: Option<EngineFactory>,
     approval: Option<Approval>,
     budget: Option<Budget>,
-    /// The adaptive autoscaler's rounds (in memory only).
+    /// The adaptive autoscaler's rounds (saved in `registry.json`).
     baseline: Baseline,
     /// The share of the last round's runs that succeeded (1 when none ran).
     pass_rate: f64,
@@ -393,9 +403,10 @@ impl ImprovementEngineRegistry {
             engines,
             last_change: self.last_change,
             autoscale: self.autoscale_log.iter().cloned().collect(),
+            baseline: self.baseline.clone(),
         };
         let path = root.join(REGISTRY_FILE);
-        match crate::persist::encode_json(&path, &file) {
+        match file.encode(&path) {
             Ok(bytes) => self.services.writer.submit_detached(
                 vec![crate::persist::PendingFile { path, bytes }],
                 crate::persist::Durability::Fsync,

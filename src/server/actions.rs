@@ -1,5 +1,6 @@
 //! The state-changing routes: pause, resume and run an engine, an autoscale
-//! step, activate or roll back a bot's model. Each needs the token (the
+//! step, activate or roll back a bot's model (through the engine that trains
+//! it when one runs, [`RegistryHandle::change_model`](crate::registry::RegistryHandle::change_model)). Each needs the token (the
 //! guard checked it) and is written to the audit trail — who (the token's
 //! name), what, on which bot, and how it ended — before it is answered.
 
@@ -17,8 +18,9 @@ use super::guard::Who;
 use crate::autoscale::AutoscaleConfig;
 use crate::autoscale::AutoscaleRequest;
 use crate::history::AuditEntry;
-use crate::models::{ModelRegistry, ModelsError, RegistryConfig, VersionId};
+use crate::models::{AliasMove, ModelRegistry, ModelsError, RegistryConfig, VersionId};
 use crate::present::with_rfc3339_times;
+use crate::training::ModelAction;
 
 /// Reads a JSON body of at most `limit` bytes; an empty body is `T::default()`.
 async fn body<T: DeserializeOwned + Default>(
@@ -233,11 +235,12 @@ fn models_error(e: ModelsError) -> ApiError {
     match e {
         ModelsError::Locked { .. } => ApiError::conflict(
             "models_locked",
-            format!("{e}; the pipeline that holds it moves its champion itself"),
+            format!("{e}; no engine of this server trains the bot, another process holds it"),
         ),
-        ModelsError::UnknownVersion { .. } | ModelsError::Invalid { .. } => {
-            ApiError::bad_request("invalid", e.to_string())
+        ModelsError::UnknownVersion { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_version", e.to_string())
         }
+        ModelsError::Invalid { .. } => ApiError::bad_request("invalid", e.to_string()),
         ModelsError::AlreadyChampion(_) | ModelsError::NoRollbackTarget { .. } => {
             ApiError::conflict("conflict", e.to_string())
         }
@@ -245,16 +248,46 @@ fn models_error(e: ModelsError) -> ApiError {
     }
 }
 
-/// Opens the bot's model registry for one move (taking its lock for the
-/// move only) and makes it with `mv`.
-async fn move_champion(
+/// Moves `bot`'s champion: through the engine that trains the bot when one
+/// runs (its training pipeline holds the model registry's lock; the move
+/// happens between two of its cycles), else by opening the bot's model
+/// registry for this one move.
+async fn move_model(
     state: &web::Data<AppState>,
     bot: &str,
-    mv: impl FnOnce(&mut ModelRegistry, f64) -> Result<crate::models::AliasMove, ModelsError>
-    + Send
-    + 'static,
+    action: ModelAction,
+    reason: String,
 ) -> Reply {
     super::api::checked_bot(bot)?;
+    let moved = match state
+        .parts
+        .registry
+        .change_model(bot, action, reason.clone())
+        .await
+    {
+        Ok(moved) => moved,
+        // No engine trains the bot: its registry is free to open.
+        Err(crate::Error::UnknownEngine { .. }) => open_and_move(state, bot, action, reason)
+            .await
+            .map_err(|e| match e.code {
+                "no_models" | "no_state" => ApiError::unknown_bot(bot),
+                _ => e,
+            })?,
+        Err(crate::Error::NoModels { .. }) => open_and_move(state, bot, action, reason).await?,
+        Err(crate::Error::Models(e)) => return Err(models_error(e)),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(actix_web::HttpResponse::Ok().json(with_rfc3339_times(&moved)))
+}
+
+/// Opens the bot's model registry for one move (taking its lock for the
+/// move only) and makes it.
+async fn open_and_move(
+    state: &web::Data<AppState>,
+    bot: &str,
+    action: ModelAction,
+    reason: String,
+) -> Result<AliasMove, ApiError> {
     let root = state.parts.state_root.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -271,14 +304,13 @@ async fn move_champion(
         ));
     }
     let now = state.parts.clock.now();
-    let moved = web::block(move || {
+    web::block(move || {
         let mut registry = ModelRegistry::open(&dir, RegistryConfig::default(), now)?;
-        mv(&mut registry, now)
+        action.apply(&mut registry, &reason, now)
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(models_error)?;
-    Ok(actix_web::HttpResponse::Ok().json(with_rfc3339_times(&moved)))
+    .map_err(models_error)
 }
 
 pub(super) async fn activate(
@@ -305,9 +337,14 @@ pub(super) async fn activate(
         let reason = asked
             .reason
             .unwrap_or_else(|| format!("activated by {who} through the API"));
-        move_champion(&state, &bot, move |r, now| {
-            r.activate(VersionId(version), &reason, now)
-        })
+        move_model(
+            &state,
+            &bot,
+            ModelAction::Activate {
+                version: VersionId(version),
+            },
+            reason,
+        )
         .await
     }
     .await;
@@ -327,10 +364,7 @@ pub(super) async fn rollback(
         let reason = asked
             .reason
             .unwrap_or_else(|| format!("rolled back by {who} through the API"));
-        move_champion(&state, &bot, move |r, now| {
-            r.rollback_to_previous(&reason, now)
-        })
-        .await
+        move_model(&state, &bot, ModelAction::Rollback, reason).await
     }
     .await;
     audited(

@@ -116,6 +116,16 @@ impl Token {
     }
 }
 
+/// The token a client of the server uses: `env` (the value of
+/// `KAIZEN_TOKEN`) when given, else `state_root/.kaizen/token` when it
+/// exists (nothing is generated).
+pub fn load(state_root: &Path, env: Option<String>) -> Result<Option<Token>, ServerError> {
+    match env {
+        Some(text) => Token::parse(&text, TOKEN_ENV).map(Some),
+        None => read_token_file(&state_root.join(crate::history::KAIZEN_DIR).join(TOKEN_FILE)),
+    }
+}
+
 /// The token to use: `env` (the value of `KAIZEN_TOKEN`) when given, else
 /// `state_root/.kaizen/token`, generated there when missing.
 pub fn load_or_generate(

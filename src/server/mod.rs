@@ -25,6 +25,7 @@
 //! only for origins given in `cors_origins`. TLS is left to a reverse proxy.
 
 mod actions;
+pub mod address;
 mod api;
 pub mod auth;
 mod dashboard;
@@ -35,6 +36,7 @@ pub mod metrics;
 mod openapi;
 mod sse;
 
+pub use address::ServerAddress;
 pub use auth::{Token, TokenSource};
 pub use error::ApiError;
 pub use live::{LiveObserver, LiveState};

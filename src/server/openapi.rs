@@ -60,7 +60,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "post",
         "/api/v1/models/{bot}/activate",
-        "Make a version the champion (body {\"version\": n, \"reason\": \"…\"}).",
+        "Make a version the champion (body {\"version\": n, \"reason\": \"…\"}), through the engine that trains the bot; 404 for an unknown bot or version, 409 when it already serves.",
     ),
     (
         "post",

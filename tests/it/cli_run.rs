@@ -291,3 +291,67 @@ fn engines_autoscaling_made_come_back_as_copies_of_the_template() {
         "{origins:?}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn run_autoscales_adaptively_when_asked_and_keeps_the_baseline() {
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines(tmp.path());
+    let state = tmp.path().join("state");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kaizen"))
+        .args([
+            "run",
+            "--period",
+            "0.05",
+            "--autoscale",
+            "adaptive",
+            "--engines",
+        ])
+        .arg(&engines)
+        .arg("--state")
+        .arg(&state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded polling of the child's registry file for two adaptive steps.
+    let file = state.join("registry.json");
+    let steps = || {
+        let text = fs::read_to_string(&file).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let n = v["baseline"]["rounds"].as_array()?.len();
+        (n >= 2).then_some(v)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = None;
+    while seen.is_none() && Instant::now() < deadline {
+        seen = steps();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let registry = seen.expect("no adaptive autoscale step in 60 s");
+    assert_eq!(registry["version"], 2);
+    let last = registry["autoscale"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["config"]["mode"], "adaptive", "{last}");
+    assert!(last["adaptive"]["energy"]["std"].is_number(), "{last}");
+    // A wrong mode is refused by name.
+    kaizen()
+        .args(["run", "--once", "--autoscale", "smart"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("threshold or adaptive"));
+}

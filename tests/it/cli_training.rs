@@ -11,7 +11,8 @@
 //! phase no kept version fits the newest rows clearly better than the
 //! champion. Then the faces: `status` shows the champion, `models
 //! list|show|compare` read the registry, `models activate|rollback` move the
-//! champion with no run live and are refused while one trains the bot.
+//! champion with no run live, go through the API of a run that serves one,
+//! and are refused while a run without one trains the bot.
 
 use crate::support::{kaizen, stdout_of};
 use kaizen::models::{Catalog, MoveAction, VersionId};
@@ -324,7 +325,10 @@ fn models_activate_is_refused_while_kaizen_run_trains_the_bot() {
     assert!(started, "kaizen run never started");
     let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
     assert!(
-        stderr.contains("refused: a running kaizen is training bot \"sales\""),
+        stderr.contains(&format!(
+            "refused: kaizen (pid {}) holds the state folder",
+            child.id()
+        )) && stderr.contains("serves no control API"),
         "{stderr}"
     );
     // Reading works meanwhile and afterwards; with the run gone, the change goes through.
@@ -333,6 +337,114 @@ fn models_activate_is_refused_while_kaizen_run_trains_the_bot() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("no version to roll back to"));
+}
+
+#[test]
+fn models_activate_and_rollback_go_through_the_api_of_the_run_that_trains_the_bot() {
+    let s = setup();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    append(&s.data, &mut rng, PHASES[0]);
+    run_once(&s); // v1
+    append(&s.data, &mut rng, PHASES[1]);
+    append(&s.data, &mut rng, PHASES[1]);
+    let second = run_once(&s);
+    assert_eq!(
+        second["outcome"]["metrics"]["champion_version"], 2.0,
+        "{second}"
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kaizen"))
+        .args([
+            "run",
+            "--period",
+            "1h",
+            "--listen",
+            "127.0.0.1:0",
+            "--engines",
+        ])
+        .arg(&s.engines)
+        .arg("--state")
+        .arg(&s.state)
+        .env_remove("KAIZEN_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The run records where it serves once it listens (bounded polling).
+    let record = s.state.join(".kaizen/server.json");
+    let serving = || {
+        std::fs::read_to_string(&record)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .filter(|v| v["pid"].as_u64() == Some(u64::from(child.id())))
+    };
+    let mut listening = None;
+    for _ in 0..1200 {
+        listening = serving();
+        if listening.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The CLI finds the run's address and its token in the state folder.
+    let activated = models(&s, &["activate", "v1", "--reason", "v2 misbehaves"])
+        .env_remove("KAIZEN_TOKEN")
+        .output()
+        .unwrap();
+    let listed = models(&s, &["list", "--json"]).output().unwrap();
+    // v2 has passed no post-deploy check: the run refuses a rollback to it
+    // (409) and the command says why; activating it by name works.
+    let refused = models(&s, &["rollback"])
+        .env_remove("KAIZEN_TOKEN")
+        .output()
+        .unwrap();
+    let again = models(&s, &["activate", "v2", "--json"])
+        .env_remove("KAIZEN_TOKEN")
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopped = child.wait().unwrap();
+    assert!(listening.is_some(), "kaizen run never recorded its address");
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(activated.status.success(), "{}", text(&activated));
+    let out = String::from_utf8_lossy(&activated.stdout);
+    assert!(
+        out.contains("v2 → v1 — v2 misbehaves") && out.contains("through its API"),
+        "{out}"
+    );
+    let listing: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listing["champion"], 1, "{listing}");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("refused the change (409): no version to roll back to"),
+        "{}",
+        text(&refused)
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    let back: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (back["from"].clone(), back["to"].clone()),
+        (1.into(), 2.into())
+    );
+    // The run stopped cleanly and took its record with it.
+    assert!(stopped.success(), "{stopped:?}");
+    assert!(!record.exists());
+    let catalog = Catalog::read(&s.state.join("sales")).unwrap();
+    assert_eq!(catalog.champion(), Some(VersionId(2)));
+    let moves = catalog.history();
+    assert_eq!(moves[moves.len() - 2].reason, "v2 misbehaves");
+    assert_eq!(
+        moves.len(),
+        4,
+        "deploy v1, deploy v2, activate v1, activate v2"
+    );
 }
 
 #[test]

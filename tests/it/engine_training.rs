@@ -8,38 +8,15 @@ use kaizen::Error;
 use kaizen::engine::{ChangeModel, EngineBuilder, RunCycle, Status};
 use kaizen::host::ManualClock;
 use kaizen::models::{MoveAction, VersionId};
-use kaizen::training::{
-    JobState, ModelAction, Task, TrainingConfig, TrainingPipeline, TrainingPool,
-};
-use std::io::Write;
-use std::path::Path;
+use kaizen::training::{JobState, ModelAction, TrainingPipeline, TrainingPool};
 use std::sync::Arc;
-
-/// Appends `n` rows of `y = a·x + b` (x on a grid, no noise).
-fn append(path: &Path, n: usize, (a, b): (f64, f64)) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    if f.metadata().unwrap().len() == 0 {
-        writeln!(f, "x,target").unwrap();
-    }
-    for i in 0..n {
-        let x = (i % 23) as f64 / 11.0 - 1.0;
-        writeln!(f, "{x},{}", a * x + b).unwrap();
-    }
-}
 
 #[actix::test]
 async fn an_engine_trains_shows_its_waiting_job_and_changes_its_champion() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sales.csv");
-    append(&data, 100, (2.0, 1.0));
-    let mut config = TrainingConfig::new(&data, Task::Regression);
-    config.model.hidden = vec![16];
-    config.model.optimizer.lr = 0.01;
-    config.steps_per_energy = 60;
+    append_linear(&data, 100, (2.0, 1.0));
+    let config = small_regression(&data);
     let clock = ManualClock::new(1_700_000_000.0);
     let pool = Arc::new(TrainingPool::new(1));
     let pipeline = TrainingPipeline::open(
@@ -67,7 +44,7 @@ async fn an_engine_trains_shows_its_waiting_job_and_changes_its_champion() {
     // Another bot holds the pool's one slot: the next training waits, and
     // the snapshot says so while the cycle is under way.
     let held = pool.acquire("other", 100.0).await;
-    append(&data, 100, (-1.0, 3.0));
+    append_linear(&data, 100, (-1.0, 3.0));
     clock.advance(3600.0);
     let cycle = actix::spawn(engine.send(RunCycle { energy: 5 }));
     let mut waiting = None;

@@ -8,6 +8,7 @@ mod cli_training;
 mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;
+mod engine_forecast;
 mod engine_saves;
 mod engine_training;
 mod forecast_statsmodels;

@@ -354,3 +354,60 @@ async fn adaptive_mode_decides_against_its_baseline() {
     assert_eq!(names(&reg).await, ["engine0", "engine1"]);
     reg.shutdown().await.unwrap();
 }
+
+/// The adaptive baseline is saved with the registry: a registry restarted
+/// halfway through a scripted sequence of steps decides exactly as one that
+/// ran it all (its lag count included).
+#[actix::test]
+async fn the_adaptive_baseline_survives_a_restart_exactly() {
+    use kaizen::autoscale::AutoscaleMode;
+    let config = AutoscaleConfig {
+        mode: AutoscaleMode::Adaptive,
+        dry_run: true,
+        ..AutoscaleConfig::default()
+    };
+    let steps = [
+        (0.5, 0.0),
+        (0.6, 0.1),
+        (0.7, 0.2),
+        (0.4, -0.1),
+        (0.3, -0.2),
+        (0.2, -0.3),
+        (0.9, 0.4),
+        (0.95, 0.5),
+    ];
+    let records = |root: &Path, from: usize, to: usize| {
+        let s = setup(Some(root), None);
+        let config = config.clone();
+        async move {
+            s.clock.advance(from as f64);
+            let mut out = Vec::new();
+            for &(energy, trend) in &steps[from..to] {
+                out.push(s.ask(energy, trend, config.clone()).await);
+                s.clock.advance(1.0);
+            }
+            s.reg.shutdown().await.unwrap();
+            out
+        }
+    };
+    let whole = tempfile::tempdir().unwrap();
+    let straight = records(whole.path(), 0, steps.len()).await;
+    let halves = tempfile::tempdir().unwrap();
+    let mut resumed = records(halves.path(), 0, 4).await;
+    let saved = read_json(halves.path().join("registry.json"));
+    assert_eq!(saved["version"], 2);
+    assert_eq!(saved["baseline"]["rounds"].as_array().unwrap().len(), 4);
+    resumed.extend(records(halves.path(), 4, steps.len()).await);
+    assert_eq!(
+        resumed[4].adaptive.as_ref().unwrap().rounds,
+        5,
+        "the baseline came back"
+    );
+    assert!(
+        straight
+            .iter()
+            .any(|r| r.adaptive.as_ref().unwrap().warning.is_some()),
+        "the lag rule fires across the restart: {straight:#?}"
+    );
+    assert_eq!(resumed, straight);
+}

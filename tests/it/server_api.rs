@@ -577,3 +577,127 @@ fn models_are_listed_activated_and_rolled_back_through_the_api() {
         (400, "malformed_body")
     );
 }
+
+/// Issue 12: while an engine trains a bot, its training pipeline holds the
+/// bot's model registry; the API moves the champion through that engine.
+#[test]
+fn models_move_through_the_engine_that_trains_them() {
+    let f = Fleet::start(Setup {
+        bots: vec![],
+        trained: vec!["sales"],
+        ..Setup::default()
+    });
+    let data = f.state.path().join("sales.csv");
+    let run = || {
+        let r = post(
+            &f.url("/api/v1/engines/sales/run"),
+            Some(SECRET),
+            r#"{"energy": 5}"#,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    // v1 beats the mean and serves; on a new relation, v2 replaces it.
+    assert_eq!(run()["outcome"]["metrics"]["champion_version"], 1.0);
+    super::support::append_linear(&data, 100, (-1.0, 3.0));
+    assert_eq!(run()["outcome"]["metrics"]["champion_version"], 2.0);
+
+    // The engine holds the registry's lock: the move goes through it.
+    let activated = post(
+        &f.url("/api/v1/models/sales/activate"),
+        Some(SECRET),
+        r#"{"version": 1, "reason": "v2 misbehaves"}"#,
+    );
+    assert_eq!(activated.status, 200, "{}", activated.body);
+    let moved = activated.json();
+    assert_eq!(
+        (moved["from"].clone(), moved["to"].clone()),
+        (2.into(), 1.into())
+    );
+    assert_eq!(moved["reason"], "v2 misbehaves");
+    assert_eq!(
+        get(&f.url("/api/v1/models/sales"), None).json()["champion"],
+        1
+    );
+    // v2 has passed no post-deploy check: nothing to roll back to, a real
+    // conflict; activating it by name moves it back.
+    let rolled = post(&f.url("/api/v1/models/sales/rollback"), Some(SECRET), "");
+    assert_eq!(
+        (rolled.status, rolled.code().as_str()),
+        (409, "conflict"),
+        "{}",
+        rolled.body
+    );
+    assert!(
+        rolled.body.contains("no version to roll back to"),
+        "{}",
+        rolled.body
+    );
+    let back = post(
+        &f.url("/api/v1/models/sales/activate"),
+        Some(SECRET),
+        r#"{"version": 2}"#,
+    );
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(back.json()["to"], 2, "{}", back.body);
+    assert_eq!(
+        get(&f.url("/api/v1/models/sales"), None).json()["champion"],
+        2
+    );
+    // The next cycle serves the champion the operator chose.
+    assert_eq!(run()["outcome"]["metrics"]["champion_version"], 2.0);
+
+    // Typed errors: an unknown version or bot is 404, a real conflict 409.
+    let unknown = post(
+        &f.url("/api/v1/models/sales/activate"),
+        Some(SECRET),
+        r#"{"version": 9}"#,
+    );
+    assert_eq!(
+        (unknown.status, unknown.code().as_str()),
+        (404, "unknown_version"),
+        "{}",
+        unknown.body
+    );
+    let serving = post(
+        &f.url("/api/v1/models/sales/activate"),
+        Some(SECRET),
+        r#"{"version": 2}"#,
+    );
+    assert_eq!(
+        (serving.status, serving.code().as_str()),
+        (409, "conflict"),
+        "{}",
+        serving.body
+    );
+    let nobody = post(
+        &f.url("/api/v1/models/nobody/activate"),
+        Some(SECRET),
+        r#"{"version": 1}"#,
+    );
+    assert_eq!(
+        (nobody.status, nobody.code().as_str()),
+        (404, "unknown_bot"),
+        "{}",
+        nobody.body
+    );
+
+    // Every move is in the audit trail, by whom and how it ended.
+    eventually("the audit entries", || {
+        let audit = get(&f.url("/api/v1/audit"), None).json();
+        let entries = audit["entries"].as_array().unwrap().clone();
+        let moves: Vec<_> = entries
+            .iter()
+            .filter(|e| e["bot"] == "sales" && e["action"].as_str().unwrap().starts_with("model."))
+            .collect();
+        moves.len() == 5
+            && moves[0]["action"] == "model.activate"
+            && moves[0]["who"] == WHO
+            && moves[0]["error"].is_null()
+            && moves[1]["action"] == "model.rollback"
+            && !moves[1]["error"].is_null()
+            && moves[2]["error"].is_null()
+            && !moves[3]["error"].is_null()
+            && !moves[4]["error"].is_null()
+    });
+}

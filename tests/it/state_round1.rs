@@ -59,6 +59,9 @@ fn run_once_continues_a_round1_folder() {
         .arg(&state)
         .assert()
         .success();
+    let registry = read_json(state.join("registry.json"));
+    assert_eq!(registry["version"], 2, "saved with the adaptive baseline");
+    assert!(registry["baseline"]["rounds"].is_array(), "{registry}");
     for bot in ["alpha", "beta", "gamma"] {
         let engine = read_json(state.join(bot).join("engine.json"));
         let cycles = engine["cycles"].as_u64().unwrap();
@@ -79,4 +82,20 @@ fn run_once_continues_a_round1_folder() {
     let gamma = read_json(gamma_dir.join("engine.json"));
     assert_eq!(dqn.updates(), gamma["cycles"].as_u64().unwrap());
     assert!(dqn.updates() > 4);
+}
+
+/// `registry.json` of format version 1 (the round-1 fixture's, without the
+/// adaptive baseline) still reads, with an empty baseline (a run saves it
+/// as version 2: `run_once_continues_a_round1_folder`).
+#[test]
+fn a_version_1_registry_file_reads_with_an_empty_baseline() {
+    let dir = fixture_copy();
+    let state = dir.path().join("state");
+    let kaizen::persist::Inspected::Good { value, .. } = kaizen::registry::inspect_registry(&state)
+    else {
+        panic!("the round-1 registry.json does not read");
+    };
+    assert_eq!(value.engines.len(), 3);
+    assert!(value.baseline.rounds().is_empty());
+    assert_eq!(read_json(state.join("registry.json"))["version"], 1);
 }

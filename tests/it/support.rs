@@ -49,6 +49,35 @@ pub fn builder(name: &str, pipeline: impl Pipeline, clock: &ManualClock) -> Engi
         .persistence(Persistence::PerCycle(Durability::Atomic))
 }
 
+/// Appends `n` rows of `y = a·x + b` to the CSV at `path` (x on a grid,
+/// no noise; the header `x,target` first when the file is new).
+pub fn append_linear(path: &std::path::Path, n: usize, (a, b): (f64, f64)) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    if f.metadata().unwrap().len() == 0 {
+        writeln!(f, "x,target").unwrap();
+    }
+    for i in 0..n {
+        let x = (i % 23) as f64 / 11.0 - 1.0;
+        writeln!(f, "{x},{}", a * x + b).unwrap();
+    }
+}
+
+/// A small regression model trained on the CSV at `data` (one hidden layer
+/// of 16, lr 0.01, 60 optimizer steps per unit of energy).
+pub fn small_regression(data: &std::path::Path) -> kaizen::training::TrainingConfig {
+    let mut config =
+        kaizen::training::TrainingConfig::new(data, kaizen::training::Task::Regression);
+    config.model.hidden = vec![16];
+    config.model.optimizer.lr = 0.01;
+    config.steps_per_energy = 60;
+    config
+}
+
 /// The host's ledger: profit per bot, counting every read.
 #[derive(Clone, Default)]
 pub struct Ledger {

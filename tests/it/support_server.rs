@@ -18,7 +18,7 @@ use kaizen::server::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::support::builder;
+use super::support::{append_linear, builder, small_regression};
 
 /// The token the test servers take.
 pub const SECRET: &str = "0123456789abcdef0123";
@@ -32,6 +32,10 @@ pub struct Setup {
     pub bots: Vec<&'static str>,
     /// Bots whose pipeline always fails.
     pub broken: Vec<&'static str>,
+    /// Bots that run kaizen's training pipeline on `state/<bot>.csv`
+    /// ([`small_regression`](super::support::small_regression)), which
+    /// starts with 100 rows of `y = 2x + 1`.
+    pub trained: Vec<&'static str>,
     /// Where the server listens.
     pub listen: SocketAddr,
     /// Requests a second per client.
@@ -47,6 +51,7 @@ impl Default for Setup {
         Setup {
             bots: vec!["alpha", "beta"],
             broken: vec![],
+            trained: vec![],
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             rate: 10_000.0,
             cors: vec![],
@@ -82,6 +87,12 @@ impl Fleet {
                 let registry = RegistryHandle::builder(RegistryConfig {
                     state_root: Some(root.clone()),
                     arbiters: 1,
+                    // Not the default: the API shows the rules in effect,
+                    // which the monitor takes from the registry's settings.
+                    alerts: kaizen::alert::AlertConfig {
+                        resource_use: 0.9,
+                        ..Default::default()
+                    },
                     ..RegistryConfig::default()
                 })
                 .clock(Arc::new(clock.clone()))
@@ -123,11 +134,6 @@ impl Fleet {
                     },
                     MonitorConfig {
                         evaluate_every: Duration::from_millis(50),
-                        // Not the default, so the API shows the rules in effect.
-                        alerts: kaizen::alert::AlertConfig {
-                            resource_use: 0.9,
-                            ..Default::default()
-                        },
                         ..MonitorConfig::default()
                     },
                 )
@@ -162,6 +168,21 @@ impl Fleet {
                         .register_engine(builder(bot, failing, &clock))
                         .await
                         .unwrap();
+                }
+                let pool = Arc::new(kaizen::training::TrainingPool::new(1));
+                for bot in &setup.trained {
+                    append_linear(&root.join(format!("{bot}.csv")), 100, (2.0, 1.0));
+                    let pipeline = kaizen::training::TrainingPipeline::open(
+                        bot,
+                        &root.join(bot),
+                        small_regression(&root.join(format!("{bot}.csv"))),
+                        pool.clone(),
+                        Arc::new(clock.clone()),
+                    )
+                    .unwrap();
+                    let engine = kaizen::engine::EngineBuilder::with_training(*bot, pipeline)
+                        .clock(Arc::new(clock.clone()));
+                    registry.register_engine(engine).await.unwrap();
                 }
                 let server = Server::start(
                     ServerConfig {

@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use super::observe::{ObserveArgs, Observing, alert_config};
 use super::process;
-use kaizen::autoscale::AutoscaleConfig;
+use kaizen::autoscale::{AutoscaleConfig, AutoscaleMode};
 use kaizen::engine::{EngineBuilder, Origin};
 use kaizen::host::{Clock, ProcessTreeProbe, SystemClock};
+use kaizen::persist::Inspected;
 use kaizen::persist::root::kaizen_dir;
-use kaizen::persist::{Inspected, inspect_json};
 use kaizen::pipeline::SharedFleet;
-use kaizen::registry::{REGISTRY_FILE, RegistryConfig, RegistryFile, RegistryHandle};
+use kaizen::registry::{RegistryConfig, RegistryHandle, inspect_registry};
 use kaizen::runtime::StateLock;
 use kaizen::spec::{SpecDuration, load_dir};
 use kaizen::training::{TrainingPool, jobs};
@@ -58,6 +58,11 @@ pub struct RunArgs {
     /// Autoscaling never goes above this many engines.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_engines: usize,
+    /// Which rule autoscaling decides by: `threshold` (SPEC §8's fixed
+    /// energy and ROI thresholds) or `adaptive` (against a moving baseline
+    /// of the last 20 rounds, kept in `state/registry.json`).
+    #[arg(long = "autoscale", default_value = "threshold", value_name = "MODE", value_parser = autoscale_mode)]
+    pub autoscale_mode: AutoscaleMode,
     /// Time after an autoscale change before the next one.
     #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = duration)]
     pub cooldown: Duration,
@@ -82,6 +87,17 @@ pub struct RunArgs {
     /// History, alerts and the HTTP server.
     #[command(flatten)]
     pub observe: ObserveArgs,
+}
+
+/// `threshold` or `adaptive`.
+fn autoscale_mode(text: &str) -> Result<AutoscaleMode, String> {
+    match text {
+        "threshold" => Ok(AutoscaleMode::Threshold),
+        "adaptive" => Ok(AutoscaleMode::Adaptive),
+        other => Err(format!(
+            "{other:?} is not an autoscale mode: give threshold or adaptive"
+        )),
+    }
 }
 
 /// Seconds, or a number with a unit; at most 100 years.
@@ -154,10 +170,14 @@ pub fn run(args: RunArgs) -> Result<()> {
         max_engines: args.max_engines,
         cooldown_secs: args.cooldown.as_secs_f64(),
         dry_run: template.is_none(),
+        mode: args.autoscale_mode,
         ..AutoscaleConfig::default()
     };
     autoscale.validate()?;
-    let alerts = alert_config(args.observe.alerts.as_ref())?;
+    let alerts = alert_config(
+        &RegistryConfig::default().alerts,
+        args.observe.alerts.as_ref(),
+    )?;
     let serving = Serving {
         engines: SpecEngines::new(&specs),
         factory,
@@ -226,6 +246,7 @@ impl Serving {
             },
             // Running cycles may finish within the stop grace.
             shutdown_wait: args.stop_timeout,
+            alerts,
             ..RegistryConfig::default()
         })
         .state_lock(lock);
@@ -270,8 +291,7 @@ impl Serving {
         // From here on Ctrl-C, SIGTERM and SIGHUP are kaizen's to answer.
         let signals = (!args.once).then(Signals::new).transpose()?;
         let registry = registry.start()?;
-        let observing =
-            Observing::start(&args.observe, &args.state, &registry, alerts, &autoscale)?;
+        let observing = Observing::start(&args.observe, &args.state, &registry, &autoscale)?;
         for builder in builders {
             let name = builder.name().to_string();
             registry
@@ -359,7 +379,7 @@ impl Serving {
 /// Engines `registry.json` lists as made by autoscaling (from a template)
 /// that no spec describes.
 fn autoscaled_before(state: &std::path::Path, specs: &[EngineBuilder]) -> Vec<String> {
-    match inspect_json::<RegistryFile>(&state.join(REGISTRY_FILE)) {
+    match inspect_registry(state) {
         Inspected::Good { value, .. } => value
             .engines
             .into_iter()
@@ -386,5 +406,13 @@ mod tests {
         assert!(duration("-1").is_err());
         assert!(duration("1e15").is_err(), "more than 100 years");
         assert!(duration("40000d").is_err(), "more than 100 years");
+    }
+
+    #[test]
+    fn autoscale_modes_are_named() {
+        assert_eq!(autoscale_mode("adaptive"), Ok(AutoscaleMode::Adaptive));
+        assert_eq!(autoscale_mode("threshold"), Ok(AutoscaleMode::Threshold));
+        let err = autoscale_mode("smart").unwrap_err();
+        assert!(err.contains("threshold or adaptive"), "{err}");
     }
 }
