@@ -427,18 +427,18 @@ impl Handler<RoundTick> for SelfImprovementEngine {
     fn handle(&mut self, msg: RoundTick, ctx: &mut Self::Context) -> Self::Result {
         let now = msg.0.now;
         MessageResult(match self.tick(msg.0, msg.1, ctx) {
-            Step::Ready(record) => TickAnswer::Done(record),
+            Step::Ready(record) => TickAnswer::Done(Box::new(record)),
             Step::Wait(cycle) => {
-                let busy = CycleRecord::skip(
+                let busy = Box::new(CycleRecord::skip(
                     self.core.name(),
                     self.core.bot(),
                     now,
                     self.core.cycles(),
                     Reason::Busy,
-                );
+                ));
                 let (tx, done) = tokio::sync::oneshot::channel();
                 ctx.spawn(cycle.map(move |record, _, _| {
-                    let _ = tx.send(record);
+                    let _ = tx.send(Box::new(record));
                 }));
                 TickAnswer::Running { busy, done }
             }

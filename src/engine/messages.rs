@@ -126,17 +126,21 @@ pub struct EngineExited {
 pub(crate) struct RoundTick(pub Tick, pub Option<u32>);
 
 /// An engine's immediate answer to a [`RoundTick`].
+///
+/// Records travel boxed: a round moves each answer through the engine's
+/// reply, its dispatcher's `join_all` and the registry's collection, and a
+/// pointer is cheaper to move than a run's full record (hundreds of bytes).
 #[derive(Debug)]
 pub(crate) enum TickAnswer {
     /// The tick's record: a skip, or a cycle that finished at once.
-    Done(CycleRecord),
+    Done(Box<CycleRecord>),
     /// The tick started a cycle that is still running.
     Running {
         /// The record that stands for this tick if the round stops waiting:
         /// a `busy` skip.
-        busy: CycleRecord,
+        busy: Box<CycleRecord>,
         /// The cycle's record, once it has finished (closed if the engine
         /// stopped first).
-        done: tokio::sync::oneshot::Receiver<CycleRecord>,
+        done: tokio::sync::oneshot::Receiver<Box<CycleRecord>>,
     },
 }

@@ -29,7 +29,7 @@ use crate::record::{CycleRecord, Reason};
 pub(super) struct Answer {
     pub name: Arc<str>,
     pub generation: u64,
-    pub answer: Result<CycleRecord, MailboxError>,
+    pub answer: Result<Box<CycleRecord>, MailboxError>,
     /// From the start of the round to the answer (none for failed engines
     /// and for cycles the round stopped waiting for).
     pub latency: Option<Duration>,
@@ -87,13 +87,11 @@ impl Round {
                         };
                         match finished {
                             Some(Ok(record)) => (Ok(record), Some(started.elapsed())),
-                            Some(Err(_)) => (
-                                Ok(CycleRecord {
-                                    reason: Reason::Stopped,
-                                    ..busy
-                                }),
-                                None,
-                            ),
+                            Some(Err(_)) => {
+                                let mut stopped = busy;
+                                stopped.reason = Reason::Stopped;
+                                (Ok(stopped), None)
+                            }
                             None => (Ok(busy), None),
                         }
                     }

@@ -494,7 +494,13 @@ impl Handler<RunAll> for ImprovementEngineRegistry {
             self.round(msg.0)
                 .into_actor(self)
                 .then(|round, act, _| round.settle(act.round_cut_off()).into_actor(act))
-                .map(|answers, act, ctx| Ok(act.collect_round(answers, ctx))),
+                .map(|answers, act, ctx| {
+                    let records = act.collect_round(answers, ctx);
+                    Ok(records
+                        .into_iter()
+                        .map(|(name, record)| (name.to_string(), *record))
+                        .collect())
+                }),
         )
     }
 }

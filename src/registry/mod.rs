@@ -447,7 +447,9 @@ impl ImprovementEngineRegistry {
                     failed.push(Answer {
                         name: name.clone(),
                         generation: e.generation,
-                        answer: Ok(CycleRecord::skip(name, &e.bot, tick.now, 0, reason)),
+                        answer: Ok(Box::new(CycleRecord::skip(
+                            name, &e.bot, tick.now, 0, reason,
+                        ))),
                         latency: None,
                     });
                 }
@@ -473,14 +475,15 @@ impl ImprovementEngineRegistry {
         (wait != Duration::MAX).then(|| self.clock.sleep_until(self.now() + wait.as_secs_f64()))
     }
 
-    /// Turns a round's answers into records; restarts engines that died.
+    /// Turns a round's answers into records, each with its engine's name,
+    /// in no particular order; restarts engines that died.
     fn collect_round(
         &mut self,
         answers: Vec<Answer>,
         ctx: &mut Context<Self>,
-    ) -> BTreeMap<String, CycleRecord> {
+    ) -> Vec<(Arc<str>, Box<CycleRecord>)> {
         let now = self.now();
-        let mut records = BTreeMap::new();
+        let mut records = Vec::with_capacity(answers.len());
         for Answer {
             name,
             generation,
@@ -496,7 +499,7 @@ impl ImprovementEngineRegistry {
                         .get(&name)
                         .map_or_else(|| name.clone(), |e| e.bot.clone());
                     tracing::warn!(engine = %name, "no answer within the round's time limit");
-                    CycleRecord::skip(&name, &bot, now, 0, Reason::Busy)
+                    Box::new(CycleRecord::skip(&name, &bot, now, 0, Reason::Busy))
                 }
                 Err(e) => {
                     let bot = self
@@ -509,17 +512,18 @@ impl ImprovementEngineRegistry {
                         &format!("did not answer a tick ({e})"),
                         ctx,
                     );
-                    CycleRecord::skip(&name, &bot, now, 0, Reason::Stopped)
+                    Box::new(CycleRecord::skip(&name, &bot, now, 0, Reason::Stopped))
                 }
             };
             if let Some(l) = latency {
                 self.latency.record(l);
                 self.timings.observe(&record, l);
             }
-            records.insert(name.to_string(), record);
+            records.push((name, record));
         }
         let ran = records
-            .values()
+            .iter()
+            .map(|(_, r)| r)
             .filter(|r| r.action == crate::record::CycleAction::Run);
         let (runs, ok) = ran.fold((0usize, 0usize), |(n, k), r| {
             (n + 1, k + usize::from(r.succeeded()))

@@ -13,7 +13,12 @@
 //! The readers ([`short_mean`](RoiTracker::short_mean),
 //! [`trend`](RoiTracker::trend), [`mean_recent`](RoiTracker::mean_recent),
 //! [`anomaly_rate`](RoiTracker::anomaly_rate)) walk at most their window and
-//! allocate nothing; the engine calls them on every tick.
+//! allocate nothing; the engine calls them on every tick. The anomaly rate
+//! and the trend are kept from one recorded value to the next. A window of
+//! deltas all bit-identical (a bot whose deltas do not move) has an anomaly
+//! rate of exactly 0 and is known so in O(1) from the length of the newest
+//! run of equal deltas; any other window is rescanned (the two-pass mean and
+//! standard deviation cannot be updated in O(1) to the same bits).
 //!
 //! Choices where SPEC is silent:
 //! - A NaN or infinite delta or profit is refused with [`Error::NonFinite`] and
@@ -141,6 +146,9 @@ pub struct RoiTracker {
     /// [`anomaly_rate`](Self::anomaly_rate), recomputed when a delta comes in
     /// (the engine reads it several times per cycle).
     anomaly: f64,
+    /// How many of the newest deltas are bit-identical to the newest one, at
+    /// most [`ANOMALY_WINDOW`] (0 when there are none).
+    same: usize,
     /// [`trend`](Self::trend), recomputed when a profit reading comes in.
     trend: f64,
 }
@@ -165,6 +173,7 @@ impl RoiTracker {
         keep_newest(&mut snapshot.profit_samples, config.profit_len);
         Ok(RoiTracker {
             anomaly: anomaly_rate(&snapshot.roi_history),
+            same: newest_run(&snapshot.roi_history),
             trend: trend(&snapshot.profit_samples),
             config,
             state: snapshot,
@@ -178,8 +187,22 @@ impl RoiTracker {
     pub fn record_delta(&mut self, raw: f64) -> Result<f64> {
         let (delta, ema) = self.admit(raw)?;
         self.state.roi_delta_ema = ema;
-        push_bounded(&mut self.state.roi_history, delta, self.config.history_len);
-        self.anomaly = anomaly_rate(&self.state.roi_history);
+        let history = &mut self.state.roi_history;
+        let repeats = history
+            .back()
+            .is_some_and(|b| b.to_bits() == delta.to_bits());
+        push_bounded(history, delta, self.config.history_len);
+        self.same = if repeats {
+            (self.same + 1).min(history.len()).min(ANOMALY_WINDOW)
+        } else {
+            1
+        };
+        self.anomaly = if self.same >= history.len().min(ANOMALY_WINDOW) {
+            // Every delta of the window is the same: see `anomaly_rate`.
+            0.0
+        } else {
+            anomaly_rate(history)
+        };
         Ok(delta)
     }
 
@@ -313,9 +336,29 @@ fn newest(series: &VecDeque<f64>, n: usize) -> impl ExactSizeIterator<Item = f64
     series.range(series.len().saturating_sub(n)..).copied()
 }
 
-/// `x` with ±∞ saturated to `±f64::MAX`.
+/// How many of the newest values are bit-identical to the newest one, at
+/// most [`ANOMALY_WINDOW`].
+fn newest_run(history: &VecDeque<f64>) -> usize {
+    let newest = history.back().map(|b| b.to_bits());
+    history
+        .iter()
+        .rev()
+        .take(ANOMALY_WINDOW)
+        .take_while(|v| Some(v.to_bits()) == newest)
+        .count()
+}
+
 /// The share of the last [`ANOMALY_WINDOW`] deltas more than
 /// [`ANOMALY_SIGMAS`] population standard deviations from their mean.
+///
+/// A window whose values are all the same `x` gives exactly 0, which lets
+/// [`RoiTracker::record_delta`] skip the scan: every deviation is the same
+/// `d = x − mean`, and the computed std is `|d|` within a relative error far
+/// below 2/3 (sums of equal terms; when `d²` is subnormal, its rounding to a
+/// multiple of the smallest subnormal keeps it above 2/3 of itself, or sends
+/// it to 0, where the std is 0), so no `|d|` exceeds `3·std`.
+/// `anomaly_rate_skips_scanning_equal_windows_exactly` checks it against
+/// this scan.
 fn anomaly_rate(history: &VecDeque<f64>) -> f64 {
     let window = newest(history, ANOMALY_WINDOW);
     let n = window.len();
@@ -346,6 +389,7 @@ fn trend(samples: &VecDeque<f64>) -> f64 {
     saturate((newer - older) / older.abs())
 }
 
+/// `x` with ±∞ saturated to `±f64::MAX`.
 fn saturate(x: f64) -> f64 {
     x.clamp(f64::MIN, f64::MAX)
 }

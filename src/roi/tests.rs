@@ -450,3 +450,53 @@ fn load_with_bad_settings_is_refused() {
     };
     assert!(RoiTracker::load(&dir.path().join("roi.json"), bad).is_err());
 }
+
+/// The O(1) shortcut for a window of equal deltas gives the rescan's bits,
+/// over long random histories full of repeated values (tiny, subnormal-
+/// squared, huge, signed zeros), for windows shorter, equal to and longer
+/// than [`ANOMALY_WINDOW`]; a tracker rebuilt from its snapshot agrees.
+#[test]
+fn anomaly_rate_skips_scanning_equal_windows_exactly() {
+    use rand::{Rng, SeedableRng};
+    const SPECIAL: [f64; 10] = [
+        0.0, -0.0, 0.1, -0.35, 1e-161, -3e-162, 5e-324, 1e99, -7.5e98, 12.5,
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(15);
+    let mut shortcuts = 0usize;
+    for history_len in [1, 2, 3, 50, 99, 100, 101, 1000] {
+        let mut roi = RoiTracker::new(RoiConfig {
+            history_len,
+            ..RoiConfig::default()
+        })
+        .unwrap();
+        let mut last = 0.0;
+        for i in 0..6_000 {
+            // Stretches of 300 deltas that mostly repeat, between mixed ones.
+            let steady = (i / 300) % 2 == 0 && rng.random_bool(0.995);
+            let delta = match rng.random_range(0..10) {
+                _ if steady => last,
+                0..=5 => last,
+                6 => SPECIAL[rng.random_range(0..SPECIAL.len())],
+                7 => rng.random::<f64>() * 2.0 - 1.0,
+                8 => (rng.random::<f64>() - 0.5) * 1e3,
+                _ => last * (1.0 + 1e-15),
+            };
+            last = roi.record_delta(delta).unwrap();
+            let rescan = anomaly_rate(roi.history());
+            assert_eq!(
+                roi.anomaly_rate().to_bits(),
+                rescan.to_bits(),
+                "history_len {history_len}, delta #{i}: {:?}",
+                roi.history()
+            );
+            shortcuts += usize::from(roi.same >= roi.len().min(ANOMALY_WINDOW));
+            if i % 997 == 0 {
+                let again =
+                    RoiTracker::from_snapshot(*roi.config(), roi.snapshot().clone()).unwrap();
+                assert_eq!(again, roi, "history_len {history_len}, delta #{i}");
+            }
+        }
+    }
+    // Both paths ran.
+    assert!((1_000..48_000).contains(&shortcuts), "{shortcuts}");
+}
