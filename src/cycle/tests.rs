@@ -17,7 +17,10 @@ impl ProfitSource for Ledger {
     }
 }
 
-fn core(config: EngineConfig, dir: Option<PathBuf>) -> EngineCore {
+/// An engine core of SPEC §4 (these tests are of chain mode; see
+/// `learned_tests` for the learned decision).
+fn core(mut config: EngineConfig, dir: Option<PathBuf>) -> EngineCore {
+    config.decision.get_or_insert(DecisionMode::Chain);
     EngineCore::open(Arc::from("e"), Arc::from("b"), config, dir, None).unwrap()
 }
 
