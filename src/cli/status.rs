@@ -90,22 +90,22 @@ fn recent_from_history(
     }
     let decision = cycles.iter().rev().find_map(|r| r.decision.clone());
     let recent = cycles
-            .iter()
-            .map(|r| Recent {
-                cycle: r.cycle,
-                time: Some(rfc3339_seconds(r.time)),
-                reason: match r.outcome {
-                    Some(_) => r.reason.to_string(),
-                    None => format!("skipped ({})", r.reason),
-                },
-                delta: r.outcome.as_ref().map_or(0.0, |o| o.delta),
-                ok: r.outcome.as_ref().map(|o| o.ok),
-                modules: r
-                    .outcome
-                    .as_ref()
-                    .map_or_else(Vec::new, |o| o.modules.clone()),
-            })
-            .collect();
+        .iter()
+        .map(|r| Recent {
+            cycle: r.cycle,
+            time: Some(rfc3339_seconds(r.time)),
+            reason: match r.outcome {
+                Some(_) => r.reason.to_string(),
+                None => format!("skipped ({})", r.reason),
+            },
+            delta: r.outcome.as_ref().map_or(0.0, |o| o.delta),
+            ok: r.outcome.as_ref().map(|o| o.ok),
+            modules: r
+                .outcome
+                .as_ref()
+                .map_or_else(Vec::new, |o| o.modules.clone()),
+        })
+        .collect();
     Some((recent, decision))
 }
 

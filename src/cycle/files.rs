@@ -74,9 +74,11 @@ impl EngineCore {
             }))
         });
         take(Dirty::DECIDE, &|| {
-            Some(self.decider.as_ref().map_or(Ok(Vec::new()), |d| {
-                json_file(dir.join(DECIDE_FILE), d)
-            }))
+            Some(
+                self.decider
+                    .as_ref()
+                    .map_or(Ok(Vec::new()), |d| json_file(dir.join(DECIDE_FILE), d)),
+            )
         });
         files
     }

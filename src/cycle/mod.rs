@@ -62,8 +62,8 @@ mod steps;
 pub use book::inspect_engine;
 use book::{Book, Dirty, EngineFile, Outcomes};
 pub use config::{DecisionMode, EngineConfig, ForceTrigger, Persistence};
-pub use learned::DECIDE_FILE;
 pub use hosts::{Hosts, Reading};
+pub use learned::DECIDE_FILE;
 pub(crate) use steps::{CyclePlan, LearnedCycle, Learning, StartedCycle, TickPlan};
 pub use steps::{Learned, LearnerJob};
 
@@ -134,7 +134,9 @@ impl EngineCore {
         };
         let mode = learned::resolve_mode(config.decision, saved);
         let mut dirty = Dirty::default();
-        if book.decision != Some(mode) {
+        // A folder's engine.json learns its mode (a new engine's is
+        // written with its first save).
+        if saved.is_some() && book.decision != Some(mode) {
             dirty.mark(Dirty::ENGINE);
         }
         let decider = match mode {

@@ -121,7 +121,10 @@ impl EngineCore {
         }
         let forced = if triggers.interval {
             Some(Reason::Interval)
-        } else if triggers.forecast.is_some_and(|f| f > self.config.pre_roi_bias) {
+        } else if triggers
+            .forecast
+            .is_some_and(|f| f > self.config.pre_roi_bias)
+        {
             Some(Reason::Forecast)
         } else if triggers.diagnostics {
             Some(Reason::Diagnostics)

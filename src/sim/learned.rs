@@ -108,7 +108,9 @@ impl Wiring {
         config.policy.seed = stream(self.seed, Purpose::Policy, bot).next_u64();
         // The `learned` policy is SPEC's reference engine; the learned
         // decision is the `core` policy (unless a scenario asks for it here).
-        config.decision.get_or_insert(crate::cycle::DecisionMode::Chain);
+        config
+            .decision
+            .get_or_insert(crate::cycle::DecisionMode::Chain);
         let mut b = EngineBuilder::with_pipeline(engine, self.pipeline.clone())
             .bot(self.names[bot].clone())
             .config_all(config)
