@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::chain::EnergyChain;
+use crate::decide::Decision;
 use crate::pipeline::PipelineAlert;
 use crate::policy::PolicyState;
 use crate::reward::WeightedReward;
@@ -163,6 +164,11 @@ pub struct CycleRecord {
     /// is 1 and off-policy estimates must leave it out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
+    /// In the learned decision mode, the decision this tick took: every
+    /// option with its expected value, the chosen energy (0: skip), why it
+    /// won and its propensity (also in `propensity`). `None` in chain mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
 }
 
 impl CycleRecord {
@@ -181,12 +187,18 @@ impl CycleRecord {
             outcome: None,
             propensity: None,
             forced: false,
+            decision: None,
         }
     }
 
-    /// The energy the pipeline got, for a run.
+    /// The energy the pipeline got, for a run: the energy chain's, or in
+    /// learned mode the decision's.
     pub fn energy(&self) -> Option<u32> {
-        self.chain.as_ref().map(|c| c.energy)
+        match (&self.chain, &self.decision) {
+            (Some(c), _) => Some(c.energy),
+            (None, Some(d)) if self.action == CycleAction::Run => Some(d.energy),
+            _ => None,
+        }
     }
 
     /// True for a run whose pipeline succeeded.

@@ -8,7 +8,8 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::table::Table;
-use kaizen::cycle::{POLICY_FILE, inspect_engine};
+use kaizen::cycle::{DECIDE_FILE, POLICY_FILE, inspect_engine};
+use kaizen::decide::{Decider, Decision};
 use kaizen::decision::AutoscaleRecord;
 use kaizen::energy::{CapitalEnergy, ENERGY_FILE};
 use kaizen::history::{HistoryReader, rfc3339_seconds};
@@ -45,6 +46,9 @@ pub(super) struct EngineView {
     pub snapshot: EngineSnapshot,
     pub problem: Option<String>,
     pub recent: Vec<Recent>,
+    /// The last learned decision among the recent ticks (learned mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
 }
 
 /// One recent cycle: from the history (with its time), or from meta.json.
@@ -73,30 +77,54 @@ impl From<&CycleEntry> for Recent {
 }
 
 /// The last `n` ticks (runs and skips) of `bot` in the history of `state`,
-/// oldest first; `None` when the history holds none.
-fn recent_from_history(state: &Path, bot: &str, n: usize) -> Option<Vec<Recent>> {
+/// oldest first, and the last learned decision among them; `None` when the
+/// history holds none.
+fn recent_from_history(
+    state: &Path,
+    bot: &str,
+    n: usize,
+) -> Option<(Vec<Recent>, Option<Decision>)> {
     let cycles = HistoryReader::new(state).last_cycles(bot, n).ok()?;
     if cycles.is_empty() {
         return None;
     }
-    Some(
-        cycles
-            .iter()
-            .map(|r| Recent {
-                cycle: r.cycle,
-                time: Some(rfc3339_seconds(r.time)),
-                reason: match r.outcome {
-                    Some(_) => r.reason.to_string(),
-                    None => format!("skipped ({})", r.reason),
-                },
-                delta: r.outcome.as_ref().map_or(0.0, |o| o.delta),
-                ok: r.outcome.as_ref().map(|o| o.ok),
-                modules: r
-                    .outcome
-                    .as_ref()
-                    .map_or_else(Vec::new, |o| o.modules.clone()),
-            })
-            .collect(),
+    let decision = cycles.iter().rev().find_map(|r| r.decision.clone());
+    let recent = cycles
+        .iter()
+        .map(|r| Recent {
+            cycle: r.cycle,
+            time: Some(rfc3339_seconds(r.time)),
+            reason: match r.outcome {
+                Some(_) => r.reason.to_string(),
+                None => format!("skipped ({})", r.reason),
+            },
+            delta: r.outcome.as_ref().map_or(0.0, |o| o.delta),
+            ok: r.outcome.as_ref().map(|o| o.ok),
+            modules: r
+                .outcome
+                .as_ref()
+                .map_or_else(Vec::new, |o| o.modules.clone()),
+        })
+        .collect();
+    Some((recent, decision))
+}
+
+/// The last decision: each option's expected value, and what was chosen.
+fn render_decision(bot: &str, d: &Decision) -> String {
+    let options: Vec<String> = d
+        .options
+        .iter()
+        .map(|o| format!("{}: {:+.4}", o.energy, o.value))
+        .collect();
+    let why = serde_json::to_value(&d.why)
+        .ok()
+        .and_then(|v| v["kind"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!(
+        "\n{bot} — last decision: energy {} ({why}, p = {:.3}); expected value by energy: {}\n",
+        d.energy,
+        d.propensity,
+        options.join(", ")
     )
 }
 
@@ -170,16 +198,23 @@ pub(super) fn engine_view(
     // (each set tried when synergy.json cannot be read).
     let dqn = inspect_dqn(dir, weights.as_ref().map(SynergyWeights::keys));
     problems.extend(dqn.problem());
+    good::<Decider>(
+        DECIDE_FILE,
+        inspect_json(&dir.join(DECIDE_FILE)),
+        &mut problems,
+    );
     if saved.is_none() && meta.is_none() && weights.is_none() && problems.is_empty() {
         return None; // not an engine folder
     }
     let state = dir.parent().unwrap_or(Path::new("."));
-    let recent = recent_from_history(state, bot, last).unwrap_or_else(|| {
-        meta.map(|m| {
-            let skip = m.recent().len().saturating_sub(last);
-            m.recent().iter().skip(skip).map(Recent::from).collect()
-        })
-        .unwrap_or_default()
+    let (recent, decision) = recent_from_history(state, bot, last).unwrap_or_else(|| {
+        let recent = meta
+            .map(|m| {
+                let skip = m.recent().len().saturating_sub(last);
+                m.recent().iter().skip(skip).map(Recent::from).collect()
+            })
+            .unwrap_or_default();
+        (recent, None)
     });
     if saved.is_none() && problems.is_empty() {
         problems.push("no engine.json yet".into());
@@ -220,6 +255,7 @@ pub(super) fn engine_view(
         snapshot,
         problem: (!problems.is_empty()).then(|| problems.join("; ")),
         recent,
+        decision,
     })
 }
 
@@ -396,6 +432,9 @@ fn render(view: &StatusView, problems: &[String]) -> String {
                         c.cycle, c.reason, c.delta
                     ));
                 }
+            }
+            if let Some(d) = &e.decision {
+                out.push_str(&render_decision(&e.snapshot.bot, d));
             }
         }
     }

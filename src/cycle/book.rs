@@ -2,15 +2,18 @@
 //! without loading anything else, and which state files changed since they
 //! were last written.
 //!
-//! `engine.json` stays at format version 1: its one change since round 1,
-//! the `cumulative_roi` field no longer written (the meta logger keeps the
-//! running ROI), reads old files unchanged (the field is ignored).
+//! `engine.json` stays at format version 1: its changes since round 1 read
+//! old files unchanged — the `cumulative_roi` field is no longer written
+//! (the meta logger keeps the running ROI; the field is ignored), and the
+//! `decision` field (the decision mode) is new: a file without it is an
+//! engine from before the modes, which keeps running `chain`
+//! ([`super::learned`]); an older kaizen ignores the field.
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{ENGINE_FILE, SUCCESS_WINDOW};
+use super::{DecisionMode, ENGINE_FILE, SUCCESS_WINDOW};
 use crate::persist;
 use crate::policy::PolicyState;
 use crate::roi::{RoiConfig, RoiSnapshot, RoiTracker};
@@ -62,6 +65,9 @@ pub(super) struct Book {
     pub(super) last_module: Option<String>,
     pub(super) metrics: MetricHistory,
     pub(super) paused: bool,
+    /// The decision mode the engine runs; absent in a file from before the
+    /// modes, which therefore keeps running [`DecisionMode::Chain`].
+    pub(super) decision: Option<DecisionMode>,
 }
 
 #[derive(Serialize)]
@@ -127,7 +133,8 @@ impl Dirty {
     pub(super) const MODULES: u8 = 16;
     pub(super) const ENERGY: u8 = 32;
     pub(super) const FORECAST: u8 = 64;
-    pub(super) const ALL: u8 = 127;
+    pub(super) const DECIDE: u8 = 128;
+    pub(super) const ALL: u8 = 255;
 
     pub(super) fn mark(&mut self, bits: u8) {
         self.0 |= bits;

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::chain::{ChainConfig, MAX_ENERGY, MIN_ENERGY};
+use crate::decide::DecideConfig;
 use crate::error::{Error, Result, ensure_duration, ensure_finite, ensure_unit};
 use crate::forecast::ForecasterConfig;
 use crate::persist::Durability;
@@ -39,7 +42,44 @@ impl Default for Persistence {
     }
 }
 
-/// The settings of one engine. `Default` gives SPEC's defaults.
+/// How an engine decides whether, and with how much energy, a tick runs a
+/// cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionMode {
+    /// The learned energy of [`crate::decide`]: each tick picks an energy
+    /// (0: none) from what the bot's ledger (or its pipeline's reported
+    /// values) showed earlier cycles bought. The default for new engines.
+    Learned,
+    /// SPEC §4: the forced reasons, the run/skip policy and the energy chain.
+    /// What an engine whose state predates the decision modes keeps running.
+    Chain,
+}
+
+impl DecisionMode {
+    /// The mode as written in specs and state (`"learned"`, `"chain"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionMode::Learned => "learned",
+            DecisionMode::Chain => "chain",
+        }
+    }
+}
+
+/// A trigger a spec's `force = [...]` can make a learned decision obey.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForceTrigger {
+    /// The interval since the last cycle has passed.
+    Interval,
+    /// The forecast is above `pre_roi_bias`.
+    Forecast,
+    /// The diagnostics report is not empty.
+    Diagnostics,
+}
+
+/// The settings of one engine. `Default` gives SPEC's defaults, with the
+/// decision mode left to the state folder (see [`decision`](Self::decision)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngineConfig {
     /// A cycle is forced when this long has passed since the last (default 1 h).
@@ -72,6 +112,16 @@ pub struct EngineConfig {
     /// The weighted reward that makes a cycle's reported value from its
     /// metrics (default none: the pipeline's own ROI).
     pub reward: Option<RewardConfig>,
+    /// The decision mode; `None` (the default): what the state folder saved,
+    /// [`DecisionMode::Chain`] for a folder from before the modes existed,
+    /// and [`DecisionMode::Learned`] for a new engine.
+    pub decision: Option<DecisionMode>,
+    /// The learned decision's settings (its `seed` is mixed with the
+    /// engine's name, so engines do not draw alike).
+    pub decide: DecideConfig,
+    /// The triggers that force a cycle in learned mode (default none: the
+    /// triggers are only inputs to the decision).
+    pub force: Vec<ForceTrigger>,
 }
 
 impl Default for EngineConfig {
@@ -90,6 +140,9 @@ impl Default for EngineConfig {
             persistence: Persistence::default(),
             forecast: None,
             reward: None,
+            decision: None,
+            decide: DecideConfig::default(),
+            force: Vec::new(),
         }
     }
 }
@@ -136,6 +189,7 @@ impl EngineConfig {
         if let Some(reward) = &self.reward {
             reward.validate()?;
         }
+        self.decide.validate()?;
         self.learner.validate()
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::book::EngineFileRef;
-use super::{Dirty, ENGINE_FILE, EngineCore, FORECAST_FILE, POLICY_FILE};
+use super::{DECIDE_FILE, Dirty, ENGINE_FILE, EngineCore, FORECAST_FILE, POLICY_FILE};
 use crate::error::Result;
 use crate::metalog::{META_FILE, MODULES_FILE};
 use crate::persist::PendingFile;
@@ -72,6 +72,13 @@ impl EngineCore {
             Some(self.forecaster.as_ref().map_or(Ok(Vec::new()), |f| {
                 json_file(dir.join(FORECAST_FILE), f.state())
             }))
+        });
+        take(Dirty::DECIDE, &|| {
+            Some(
+                self.decider
+                    .as_ref()
+                    .map_or(Ok(Vec::new()), |d| json_file(dir.join(DECIDE_FILE), d)),
+            )
         });
         files
     }

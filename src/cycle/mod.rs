@@ -55,13 +55,15 @@ mod book;
 mod config;
 mod files;
 mod hosts;
+mod learned;
 mod plan;
 mod steps;
 
 pub use book::inspect_engine;
 use book::{Book, Dirty, EngineFile, Outcomes};
-pub use config::{EngineConfig, Persistence};
+pub use config::{DecisionMode, EngineConfig, ForceTrigger, Persistence};
 pub use hosts::{Hosts, Reading};
+pub use learned::DECIDE_FILE;
 pub(crate) use steps::{CyclePlan, LearnedCycle, Learning, StartedCycle, TickPlan};
 pub use steps::{Learned, LearnerJob};
 
@@ -101,6 +103,8 @@ pub struct EngineCore {
     forecaster: Option<Forecaster>,
     /// A refit of it that is due, for the actor to run off its thread.
     refit: Option<Refit>,
+    /// The learned decision, in learned mode (`None`: chain mode).
+    decider: Option<crate::decide::Decider>,
 }
 
 impl EngineCore {
@@ -114,14 +118,37 @@ impl EngineCore {
         energy: Option<&EnergyFactory>,
     ) -> Result<Self> {
         config.validate()?;
-        let (roi, book) = match &dir {
+        let (roi, book, saved) = match &dir {
             Some(d) => match persist::load_json::<EngineFile>(&d.join(ENGINE_FILE))? {
-                Some(f) => (RoiTracker::from_snapshot(config.roi, f.roi)?, f.book),
-                None => (RoiTracker::new(config.roi)?, Book::default()),
+                Some(f) => {
+                    let saved = f.book.decision;
+                    (
+                        RoiTracker::from_snapshot(config.roi, f.roi)?,
+                        f.book,
+                        Some(saved),
+                    )
+                }
+                None => (RoiTracker::new(config.roi)?, Book::default(), None),
             },
-            None => (RoiTracker::new(config.roi)?, Book::default()),
+            None => (RoiTracker::new(config.roi)?, Book::default(), None),
+        };
+        let mode = learned::resolve_mode(config.decision, saved);
+        let mut dirty = Dirty::default();
+        // A folder's engine.json learns its mode (a new engine's is
+        // written with its first save).
+        if saved.is_some() && book.decision != Some(mode) {
+            dirty.mark(Dirty::ENGINE);
+        }
+        let decider = match mode {
+            DecisionMode::Learned => Some(learned::open_decider(
+                &name,
+                &config.decide,
+                dir.as_deref(),
+            )?),
+            DecisionMode::Chain => None,
         };
         let book = Book {
+            decision: Some(mode),
             recent: Outcomes {
                 bits: book.recent.bits & Outcomes::MASK,
                 len: book.recent.len.min(SUCCESS_WINDOW),
@@ -160,10 +187,11 @@ impl EngineCore {
             modules,
             energy,
             book,
-            dirty: Dirty::default(),
+            dirty,
             last: None,
             forecaster,
             refit: None,
+            decider,
         })
     }
 
@@ -340,5 +368,7 @@ impl EngineCore {
     }
 }
 
+#[cfg(test)]
+mod learned_tests;
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use crate::record::{CycleInputs, Reason};
 use crate::synergy::{adjustment, core_products};
 
 impl EngineCore {
-    fn energy_score(&mut self, resources: Resources) -> Option<f64> {
+    pub(super) fn energy_score(&mut self, resources: Resources) -> Option<f64> {
         let source = self.energy.as_mut()?;
         let success = self.book.recent.success_rate();
         let inputs = EnergyInputs {
@@ -75,14 +75,14 @@ impl EngineCore {
         })
     }
 
-    fn interval_due(&self, now: f64) -> bool {
+    pub(super) fn interval_due(&self, now: f64) -> bool {
         self.book
             .last_run
             .is_none_or(|last| now - last >= self.config.interval.as_secs_f64())
     }
 
     /// The host's forecast, else the built-in forecaster's point forecast.
-    fn forecast(&self, hosts: &Hosts) -> Option<f64> {
+    pub(super) fn forecast(&self, hosts: &Hosts) -> Option<f64> {
         match &hosts.forecast {
             Some(f) => f.forecast(&self.bot),
             None => self
@@ -115,15 +115,18 @@ impl EngineCore {
             return Ok(TickPlan::Skip(record));
         }
         let forecast = self.forecast(hosts);
-        let forced = if self.interval_due(now) {
+        let triggers = self.triggers(now, forecast, hosts);
+        if let Some(plan) = self.plan_learned(now, score, &triggers, hosts, energy) {
+            return Ok(plan);
+        }
+        let forced = if triggers.interval {
             Some(Reason::Interval)
-        } else if forecast.is_some_and(|f| f > self.config.pre_roi_bias) {
-            Some(Reason::Forecast)
-        } else if hosts
-            .diagnostics
-            .as_ref()
-            .is_some_and(|d| !d.report(&self.bot).is_empty())
+        } else if triggers
+            .forecast
+            .is_some_and(|f| f > self.config.pre_roi_bias)
         {
+            Some(Reason::Forecast)
+        } else if triggers.diagnostics {
             Some(Reason::Diagnostics)
         } else {
             None
@@ -175,6 +178,9 @@ impl EngineCore {
     ) -> Result<CyclePlan> {
         let score = self.energy_score(resources);
         let forecast = self.forecast(hosts);
+        if let Some(plan) = self.plan_imposed(now, Reason::Requested, requested, score, hosts) {
+            return Ok(plan);
+        }
         let state = self.state(score.unwrap_or(1.0))?;
         self.plan_cycle(now, Reason::Requested, requested, score, forecast, state)
     }
@@ -215,9 +221,11 @@ impl EngineCore {
             now,
             reason,
             energy_score,
-            inputs,
-            chain,
+            inputs: Some(inputs),
+            energy: chain.energy,
+            chain: Some(chain),
             forced: false,
+            decision: None,
         })
     }
 }

@@ -10,6 +10,7 @@ use std::panic::AssertUnwindSafe;
 
 use super::{Dirty, EngineCore, Hosts, Reading};
 use crate::chain::EnergyChain;
+use crate::decide::Decision;
 use crate::energy::feedback;
 use crate::metalog::{DEFAULT_DIMINISHING_CONSECUTIVE, DEFAULT_DIMINISHING_THRESHOLD};
 use crate::pipeline::{AutomationResult, PipelineAlert, PipelineError, panic_message};
@@ -28,12 +29,16 @@ pub(crate) struct CyclePlan {
     pub(crate) reason: Reason,
     /// The energy score, if there is an energy source.
     pub(crate) energy_score: Option<f64>,
-    /// The inputs of the energy chain and the policy state.
-    pub(crate) inputs: CycleInputs,
-    /// The energy chain.
-    pub(crate) chain: EnergyChain,
+    /// The inputs of the energy chain and the policy state (chain mode).
+    pub(crate) inputs: Option<CycleInputs>,
+    /// The energy chain (chain mode).
+    pub(crate) chain: Option<EnergyChain>,
+    /// The energy the pipeline gets.
+    pub(crate) energy: u32,
     /// The energy was forced by the caller (a forced-energy round).
     pub(crate) forced: bool,
+    /// The learned decision that chose the cycle (learned mode).
+    pub(crate) decision: Option<Decision>,
 }
 
 /// What a tick decided.
@@ -56,7 +61,7 @@ pub(crate) struct StartedCycle {
 impl StartedCycle {
     /// The energy the pipeline gets.
     pub(crate) fn energy(&self) -> u32 {
-        self.plan.chain.energy
+        self.plan.energy
     }
 
     /// When the cycle started.
@@ -179,7 +184,9 @@ impl EngineCore {
     pub(crate) fn start(&mut self, plan: CyclePlan, hosts: &Hosts) -> Result<StartedCycle> {
         let before = hosts.read_profit(&self.bot);
         self.record_reading(&before);
-        self.settle_skip(&before, &plan.inputs.state)?;
+        if let Some(inputs) = &plan.inputs {
+            self.settle_skip(&before, &inputs.state)?;
+        }
         Ok(StartedCycle { plan, before })
     }
 
@@ -234,6 +241,7 @@ impl EngineCore {
             raw = 0.0;
             result = AutomationResult::default();
         }
+        self.decided(&plan, error.is_none(), &after, raw);
         let delta = self.roi.record_delta(raw)?;
         if let Some(f) = &mut self.forecaster {
             if let Some(job) = f.observe_deferred(delta)? {
@@ -339,7 +347,7 @@ impl EngineCore {
             Err(e) => Some(format!("update failed: {e}")),
         };
         let plan = cycle.plan;
-        let energy = plan.chain.energy;
+        let energy = plan.energy;
         let reward = run_reward(cycle.delta, self.config.energy_cost, energy, &cycle.deltas);
         // SPEC §4 order: the policy learns (its next state sees this cycle's
         // ROI, metrics, weights and outcome), then the meta logger. The steps
@@ -348,9 +356,11 @@ impl EngineCore {
         let mut recent = self.book.recent;
         recent.push(cycle.ok);
         self.meta.check_delta(cycle.delta, &cycle.modules)?;
-        let next = self.state_with(plan.energy_score.unwrap_or(1.0), recent.success_rate())?;
-        self.policy
-            .update(&plan.inputs.state, Action::Run, reward, Some(&next))?;
+        if let Some(inputs) = &plan.inputs {
+            let next = self.state_with(plan.energy_score.unwrap_or(1.0), recent.success_rate())?;
+            self.policy
+                .update(&inputs.state, Action::Run, reward, Some(&next))?;
+        }
         self.book.cycles += 1;
         if !cycle.ok {
             self.book.failures += 1;
@@ -382,8 +392,8 @@ impl EngineCore {
             action: CycleAction::Run,
             reason: plan.reason,
             energy_score: plan.energy_score,
-            inputs: Some(plan.inputs),
-            chain: Some(plan.chain),
+            inputs: plan.inputs,
+            chain: plan.chain,
             outcome: Some(CycleOutcome {
                 ok: cycle.ok,
                 delta: cycle.delta,
@@ -397,8 +407,12 @@ impl EngineCore {
                 weighted_reward: cycle.weighted,
                 alerts: cycle.alerts,
             }),
-            propensity: plan.forced.then_some(1.0),
+            propensity: match &plan.decision {
+                Some(d) => Some(d.propensity),
+                None => plan.forced.then_some(1.0),
+            },
             forced: plan.forced,
+            decision: plan.decision,
         };
         self.last = Some((&record).into());
         Ok(record)

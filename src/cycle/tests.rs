@@ -17,7 +17,10 @@ impl ProfitSource for Ledger {
     }
 }
 
-fn core(config: EngineConfig, dir: Option<PathBuf>) -> EngineCore {
+/// An engine core of SPEC §4 (these tests are of chain mode; see
+/// `learned_tests` for the learned decision).
+fn core(mut config: EngineConfig, dir: Option<PathBuf>) -> EngineCore {
+    config.decision.get_or_insert(DecisionMode::Chain);
     EngineCore::open(Arc::from("e"), Arc::from("b"), config, dir, None).unwrap()
 }
 
@@ -201,7 +204,7 @@ fn a_policy_skip_learns_the_profit_change_at_the_next_reading() {
     let plan = c
         .plan_requested(now + 1.0, 1, Resources::default(), &hosts)
         .unwrap();
-    let next = plan.inputs.state;
+    let next = plan.inputs.as_ref().unwrap().state;
     let q_next = c.policy().score(&next);
     c.start(plan, &hosts).unwrap();
     // q_learning: 0 + 0.5·(1.5 + 0.9·max Q(next) − 0)
@@ -365,12 +368,15 @@ fn the_built_in_forecaster_learns_each_delta_refits_elsewhere_and_persists() {
         // refit is away, the previous model's, stepped through the deltas).
         if !(25..=26).contains(&i) {
             assert_eq!(
-                plan.inputs.forecast,
+                plan.inputs.as_ref().unwrap().forecast,
                 direct.forecast().map(|f| f.mean),
                 "cycle {i}"
             );
         }
-        assert!(plan.inputs.forecast.is_some() || i < 3, "cycle {i}");
+        assert!(
+            plan.inputs.as_ref().unwrap().forecast.is_some() || i < 3,
+            "cycle {i}"
+        );
         cycle(&mut c, plan, &hosts, roi(d));
         direct.observe(d).unwrap();
         // The refit due at the 25th delta is held over two cycles (as if

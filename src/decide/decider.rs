@@ -199,6 +199,10 @@ pub enum Why {
     },
     /// The exploration floor picked it.
     Explored,
+    /// Not the decider's choice: the host asked for this cycle and its
+    /// energy (a requested cycle, a forced-energy round). Its propensity is
+    /// 1; off-policy estimates leave it out.
+    Imposed,
 }
 
 /// A decision. See the [module docs](self).
@@ -310,17 +314,7 @@ impl Decider {
 
     /// Decides this tick's energy. See the [module docs](self).
     pub fn decide(&mut self, context: &Context) -> Decision {
-        let source = match context.profit.filter(|p| p.is_finite()) {
-            Some(profit) => {
-                if let Some(mark) = self.mark {
-                    self.level.observe(self.pending, profit - mark);
-                }
-                self.mark = Some(profit);
-                Source::Ledger
-            }
-            None => Source::Reported,
-        };
-        self.pending = 0;
+        let source = self.observe(context);
         if context.triggers.diagnostics {
             self.level.widen();
         }
@@ -345,6 +339,40 @@ impl Decider {
             }
         };
         self.choose(values, greedy, why, source, forced)
+    }
+
+    /// A cycle of `energy` the host imposed this tick instead of asking
+    /// ([`Why::Imposed`], propensity 1, no options): the ledger is read as
+    /// at a decision, and [`record`](Self::record) is told what happened as
+    /// after one, so what the cycle bought is learned all the same.
+    pub fn impose(&mut self, context: &Context, energy: u32) -> Decision {
+        let source = self.observe(context);
+        Decision {
+            energy,
+            propensity: 1.0,
+            options: Vec::new(),
+            why: Why::Imposed,
+            value: 0.0,
+            source,
+            forced: true,
+        }
+    }
+
+    /// Reads the tick's ledger (the revenue since the last action, into the
+    /// level model); where values come from this tick.
+    fn observe(&mut self, context: &Context) -> Source {
+        let source = match context.profit.filter(|p| p.is_finite()) {
+            Some(profit) => {
+                if let Some(mark) = self.mark {
+                    self.level.observe(self.pending, profit - mark);
+                }
+                self.mark = Some(profit);
+                Source::Ledger
+            }
+            None => Source::Reported,
+        };
+        self.pending = 0;
+        source
     }
 
     /// Each option's mean value and spread over the draws, and how many

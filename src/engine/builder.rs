@@ -207,6 +207,13 @@ impl EngineBuilder {
         self
     }
 
+    /// How ticks decide (default: the state folder's saved mode, `Learned`
+    /// for a new engine; see [`DecisionMode`](crate::cycle::DecisionMode)).
+    pub fn decision(mut self, mode: crate::cycle::DecisionMode) -> Self {
+        self.config.decision = Some(mode);
+        self
+    }
+
     /// A cycle is forced when this long has passed since the last (default 1 h).
     pub fn interval(mut self, interval: Duration) -> Self {
         self.config.interval = interval;

@@ -106,6 +106,11 @@ impl Wiring {
     fn builder(&self, engine: &str, bot: usize) -> EngineBuilder {
         let mut config = self.config.clone();
         config.policy.seed = stream(self.seed, Purpose::Policy, bot).next_u64();
+        // The `learned` policy is SPEC's reference engine; the learned
+        // decision is the `core` policy (unless a scenario asks for it here).
+        config
+            .decision
+            .get_or_insert(crate::cycle::DecisionMode::Chain);
         let mut b = EngineBuilder::with_pipeline(engine, self.pipeline.clone())
             .bot(self.names[bot].clone())
             .config_all(config)

@@ -8,6 +8,11 @@
 //! timeout = "15m"                     # seconds as a number, or "250ms", "90s", "15m", "2h", "1d"
 //!
 //! [engine]                            # every key optional; SPEC's defaults shown
+//! decision = "learned"                # new engines: the learned energy (crate::decide);
+//!                                     # "chain": SPEC's policy and energy chain (an engine
+//!                                     # whose state predates the modes keeps "chain")
+//! force = []                          # learned mode: triggers that force a cycle,
+//!                                     # of "interval", "forecast", "diagnostics"
 //! interval = "1h"                     # a cycle is forced after this long
 //! energy_threshold = 0.5              # ticks with a lower energy score are skipped
 //! energy = "capital"                  # "capital" (CapitalEnergy) or "none" (score 1)

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use crate::chain::ChainConfig;
-use crate::cycle::{EngineConfig, Persistence};
+use crate::cycle::{DecisionMode, EngineConfig, ForceTrigger, Persistence};
 use crate::engine::EngineBuilder;
 use crate::error::MAX_DURATION;
 use crate::forecast::ForecasterConfig;
@@ -158,6 +158,13 @@ pub struct EngineTable {
     /// The built-in forecaster chooses its order again every this many
     /// cycles (default 10).
     pub forecast_refit_every: usize,
+    /// How ticks decide (`"learned"` or `"chain"`; default: what the state
+    /// folder saved, `chain` for a folder from before the modes, `learned`
+    /// for a new engine).
+    pub decision: Option<DecisionMode>,
+    /// The triggers that force a cycle in learned mode
+    /// (`["interval", "forecast", "diagnostics"]`; default none).
+    pub force: Vec<ForceTrigger>,
 }
 
 /// Which built-in forecaster an engine runs.
@@ -199,6 +206,8 @@ impl Default for EngineTable {
             forecast: ForecastKind::None,
             forecast_history: DEFAULT_FORECAST_HISTORY,
             forecast_refit_every: ForecasterConfig::default().refit_every,
+            decision: None,
+            force: Vec::new(),
         }
     }
 }
@@ -340,8 +349,10 @@ impl EngineOptions {
                 refit_every: e.forecast_refit_every,
                 ..ForecasterConfig::default()
             }),
-
             reward: None,
+            decision: e.decision,
+            decide: crate::decide::DecideConfig::default(),
+            force: e.force.clone(),
         };
         config.validate().map_err(toml_names)?;
         Ok(config)

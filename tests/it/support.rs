@@ -42,9 +42,12 @@ pub fn roi_per_energy(per_energy: f64) -> impl Pipeline {
     })
 }
 
-/// An engine builder with the test habits: a manual clock, atomic writes.
+/// An engine builder with the test habits: a manual clock, atomic writes,
+/// and SPEC §4's chain decision (the tests of the runtime's rounds count on
+/// its interval-forced cycles; the learned decision has its own tests).
 pub fn builder(name: &str, pipeline: impl Pipeline, clock: &ManualClock) -> EngineBuilder {
     EngineBuilder::new(name, pipeline)
+        .decision(kaizen::cycle::DecisionMode::Chain)
         .clock(Arc::new(clock.clone()))
         .persistence(Persistence::PerCycle(Durability::Atomic))
 }
