@@ -4,9 +4,10 @@
 //!
 //! **Which mode.** An explicit `decision` in the settings wins. Without one,
 //! the mode saved in `engine.json` is kept; an `engine.json` from before the
-//! modes existed (no saved mode) runs [`DecisionMode::Chain`], and a new
-//! engine (no `engine.json`) [`DecisionMode::Learned`]. The resolved mode is
-//! saved, so a folder keeps its mode until told otherwise.
+//! modes existed (no saved mode) and a new engine run [`DecisionMode::Chain`]
+//! (learned mode is opt-in until the registry ranks slots by its expected
+//! values). The resolved mode is saved, so a folder keeps its mode until told
+//! otherwise.
 //!
 //! **A tick in learned mode** (SPEC §4 step 1 and the energy threshold stay:
 //! a paused or busy engine and a score under `energy_threshold` skip before
@@ -48,11 +49,7 @@ pub(super) fn resolve_mode(
     explicit: Option<DecisionMode>,
     saved: Option<Option<DecisionMode>>,
 ) -> DecisionMode {
-    match (explicit, saved) {
-        (Some(mode), _) => mode,
-        (None, Some(saved)) => saved.unwrap_or(DecisionMode::Chain),
-        (None, None) => DecisionMode::Learned,
-    }
+    explicit.or(saved.flatten()).unwrap_or(DecisionMode::Chain)
 }
 
 /// The decider of an engine named `name`: from `dir/decide.json` when it

@@ -49,6 +49,14 @@ impl Ledger {
     }
 }
 
+/// Settings that opt in to the learned decision.
+fn learned() -> EngineConfig {
+    EngineConfig {
+        decision: Some(DecisionMode::Learned),
+        ..EngineConfig::default()
+    }
+}
+
 fn open(config: EngineConfig, dir: Option<&Path>) -> EngineCore {
     EngineCore::open(
         Arc::from("e"),
@@ -104,9 +112,15 @@ fn decisions(records: &[CycleRecord]) -> Vec<Decision> {
 }
 
 #[test]
-fn a_new_engine_decides_with_the_learned_energy_and_records_every_option() {
+fn a_new_engine_told_to_learn_decides_with_the_learned_energy_and_records_every_option() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = open(EngineConfig::default(), Some(dir.path()));
+    let fresh = tempfile::tempdir().unwrap();
+    assert_eq!(
+        open(EngineConfig::default(), Some(fresh.path())).decision_mode(),
+        DecisionMode::Chain,
+        "learned mode is opt-in"
+    );
+    let mut c = open(learned(), Some(dir.path()));
     assert_eq!(c.decision_mode(), DecisionMode::Learned);
     let ledger = Ledger::new();
     let h = hosts(Some(&ledger));
@@ -192,7 +206,7 @@ fn save_load_continue_equals_an_uninterrupted_run() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::new();
         let h = hosts(Some(&ledger));
-        let mut c = open(EngineConfig::default(), Some(dir.path()));
+        let mut c = open(learned(), Some(dir.path()));
         (0..80)
             .map(|t| tick(&mut c, t, &h, Some(&ledger)))
             .collect::<Vec<_>>()
@@ -202,7 +216,7 @@ fn save_load_continue_equals_an_uninterrupted_run() {
     let h = hosts(Some(&ledger));
     let mut records = Vec::new();
     for (from, to) in [(0, 23), (23, 57), (57, 80)] {
-        let mut c = open(EngineConfig::default(), Some(dir.path()));
+        let mut c = open(learned(), Some(dir.path()));
         records.extend((from..to).map(|t| tick(&mut c, t, &h, Some(&ledger))));
         save(&mut c);
     }
@@ -222,12 +236,12 @@ fn triggers_force_a_cycle_only_when_the_spec_lists_them() {
     let ledger = Ledger::new();
     let h = hosts(Some(&ledger));
     // The interval is due at the first tick: an input, not an order.
-    let mut c = open(EngineConfig::default(), None);
+    let mut c = open(learned(), None);
     let r = tick(&mut c, 0, &h, Some(&ledger));
     assert_eq!((r.action, r.reason), (CycleAction::Skip, Reason::Policy));
     let forced = EngineConfig {
         force: vec![ForceTrigger::Interval],
-        ..EngineConfig::default()
+        ..learned()
     };
     let mut c = open(forced, None);
     let r = tick(&mut c, 0, &h, Some(&ledger));
@@ -242,7 +256,7 @@ fn triggers_force_a_cycle_only_when_the_spec_lists_them() {
 
 #[test]
 fn without_a_ledger_the_reported_value_is_learned_and_requested_cycles_are_imposed() {
-    let mut c = open(EngineConfig::default(), None);
+    let mut c = open(learned(), None);
     let h = hosts(None);
     let r = tick(&mut c, 0, &h, None);
     let d = r.decision.unwrap();

@@ -159,8 +159,7 @@ pub struct EngineTable {
     /// cycles (default 10).
     pub forecast_refit_every: usize,
     /// How ticks decide (`"learned"` or `"chain"`; default: what the state
-    /// folder saved, `chain` for a folder from before the modes, `learned`
-    /// for a new engine).
+    /// folder saved, else `chain`).
     pub decision: Option<DecisionMode>,
     /// The triggers that force a cycle in learned mode
     /// (`["interval", "forecast", "diagnostics"]`; default none).

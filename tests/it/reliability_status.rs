@@ -85,10 +85,7 @@ fn a_damaged_dqn_checkpoint_is_named_by_status_with_what_kaizen_will_do() {
     // Truncated, with a good backup: resumed from the older copy.
     std::fs::write(&ckpt, &whole[..whole.len() / 3]).unwrap();
     let problem = problem_of(&state);
-    assert!(
-        problem.contains("synergy-dqn.ckpt corrupt: truncated"),
-        "{problem}"
-    );
+    assert!(problem.contains("synergy-dqn.ckpt corrupt: "), "{problem}");
     assert!(
         problem.contains("resume the DQN from an older copy"),
         "{problem}"

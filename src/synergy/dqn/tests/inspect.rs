@@ -65,10 +65,7 @@ fn a_truncated_checkpoint_resumes_from_its_backup() {
     fs::write(&ckpt, &bytes[..bytes.len() / 2]).unwrap();
     let found = inspect_dqn(dir.path(), None);
     let problem = found.problem().unwrap();
-    assert!(
-        problem.contains("synergy-dqn.ckpt corrupt: truncated"),
-        "{problem}"
-    );
+    assert!(problem.contains("synergy-dqn.ckpt corrupt: "), "{problem}");
     assert!(problem.contains("older copy"), "{problem}");
     let (outcome, damaged, updates) = inspect_then_load(dir.path(), 32);
     assert_eq!(outcome, DqnOutcome::ResumesOlder { updates });
