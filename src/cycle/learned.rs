@@ -42,16 +42,6 @@ use crate::record::Reason;
 /// The learned decision's state file in an engine's folder.
 pub const DECIDE_FILE: &str = "decide.json";
 
-/// The mode an engine runs (see the [module docs](self)): `explicit` from
-/// the settings, `saved` from `engine.json` when it exists (`Some(None)`: a
-/// file from before the modes).
-pub(super) fn resolve_mode(
-    explicit: Option<DecisionMode>,
-    saved: Option<Option<DecisionMode>>,
-) -> DecisionMode {
-    explicit.or(saved.flatten()).unwrap_or(DecisionMode::Chain)
-}
-
 /// The decider of an engine named `name`: from `dir/decide.json` when it
 /// is there, else new, seeded with the settings' seed mixed with the name.
 pub(super) fn open_decider(

@@ -132,7 +132,12 @@ impl EngineCore {
             },
             None => (RoiTracker::new(config.roi)?, Book::default(), None),
         };
-        let mode = learned::resolve_mode(config.decision, saved);
+        // The settings' mode, else the folder's, else chain (module docs of
+        // `learned`).
+        let mode = config
+            .decision
+            .or(saved.flatten())
+            .unwrap_or(DecisionMode::Chain);
         let mut dirty = Dirty::default();
         // A folder's engine.json learns its mode (a new engine's is
         // written with its first save).
