@@ -35,6 +35,17 @@ pub trait Diagnostics: Send + Sync {
     fn report(&self, bot: &str) -> Vec<String>;
 }
 
+/// The host's admission to its job queue: whether `bot` may start a cycle
+/// now. Asked once per timer tick, after the engine's paused and busy checks
+/// and before anything else (its energy score, its decision), so a host that
+/// shares scarce slots fairly can count who asks; a refusal skips the tick as
+/// `"no_slot"` (the energy score is still read, and recorded). A cycle asked
+/// for directly (`RunCycle`) does not ask.
+pub trait Admission: Send + Sync {
+    /// Whether `bot` may start a cycle now.
+    fn admit(&self, bot: &str) -> bool;
+}
+
 /// The machine's load, each in [0, 1].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resources {

@@ -35,6 +35,9 @@ pub enum Reason {
     Busy,
     /// Skip: the energy score is under the engine's threshold.
     LowEnergy,
+    /// Skip: the host's admission ([`crate::host::Admission`]) gave the bot
+    /// no cycle slot this tick.
+    NoSlot,
     /// Run: the interval since the last cycle has passed (or there was none).
     Interval,
     /// Run: the ROI forecast is above `pre_roi_bias`.
@@ -61,6 +64,7 @@ impl Reason {
             Reason::Paused => "paused",
             Reason::Busy => "busy",
             Reason::LowEnergy => "low_energy",
+            Reason::NoSlot => "no_slot",
             Reason::Interval => "interval",
             Reason::Forecast => "forecast",
             Reason::Diagnostics => "diagnostics",

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::ensure_bounded;
-use crate::host::{Diagnostics, ProfitSource, RoiForecast};
+use crate::host::{Admission, Diagnostics, ProfitSource, RoiForecast};
 
 /// What the host gives an engine besides its pipeline.
 #[derive(Clone, Default)]
@@ -14,6 +14,8 @@ pub struct Hosts {
     pub forecast: Option<Arc<dyn RoiForecast>>,
     /// Diagnostics that force a cycle.
     pub diagnostics: Option<Arc<dyn Diagnostics>>,
+    /// The host's admission to a cycle slot, asked first at every tick.
+    pub admission: Option<Arc<dyn Admission>>,
 }
 
 /// One profit reading.
@@ -38,6 +40,12 @@ impl Reading {
 }
 
 impl Hosts {
+    /// Whether `bot` may start a cycle now: the host's admission, when it
+    /// has one.
+    pub fn admit(&self, bot: &str) -> bool {
+        self.admission.as_ref().is_none_or(|a| a.admit(bot))
+    }
+
     /// Reads `bot`'s profit.
     pub fn read_profit(&self, bot: &str) -> Reading {
         match &self.profit {

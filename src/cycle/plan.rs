@@ -94,7 +94,8 @@ impl EngineCore {
         .filter(|f| f.is_finite())
     }
 
-    /// Steps 2–4 of a tick (the actor checks paused and busy first). A tick
+    /// Steps 2–4 of a tick (the actor checks paused and busy first; the
+    /// host's admission is asked before anything else). A tick
     /// of a forced-energy round when `energy` is given: the same decision (the energy threshold, the forced reasons, the policy), but a
     /// cycle that runs starts its energy chain from `energy` instead of
     /// `default_energy` (as a `RunCycle` does) and is marked forced.
@@ -105,12 +106,20 @@ impl EngineCore {
         hosts: &Hosts,
         energy: Option<u32>,
     ) -> Result<TickPlan> {
+        // The energy is read at every tick, admitted or not: the
+        // autoscaler reads it from the last tick of every engine.
+        let admitted = hosts.admit(&self.bot);
         let score = self.energy_score(resources);
-        if let Some(s) = score
-            && s < self.config.energy_threshold
-        {
-            let mut record = self.skip_record(now, Reason::LowEnergy);
-            record.energy_score = Some(s);
+        let refused = if !admitted {
+            Some(Reason::NoSlot)
+        } else {
+            score
+                .filter(|&s| s < self.config.energy_threshold)
+                .map(|_| Reason::LowEnergy)
+        };
+        if let Some(reason) = refused {
+            let mut record = self.skip_record(now, reason);
+            record.energy_score = score;
             self.last = Some((&record).into());
             return Ok(TickPlan::Skip(record));
         }

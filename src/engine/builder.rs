@@ -12,7 +12,7 @@ use crate::Result;
 use crate::cycle::{EnergyFactory, EngineConfig, EngineCore, Hosts, Persistence};
 use crate::decision::DecisionSender;
 use crate::energy::{CapitalEnergy, ENERGY_FILE, EnergySource};
-use crate::host::{Clock, Diagnostics, ProfitSource, RoiForecast, SystemClock};
+use crate::host::{Admission, Clock, Diagnostics, ProfitSource, RoiForecast, SystemClock};
 use crate::pipeline::Pipeline;
 use crate::policy::PolicyConfig;
 use crate::roi::RoiConfig;
@@ -282,6 +282,13 @@ impl EngineBuilder {
     /// Diagnostics whose non-empty report forces a cycle.
     pub fn diagnostics(mut self, diagnostics: Arc<dyn Diagnostics>) -> Self {
         self.hosts.diagnostics = Some(diagnostics);
+        self
+    }
+
+    /// The host's admission to a cycle slot ([`Admission`]), asked at every
+    /// tick before the engine decides.
+    pub fn admission(mut self, admission: Arc<dyn Admission>) -> Self {
+        self.hosts.admission = Some(admission);
         self
     }
 

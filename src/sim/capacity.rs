@@ -9,19 +9,19 @@
 //!   (`idle + per_cycle · cycles`, clamped to [0, 1]). It feeds the
 //!   autoscaler's CPU/memory checks and the `load` input of
 //!   [`CapitalEnergy`](crate::energy::CapitalEnergy).
-//! - [`SlotGate`] is the hook that gates cycles by slot, the host's fair
-//!   job queue: asked once per engine tick whether the bot may start a
-//!   cycle now, it books the request (fair sharing counts who asks). A bot
-//!   may start one when a slot is free after one is reserved for each
-//!   competing bot that has waited longer since its last cycle
-//!   ([`World::request_slot`](super::World::request_slot)): who gets the
-//!   slots does not depend on the order the engines tick in.
-//! - [`CapacityEnergy`] is an [`EnergySource`] for the simulated engines
-//!   that reports a gate's answer as the score: 1 when the bot may start a
-//!   cycle, 0 when not, so with any threshold in (0, 1] an engine skips as
-//!   `low_energy` instead of starting a cycle that cannot run. The engine
-//!   asks its energy source exactly once per tick, before it decides, which
-//!   is where the gate must be asked; the score itself changes nothing.
+//! - [`SlotGate`] is the engines' [`Admission`] hook, the host's fair job
+//!   queue: asked once per engine tick (before the engine decides) whether
+//!   the bot may start a cycle now, it books the request (fair sharing
+//!   counts who asks). A bot may start one when a slot is free after one is
+//!   reserved for each competing bot that has waited longer since its last
+//!   cycle ([`World::request_slot`](super::World::request_slot)): who gets
+//!   the slots does not depend on the order the engines tick in. A refused
+//!   engine skips the tick as `no_slot` instead of starting a cycle that
+//!   cannot run.
+//! - [`CapacityEnergy`] is an [`EnergySource`] for the simulated engines:
+//!   the share of a cycle slot the bot was granted this tick, 1 or 0. It
+//!   books nothing; under a [`SlotGate`] it is read only on admitted ticks,
+//!   so it gives 1 there.
 //!
 //! ```
 //! use kaizen::host::ResourceProbe;
@@ -35,12 +35,13 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use super::world::{SharedWorld, lock};
 use crate::Result;
 use crate::energy::{EnergyInputs, EnergySource};
 use crate::error::ensure_unit;
-use crate::host::{ResourceProbe, Resources};
+use crate::host::{Admission, ResourceProbe, Resources};
 
 /// The `[capacity]` table of a scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,43 +122,53 @@ impl ResourceProbe for SimProbe {
     }
 }
 
-/// The slot gate of one bot: whether it may start a cycle now (see the
-/// [module docs](self)). Asking books the request in the world.
+/// The slot gate of the world's bots, by name (see the [module docs](self)).
+/// Asking books the request in the world; a name the world does not know is
+/// refused.
 pub struct SlotGate {
+    world: SharedWorld,
+    bots: BTreeMap<String, usize>,
+}
+
+impl SlotGate {
+    /// The gate of `world`, whose bots are named `names` (in index order).
+    pub fn new(world: SharedWorld, names: &[String]) -> Self {
+        let bots = names.iter().cloned().zip(0..).collect();
+        SlotGate { world, bots }
+    }
+}
+
+impl Admission for SlotGate {
+    fn admit(&self, bot: &str) -> bool {
+        self.bots
+            .get(bot)
+            .is_some_and(|&i| lock(&self.world).request_slot(i))
+    }
+}
+
+/// An energy score of fair capacity for one bot: 1 when the world granted
+/// it a cycle slot this tick, else 0. Bad inputs are refused like any energy
+/// source's.
+pub struct CapacityEnergy {
     world: SharedWorld,
     bot: usize,
 }
 
-impl SlotGate {
-    /// The gate of bot `bot` (its index) in `world`.
-    pub fn new(world: SharedWorld, bot: usize) -> Self {
-        SlotGate { world, bot }
-    }
-
-    /// Whether the bot may start a cycle now; books the request.
-    pub fn admit(&mut self) -> bool {
-        lock(&self.world).request_slot(self.bot)
-    }
-}
-
-/// An energy score of fair capacity for one bot: 1 when its [`SlotGate`]
-/// admits a cycle now, else 0. Bad inputs are refused like any energy
-/// source's (before the gate is asked).
-pub struct CapacityEnergy {
-    gate: SlotGate,
-}
-
 impl CapacityEnergy {
-    /// The source for the engine whose bot `gate` admits.
-    pub fn new(gate: SlotGate) -> Self {
-        CapacityEnergy { gate }
+    /// The source for bot `bot` (its index) of `world`.
+    pub fn new(world: SharedWorld, bot: usize) -> Self {
+        CapacityEnergy { world, bot }
     }
 }
 
 impl EnergySource for CapacityEnergy {
     fn energy_score(&mut self, inputs: &EnergyInputs) -> Result<f64> {
         inputs.validate()?;
-        Ok(if self.gate.admit() { 1.0 } else { 0.0 })
+        Ok(if lock(&self.world).granted(self.bot) {
+            1.0
+        } else {
+            0.0
+        })
     }
 }
 
@@ -203,26 +214,36 @@ mod tests {
         assert!((probe.sample().memory - 0.45).abs() < 1e-12);
     }
 
+    fn gate(world: &SharedWorld) -> SlotGate {
+        SlotGate::new(world.clone(), &["a".to_string(), "b".to_string()])
+    }
+
     #[test]
-    fn energy_is_one_when_the_bot_may_start_a_cycle() {
+    fn energy_is_one_when_the_bot_was_granted_a_slot() {
         let world = World::new(vec![BotParams::default(); 2], 1, 1)
             .unwrap()
             .shared();
-        let mut first = CapacityEnergy::new(SlotGate::new(world.clone(), 0));
-        let mut second = CapacityEnergy::new(SlotGate::new(world.clone(), 1));
+        let gate = gate(&world);
+        let mut first = CapacityEnergy::new(world.clone(), 0);
+        let mut second = CapacityEnergy::new(world.clone(), 1);
+        // Nothing asked yet: nothing granted.
+        assert_eq!(first.energy_score(&inputs()).unwrap(), 0.0);
+        assert!(gate.admit("a"));
         assert_eq!(first.energy_score(&inputs()).unwrap(), 1.0);
         lock(&world).run_cycle(0, 1).unwrap();
+        assert!(!gate.admit("b"));
         assert_eq!(second.energy_score(&inputs()).unwrap(), 0.0);
         lock(&world).end_tick();
-        // Bot 1 has waited longer: bot 0 waits for it, whoever asks first.
+        // Bot b has waited longer: a waits for it, whoever asks first.
+        assert!(!gate.admit("a"));
+        assert!(gate.admit("b"));
         assert_eq!(first.energy_score(&inputs()).unwrap(), 0.0);
         assert_eq!(second.energy_score(&inputs()).unwrap(), 1.0);
-        let source = &mut first;
         let bad = EnergyInputs {
             load: f64::NAN,
             ..inputs()
         };
-        assert!(source.energy_score(&bad).is_err());
+        assert!(second.energy_score(&bad).is_err());
     }
 
     #[test]
@@ -230,13 +251,15 @@ mod tests {
         let world = World::new(vec![BotParams::default(); 2], 1, 1)
             .unwrap()
             .shared();
-        let mut gate = SlotGate::new(world.clone(), 0);
-        assert!(gate.admit());
+        let gate = gate(&world);
+        assert!(gate.admit("a"));
         // A grant takes no slot; the cycle does.
         assert_eq!(lock(&world).free_slots(), Some(1));
         lock(&world).run_cycle(0, 1).unwrap();
         assert_eq!(lock(&world).free_slots(), Some(0));
-        assert!(!SlotGate::new(world.clone(), 1).admit());
+        assert!(!gate.admit("b"));
+        // A bot the world does not know is refused.
+        assert!(!gate.admit("nobody"));
     }
 
     #[test]

@@ -109,7 +109,7 @@ fn the_learned_engines_learn_to_leave_the_dead_end_alone() {
     let engines = learned.engines.as_ref().unwrap();
     assert_eq!(engines.failed, 0);
     // The capacity source made engines wait rather than fail.
-    assert!(engines.skips.get("low_energy").copied().unwrap_or(0) > 0);
+    assert!(engines.skips.get("no_slot").copied().unwrap_or(0) > 0);
     assert_eq!(
         engines.runs.values().sum::<u64>(),
         learned.cycles,

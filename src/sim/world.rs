@@ -306,6 +306,11 @@ impl World {
         granted
     }
 
+    /// Whether bot `i` was granted a cycle slot this tick.
+    pub fn granted(&self, i: usize) -> bool {
+        self.bots[i].granted
+    }
+
     /// Runs a cycle of `energy` on bot `i`: takes a slot, raises the skill,
     /// charges the cost. Refused, changing nothing, when no slot is left.
     pub fn run_cycle(&mut self, i: usize, energy: u32) -> Result<CycleEffect, NoCapacity> {

@@ -5,10 +5,11 @@ use crate::support::*;
 use kaizen::cycle::ENGINE_FILE;
 use kaizen::energy::EnergySource;
 use kaizen::engine::{RecordMetrics, RunCycle, Status, Tick};
-use kaizen::host::{ManualClock, Resources, RoiForecast};
+use kaizen::host::{Admission, ManualClock, Resources, RoiForecast};
 use kaizen::record::{CycleAction, Reason};
 use kaizen::roi::RoiConfig;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 struct FixedEnergy(f64);
 impl EnergySource for FixedEnergy {
@@ -202,6 +203,47 @@ async fn paused_engine_skips_and_stays_paused_across_restarts() {
         engine.send(tick(0.0)).await.unwrap().action,
         CycleAction::Run
     );
+}
+
+/// An admission that answers from a list and counts who asked.
+struct Gate {
+    open: Mutex<Vec<bool>>,
+    asked: Mutex<Vec<String>>,
+}
+
+impl Admission for Gate {
+    fn admit(&self, bot: &str) -> bool {
+        self.asked.lock().unwrap().push(bot.to_string());
+        self.open.lock().unwrap().pop().unwrap_or(true)
+    }
+}
+
+#[actix::test]
+async fn the_hosts_admission_is_asked_first_and_a_refusal_skips_as_no_slot() {
+    let clock = ManualClock::new(0.0);
+    // Answers pop from the end: refuse, then admit.
+    let gate = Arc::new(Gate {
+        open: Mutex::new(vec![true, false]),
+        asked: Mutex::new(Vec::new()),
+    });
+    let engine = builder("gated", roi_per_energy(0.5), &clock)
+        .bot("alpha")
+        .energy_source(|_| Ok(Box::new(FixedEnergy(0.9))))
+        .admission(gate.clone())
+        .start()
+        .unwrap();
+    // Refused: a skip whatever the interval says, the energy still read.
+    let r = engine.send(tick(0.0)).await.unwrap();
+    assert_eq!((r.action, r.reason), (CycleAction::Skip, Reason::NoSlot));
+    assert_eq!(r.energy_score, Some(0.9));
+    assert!(r.outcome.is_none());
+    // Admitted: the first cycle runs, forced by the interval.
+    let r = engine.send(tick(1.0)).await.unwrap();
+    assert_eq!((r.action, r.reason), (CycleAction::Run, Reason::Interval));
+    assert!(r.outcome.is_some());
+    // A cycle asked for directly does not ask.
+    engine.send(RunCycle { energy: 3 }).await.unwrap().unwrap();
+    assert_eq!(*gate.asked.lock().unwrap(), ["alpha", "alpha"]);
 }
 
 #[actix::test]
