@@ -73,6 +73,10 @@ pub struct EngineEvent {
     pub time: f64,
     /// The engine.
     pub engine: Arc<str>,
+    /// The bot it looks after (empty in a record written before kaizen
+    /// named it).
+    #[serde(default)]
+    pub bot: Arc<str>,
     /// What happened.
     pub kind: EngineEventKind,
     /// Details, in words.

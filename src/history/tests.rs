@@ -89,6 +89,7 @@ fn appended_records_come_back_by_range_and_last() {
     let event = Decision::Engine(EngineEvent {
         time: T0,
         engine: Arc::from("engine0"),
+        bot: Arc::from("alpha"),
         kind: EngineEventKind::Registered,
         detail: "from the template".into(),
     });
@@ -164,6 +165,7 @@ fn records_decode_as_the_tagged_enum_does() {
     let engine = Decision::Engine(EngineEvent {
         time: T0,
         engine: Arc::from("engine0"),
+        bot: Arc::from("alpha"),
         kind: EngineEventKind::Failed,
         detail: "5 restarts in 60 s".into(),
     });

@@ -62,6 +62,7 @@ fn the_monitor_keeps_every_item_and_raises_alerts_on_the_stream() {
     let _ = stream.send(Decision::Engine(EngineEvent {
         time: 999.0,
         engine: Arc::from("alpha"),
+        bot: Arc::from("alpha"),
         kind: EngineEventKind::Registered,
         detail: String::new(),
     }));

@@ -204,12 +204,19 @@ impl ImprovementEngineRegistry {
         self.clock.now()
     }
 
-    fn engine_event(&self, engine: &Arc<str>, kind: EngineEventKind, detail: String) {
+    fn engine_event(
+        &self,
+        engine: &Arc<str>,
+        bot: &Arc<str>,
+        kind: EngineEventKind,
+        detail: String,
+    ) {
         decision::publish(
             Some(&self.events),
             Decision::Engine(EngineEvent {
                 time: self.now(),
                 engine: engine.clone(),
+                bot: bot.clone(),
                 kind,
                 detail,
             }),
@@ -269,10 +276,11 @@ impl ImprovementEngineRegistry {
         let (addr, worker) = self.start_engine(&builder, generation, ctx)?;
         let created = self.next_created;
         self.next_created += 1;
+        let bot: Arc<str> = Arc::from(builder.bot_name());
         self.entries.insert(
             name.clone(),
             Entry {
-                bot: Arc::from(builder.bot_name()),
+                bot: bot.clone(),
                 builder,
                 addr: Some(addr),
                 worker,
@@ -284,6 +292,7 @@ impl ImprovementEngineRegistry {
         );
         self.engine_event(
             &name,
+            &bot,
             EngineEventKind::Registered,
             format!("created #{created}"),
         );
@@ -317,7 +326,8 @@ impl ImprovementEngineRegistry {
                 entry.restarts.len()
             );
             entry.failed = Some(detail.clone());
-            self.engine_event(name, EngineEventKind::Failed, detail);
+            let bot = entry.bot.clone();
+            self.engine_event(name, &bot, EngineEventKind::Failed, detail);
             self.registry_changed(ctx);
             return;
         }
@@ -341,9 +351,9 @@ impl ImprovementEngineRegistry {
         why: &str,
         ctx: &mut Context<Self>,
     ) {
-        let builder = match self.entries.get(name) {
+        let (builder, bot) = match self.entries.get(name) {
             Some(e) if e.generation == generation && e.failed.is_none() && !self.stopping => {
-                e.builder.clone()
+                (e.builder.clone(), e.bot.clone())
             }
             _ => return,
         };
@@ -353,14 +363,14 @@ impl ImprovementEngineRegistry {
                     entry.addr = Some(addr);
                     entry.worker = worker;
                 }
-                self.engine_event(name, EngineEventKind::Restarted, why.to_string());
+                self.engine_event(name, &bot, EngineEventKind::Restarted, why.to_string());
             }
             Err(e) => {
                 let detail = format!("cannot restart: {e}");
                 if let Some(entry) = self.entries.get_mut(name) {
                     entry.failed = Some(detail.clone());
                 }
-                self.engine_event(name, EngineEventKind::Failed, detail);
+                self.engine_event(name, &bot, EngineEventKind::Failed, detail);
                 self.registry_changed(ctx);
             }
         }
@@ -597,6 +607,7 @@ impl ImprovementEngineRegistry {
         }
         self.engine_event(
             &name,
+            &entry.bot,
             EngineEventKind::Unregistered,
             "saved and stopped".into(),
         );

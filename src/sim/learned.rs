@@ -19,7 +19,14 @@
 //!
 //! With autoscaling, engines are named `engine{i}` and a new one takes the
 //! first bot that has no engine — bots never looked after first, then the
-//! one dropped longest ago; a removed engine's bot goes unattended.
+//! one dropped longest ago; a removed engine's bot goes unattended. Which
+//! engine looks after which bot is not kept beside the registry: the driver
+//! keeps only the queue of unattended bots, and reads the engines' arrivals
+//! and removals (each naming its bot) from the decision stream.
+//!
+//! With `capacity_energy`, the world's fair slot sharing is the engines'
+//! admission hook ([`SlotGate`]) and a bot's energy score is whether it was
+//! granted a slot ([`CapacityEnergy`]).
 //!
 //! ```
 //! use kaizen::sim::{Scenario, run_learned};
@@ -36,6 +43,7 @@ use rand::RngCore;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
 
 use super::capacity::{CapacityEnergy, SimProbe, SlotGate};
 use super::pipeline::SimulatedPipeline;
@@ -45,6 +53,7 @@ use crate::Result;
 use crate::autoscale::AutoscaleAction;
 use crate::autoscale::AutoscaleRequest;
 use crate::cycle::EngineConfig;
+use crate::decision::{Decision, EngineEventKind};
 use crate::engine::EngineBuilder;
 use crate::host::{ManualClock, ProfitSource};
 use crate::pipeline::Pipeline;
@@ -79,14 +88,10 @@ impl EngineTally {
     }
 }
 
-/// Which bot each engine looks after, for the autoscaler's factory.
-#[derive(Debug, Default)]
-struct Assignments {
-    /// Engine name → bot index.
-    engines: BTreeMap<String, usize>,
-    /// Bots without an engine, the next to get one first.
-    waiting: VecDeque<usize>,
-}
+/// Bots without an engine, the next to get one first: the autoscaler's
+/// factory gives a new engine the first, and the driver takes it off the
+/// queue once the decision stream says the engine was registered.
+type Waiting = Arc<Mutex<VecDeque<usize>>>;
 
 /// Everything one engine needs, shared by the first engines and the factory.
 #[derive(Clone)]
@@ -95,6 +100,7 @@ struct Wiring {
     pipeline: Arc<dyn Pipeline>,
     ledger: Option<Arc<dyn ProfitSource>>,
     world: SharedWorld,
+    gate: Arc<SlotGate>,
     config: EngineConfig,
     capacity_energy: bool,
     engine_energy: EnergyKind,
@@ -120,12 +126,8 @@ impl Wiring {
         }
         if self.capacity_energy {
             let world = self.world.clone();
-            b.energy_source(move |_| {
-                Ok(Box::new(CapacityEnergy::new(SlotGate::new(
-                    world.clone(),
-                    bot,
-                ))))
-            })
+            b.admission(self.gate.clone())
+                .energy_source(move |_| Ok(Box::new(CapacityEnergy::new(world.clone(), bot))))
         } else {
             self.engine_energy.apply(b)
         }
@@ -155,6 +157,7 @@ pub async fn run_learned(
         pipeline: Arc::new(pipeline),
         ledger,
         world: world.clone(),
+        gate: Arc::new(SlotGate::new(world.clone(), &names)),
         config: scenario.learned.engine_config()?,
         capacity_energy: scenario.learned.capacity_energy,
         engine_energy: scenario.learned.engine.energy,
@@ -162,7 +165,7 @@ pub async fn run_learned(
         seed,
     };
     let autoscale = scenario.autoscale.enabled.then_some(&scenario.autoscale);
-    let assignments = Arc::new(Mutex::new(Assignments::default()));
+    let waiting = Waiting::default();
     let mut registry = RegistryHandle::builder(RegistryConfig {
         arbiters: 0,
         state_root: None,
@@ -175,13 +178,11 @@ pub async fn run_learned(
         ..Services::default()
     });
     if autoscale.is_some() {
-        let (wiring, assignments) = (wiring.clone(), assignments.clone());
+        let (wiring, waiting) = (wiring.clone(), waiting.clone());
         let factory: EngineFactory = Arc::new(move |engine: &str| {
-            let mut a = assignments.lock().unwrap_or_else(|p| p.into_inner());
-            let bot = a.waiting.pop_front().ok_or_else(|| {
+            let bot = *lock_waiting(&waiting).front().ok_or_else(|| {
                 crate::Error::invalid("autoscale", "a new engine", "a bot without an engine")
             })?;
-            a.engines.insert(engine.to_string(), bot);
             Ok(wiring.builder(engine, bot))
         });
         registry = registry.factory(factory);
@@ -199,11 +200,13 @@ pub async fn run_learned(
             registry
                 .register_engine(wiring.builder(&engine, bot))
                 .await?;
-            lock_assignments(&assignments).engines.insert(engine, bot);
         } else {
-            lock_assignments(&assignments).waiting.push_back(bot);
+            lock_waiting(&waiting).push_back(bot);
         }
     }
+    // From here on: the engines that come and go.
+    let mut decisions = registry.subscribe();
+    let bot_index: BTreeMap<&str, usize> = names.iter().map(String::as_str).zip(0..).collect();
     let mut tally = EngineTally::default();
     for t in 0..ticks {
         clock.set(t as f64 * scenario.tick_seconds);
@@ -219,25 +222,17 @@ pub async fn run_learned(
                     ..AutoscaleRequest::default()
                 })
                 .await?;
-            let mut assigned = lock_assignments(&assignments);
             match (&record.decision.action, record.applied) {
                 (AutoscaleAction::Create(name), true) => {
                     tally.autoscale.push((t, format!("create {name}")));
                 }
-                (AutoscaleAction::Create(name), false) => {
-                    if let Some(bot) = assigned.engines.remove(name) {
-                        assigned.waiting.push_front(bot);
-                    }
-                }
                 (AutoscaleAction::Remove(name), true) => {
-                    if let Some(bot) = assigned.engines.remove(name) {
-                        assigned.waiting.push_back(bot);
-                    }
                     tally.autoscale.push((t, format!("remove {name}")));
                 }
                 _ => {}
             }
         }
+        follow_engines(&mut decisions, &bot_index, &waiting);
         lock(&world).end_tick();
         on_tick(t);
     }
@@ -246,6 +241,35 @@ pub async fn run_learned(
     Ok((world, tally))
 }
 
-fn lock_assignments(a: &Mutex<Assignments>) -> std::sync::MutexGuard<'_, Assignments> {
-    a.lock().unwrap_or_else(|p| p.into_inner())
+fn lock_waiting(w: &Mutex<VecDeque<usize>>) -> std::sync::MutexGuard<'_, VecDeque<usize>> {
+    w.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reads the engine events published so far: a registered engine's bot
+/// leaves the queue of unattended bots, a removed engine's bot joins its
+/// end. Falling behind the stream skips only cycle records: a subscriber
+/// that lags loses the oldest decisions, and a tick's engine events come
+/// after its cycle records (far fewer than
+/// [`DECISION_CAPACITY`](crate::decision::DECISION_CAPACITY) of them).
+fn follow_engines(
+    decisions: &mut broadcast::Receiver<Decision>,
+    bot_index: &BTreeMap<&str, usize>,
+    waiting: &Mutex<VecDeque<usize>>,
+) {
+    let mut waiting = lock_waiting(waiting);
+    loop {
+        let event = match decisions.try_recv() {
+            Ok(Decision::Engine(event)) => event,
+            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        };
+        let Some(&bot) = bot_index.get(&*event.bot) else {
+            continue;
+        };
+        match event.kind {
+            EngineEventKind::Registered => waiting.retain(|&b| b != bot),
+            EngineEventKind::Unregistered => waiting.push_back(bot),
+            EngineEventKind::Restarted | EngineEventKind::Failed => {}
+        }
+    }
 }

@@ -31,6 +31,7 @@ fn record(n: u64) -> Decision {
     Decision::Engine(EngineEvent {
         time: 1_800_000_000.0 + n as f64,
         engine: Arc::from("engine0"),
+        bot: Arc::from("alpha"),
         kind: EngineEventKind::Restarted,
         detail: detail(n),
     })
