@@ -45,3 +45,30 @@ pub(super) fn lock(dir: &Path) -> Result<DirLock, ModelsError> {
         Err(TryLockError::Error(e)) => Err(io("lock", &path)(e)),
     }
 }
+
+/// Whether another handle holds the lock of the registry in `dir` now. A
+/// probe: it takes the lock and drops it at once, and creates nothing (a
+/// registry never opened is not held).
+pub(super) fn held(dir: &Path) -> Result<bool, ModelsError> {
+    let path = dir.join(LOCK_FILE);
+    let file = match OpenOptions::new().read(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(ModelsError::Persist(PersistError::Io {
+                op: "open",
+                path,
+                source,
+            }));
+        }
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(source)) => Err(ModelsError::Persist(PersistError::Io {
+            op: "lock",
+            path,
+            source,
+        })),
+    }
+}

@@ -112,6 +112,14 @@ pub struct ModelRegistry {
 }
 
 impl ModelRegistry {
+    /// Whether another handle (in this process or another) has the
+    /// registry of the bot in `bot_dir` open for writing now, so that
+    /// [`open`](Self::open) would fail with [`ModelsError::Locked`]. Creates
+    /// nothing.
+    pub fn is_held(bot_dir: &Path) -> Result<bool, ModelsError> {
+        lock::held(&bot_dir.join(MODELS_DIR))
+    }
+
     /// Opens (creating it if needed) the registry of the bot whose state
     /// folder is `bot_dir`, at `bot_dir/models`, and takes its lock; fails
     /// with [`ModelsError::Locked`] when another handle holds it.

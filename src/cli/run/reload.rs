@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use kaizen::engine::EngineBuilder;
 use kaizen::host::Clock;
+use kaizen::models::ModelRegistry;
 use kaizen::pipeline::SharedFleet;
 use kaizen::registry::RegistryHandle;
 use kaizen::spec::{LoadedSpec, load_each};
@@ -231,16 +232,16 @@ async fn rebuild_trainer(
     }
 }
 
-/// Builds `spec`'s engine, trying again (for [`LOCK_RELEASE_WAIT`] at most)
-/// while a stopped engine's thread still holds the bot's model registry.
+/// Builds `spec`'s engine once a stopped training engine's thread has let
+/// go of the bot's model registry (waiting [`LOCK_RELEASE_WAIT`] at most;
+/// after that the build reports the registry as locked).
 async fn build_when_released(factory: &Factory, spec: &LoadedSpec) -> Result<EngineBuilder> {
-    let deadline = Instant::now() + LOCK_RELEASE_WAIT;
-    loop {
-        match factory.build(spec) {
-            Err(_) if Instant::now() < deadline => {
-                actix::clock::sleep(Duration::from_millis(10)).await;
-            }
-            built => return built,
+    if spec.training_config().is_some() {
+        let bot_dir = factory.state.join(&spec.spec.bot);
+        let deadline = Instant::now() + LOCK_RELEASE_WAIT;
+        while ModelRegistry::is_held(&bot_dir)? && Instant::now() < deadline {
+            actix::clock::sleep(Duration::from_millis(10)).await;
         }
     }
+    factory.build(spec)
 }

@@ -141,7 +141,11 @@ fn activate_by_hand_checks_the_version_first() {
 #[test]
 fn one_writer_at_a_time_and_readers_any_time() {
     let bot = tempfile::tempdir().unwrap();
+    // Never opened: not held, and the probe creates nothing.
+    assert!(!ModelRegistry::is_held(bot.path()).unwrap());
+    assert_eq!(std::fs::read_dir(bot.path()).unwrap().count(), 0);
     let mut models = open(bot.path());
+    assert!(ModelRegistry::is_held(bot.path()).unwrap());
     let v1 = save_and_deploy(&mut models, 0.1, 0.5, 10.0);
     let err = ModelRegistry::open(bot.path(), config(), 0.0).unwrap_err();
     assert!(matches!(err, ModelsError::Locked { .. }), "{err}");
@@ -152,6 +156,7 @@ fn one_writer_at_a_time_and_readers_any_time() {
     // A read-only look needs no lock.
     assert_eq!(Catalog::read(bot.path()).unwrap().champion(), Some(v1));
     drop(models);
+    assert!(!ModelRegistry::is_held(bot.path()).unwrap());
     assert_eq!(open(bot.path()).catalog().champion(), Some(v1));
 }
 
