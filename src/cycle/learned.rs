@@ -134,11 +134,16 @@ impl EngineCore {
             return Some(TickPlan::Skip(record));
         }
         let bias = self.config.pre_roi_bias;
-        let reason = self.config.force.iter().find(|t| t.fires(triggers, bias)).map(|t| match t {
-            ForceTrigger::Interval => Reason::Interval,
-            ForceTrigger::Forecast => Reason::Forecast,
-            ForceTrigger::Diagnostics => Reason::Diagnostics,
-        });
+        let reason = self
+            .config
+            .force
+            .iter()
+            .find(|t| t.fires(triggers, bias))
+            .map(|t| match t {
+                ForceTrigger::Interval => Reason::Interval,
+                ForceTrigger::Forecast => Reason::Forecast,
+                ForceTrigger::Diagnostics => Reason::Diagnostics,
+            });
         let context = Context {
             profit: reading.value(),
             remaining: None,

@@ -269,6 +269,13 @@ fn new_settings_keep_what_was_learned() {
     }
     // Invalid settings change nothing.
     let before = changed.clone();
-    assert!(changed.reconfigure(DecideConfig { epsilon: 0.0, ..DecideConfig::default() }).is_err());
+    assert!(
+        changed
+            .reconfigure(DecideConfig {
+                epsilon: 0.0,
+                ..DecideConfig::default()
+            })
+            .is_err()
+    );
     assert_eq!(changed, before);
 }
