@@ -15,6 +15,7 @@
 //! - [`energy`] — the energy score: how much capacity there is to spend now.
 //! - [`chain`] — the energy chain: how much energy one cycle gets.
 //! - [`decide`] — learned decisions: how much energy a cycle gets, from what the ledger showed.
+//! - [`evaluate`] — off-policy evaluation: what other `[decide]` settings would have earned on a log of learned decisions.
 //! - [`record`] — what one tick decided and why ([`record::CycleRecord`], [`record::Reason`]).
 //! - [`reward`] — the weighted multi-component reward: a cycle's value from its reported metrics.
 //! - [`autoscale`] — the decision to create or remove an engine.
@@ -54,6 +55,7 @@ pub mod decision;
 pub mod energy;
 pub mod engine;
 pub mod error;
+pub mod evaluate;
 pub mod forecast;
 pub mod histogram;
 #[cfg(unix)]

@@ -3,6 +3,7 @@
 
 mod bench;
 mod describe;
+mod evaluate;
 mod history;
 mod models;
 mod observe;
@@ -56,6 +57,8 @@ enum Command {
     History(history::HistoryArgs),
     /// Describe one bot's engine like `kubectl describe`: settings, conditions, last events.
     Describe(describe::DescribeArgs),
+    /// Estimate what a candidate spec's learned-decision settings would have earned on a decision log (IPS, SNIPS, DR).
+    Evaluate(evaluate::EvaluateArgs),
     /// Write a report of the fleet over a period: HTML (self-contained, SVG charts) or Markdown.
     Report(report::ReportArgs),
     /// Start a pipeline's program with the limits kaizen found (used by `kaizen run`).
@@ -139,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::History(a) => history::run(a),
         Command::Describe(a) => describe::run(a),
         Command::Report(a) => report::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

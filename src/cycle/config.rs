@@ -79,6 +79,18 @@ pub enum ForceTrigger {
     Diagnostics,
 }
 
+impl ForceTrigger {
+    /// Whether this trigger fires on a tick with `triggers` (a forecast
+    /// fires above `pre_roi_bias`).
+    pub fn fires(self, triggers: &crate::decide::Triggers, pre_roi_bias: f64) -> bool {
+        match self {
+            ForceTrigger::Interval => triggers.interval,
+            ForceTrigger::Forecast => triggers.forecast.is_some_and(|f| f > pre_roi_bias),
+            ForceTrigger::Diagnostics => triggers.diagnostics,
+        }
+    }
+}
+
 /// The settings of one engine. `Default` gives SPEC's defaults, with the
 /// decision mode left to the state folder (see [`decision`](Self::decision)).
 #[derive(Clone, Debug, PartialEq)]

@@ -43,21 +43,34 @@ use crate::record::Reason;
 pub const DECIDE_FILE: &str = "decide.json";
 
 /// The decider of an engine named `name`: from `dir/decide.json` when it
-/// is there, else new, seeded with the settings' seed mixed with the name.
+/// is there (taking the settings' `[decide]` values if they changed, see
+/// [`Decider::reconfigure`]), else new, seeded with the settings' seed
+/// mixed with the name.
 pub(super) fn open_decider(
     name: &str,
     config: &crate::decide::DecideConfig,
     dir: Option<&Path>,
 ) -> Result<Decider> {
+    let wanted = crate::decide::DecideConfig {
+        seed: decider_seed(config.seed, name),
+        ..config.clone()
+    };
     if let Some(dir) = dir
-        && let Some(decider) = persist::load_json::<Decider>(&dir.join(DECIDE_FILE))?
+        && let Some(mut decider) = persist::load_json::<Decider>(&dir.join(DECIDE_FILE))?
     {
+        if decider.config() != &wanted {
+            decider.reconfigure(wanted)?;
+        }
         return Ok(decider);
     }
-    Decider::new(crate::decide::DecideConfig {
-        seed: config.seed ^ fnv1a(name),
-        ..config.clone()
-    })
+    Decider::new(wanted)
+}
+
+/// The seed of a new decider of the engine `name` whose settings say
+/// `seed`: the two mixed, so engines of one spec draw apart (and a replay
+/// of the engine's decisions draws as it did).
+pub fn decider_seed(seed: u64, name: &str) -> u64 {
+    seed ^ fnv1a(name)
 }
 
 /// FNV-1a of `text`: a stable hash, the same on every build.
@@ -121,14 +134,16 @@ impl EngineCore {
             return Some(TickPlan::Skip(record));
         }
         let bias = self.config.pre_roi_bias;
-        let reason = self.config.force.iter().find_map(|t| match t {
-            ForceTrigger::Interval if triggers.interval => Some(Reason::Interval),
-            ForceTrigger::Forecast if triggers.forecast.is_some_and(|f| f > bias) => {
-                Some(Reason::Forecast)
-            }
-            ForceTrigger::Diagnostics if triggers.diagnostics => Some(Reason::Diagnostics),
-            _ => None,
-        });
+        let reason = self
+            .config
+            .force
+            .iter()
+            .find(|t| t.fires(triggers, bias))
+            .map(|t| match t {
+                ForceTrigger::Interval => Reason::Interval,
+                ForceTrigger::Forecast => Reason::Forecast,
+                ForceTrigger::Diagnostics => Reason::Diagnostics,
+            });
         let context = Context {
             profit: reading.value(),
             remaining: None,

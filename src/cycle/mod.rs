@@ -63,7 +63,7 @@ pub use book::inspect_engine;
 use book::{Book, Dirty, EngineFile, Outcomes};
 pub use config::{DecisionMode, EngineConfig, ForceTrigger, Persistence};
 pub use hosts::{Hosts, Reading};
-pub use learned::DECIDE_FILE;
+pub use learned::{DECIDE_FILE, decider_seed};
 pub(crate) use steps::{CyclePlan, LearnedCycle, Learning, StartedCycle, TickPlan};
 pub use steps::{Learned, LearnerJob};
 

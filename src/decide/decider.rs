@@ -223,6 +223,12 @@ pub struct Decision {
     pub source: Source,
     /// A cycle had to run (a forced trigger).
     pub forced: bool,
+    /// What the decider was told (the ledger's profit, the ticks left, the
+    /// slot price, the triggers): with the record's outcome, enough to
+    /// replay the decision under other settings (`kaizen evaluate`). `None`
+    /// in records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Context>,
 }
 
 /// What happened after a decision.
@@ -287,6 +293,25 @@ impl Decider {
         })
     }
 
+    /// Takes new settings (a spec's `[decide]` changed), keeping what was
+    /// learned: the ledger's model and the cost of a unit of energy stay;
+    /// the values learned per energy without a ledger, and the last rhythm,
+    /// start again when the energies change; the seed and the random
+    /// numbers go on. Invalid settings are refused and nothing changes.
+    pub fn reconfigure(&mut self, config: DecideConfig) -> Result<()> {
+        config.validate()?;
+        if config.energies != self.config.energies {
+            self.bandit = ValueBandit::new(config.energies.len());
+            self.rhythm = None;
+            self.searched = FULL_SEARCH;
+        }
+        self.config = DecideConfig {
+            seed: self.config.seed,
+            ..config
+        };
+        Ok(())
+    }
+
     /// The settings.
     pub fn config(&self) -> &DecideConfig {
         &self.config
@@ -338,7 +363,9 @@ impl Decider {
                 (values, greedy, why)
             }
         };
-        self.choose(values, greedy, why, source, forced)
+        let mut decision = self.choose(values, greedy, why, source, forced);
+        decision.context = Some(context.clone());
+        decision
     }
 
     /// A cycle of `energy` the host imposed this tick instead of asking
@@ -355,6 +382,7 @@ impl Decider {
             value: 0.0,
             source,
             forced: true,
+            context: Some(context.clone()),
         }
     }
 
@@ -522,6 +550,7 @@ impl Decider {
             },
             source,
             forced,
+            context: None,
         }
     }
 

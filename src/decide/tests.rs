@@ -242,3 +242,40 @@ fn bad_settings_are_refused_by_name() {
         assert!(err.contains(field), "{err}");
     }
 }
+
+#[test]
+fn new_settings_keep_what_was_learned() {
+    let mut d = decider(4);
+    let mut toy = Toy::new(bot(), 50.0, 0.1);
+    drive(&mut d, &mut toy, 150);
+    let learned = d.dynamics().unwrap();
+    let mut changed = d.clone();
+    changed
+        .reconfigure(DecideConfig {
+            energies: vec![2, 8, 30],
+            epsilon: 0.3,
+            ..DecideConfig::default()
+        })
+        .unwrap();
+    assert_eq!(changed.dynamics().unwrap(), learned);
+    assert_eq!(changed.config().seed, 4);
+    let next = drive(&mut changed, &mut toy.clone(), 1).remove(0);
+    assert_eq!(next.options.len(), 4);
+    // The floor is the new ε's: 0.3 spread in proportion to 1 / E.
+    let weights = [1.0, 0.5, 0.125, 1.0 / 30.0];
+    let total: f64 = weights.iter().sum();
+    for (o, w) in next.options.iter().zip(weights) {
+        assert!(o.probability >= 0.3 * w / total - 1e-12, "{o:?}");
+    }
+    // Invalid settings change nothing.
+    let before = changed.clone();
+    assert!(
+        changed
+            .reconfigure(DecideConfig {
+                epsilon: 0.0,
+                ..DecideConfig::default()
+            })
+            .is_err()
+    );
+    assert_eq!(changed, before);
+}

@@ -50,6 +50,13 @@
 //! keys = "core"                       # or "extended" (seven metrics)
 //! lr = 0.1                            # 0.1 for weights, 1e-3 for dqn when not given
 //!
+//! [decide]                            # learned mode: every key optional, defaults shown
+//! energies = [1, 2, 3, 5, 8, 13, 20, 30, 50, 100]  # the energies a cycle may get
+//! epsilon = 0.02                      # the exploration floor, in [0.02, 1]
+//! draws = 16                          # posterior draws per decision
+//! horizon = 8760                      # ticks a decision looks ahead
+//! seed = 0                            # mixed with the bot's name
+//!
 //! [variants]                          # optional: the bot's variants (crate::variants::config)
 //! [variants.space]
 //! lr = { float = [1e-4, 0.1], log = true }
@@ -134,6 +141,10 @@ pub struct EngineSpec {
     /// `[synergy]`.
     #[serde(default)]
     pub synergy: SynergyTable,
+    /// `[decide]`: the learned decision's settings (energies, epsilon,
+    /// draws, horizon, seed).
+    #[serde(default)]
+    pub decide: crate::decide::DecideConfig,
     /// `[variants]`: the bot's variants (see [`crate::variants::config`]).
     #[serde(default)]
     pub variants: Option<VariantsSpec>,
@@ -181,6 +192,7 @@ impl EngineSpec {
             engine: self.engine.clone(),
             policy: self.policy.clone(),
             synergy: self.synergy.clone(),
+            decide: self.decide.clone(),
         }
     }
 

@@ -305,6 +305,9 @@ pub struct EngineOptions {
     pub policy: PolicyConfig,
     /// `[synergy]`.
     pub synergy: SynergyTable,
+    /// `[decide]`: the learned decision's settings
+    /// ([`DecideConfig`](crate::decide::DecideConfig)).
+    pub decide: crate::decide::DecideConfig,
 }
 
 impl EngineOptions {
@@ -350,7 +353,7 @@ impl EngineOptions {
             }),
             reward: None,
             decision: e.decision,
-            decide: crate::decide::DecideConfig::default(),
+            decide: self.decide.clone(),
             force: e.force.clone(),
         };
         config.validate().map_err(toml_names)?;

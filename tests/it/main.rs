@@ -2,6 +2,7 @@
 //! cli_, crash_ and state_ run the built `kaizen` binary; shared helpers live in `support.rs`.
 
 mod cli_bench;
+mod cli_evaluate;
 mod cli_monitoring;
 mod cli_run;
 mod cli_training;

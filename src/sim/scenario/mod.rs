@@ -311,6 +311,7 @@ impl LearnedConfig {
             engine: self.engine.clone(),
             policy: self.policy.clone(),
             synergy: self.synergy.clone(),
+            decide: crate::decide::DecideConfig::default(),
         }
     }
 
