@@ -77,6 +77,7 @@ async fn main() -> kaizen::Result<()> {
                 Decision::Autoscale(_) => {}
                 Decision::Engine(e) => println!("engine {} {:?}", e.engine, e.kind),
                 Decision::Alert(a) => println!("alert {} {:?}: {}", a.alert, a.state, a.message),
+                Decision::Variant(v) => println!("variants of {}: {:?}", v.bot, v.event),
             }
         }
         cycles

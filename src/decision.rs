@@ -1,5 +1,6 @@
-//! The decision stream: every cycle, every autoscale step and every change to
-//! the set of engines, as it happens.
+//! The decision stream: every cycle, every autoscale step, every change to
+//! the set of engines and every event of a bot's variants (issue 14), as it
+//! happens.
 //!
 //! Engines and the registry publish [`Decision`]s on a
 //! `tokio::sync::broadcast` channel; a host subscribes with
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use crate::alert::AlertEvent;
 use crate::autoscale::{AdaptiveStats, AutoscaleConfig, AutoscaleDecision, AutoscaleInputs};
 use crate::record::CycleRecord;
+use crate::variants::VariantEvent;
 
 /// How many decisions a subscriber may fall behind before it skips some.
 pub const DECISION_CAPACITY: usize = 4096;
@@ -83,6 +85,22 @@ pub struct EngineEvent {
     pub detail: String,
 }
 
+/// Something that happened to a bot's variants: a generation that proposed
+/// new variants, a test started or judged (its verdict: promote, hold or
+/// reject), an operator's promotion or retirement, a population-based-training
+/// copy. In JSON the event's fields sit next to `time` and `bot`:
+/// `{"type":"variant","time":…,"bot":"b","event":"test_started",…}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantDecision {
+    /// When (the bot's clock).
+    pub time: f64,
+    /// The bot.
+    pub bot: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: VariantEvent,
+}
+
 /// One item of the decision stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -95,6 +113,8 @@ pub enum Decision {
     Engine(EngineEvent),
     /// An alert started firing or resolved ([`crate::alert`]).
     Alert(AlertEvent),
+    /// A bot's variants changed ([`crate::variants`]).
+    Variant(VariantDecision),
 }
 
 impl Decision {
@@ -105,6 +125,7 @@ impl Decision {
             Decision::Autoscale(a) => a.time,
             Decision::Engine(e) => e.time,
             Decision::Alert(a) => a.time,
+            Decision::Variant(v) => v.time,
         }
     }
 }
@@ -162,8 +183,59 @@ pub fn publish(sender: Option<&DecisionSender>, decision: Decision) {
             alert = %a.alert, bot = a.bot.as_deref(), state = ?a.state, value = a.value,
             message = %a.message, "alert"
         ),
+        Decision::Variant(v) => tracing::info!(
+            bot = %v.bot, event = %serde_json::to_string(&v.event).unwrap_or_default(), "variants"
+        ),
     }
     if let Some(s) = sender {
         let _ = s.send(decision);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variants::Generation;
+
+    /// A variant event is tagged twice: `"type":"variant"` and its `"event"`,
+    /// whose fields sit next to `time` and `bot`; it reads back as written.
+    #[test]
+    fn variant_events_are_tagged_and_read_back() {
+        let events = [
+            VariantEvent::Generation(Generation {
+                number: 2,
+                retired: vec![3],
+                born: vec![9],
+            }),
+            VariantEvent::TestStarted {
+                serving: 1,
+                challenger: 9,
+                alpha: 0.05,
+            },
+            VariantEvent::PbtCopied {
+                from: "alpha".into(),
+                version: 4,
+                variant: 12,
+                replaced: 1,
+                cancelled_test: Some(9),
+            },
+        ];
+        for (event, name) in events
+            .into_iter()
+            .zip(["generation", "test_started", "pbt_copied"])
+        {
+            let d = Decision::Variant(VariantDecision {
+                time: 10.0,
+                bot: "beta".into(),
+                event,
+            });
+            let json = serde_json::to_value(&d).unwrap();
+            assert_eq!(json["type"], "variant");
+            assert_eq!(json["bot"], "beta");
+            assert_eq!(json["event"], name);
+            let back: Decision = serde_json::from_value(json).unwrap();
+            assert_eq!(back, d);
+            assert_eq!(back.time(), 10.0);
+        }
     }
 }

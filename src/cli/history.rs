@@ -165,6 +165,12 @@ pub fn describe_decision(d: &Decision) -> (f64, &'static str, String, String) {
             a.decision.reason.clone(),
         ),
         Decision::Engine(e) => (e.time, "engine", format!("{:?}", e.kind), e.detail.clone()),
+        Decision::Variant(v) => (
+            v.time,
+            "variant",
+            kaizen::variants::event_name(&v.event).to_string(),
+            serde_json::to_string(&v.event).unwrap_or_default(),
+        ),
         Decision::Alert(a) => (
             a.time,
             "alert",

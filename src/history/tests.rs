@@ -845,3 +845,26 @@ fn audit_retention_removes_old_segments() {
     assert!((30..=38).contains(&kept.len()), "{}", kept.len());
     assert_eq!(kept.last().unwrap().time, T0 + 99.0 * DAY);
 }
+
+/// A bot's variant events are kept in its log and read back (issue 14).
+#[test]
+fn variant_events_are_kept_and_read_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let h = open(tmp.path(), config(), &clock);
+    let event = Decision::Variant(crate::decision::VariantDecision {
+        time: T0 + 5.0,
+        bot: "beta".into(),
+        event: crate::variants::VariantEvent::Promoted {
+            variant: 4,
+            previous: 1,
+            cancelled_test: None,
+        },
+    });
+    h.append("beta", &cycle("beta", T0, 1)).unwrap();
+    h.append("beta", &event).unwrap();
+    flush(&h);
+    let kept = h.range("beta", &Query::default()).unwrap();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[1], event);
+}

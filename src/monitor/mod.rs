@@ -322,6 +322,7 @@ impl Worker {
                 .unwrap_or_else(|| e.engine.clone()),
             Decision::Autoscale(_) => Arc::from(FLEET),
             Decision::Alert(a) => a.bot.clone().unwrap_or_else(|| Arc::from(FLEET)),
+            Decision::Variant(v) => Arc::from(v.bot.as_str()),
         }
     }
 

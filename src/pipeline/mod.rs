@@ -15,6 +15,9 @@ mod command;
 mod variants;
 
 pub use command::{CommandPipeline, STDERR_TAIL_BYTES};
+pub use variants::pbt::{
+    PBT_FILE, PBT_FORMAT_VERSION, PbtCount, PbtGroupState, PbtGroups, PbtRecord, PbtState,
+};
 pub use variants::{FLEET_FORMAT_VERSION, SharedFleet, VariantPipeline, VariantRunner};
 
 use futures_util::FutureExt;

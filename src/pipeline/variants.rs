@@ -22,26 +22,36 @@
 //! variants never change what a cycle reports.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::{AutomationResult, CommandPipeline, Pipeline, PipelineFuture};
+use super::{AutomationResult, CommandPipeline, Pipeline, PipelineError, PipelineFuture};
+use crate::decision::{self, Decision, DecisionSender, VariantDecision};
 use crate::host::{Clock, SystemClock};
 use crate::persist::{self, Decode, Durability, PendingFile};
-use crate::variants::{Assignment, Fleet, VariantEvent, Variants, VariantsSpec};
+use crate::variants::{
+    Assignment, Fleet, ModelCopy, PbtCopy, PbtMember, VariantEvent, Variants, VariantsSpec,
+};
 use crate::{Error, Result};
+
+pub mod pbt;
+use pbt::{PBT_FILE, PbtGroups, PbtRecord};
 
 /// The version of `variants-fleet.json`: 2 added each bot's last verdict.
 pub const FLEET_FORMAT_VERSION: u64 = 2;
 
 /// The fleet's FDR rule, shared by the variant pipelines of every bot, and
-/// the file it is kept in.
+/// the file it is kept in; and the fleet's population-based-training
+/// groups ([`PbtGroups`], kept in [`PBT_FILE`] next to it).
 pub struct SharedFleet {
     fleet: Mutex<Fleet>,
     file: Option<PathBuf>,
+    pbt: PbtGroups,
+    decisions: OnceLock<DecisionSender>,
 }
 
 impl SharedFleet {
-    /// The rule kept in `file` (read if there, else `fleet`), or in memory.
+    /// The rule kept in `file` (read if there, else `fleet`), or in memory;
+    /// the PBT groups in [`PBT_FILE`] in the same folder.
     ///
     /// # Errors
     /// A file that cannot be read (see [`persist::load_json`]).
@@ -50,10 +60,37 @@ impl SharedFleet {
             Some(f) => Self::load(f)?.unwrap_or(fleet),
             None => fleet,
         };
+        let pbt = PbtGroups::open(file.as_ref().map(|f| f.with_file_name(PBT_FILE)))?;
         Ok(Arc::new(SharedFleet {
             fleet: Mutex::new(fleet),
             file,
+            pbt,
+            decisions: OnceLock::new(),
         }))
+    }
+
+    /// Sends every bot's variant events on `decisions` from now on (as
+    /// [`Decision::Variant`]); without it they are only logged. Set once.
+    pub fn publish_to(&self, decisions: DecisionSender) {
+        let _ = self.decisions.set(decisions);
+    }
+
+    fn publish(&self, bot: &str, time: f64, events: Vec<VariantEvent>) {
+        for event in events {
+            decision::publish(
+                self.decisions.get(),
+                Decision::Variant(VariantDecision {
+                    time,
+                    bot: bot.to_string(),
+                    event,
+                }),
+            );
+        }
+    }
+
+    /// The fleet's PBT groups.
+    pub fn pbt(&self) -> &PbtGroups {
+        &self.pbt
     }
 
     /// Reads a fleet's file (versions 1 and 2), with [`persist`]'s recovery rules.
@@ -113,6 +150,30 @@ pub trait VariantRunner: Send + Sync {
     /// result; a training cycle that did not train is not one).
     fn is_outcome(&self, _result: &AutomationResult) -> bool {
         true
+    }
+
+    /// The saved checkpoint of `member`, a bot of this bot's PBT group
+    /// whose state folder is next to this bot's: the version its model
+    /// registry serves and its weights, read from disk and checked; `None`
+    /// when it has none whole on disk (default: a runner that keeps no models).
+    fn checkpoint(&self, _member: &str) -> Option<(u64, Vec<u8>)> {
+        None
+    }
+
+    /// Runs `assignment`'s variant after taking `copy` into this bot's
+    /// model registry (default: refused, a runner that keeps no models).
+    fn run_copy(
+        &self,
+        bot: &str,
+        _energy: u32,
+        _assignment: &Assignment,
+        copy: ModelCopy,
+    ) -> PipelineFuture {
+        let why = format!(
+            "bot {bot} cannot take a copy of {}'s model: its pipeline keeps no models",
+            copy.from
+        );
+        Box::pin(async move { Err(PipelineError::Failed(why)) })
     }
 }
 
@@ -196,33 +257,78 @@ impl VariantPipeline {
             durability: Durability::Fsync,
         };
         bot.take_missed_verdict()?;
-        Ok(VariantPipeline {
+        let pipeline = VariantPipeline {
             runner,
             bot: Arc::new(bot),
-        })
+        };
+        pipeline.join_group();
+        Ok(pipeline)
     }
 
-    /// Uses `clock` for test deadlines and `durability` for the state file
+    /// Makes this bot a live member of its PBT group, if it names one.
+    fn join_group(&self) {
+        let bot = &self.bot;
+        if let Some(group) = &bot.spec().group {
+            bot.fleet.pbt.join(group, &bot.name, Arc::downgrade(bot));
+        }
+    }
+
+    /// Uses `clock` for test deadlines and `durability` for the state files
     /// (before the first run).
     pub fn with(mut self, clock: Arc<dyn Clock>, durability: Durability) -> Self {
-        if let Some(bot) = Arc::get_mut(&mut self.bot) {
-            bot.clock = clock;
-            bot.durability = durability;
-        }
+        self.bot = match Arc::try_unwrap(self.bot) {
+            Ok(mut bot) => {
+                bot.clock = clock;
+                bot.durability = durability;
+                Arc::new(bot)
+            }
+            Err(shared) => shared,
+        };
+        self.join_group();
         self
     }
 
     /// The bot's variants now.
     pub fn variants(&self) -> Variants {
-        self.bot
-            .variants
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.bot.variants()
     }
 }
 
 impl Bot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Variants> {
+        self.variants.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The bot's `[variants]` table.
+    fn spec(&self) -> VariantsSpec {
+        self.lock().spec().clone()
+    }
+
+    /// The bot's variants now.
+    fn variants(&self) -> Variants {
+        self.lock().clone()
+    }
+
+    /// The bot as a member of its PBT group (no saved version filled in).
+    fn pbt_member(&self) -> PbtMember {
+        self.lock().pbt_member(&self.name)
+    }
+
+    /// Takes a PBT copy's parameters ([`Variants::adopt`]) and saves the
+    /// state; returns the variant that serves them.
+    fn adopt(&self, copy: &PbtCopy) -> Result<u64> {
+        let mut variants = self.lock();
+        let mut next = variants.clone();
+        let event = next.adopt(copy)?;
+        if let Some(f) = &self.file {
+            persist::save_json(f, &next, self.durability)?;
+        }
+        *variants = next;
+        self.fleet
+            .publish(&self.name, self.clock.now(), vec![event]);
+        Ok(variants.serving())
+    }
+
     /// Ends a running test the fleet has already judged (a crash came
     /// between the fleet's write and this bot's), and saves the bot's file.
     fn take_missed_verdict(&self) -> Result<()> {
@@ -238,9 +344,47 @@ impl Bot {
         if let Some(f) = &self.file {
             persist::save_json(f, &next, self.durability)?;
         }
-        tracing::info!(bot = %self.name, promoted, events = %serde_json::to_string(&events).unwrap_or_default(), "variants: took the fleet's verdict on a test this bot's file had missed");
+        tracing::info!(bot = %self.name, promoted, "variants: took the fleet's verdict on a test this bot's file had missed");
         *variants = next;
+        self.fleet.publish(&self.name, self.clock.now(), events);
         Ok(())
+    }
+
+    /// Keeps the record of a PBT copy taken by a cycle that ended with `result`.
+    fn record_copy(
+        &self,
+        copy: PbtCopy,
+        variant: u64,
+        result: &std::result::Result<AutomationResult, PipelineError>,
+    ) {
+        let Some(group) = self.spec().group else {
+            return;
+        };
+        let metric = |r: &AutomationResult, k: &str| r.metrics.get(k).copied();
+        let version = result
+            .as_ref()
+            .ok()
+            .and_then(|r| metric(r, "pbt_version"))
+            .map(|v| v as u64);
+        let record = PbtRecord {
+            at: self.clock.now(),
+            bot: copy.bot,
+            from: copy.from,
+            from_version: copy.version,
+            variant,
+            params: copy.params,
+            version,
+            deployed: result.as_ref().ok().and_then(|r| metric(r, "pbt_deployed")) == Some(1.0),
+            bypassed: self.spec().pbt_bypass_gate,
+            error: match result {
+                Ok(_) if version.is_none() => Some("the cycle did not report the copy".into()),
+                Ok(_) => None,
+                Err(e) => Some(e.to_string()),
+            },
+        };
+        if let Err(e) = self.fleet.pbt.record(&group, record, self.durability) {
+            tracing::warn!(bot = %self.name, "population-based training: the copy's record was not saved: {e}");
+        }
     }
 
     /// Records a run's outcome and saves the state; returns the events.
@@ -288,39 +432,48 @@ impl Bot {
         if let Some(f) = &self.file {
             persist::save_json(f, &next, self.durability)?;
         }
+        let group = next.spec().group.clone();
         (*variants, *fleet) = (next, next_fleet);
+        if let Some(group) = group {
+            self.fleet.pbt.count(&group, &self.name, self.durability)?;
+        }
         Ok(events)
     }
 }
 
 impl Pipeline for VariantPipeline {
     fn run(&self, bot: &str, energy: u32) -> PipelineFuture {
-        let assignment = self
-            .bot
-            .variants
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .assign();
-        let assignment = match assignment {
-            Ok(a) => a,
-            Err(e) => {
-                return Box::pin(async move { Err(super::PipelineError::Failed(e.to_string())) });
-            }
-        };
-        let run = self.runner.run_variant(bot, energy, &assignment);
         let runner = Arc::clone(&self.runner);
         let (state, name) = (Arc::clone(&self.bot), bot.to_string());
         Box::pin(async move {
-            let result = run.await?;
+            let taken = match state.fleet.pbt.check(&state, &*runner) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(bot = %name, "population-based training: no copy this cycle: {e}");
+                    None
+                }
+            };
+            let assignment = state
+                .lock()
+                .assign()
+                .map_err(|e| PipelineError::Failed(e.to_string()))?;
+            let (run, copied) = match taken {
+                Some(t) => (
+                    runner.run_copy(&name, energy, &assignment, t.model),
+                    Some((t.copy, t.variant)),
+                ),
+                None => (runner.run_variant(&name, energy, &assignment), None),
+            };
+            let result = run.await;
+            if let Some((copy, variant)) = copied {
+                state.record_copy(copy, variant, &result);
+            }
+            let result = result?;
             if !runner.is_outcome(&result) {
                 return Ok(result);
             }
             match state.record(&assignment, &result, energy) {
-                Ok(events) => {
-                    for e in events {
-                        tracing::info!(bot = %name, event = %serde_json::to_string(&e).unwrap_or_default(), "variants");
-                    }
-                }
+                Ok(events) => state.fleet.publish(&name, state.clock.now(), events),
                 Err(e) => {
                     tracing::warn!(bot = %name, variant = assignment.variant, "variant outcome not recorded: {e}")
                 }

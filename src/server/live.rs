@@ -53,8 +53,8 @@ pub struct LiveState {
     pub bots: DashMap<Arc<str>, BotLive>,
     /// Energy of every cycle since start.
     pub energy: Histogram,
-    /// Items of the decision stream, by type: cycle, autoscale, engine, alert.
-    pub decisions: [AtomicU64; 4],
+    /// Items of the decision stream, by type: cycle, autoscale, engine, alert, variant.
+    pub decisions: [AtomicU64; 5],
     /// Autoscale steps by (action, applied).
     pub autoscale_steps: Mutex<BTreeMap<(&'static str, bool), u64>>,
     /// The last autoscale records, oldest first.
@@ -105,6 +105,7 @@ impl LiveState {
             Decision::Autoscale(_) => 1,
             Decision::Engine(_) => 2,
             Decision::Alert(_) => 3,
+            Decision::Variant(_) => 4,
         };
         self.decisions[kind].fetch_add(1, Ordering::Relaxed);
         match d {
@@ -159,6 +160,7 @@ impl LiveState {
                 EngineEventKind::Restarted | EngineEventKind::Failed => {}
             },
             Decision::Alert(a) => push_kept(&self.alerts, a.clone()),
+            Decision::Variant(_) => {}
         }
     }
 

@@ -264,7 +264,10 @@ impl Collector for KaizenCollector {
                 None,
                 MetricType::Counter,
             )?;
-            for (i, kind) in ["cycle", "autoscale", "engine", "alert"].iter().enumerate() {
+            for (i, kind) in ["cycle", "autoscale", "engine", "alert", "variant"]
+                .iter()
+                .enumerate()
+            {
                 let v = live.decisions[i].load(Ordering::Relaxed);
                 ConstCounter::new(v).encode(m.encode_family(&[("type", *kind)])?)?;
             }

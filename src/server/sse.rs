@@ -41,6 +41,7 @@ impl Filter {
                 .bot
                 .as_deref()
                 .is_none_or(|b| a.bot.as_deref().is_none_or(|x| x == b)),
+            Decision::Variant(v) => self.bot.as_deref().is_none_or(|b| v.bot == b),
             Decision::Autoscale(_) => true,
         }
     }
@@ -53,6 +54,7 @@ pub(super) fn event(d: &Decision) -> String {
         Decision::Autoscale(_) => "autoscale",
         Decision::Engine(_) => "engine",
         Decision::Alert(_) => "alert",
+        Decision::Variant(_) => "variant",
     };
     format!("event: {kind}\ndata: {}\n\n", with_rfc3339_times(d))
 }

@@ -282,6 +282,13 @@ impl EngineSpec {
                 "no [variants] on a simulated bot (its world takes no parameters); variants need a command or [pipeline.training]",
             ));
         }
+        if v.group.is_some() && self.pipeline.training.is_none() {
+            return Err(Error::invalid(
+                "variants.group",
+                format!("a group on bot {:?}, whose pipeline is a command", self.bot),
+                "no group: population-based training copies saved models, which only a [pipeline.training] bot keeps",
+            ));
+        }
         if self.pipeline.training.is_some() {
             if !v.commands.is_empty() {
                 return Err(Error::invalid(

@@ -356,4 +356,12 @@ fn variants_need_a_pipeline_that_takes_them() {
     );
     let err = EngineSpec::parse(&code, Path::new("t.toml")).unwrap_err();
     assert!(err.message.contains("variants.commands"), "{err}");
+    // A PBT group copies saved models: a training bot may join one, a
+    // command bot may not.
+    let grouped = ok.replace("[variants]\n", "[variants]\ngroup = \"g\"\n");
+    assert!(EngineSpec::parse(&grouped, Path::new("t.toml")).is_ok());
+    let command = "bot = \"c\"\n[pipeline]\ncommand = [\"sh\"]\n[variants]\ngroup = \"g\"\n[variants.space]\nx = { float = [0.0, 1.0] }\n";
+    let err = EngineSpec::parse(command, Path::new("c.toml")).unwrap_err();
+    assert_eq!(err.line, Some(5), "{err}");
+    assert!(err.message.contains("variants.group"), "{err}");
 }

@@ -86,8 +86,8 @@ pub use error::TrainingError;
 pub use gate::{GateConfig, GateDecision, judge};
 pub use hyperparameters::{HYPERPARAMETERS, check_hyperparameter};
 pub use learner::{
-    BadRowTally, CheckSummary, ContinuousLearner, Counters, CycleReport, LearnerState, ModelAction,
-    STATE_FILE, Split, TrainingSummary, open_source, split as split_for_training,
+    BadRowTally, CheckSummary, ContinuousLearner, CopySummary, Counters, CycleReport, LearnerState,
+    ModelAction, STATE_FILE, Split, TrainingSummary, open_source, split as split_for_training,
 };
 pub use model::{
     Activation, Checkpoint, LossKind, Model, ModelConfig, ModelSpec, Optim, OptimizerConfig,

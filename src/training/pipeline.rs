@@ -14,7 +14,7 @@
 //! refuses a write) is a [`PipelineError::Failed`] naming it; the engine
 //! records a failed cycle and the learner goes on with the next one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
@@ -22,9 +22,9 @@ use super::{
     TrainingStatus,
 };
 use crate::host::Clock;
-use crate::models::{AliasMove, ModelsError};
+use crate::models::{AliasMove, Catalog, ModelsError};
 use crate::pipeline::{AutomationResult, Pipeline, PipelineError, PipelineFuture, VariantRunner};
-use crate::variants::Assignment;
+use crate::variants::{Assignment, ModelCopy};
 
 /// A bot's training pipeline. Cheap to clone; clones share the learner.
 #[derive(Clone)]
@@ -180,19 +180,21 @@ async fn blocking<T: Send + 'static>(
 
 impl Pipeline for TrainingPipeline {
     fn run(&self, bot: &str, energy: u32) -> PipelineFuture {
-        self.run_with(bot, energy, None)
+        self.run_with(bot, energy, None, None)
     }
 }
 
 impl TrainingPipeline {
     /// [`Pipeline::run`], training with `hyperparameters` (a variant's
     /// configuration, see [`ContinuousLearner::use_hyperparameters`]) when
-    /// a training cycle is due.
+    /// a training cycle is due, after taking `copy` (population-based
+    /// training, [`ContinuousLearner::adopt`]) once the cycle's rows are read.
     pub fn run_with(
         &self,
         bot: &str,
         energy: u32,
         hyperparameters: Option<TrainingConfig>,
+        copy: Option<ModelCopy>,
     ) -> PipelineFuture {
         let this = self.clone();
         let asked = bot.to_string();
@@ -204,7 +206,13 @@ impl TrainingPipeline {
                 )));
             }
             let (mut report, due) = this
-                .phase(|l, now| l.read(now).map(|r| (r, l.training_due())))
+                .phase(move |l, now| {
+                    let mut r = l.read(now)?;
+                    if let Some(c) = &copy {
+                        l.adopt(c, &mut r, now)?;
+                    }
+                    Ok((r, l.training_due()))
+                })
                 .await?
                 .map_err(failed)?;
             if due {
@@ -233,23 +241,67 @@ impl TrainingPipeline {
 pub struct TrainingVariants {
     pipeline: TrainingPipeline,
     base: TrainingConfig,
+    /// The state root: the bots of a PBT group have their folders in it.
+    root: PathBuf,
 }
 
 impl TrainingVariants {
     /// The runner of `pipeline`, whose own configuration is the base the
     /// variants change.
     pub fn new(pipeline: TrainingPipeline) -> Self {
-        let base = pipeline.with_learner(|l| l.config().clone());
-        TrainingVariants { pipeline, base }
+        let (base, models) = pipeline.with_learner(|l| {
+            (
+                l.config().clone(),
+                l.registry().catalog().dir().to_path_buf(),
+            )
+        });
+        // `<root>/<bot>/models`.
+        let root = models
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        TrainingVariants {
+            pipeline,
+            base,
+            root,
+        }
+    }
+
+    fn run(
+        &self,
+        bot: &str,
+        energy: u32,
+        assignment: &Assignment,
+        copy: Option<ModelCopy>,
+    ) -> PipelineFuture {
+        match self.base.with_hyperparameters(&assignment.params) {
+            Ok(config) => self.pipeline.run_with(bot, energy, Some(config), copy),
+            Err(e) => Box::pin(async move { Err(PipelineError::Failed(e.to_string())) }),
+        }
     }
 }
 
 impl VariantRunner for TrainingVariants {
     fn run_variant(&self, bot: &str, energy: u32, assignment: &Assignment) -> PipelineFuture {
-        match self.base.with_hyperparameters(&assignment.params) {
-            Ok(config) => self.pipeline.run_with(bot, energy, Some(config)),
-            Err(e) => Box::pin(async move { Err(PipelineError::Failed(e.to_string())) }),
-        }
+        self.run(bot, energy, assignment, None)
+    }
+
+    fn checkpoint(&self, member: &str) -> Option<(u64, Vec<u8>)> {
+        let catalog = Catalog::read(&self.root.join(member)).ok()?;
+        let version = catalog.champion()?;
+        let weights = catalog.weights(version).ok()?;
+        Some((version.0, weights))
+    }
+
+    fn run_copy(
+        &self,
+        bot: &str,
+        energy: u32,
+        assignment: &Assignment,
+        copy: ModelCopy,
+    ) -> PipelineFuture {
+        self.run(bot, energy, assignment, Some(copy))
     }
 
     fn is_outcome(&self, result: &AutomationResult) -> bool {

@@ -20,6 +20,16 @@
 //! lr = { float = [1e-4, 0.1], log = true }
 //! ```
 //!
+//! Population-based training across the bots of a group (training bots
+//! only; see [`crate::variants::pbt`] and [`crate::pipeline::pbt`]):
+//! ```toml
+//! [variants]
+//! group = "rankers"       # bots sharing this name form a PBT group
+//! pbt_interval = 20       # check every 20 outcomes (trained cycles) of this bot
+//! pbt_quantile = 0.25     # the bottom share copies the top share
+//! pbt_bypass_gate = false # true: a copied model serves at once, without the deploy gate
+//! ```
+//!
 //! Every error names the key (`variants.space.lr`, `variants.test.alpha`, …),
 //! and a spec file's error also its line.
 
@@ -94,7 +104,7 @@ impl TestSettings {
 }
 
 /// The `[variants]` table (see the module docs).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantsSpec {
     /// The mutation engine's seed.
@@ -115,6 +125,65 @@ pub struct VariantsSpec {
     /// The search space.
     #[serde(default)]
     pub space: BTreeMap<String, ParamSpec>,
+    // The PBT keys are written only when set, so the state file of a bot
+    // outside a group keeps the shape it had before they existed.
+    /// The population-based-training group this bot belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Outcomes (trained cycles) of this bot between two of its PBT checks (default 20).
+    #[serde(
+        default = "default_pbt_interval",
+        skip_serializing_if = "is_default_interval"
+    )]
+    pub pbt_interval: u64,
+    /// The group's bottom share that copies its top share (default 0.25).
+    #[serde(
+        default = "default_pbt_quantile",
+        skip_serializing_if = "is_default_quantile"
+    )]
+    pub pbt_quantile: f64,
+    /// A copied model serves at once instead of passing the deploy gate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pbt_bypass_gate: bool,
+}
+
+/// The default of `pbt_interval`.
+pub const DEFAULT_PBT_INTERVAL: u64 = 20;
+
+/// The default of `pbt_quantile`.
+pub const DEFAULT_PBT_QUANTILE: f64 = 0.25;
+
+fn default_pbt_interval() -> u64 {
+    DEFAULT_PBT_INTERVAL
+}
+
+fn default_pbt_quantile() -> f64 {
+    DEFAULT_PBT_QUANTILE
+}
+
+fn is_default_interval(n: &u64) -> bool {
+    *n == DEFAULT_PBT_INTERVAL
+}
+
+fn is_default_quantile(q: &f64) -> bool {
+    *q == DEFAULT_PBT_QUANTILE
+}
+
+impl Default for VariantsSpec {
+    fn default() -> Self {
+        VariantsSpec {
+            seed: 0,
+            evolution: EvolutionConfig::default(),
+            metric: None,
+            commands: Vec::new(),
+            test: TestSettings::default(),
+            space: BTreeMap::new(),
+            group: None,
+            pbt_interval: DEFAULT_PBT_INTERVAL,
+            pbt_quantile: DEFAULT_PBT_QUANTILE,
+            pbt_bypass_gate: false,
+        }
+    }
 }
 
 impl VariantsSpec {
@@ -140,6 +209,7 @@ impl VariantsSpec {
                 "\"roi\" or a metric's name",
             ));
         }
+        self.check_pbt()?;
         let space = Space::from_specs(&self.space)?;
         if space.is_empty() && self.commands.len() < 2 {
             return Err(Error::invalid(
@@ -149,6 +219,37 @@ impl VariantsSpec {
             ));
         }
         Ok(space)
+    }
+
+    fn check_pbt(&self) -> Result<()> {
+        if let Some(g) = self.group.as_deref().filter(|g| {
+            g.is_empty()
+                || g.len() > 64
+                || !g
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        }) {
+            return Err(Error::invalid(
+                "variants.group",
+                format!("{g:?}"),
+                "a name of 1 to 64 letters, digits, '_', '.' or '-'",
+            ));
+        }
+        if self.pbt_interval == 0 {
+            return Err(Error::invalid(
+                "variants.pbt_interval",
+                0,
+                "at least 1 outcome",
+            ));
+        }
+        if !(self.pbt_quantile > 0.0 && self.pbt_quantile <= 0.5) {
+            return Err(Error::invalid(
+                "variants.pbt_quantile",
+                self.pbt_quantile,
+                "a share in (0, 0.5]",
+            ));
+        }
+        Ok(())
     }
 
     /// The first population this table describes.
@@ -183,6 +284,26 @@ mod tests {
         assert_eq!(pop.members()[1].command, 1);
     }
 
+    /// A table without PBT keys is written as before they existed; one with
+    /// them reads back equal.
+    #[test]
+    fn pbt_keys_are_written_only_when_set() {
+        let plain: VariantsSpec = toml::from_str("[space]\nx = { int = [1, 2] }").unwrap();
+        let json = serde_json::to_value(&plain).unwrap();
+        for key in ["group", "pbt_interval", "pbt_quantile", "pbt_bypass_gate"] {
+            assert!(json.get(key).is_none(), "{key}: {json}");
+        }
+        let set: VariantsSpec = toml::from_str(
+            "group = \"g\"\npbt_interval = 5\npbt_quantile = 0.5\npbt_bypass_gate = true\n[space]\nx = { int = [1, 2] }",
+        )
+        .unwrap();
+        assert!(set.check().is_ok());
+        let back: VariantsSpec =
+            serde_json::from_value(serde_json::to_value(&set).unwrap()).unwrap();
+        assert_eq!(back, set);
+        assert_eq!((back.pbt_interval, back.group.as_deref()), (5, Some("g")));
+    }
+
     #[test]
     fn errors_name_the_key() {
         for (text, key) in [
@@ -212,6 +333,18 @@ mod tests {
             ),
             ("[space]\nx = { int = [2, 1] }", "variants.space.x"),
             ("seed = 1", "variants.space"),
+            (
+                "pbt_interval = 0\n[space]\nx = { int = [1, 2] }",
+                "variants.pbt_interval",
+            ),
+            (
+                "pbt_quantile = 0.75\n[space]\nx = { int = [1, 2] }",
+                "variants.pbt_quantile",
+            ),
+            (
+                "group = \"a b\"\n[space]\nx = { int = [1, 2] }",
+                "variants.group",
+            ),
         ] {
             let err = parse(text).unwrap_err();
             assert!(

@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::VariantsSpec;
+use super::pbt::{PbtCopy, PbtMember};
 use super::population::{Generation, Population};
 use super::space::Params;
 use super::trial::{Fleet, VariantTest};
@@ -82,6 +83,40 @@ pub enum VariantEvent {
         /// It was a running test's challenger (the test was cancelled unjudged).
         cancelled_test: bool,
     },
+    /// Population-based training: this bot copied another bot of its group
+    /// (its saved model and its serving parameters, perturbed); the new
+    /// variant serves in place of the old serving one.
+    PbtCopied {
+        /// The bot copied.
+        from: String,
+        /// Its saved model version that was copied.
+        version: u64,
+        /// The new serving variant, with the perturbed parameters.
+        variant: u64,
+        /// The serving variant it replaced.
+        replaced: u64,
+        /// The challenger of the test this cancelled, if one ran.
+        cancelled_test: Option<u64>,
+    },
+}
+
+/// An event's name on the decision stream and in `kaizen history`:
+/// `variants_proposed` (a generation bred new variants), `trial_started`,
+/// `test_promote` / `test_hold` / `test_reject` (a test's verdict: its
+/// challenger serves; the evidence was not there by the deadline; the
+/// evidence was there but the fleet's false-discovery-rate rule refused
+/// it), `promotion`, `retire`, `pbt_copy`.
+pub fn event_name(event: &VariantEvent) -> &'static str {
+    match event {
+        VariantEvent::Generation(_) => "variants_proposed",
+        VariantEvent::TestStarted { .. } => "trial_started",
+        VariantEvent::TestEnded { promoted: true, .. } => "test_promote",
+        VariantEvent::TestEnded { status, .. } if status.decision == Decision::Hold => "test_hold",
+        VariantEvent::TestEnded { .. } => "test_reject",
+        VariantEvent::Promoted { .. } => "promotion",
+        VariantEvent::Retired { .. } => "retire",
+        VariantEvent::PbtCopied { .. } => "pbt_copy",
+    }
 }
 
 /// A bot's variants (see the module docs). Serde: the whole state file.
@@ -333,6 +368,42 @@ impl Variants {
         Ok(VariantEvent::Retired {
             variant: id,
             replaced_by,
+            cancelled_test,
+        })
+    }
+
+    /// This bot as a member of its PBT group: the serving variant's
+    /// parameters, and its score — the serving variant's mean outcome per
+    /// unit of energy, `None` until it has one (a copy just made is left
+    /// out of the ranking until it has run). `saved` is filled by the caller,
+    /// who reads the bot's model registry on disk.
+    pub fn pbt_member(&self, bot: &str) -> PbtMember {
+        let serving = self.population.get(self.serving);
+        PbtMember {
+            bot: bot.to_string(),
+            params: serving.map(|v| v.params.clone()).unwrap_or_default(),
+            score: serving.and_then(|v| v.score()),
+            saved: None,
+        }
+    }
+
+    /// Takes a population-based-training copy: its perturbed parameters
+    /// become a new variant that serves in place of the serving one and runs
+    /// next; a running test is cancelled unjudged (as an operator's
+    /// promotion cancels it).
+    ///
+    /// # Errors
+    /// Parameters outside this bot's space (nothing changes).
+    pub fn adopt(&mut self, copy: &PbtCopy) -> Result<VariantEvent> {
+        let variant = self.population.adopt(self.serving, copy.params.clone())?;
+        let replaced = self.serving;
+        let cancelled_test = self.cancel_test();
+        self.serving = variant;
+        Ok(VariantEvent::PbtCopied {
+            from: copy.from.clone(),
+            version: copy.version,
+            variant,
+            replaced,
             cancelled_test,
         })
     }

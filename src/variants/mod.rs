@@ -26,8 +26,8 @@ pub mod space;
 pub mod trial;
 
 pub use config::{TestSettings, VariantsSpec};
-pub use controller::{Assignment, VariantEvent, Variants};
-pub use pbt::{PbtCopy, PbtMember, pbt_step};
+pub use controller::{Assignment, VariantEvent, Variants, event_name};
+pub use pbt::{ModelCopy, PbtCopy, PbtMember, pbt_step};
 pub use population::{EvolutionConfig, Generation, Init, Population, Variant};
 pub use space::{Param, ParamSpec, Params, Space, Value};
 pub use trial::{Fleet, VariantTest, Verdict};

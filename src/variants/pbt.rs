@@ -9,6 +9,12 @@
 //! that never checkpointed), and the copy's parameters are the perturbed ones:
 //! the caller restores the version and then runs with [`PbtCopy::params`],
 //! never the donor's parameters stored with the checkpoint.
+//!
+//! A member's score is its recent value: the mean outcome per unit of
+//! energy of the variant it serves ([`Variants::pbt_member`](super::Variants::pbt_member)),
+//! so a bot that just copied is unscored until its copy has run. The
+//! runtime side (groups, checkpoints read from disk, the deploy gate,
+//! energy) is [`crate::pipeline::pbt`].
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -40,6 +46,32 @@ pub struct PbtCopy {
     pub version: u64,
     /// The perturbed parameters it runs with after the copy.
     pub params: Params,
+}
+
+/// A donor's saved model as the bot that copies it receives it: the bytes
+/// read (and checked against their recorded checksum) from the donor's
+/// model registry on disk.
+#[derive(Clone, PartialEq)]
+pub struct ModelCopy {
+    /// The bot copied.
+    pub from: String,
+    /// Its version.
+    pub version: u64,
+    /// The version's weights (safetensors).
+    pub weights: Vec<u8>,
+    /// Serve it at once (`pbt_bypass_gate`) instead of passing the deploy gate.
+    pub bypass_gate: bool,
+}
+
+impl std::fmt::Debug for ModelCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelCopy")
+            .field("from", &self.from)
+            .field("version", &self.version)
+            .field("weights", &self.weights.len())
+            .field("bypass_gate", &self.bypass_gate)
+            .finish()
+    }
 }
 
 /// The copies of one perturbation interval (see the module docs).

@@ -210,7 +210,7 @@ impl Population {
         &self.space
     }
 
-    /// The members, oldest first.
+    /// The members, oldest first (a PBT copy's member first, see [`adopt`](Self::adopt)).
     pub fn members(&self) -> &[Variant] {
         &self.members
     }
@@ -322,6 +322,37 @@ impl Population {
         let child = self.breed(&[from], 0);
         let born = child.id;
         self.members[slot] = child;
+        Ok(born)
+    }
+
+    /// Puts `params` in the place of member `id` (a population-based-training
+    /// copy): a new member with the next id, the same command, no outcomes,
+    /// first in the population, so it is the next to run
+    /// ([`next`](Self::next) takes the first of the fewest outcomes).
+    /// Returns its id.
+    ///
+    /// # Errors
+    /// An unknown `id`, or parameters outside the space (nothing changes).
+    pub fn adopt(&mut self, id: u64, params: Params) -> Result<u64> {
+        self.space.check(&params)?;
+        let slot = self
+            .members
+            .iter()
+            .position(|v| v.id == id)
+            .ok_or_else(|| Error::invalid("variant", id, "a member of the population"))?;
+        let old = self.members.remove(slot);
+        let child = Variant {
+            id: self.next_id,
+            params,
+            command: old.command,
+            parents: Vec::new(),
+            generation: self.generation,
+            outcomes: Moments::default(),
+            pending: 0,
+        };
+        self.next_id += 1;
+        let born = child.id;
+        self.members.insert(0, child);
         Ok(born)
     }
 

@@ -45,4 +45,5 @@ mod support_server;
 mod training_drift;
 mod training_real_data;
 mod variants_crash;
+mod variants_pbt;
 mod variants_run;

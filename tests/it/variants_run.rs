@@ -184,3 +184,75 @@ fn an_operator_promotes_and_retires_variants() {
     );
     assert_eq!(entries[0].detail, "variant 2: by hand");
 }
+
+/// The variants' events reach the decision stream: `kaizen run --json`
+/// prints them after the round's records, the history keeps them, and the
+/// report shows the variants' section (serving variant, the running test's
+/// evidence and confidence sequence, the period's events).
+#[test]
+fn variant_events_reach_the_stream_the_history_and_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines_folder(tmp.path(), SPEC, SCRIPT);
+    let state = tmp.path().join("state");
+    let mut printed = Vec::new();
+    for _ in 0..5 {
+        let out = crate::support::stdout_of(
+            kaizen()
+                .args(["run", "--once", "--json", "--engines"])
+                .arg(&engines)
+                .arg("--state")
+                .arg(&state),
+        );
+        printed.extend(
+            out.lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|d| d["type"] == "variant"),
+        );
+    }
+    // The 4th outcome ends generation 0: new variants are proposed.
+    let proposed = printed
+        .iter()
+        .find(|d| d["event"] == "generation")
+        .unwrap_or_else(|| panic!("{printed:?}"));
+    assert_eq!(proposed["bot"], "alpha");
+    assert_eq!(proposed["number"], 0);
+    let v = load(&state);
+    let started = printed.iter().any(|d| d["event"] == "test_started");
+    assert_eq!(started, v.test().is_some(), "{printed:?}");
+
+    let history = crate::support::stdout_of(
+        kaizen()
+            .args([
+                "history", "--bot", "alpha", "--since", "1h", "--json", "--state",
+            ])
+            .arg(&state),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let kept: Vec<&serde_json::Value> = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "variant")
+        .collect();
+    assert_eq!(kept.len(), printed.len(), "{doc}");
+
+    let md = tmp.path().join("report.md");
+    kaizen()
+        .args(["report", "--state"])
+        .arg(&state)
+        .arg("--out")
+        .arg(&md)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains(&format!("Variants: variant {} serves", v.serving())),
+        "{text}"
+    );
+    assert!(text.contains("variants_proposed"), "{text}");
+    assert_eq!(
+        text.contains("| confidence sequence |"),
+        v.test().is_some(),
+        "{text}"
+    );
+}

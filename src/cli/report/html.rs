@@ -173,6 +173,22 @@ fn bot(out: &mut String, b: &BotReport) {
             .collect();
         table(out, &["version", "status", "created", "metrics"], &rows);
     }
+    if let Some(v) = &b.variants {
+        out.push_str("<h3>Variants and A/B test</h3>");
+        let _ = write!(out, "<p>{}</p>", escape(&v.summary()));
+        let (head, rows) = v.test_table();
+        if !rows.is_empty() {
+            table(out, &head, &rows);
+        }
+        if !v.events.is_empty() {
+            let rows: Vec<Vec<String>> = v
+                .events
+                .iter()
+                .map(|(t, name, detail)| vec![rfc3339(*t), name.clone(), detail.clone()])
+                .collect();
+            table(out, &["time", "event", "detail"], &rows);
+        }
+    }
     out.push_str("<h3>Alerts</h3>");
     alerts_table(out, &b.alerts);
 }

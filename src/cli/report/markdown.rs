@@ -146,6 +146,25 @@ fn bot(out: &mut String, b: &BotReport) {
         }
         out.push('\n');
     }
+    if let Some(v) = &b.variants {
+        let _ = writeln!(out, "Variants: {}.\n", v.summary());
+        let (head, rows) = v.test_table();
+        if !rows.is_empty() {
+            let _ = writeln!(out, "| {} |", head.join(" | "));
+            let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
+            for row in rows {
+                let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+                let _ = writeln!(out, "| {} |", cells.join(" | "));
+            }
+            out.push('\n');
+        }
+        for (t, name, detail) in &v.events {
+            let _ = writeln!(out, "- {} {name}: {}", rfc3339(*t), cell(detail));
+        }
+        if !v.events.is_empty() {
+            out.push('\n');
+        }
+    }
     out.push_str("Alerts:\n\n");
     alerts(out, &b.alerts);
 }

@@ -2,7 +2,9 @@
 //! fleet over a period, from the history and the state folder — per bot
 //! the ROI delta, its EMA, energy and profit over time, cycle and failure
 //! counts, the best and worst modules of the period, the diminishing ones,
-//! the model versions, and the alerts of the period — as a self-contained
+//! the model versions, the variants and their A/B test (each test's state,
+//! evidence and the uplift's confidence sequence, and the period's variant
+//! events: verdicts, promotions, PBT copies), and the alerts of the period — as a self-contained
 //! HTML page (inline SVG charts, opens offline) or, for `.md`, Markdown.
 
 mod html;
@@ -22,6 +24,8 @@ use kaizen::metalog::{META_FILE, MetaLogger};
 use kaizen::models::{Catalog, MODELS_DIR};
 use kaizen::persist::{Inspected, inspect_json};
 use kaizen::record::CycleAction;
+use kaizen::stats::AbStatus;
+use kaizen::variants::{Variants, event_name};
 
 /// Arguments of `kaizen report`.
 #[derive(Debug, clap::Args)]
@@ -77,6 +81,69 @@ pub struct BotReport {
     pub versions: Vec<Version>,
     pub alerts: Vec<AlertEvent>,
     pub restarts: u64,
+    pub variants: Option<VariantsReport>,
+}
+
+/// A bot's variants: the serving one, its running A/B test, and the
+/// period's variant events from the history.
+#[derive(Debug, Default)]
+pub struct VariantsReport {
+    /// Serving variant, members, generation, promotions (from `variants.json`).
+    pub state: Option<(u64, usize, u64, u64)>,
+    /// The running test: its challenger and its status at the report's time.
+    pub test: Option<(u64, AbStatus)>,
+    /// The period's events: (time, name, the event's JSON).
+    pub events: Vec<(f64, String, String)>,
+}
+
+impl VariantsReport {
+    /// The A/B test's table: its head and one row.
+    pub fn test_table(&self) -> ([&'static str; 7], Vec<Vec<String>>) {
+        let head = [
+            "challenger",
+            "outcomes (serving+challenger)",
+            "evidence / threshold",
+            "uplift",
+            "confidence sequence",
+            "state",
+            "hold reason",
+        ];
+        let rows = self
+            .test
+            .iter()
+            .map(|(challenger, s)| {
+                vec![
+                    challenger.to_string(),
+                    format!("{}+{}", s.serving_outcomes, s.challenger_outcomes),
+                    format!("{:.3} / {:.1}", s.evidence, s.threshold),
+                    s.uplift.map_or("-".into(), |u| format!("{u:+.4}")),
+                    format!(
+                        "[{:.4}, {:.4}]",
+                        s.confidence_sequence[0], s.confidence_sequence[1]
+                    ),
+                    format!("{:?}", s.decision).to_lowercase(),
+                    s.reason
+                        .map_or("-".into(), |r| format!("{r:?}").to_lowercase()),
+                ]
+            })
+            .collect();
+        (head, rows)
+    }
+
+    /// One line of its state, in words.
+    pub fn summary(&self) -> String {
+        match self.state {
+            Some((serving, members, generation, promotions)) => format!(
+                "variant {serving} serves; {members} members, generation {generation}, {promotions} promotions; {}",
+                if self.test.is_some() {
+                    "a test runs"
+                } else {
+                    "no test runs"
+                }
+            ),
+            None => "no variants.json".into(),
+        }
+    }
 }
 
 /// The whole report.
@@ -152,17 +219,48 @@ fn gather(state: &Path, query: &Query, now: f64) -> Result<Report> {
         let records = reader
             .range(&bot, query)
             .with_context(|| format!("cannot read the history of {bot}"))?;
-        report.bots.push(bot_report(state, &bot, &records));
+        report.bots.push(bot_report(state, &bot, &records, now));
     }
     Ok(report)
 }
 
-fn bot_report(state: &Path, bot: &str, records: &[Decision]) -> BotReport {
+/// The variants section of `bot`: `None` for a bot without variants.
+fn variants_report(
+    state: &Path,
+    bot: &str,
+    events: Vec<(f64, String, String)>,
+    now: f64,
+) -> Option<VariantsReport> {
+    let saved = match inspect_json::<Variants>(&state.join(bot).join("variants.json")) {
+        Inspected::Good { value, .. } => Some(value),
+        _ => None,
+    };
+    if saved.is_none() && events.is_empty() {
+        return None;
+    }
+    Some(VariantsReport {
+        state: saved.as_ref().map(|v| {
+            (
+                v.serving(),
+                v.population().members().len(),
+                v.population().generation(),
+                v.promotions(),
+            )
+        }),
+        test: saved
+            .as_ref()
+            .and_then(|v| v.test().map(|t| (t.challenger, t.status(now)))),
+        events,
+    })
+}
+
+fn bot_report(state: &Path, bot: &str, records: &[Decision], now: f64) -> BotReport {
     let mut r = BotReport {
         bot: bot.to_string(),
         ..BotReport::default()
     };
     let mut modules: BTreeMap<String, f64> = BTreeMap::new();
+    let mut events = Vec::new();
     for d in records {
         match d {
             Decision::Cycle(c) if c.action == CycleAction::Skip => r.skips += 1,
@@ -186,6 +284,11 @@ fn bot_report(state: &Path, bot: &str, records: &[Decision]) -> BotReport {
                 });
             }
             Decision::Alert(a) => r.alerts.push(a.clone()),
+            Decision::Variant(v) => events.push((
+                v.time,
+                event_name(&v.event).to_string(),
+                serde_json::to_string(&v.event).unwrap_or_default(),
+            )),
             Decision::Engine(e) if e.kind == kaizen::decision::EngineEventKind::Restarted => {
                 r.restarts += 1
             }
@@ -207,6 +310,7 @@ fn bot_report(state: &Path, bot: &str, records: &[Decision]) -> BotReport {
             .filter(|m| value.is_flagged(m))
             .collect();
     }
+    r.variants = variants_report(state, bot, events, now);
     let dir = state.join(bot);
     if dir.join(MODELS_DIR).is_dir()
         && let Ok(c) = Catalog::read(&dir)

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::observe::{ObserveArgs, Observing, alert_config};
 use super::process;
 use kaizen::autoscale::{AutoscaleConfig, AutoscaleMode};
+use kaizen::decision::Decision;
 use kaizen::engine::{EngineBuilder, Origin};
 use kaizen::host::{Clock, ProcessTreeProbe, SystemClock};
 use kaizen::persist::Inspected;
@@ -291,6 +292,8 @@ impl Serving {
         // From here on Ctrl-C, SIGTERM and SIGHUP are kaizen's to answer.
         let signals = (!args.once).then(Signals::new).transpose()?;
         let registry = registry.start()?;
+        // The variants' events (tests, verdicts, PBT copies) go on the stream.
+        self.factory.fleet.publish_to(registry.publisher());
         let observing = Observing::start(&args.observe, &args.state, &registry, &autoscale)?;
         for builder in builders {
             let name = builder.name().to_string();
@@ -300,8 +303,15 @@ impl Serving {
                 .with_context(|| format!("cannot start engine {name}"))?;
         }
         if args.once {
+            let mut variants = registry.subscribe();
             let records = registry.run_all_cycles().await?;
             print_round(&records, args.json)?;
+            // The round's variant events follow its records.
+            while let Ok(d) = variants.try_recv() {
+                if matches!(d, Decision::Variant(_)) {
+                    print_decision(&d, args.json)?;
+                }
+            }
             let saved = registry.shutdown().await.context("saving state");
             observing.stop().await;
             return saved;

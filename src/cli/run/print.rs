@@ -77,6 +77,12 @@ pub(super) fn print_decision(d: &Decision, json: bool) -> Result<()> {
             a.decision.reason
         ),
         Decision::Engine(e) => println!("engine {} {} — {}", e.engine, e.kind, e.detail),
+        Decision::Variant(v) => println!(
+            "variants of {}: {} — {}",
+            v.bot,
+            kaizen::variants::event_name(&v.event),
+            serde_json::to_string(&v.event)?
+        ),
         Decision::Alert(a) => println!(
             "alert {} {:?}{}: {}",
             a.alert,

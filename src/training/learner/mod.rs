@@ -25,11 +25,13 @@
 //! The learner's own state ([`LearnerState`]) is saved after each phase, so a
 //! restart neither reads a row twice nor loses one.
 
+mod copy;
 mod operator;
 mod report;
 mod samples;
 mod state;
 
+pub use copy::CopySummary;
 pub use operator::ModelAction;
 pub use report::{CheckSummary, CycleReport, TrainingSummary};
 pub use samples::{BadRowTally, Split, split};
@@ -223,6 +225,16 @@ impl ContinuousLearner {
         s.quality.is_none_or(|q| q >= self.config.quality_threshold)
     }
 
+    /// The buffered samples of enough quality.
+    fn quality_buffer(&self) -> Vec<Sample> {
+        self.state
+            .buffer
+            .iter()
+            .filter(|s| self.passes_quality(s))
+            .cloned()
+            .collect()
+    }
+
     /// The model's labels, once fixed.
     fn labels(&self) -> Option<Vec<String>> {
         match self.config.task {
@@ -374,13 +386,7 @@ impl ContinuousLearner {
         now: f64,
     ) -> Result<(), TrainingError> {
         self.sync_champion()?;
-        let quality: Vec<Sample> = self
-            .state
-            .buffer
-            .iter()
-            .filter(|s| self.passes_quality(s))
-            .cloned()
-            .collect();
+        let quality = self.quality_buffer();
         if quality.len() < self.config.min_samples {
             report.waiting = Some(format!(
                 "{} of {} buffered samples have quality ≥ {}; at least {} are needed",

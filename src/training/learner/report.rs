@@ -20,6 +20,7 @@
 //! | `version`, `champion_version` | the version trained, the one serving after the cycle |
 //! | `alerts`, `alerts_new`, `alert.<kind>` | the monitor's alerts (new = not seen in the previous run) |
 //! | `rolled_back` | 1 when a post-deploy check rolled the champion back this cycle |
+//! | `pbt_version`, `pbt_deployed` | a PBT copy taken this cycle: the version it was saved as, 1 when it serves |
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -86,6 +87,9 @@ pub struct CycleReport {
     pub champion: Option<VersionId>,
     /// The value of the cycle's improvement.
     pub value: f64,
+    /// A population-based-training copy this cycle took, if any.
+    #[serde(default)]
+    pub pbt: Option<super::CopySummary>,
 }
 
 impl CycleReport {
@@ -109,6 +113,10 @@ impl CycleReport {
                 "rolled_back".into(),
                 f64::from(u8::from(c.rolled_back_to.is_some())),
             );
+        }
+        if let Some(c) = &self.pbt {
+            m.insert("pbt_version".into(), c.version.0 as f64);
+            m.insert("pbt_deployed".into(), f64::from(u8::from(c.deployed)));
         }
         m.insert(
             "trained".into(),

@@ -240,3 +240,43 @@ fn an_operator_promotes_and_retires() {
     let a = v.assign().unwrap();
     v.outcome(&a, 1.0, 1.0, 1.0, "bot", &mut fleet).unwrap();
 }
+
+/// A PBT copy's parameters serve at once, run next, survive a save and
+/// load, and cancel a running test; a copy outside the space changes nothing.
+#[test]
+fn a_pbt_copy_serves_runs_next_and_cancels_a_test() {
+    let mut v = Variants::new(spec(SPEC)).unwrap();
+    let mut fleet = Fleet::new(0.05, Some(20)).unwrap();
+    run(&mut v, &mut fleet, 40);
+    let test = v.test().map(|t| t.challenger);
+    assert!(test.is_some(), "a test runs after 40 cycles");
+    let old = v.serving();
+    let copy = |x: f64| PbtCopy {
+        bot: "bot".into(),
+        from: "donor".into(),
+        version: 3,
+        params: [("x".to_string(), crate::variants::Value::Float(x))].into(),
+    };
+    let before = v.clone();
+    assert!(v.adopt(&copy(7.0)).is_err(), "outside the space");
+    assert_eq!(v, before);
+    let event = v.adopt(&copy(0.25)).unwrap();
+    let VariantEvent::PbtCopied {
+        variant,
+        replaced,
+        cancelled_test,
+        ..
+    } = event
+    else {
+        panic!("{event:?}")
+    };
+    assert_eq!((replaced, cancelled_test), (old, test));
+    assert_eq!(v.serving(), variant);
+    assert!(v.population().get(old).is_none());
+    assert!(v.test().is_none());
+    assert_eq!(v.pbt_member("bot").score, None, "unscored until it runs");
+    let json = serde_json::to_string(&v).unwrap();
+    let v: Variants = serde_json::from_str(&json).unwrap();
+    let a = v.assign().unwrap();
+    assert_eq!((a.variant, a.params["x"].as_f64()), (variant, Some(0.25)));
+}
