@@ -26,6 +26,7 @@
 //! The registry's own state, `registry.json` in the state root, keeps the
 //! engines it had and its last autoscale decisions.
 
+mod builder;
 mod dispatch;
 mod handle;
 mod latency;
@@ -35,6 +36,7 @@ mod schedule;
 mod state;
 mod timings;
 
+pub use builder::RegistryBuilder;
 use dispatch::{Answer, Round, Target, Workers};
 pub use handle::{Approval, Budget, EngineFactory, EngineReport, RegistryHandle, RegistryReport};
 pub use latency::{Latencies, LatencySummary};
