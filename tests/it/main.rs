@@ -5,6 +5,7 @@ mod cli_bench;
 mod cli_monitoring;
 mod cli_run;
 mod cli_training;
+mod crash_per_cycle;
 mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;

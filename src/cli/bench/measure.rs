@@ -1,6 +1,6 @@
 //! The timed part of `kaizen bench`: the registry's rounds, alternated with
 //! raw actix rounds of the same shape and size and, with per-cycle saves,
-//! with raw saves of the same files, bytes and flushes.
+//! with raw saves of the same log appends, files, bytes and flushes.
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};
