@@ -310,8 +310,8 @@ impl Wal {
     /// Appends one batch's files (their full new content); nothing reaches
     /// the disk until [`sync`](Self::sync). On failure the log is cut back
     /// to where it was, so a later append is never hidden behind a torn
-    /// entry.
-    pub fn append(&mut self, files: &[(&Path, &[u8])]) -> Result<(), PersistError> {
+    /// entry. Returns the bytes appended.
+    pub fn append(&mut self, files: &[(&Path, &[u8])]) -> Result<u64, PersistError> {
         self.batch += 1;
         let mut buf = Vec::new();
         for (path, content) in files {
@@ -334,7 +334,7 @@ impl Wal {
         self.len += buf.len() as u64;
         self.logged
             .extend(files.iter().map(|(path, _)| path.to_path_buf()));
-        Ok(())
+        Ok(buf.len() as u64)
     }
 
     /// Adds one entry to `buf`: a file, or with an empty path the batch's

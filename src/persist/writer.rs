@@ -177,6 +177,7 @@ impl Drop for Closer {
 pub struct WriterStats {
     submitted: AtomicU64,
     bytes: AtomicU64,
+    logged: AtomicU64,
     files: AtomicU64,
     batches: AtomicU64,
     syncs: AtomicU64,
@@ -192,6 +193,11 @@ impl WriterStats {
     /// Bytes written to state files.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+    /// Bytes appended to write-ahead logs (the files' content again, with
+    /// each entry's path, lengths and checksum).
+    pub fn logged_bytes(&self) -> u64 {
+        self.logged.load(Ordering::Relaxed)
     }
     /// State files written.
     pub fn files(&self) -> u64 {
@@ -401,7 +407,8 @@ fn write_batch(
         if files.is_empty() {
             continue;
         }
-        let logged = wal.append(&files).and_then(|()| {
+        let logged = wal.append(&files).and_then(|appended| {
+            stats.logged.fetch_add(appended, Ordering::Relaxed);
             if !sync {
                 return Ok(());
             }

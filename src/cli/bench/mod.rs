@@ -135,6 +135,7 @@ struct Report {
     base_rss_kib: Option<u64>,
     /// What each engine added to the RSS, on average.
     rss_per_engine_kib: Option<f64>,
+    /// Bytes written per cycle: the state files and the write-ahead log.
     bytes_written_per_cycle: f64,
     /// Disk flushes per cycle (the state writer's `fdatasync` of its
     /// write-ahead log, and its `syncfs` calls: checkpoints, final flush).
