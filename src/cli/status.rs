@@ -18,6 +18,7 @@ use kaizen::persist::{Inspected, inspect_json};
 use kaizen::policy::SelfImprovementPolicy;
 use kaizen::registry::EngineEntry;
 use kaizen::registry::{REGISTRY_FILE, RegistryFile, inspect_registry};
+use kaizen::runtime::StateLock;
 use kaizen::snapshot::EngineSnapshot;
 use kaizen::synergy::{SynergyWeights, inspect_dqn, inspect_weights};
 use kaizen::training::jobs::PoolJobs;
@@ -133,6 +134,39 @@ struct StatusView {
     state: PathBuf,
     engines: Vec<EngineView>,
     autoscale: Vec<AutoscaleRecord>,
+    /// Saves in the folder's write-ahead log that are not in its files yet
+    /// (a run ended without its last flush); `None` when there are none or
+    /// a running kaizen holds the folder (its files are current).
+    pending_log: Option<PendingLog>,
+}
+
+/// What a crashed run left in the write-ahead log. `status` only looks:
+/// the next process that opens the folder (`kaizen run`) replays it before
+/// it reads anything, and the figures shown here are from before it.
+#[derive(Debug, Serialize)]
+struct PendingLog {
+    /// File saves in whole logged batches.
+    saves: u64,
+    /// The files they are of.
+    files: usize,
+}
+
+/// The write-ahead log's saves waiting for a replay, unless a process
+/// holds the folder.
+fn pending_log(state: &Path, problems: &mut Vec<String>) -> Option<PendingLog> {
+    if StateLock::held(state) {
+        return None;
+    }
+    match kaizen::persist::wal::pending(state) {
+        Ok(found) => found.map(|l| PendingLog {
+            saves: l.entries,
+            files: l.files.len(),
+        }),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    }
 }
 
 /// What could not be read, in words, or the value.
@@ -296,6 +330,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
         .collect();
     let view = StatusView {
         state: args.state.clone(),
+        pending_log: pending_log(&args.state, &mut problems),
         engines,
         autoscale: registry.map(|r| r.autoscale).unwrap_or_default(),
     };
@@ -377,6 +412,12 @@ pub(super) fn live_jobs(state: &Path) -> Option<PoolJobs> {
 
 fn render(view: &StatusView, problems: &[String]) -> String {
     let mut out = String::new();
+    if let Some(log) = &view.pending_log {
+        out.push_str(&format!(
+            "the write-ahead log holds {} saves of {} files not yet in them (the last run ended without its final flush); the figures below are from before them, and the next `kaizen run` replays them first\n",
+            log.saves, log.files
+        ));
+    }
     if view.engines.is_empty() {
         out.push_str(&format!("no engines in {}\n", view.state.display()));
     } else {

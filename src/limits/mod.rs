@@ -11,9 +11,9 @@
 //!   registry round — the actors spread round robin over worker arbiters,
 //!   one batch per arbiter, each batch's dispatcher sending the tick to its
 //!   actors and gathering their answers.
-//! - [`RawSaves`]: the writes and flushes of a durable batch of the state
-//!   writer on files already open, without encoding, scratch files or
-//!   renames.
+//! - [`RawSaves`]: the appends, writes and flushes of a durable batch of
+//!   the state writer (its write-ahead log, then the files) on files
+//!   already open, without encoding, scratch files or renames.
 
 mod round;
 mod saves;

@@ -16,7 +16,9 @@
 //! anything touches the disk ([`PersistError::NonFinite`]).
 //!
 //! Many files at once: [`StateWriter`] writes batches on a thread of its own
-//! and makes each batch durable with one flush.
+//! and makes each batch durable with one flush: under a registry's state
+//! root, one `fdatasync` of the root's write-ahead log ([`wal`]), which is
+//! replayed before anything reads the folder again.
 //!
 //! **Reading** ([`load_json`], [`load_with`]):
 //! - a missing file is `None` (the caller uses its defaults), unless a
@@ -30,10 +32,11 @@
 
 mod finite;
 pub mod root;
+pub mod wal;
 pub mod writer;
 
 pub use finite::{NonFiniteAt, check as check_finite};
-pub use writer::{Ack, Answer, PendingFile, StateWriter, write_all};
+pub use writer::{Ack, Answer, AttachedLog, PendingFile, StateWriter, write_all};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

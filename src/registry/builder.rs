@@ -102,7 +102,7 @@ impl RegistryBuilder {
         self.config.autoscale.validate()?;
         self.config.alerts.validate()?;
         let alerts = Arc::new(self.config.alerts.clone());
-        let lock = match (&self.config.state_root, self.lock) {
+        let mut lock = match (&self.config.state_root, self.lock) {
             (None, _) => None,
             (Some(root), Some(lock)) if lock.root() == root => Some(lock),
             (Some(root), Some(lock)) => {
@@ -135,6 +135,10 @@ impl RegistryBuilder {
             },
             None => self.services.unwrap_or_default(),
         };
+        // Durable saves under the root go through its write-ahead log.
+        if let Some(lock) = &mut lock {
+            lock.attach_log(&services.writer)?;
+        }
         let events = crate::decision::channel();
         let timings = Arc::new(TickTimings::default());
         let registry = ImprovementEngineRegistry {

@@ -13,6 +13,10 @@
 //! symbolic link.
 //!
 //! Readers do not lock: `kaizen status` reads a folder in use.
+//!
+//! Whoever takes the lock replays the folder's write-ahead log first
+//! ([`crate::persist::wal::recover`]): saves a crashed process acknowledged
+//! are in the state files before anything reads them.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -27,6 +31,9 @@ use crate::{Error, Result};
 pub struct StateLock {
     root: PathBuf,
     file: File,
+    /// The folder's write-ahead log, attached to a state writer: detached
+    /// before the lock is released.
+    log: Option<crate::persist::AttachedLog>,
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
@@ -62,10 +69,31 @@ impl StateLock {
         file.set_len(0)
             .and_then(|()| file.write_all(pid.as_bytes()))
             .map_err(io("write", &path))?;
+        crate::persist::wal::recover(root)?;
         Ok(StateLock {
             root: root.to_path_buf(),
             file,
+            log: None,
         })
+    }
+
+    /// Makes `writer` log the durable saves of files under this folder in
+    /// its write-ahead log ([`crate::persist::wal`]) for as long as the lock
+    /// is held.
+    pub fn attach_log(&mut self, writer: &crate::persist::StateWriter) -> Result<()> {
+        self.log = Some(writer.attach_log(&self.root)?);
+        Ok(())
+    }
+
+    /// Whether a process (this one included) holds the lock of `root` now:
+    /// a look that takes nothing (a shared lock tried and let go at once)
+    /// and creates nothing. A missing or unreadable lock file is "not held".
+    pub fn held(root: &Path) -> bool {
+        let path = kaizen_dir(root).join(LOCK_FILE);
+        let Ok(file) = crate::persist::no_follow(OpenOptions::new().read(true)).open(&path) else {
+            return false;
+        };
+        matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock))
     }
 
     /// The state folder this lock holds.
@@ -76,6 +104,8 @@ impl StateLock {
 
 impl Drop for StateLock {
     fn drop(&mut self) {
+        // The log is closed while the folder is still ours.
+        self.log = None;
         // The pid goes first, so a reader never names a process that has let go.
         let _ = self.file.set_len(0);
     }
@@ -121,7 +151,10 @@ mod tests {
             }
             other => panic!("expected StateLocked, got {other:?}"),
         }
+        assert!(StateLock::held(&root));
         drop(first);
+        assert!(!StateLock::held(&root));
+        assert!(!StateLock::held(&dir.path().join("nowhere")));
         assert_eq!(
             std::fs::read_to_string(root.join(".kaizen/lock")).unwrap(),
             "",

@@ -6,6 +6,7 @@ mod cli_evaluate;
 mod cli_monitoring;
 mod cli_run;
 mod cli_training;
+mod crash_per_cycle;
 mod crash_write_behind;
 mod engine_cycle;
 mod engine_failures;

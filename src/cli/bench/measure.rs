@@ -1,6 +1,6 @@
 //! The timed part of `kaizen bench`: the registry's rounds, alternated with
 //! raw actix rounds of the same shape and size and, with per-cycle saves,
-//! with raw saves of the same files, bytes and flushes.
+//! with raw saves of the same log appends, files, bytes and flushes.
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -175,7 +175,8 @@ pub(super) async fn run(args: &BenchArgs, state: Option<PathBuf>) -> Result<Meas
     }
     writer.flush().await.ok();
     registry.tick_latency(true).await?;
-    let (bytes_before, flushes_before) = (writer.stats().bytes(), writer.stats().syncs());
+    let written = |w: &StateWriter| w.stats().bytes() + w.stats().logged_bytes();
+    let (bytes_before, flushes_before) = (written(&writer), writer.stats().syncs());
     let mut seconds = 0.0;
     let mut stretches = Vec::new();
     let mut timed_cycles = 0;
@@ -242,7 +243,7 @@ pub(super) async fn run(args: &BenchArgs, state: Option<PathBuf>) -> Result<Meas
     // What the timed rounds wrote, with the shutdown's saves of what they
     // changed (write-behind may not have written it yet).
     let (bytes, flushes) = (
-        writer.stats().bytes() - bytes_before,
+        written(&writer) - bytes_before,
         writer.stats().syncs() - flushes_before,
     );
     Ok(Measured {

@@ -135,11 +135,13 @@ struct Report {
     base_rss_kib: Option<u64>,
     /// What each engine added to the RSS, on average.
     rss_per_engine_kib: Option<f64>,
+    /// Bytes written per cycle: the state files and the write-ahead log.
     bytes_written_per_cycle: f64,
-    /// Disk flushes per cycle (the state writer's `syncfs` calls).
+    /// Disk flushes per cycle (the state writer's `fdatasync` of its
+    /// write-ahead log, and its `syncfs` calls: checkpoints, final flush).
     flushes_per_cycle: f64,
-    /// Per-cycle saves only: the same files, bytes and flushes per round
-    /// written by [`RawSaves`](kaizen::limits::RawSaves), each stretch just
+    /// Per-cycle saves only: the same log appends, files, bytes and flushes
+    /// per round written by [`RawSaves`](kaizen::limits::RawSaves), each stretch just
     /// after one of kaizen's; cycles per second, the median.
     raw_saves_cycles_per_s: Option<f64>,
     /// The lowest and highest raw saves stretch.
