@@ -41,6 +41,22 @@ pub(crate) struct CyclePlan {
     pub(crate) decision: Option<Decision>,
 }
 
+impl CyclePlan {
+    /// Its rank while it waits for a pipeline slot (higher first; see
+    /// [`crate::runtime::slots`]): +∞ for a cycle nobody decided on (a
+    /// requested cycle, a forced-energy round, a trigger listed in `force`),
+    /// a learned decision's expected value against skipping, and 0 — what
+    /// skipping is worth — for a chain-mode cycle, which has no value estimate.
+    pub(crate) fn slot_rank(&self) -> f64 {
+        match &self.decision {
+            _ if self.forced || self.reason == Reason::Requested => f64::INFINITY,
+            Some(d) if d.forced => f64::INFINITY,
+            Some(d) => d.value,
+            None => 0.0,
+        }
+    }
+}
+
 /// What a tick decided.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // lives on the stack for one call
