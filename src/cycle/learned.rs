@@ -11,8 +11,10 @@
 //!
 //! **A tick in learned mode** (SPEC §4 step 1 and the energy threshold stay:
 //! a paused or busy engine and a score under `energy_threshold` skip before
-//! anything is decided). The profit is read (a failed reading skips the tick:
-//! nothing is decided on a ledger that could not be read); the interval,
+//! anything is decided). The profit is read (a failed reading fails the
+//! tick's cycle before its pipeline, with an error naming the file or
+//! source, as in chain mode: nothing is decided on a ledger that could not
+//! be read, and the decider learns nothing from it); the interval,
 //! forecast and diagnostics triggers are computed as in chain mode and given
 //! to the decider as inputs, and a cycle is forced only when one of them is
 //! listed in `force`. The decision's energy (0: skip) is the cycle's energy —
@@ -113,12 +115,21 @@ impl EngineCore {
         }
         let reading = hosts.read_profit(&self.bot);
         self.record_reading(&reading);
-        if let Reading::Failed(why) = &reading {
-            tracing::warn!(engine = %self.name, %why, "no decision this tick: the profit could not be read");
-            let mut record = self.skip_record(now, Reason::Policy);
-            record.energy_score = score;
-            self.last = Some((&record).into());
-            return Some(TickPlan::Skip(record));
+        if let Reading::Failed(why) = reading {
+            // Nothing is decided on a ledger that could not be read: the
+            // tick is a cycle refused before its pipeline, failed with the
+            // reason (which names the file or source).
+            return Some(TickPlan::Run(CyclePlan {
+                now,
+                reason: Reason::Policy,
+                energy_score: score,
+                inputs: None,
+                chain: None,
+                energy: 0,
+                forced: false,
+                decision: None,
+                unread: Some(why),
+            }));
         }
         let bias = self.config.pre_roi_bias;
         let reason = self.config.force.iter().find_map(|t| match t {
@@ -194,6 +205,7 @@ impl EngineCore {
             energy: decision.energy,
             forced: false,
             decision: Some(decision),
+            unread: None,
         }
     }
 

@@ -226,6 +226,7 @@ impl EngineCore {
             chain: Some(chain),
             forced: false,
             decision: None,
+            unread: None,
         })
     }
 }

@@ -39,6 +39,10 @@ pub(crate) struct CyclePlan {
     pub(crate) forced: bool,
     /// The learned decision that chose the cycle (learned mode).
     pub(crate) decision: Option<Decision>,
+    /// Why the profit could not be read when the cycle was to be decided
+    /// (learned mode): nothing was decided, and the cycle is refused before
+    /// its pipeline with this reason, as a chain-mode cycle is.
+    pub(crate) unread: Option<String>,
 }
 
 impl CyclePlan {
@@ -198,7 +202,10 @@ impl EngineCore {
     /// Starts a planned cycle: reads the profit before the pipeline (which
     /// also settles a pending skip).
     pub(crate) fn start(&mut self, plan: CyclePlan, hosts: &Hosts) -> Result<StartedCycle> {
-        let before = hosts.read_profit(&self.bot);
+        let before = match &plan.unread {
+            Some(why) => Reading::Failed(why.clone()),
+            None => hosts.read_profit(&self.bot),
+        };
         self.record_reading(&before);
         if let Some(inputs) = &plan.inputs {
             self.settle_skip(&before, &inputs.state)?;
