@@ -4,10 +4,11 @@
 //!
 //! **Which mode.** An explicit `decision` in the settings wins. Without one,
 //! the mode saved in `engine.json` is kept; an `engine.json` from before the
-//! modes existed (no saved mode) and a new engine run [`DecisionMode::Chain`]
-//! (learned mode is opt-in until the registry ranks slots by its expected
-//! values). The resolved mode is saved, so a folder keeps its mode until told
-//! otherwise.
+//! modes existed (no saved mode) runs [`DecisionMode::Chain`], and a new
+//! engine (no `engine.json`, or no folder) [`DecisionMode::Learned`]. The
+//! resolved mode is saved, so a folder keeps its mode until told otherwise.
+//! While pipeline slots are short, a learned cycle waits ranked by its
+//! decision's expected value ([`crate::runtime::slots`]).
 //!
 //! **A tick in learned mode** (SPEC §4 step 1 and the energy threshold stay:
 //! a paused or busy engine and a score under `energy_threshold` skip before

@@ -49,7 +49,7 @@ impl Ledger {
     }
 }
 
-/// Settings that opt in to the learned decision.
+/// Settings that ask for the learned decision explicitly.
 fn learned() -> EngineConfig {
     EngineConfig {
         decision: Some(DecisionMode::Learned),
@@ -112,15 +112,27 @@ fn decisions(records: &[CycleRecord]) -> Vec<Decision> {
 }
 
 #[test]
-fn a_new_engine_told_to_learn_decides_with_the_learned_energy_and_records_every_option() {
-    let dir = tempfile::tempdir().unwrap();
-    let fresh = tempfile::tempdir().unwrap();
+fn a_new_engine_decides_with_the_learned_energy_and_records_every_option() {
     assert_eq!(
-        open(EngineConfig::default(), Some(fresh.path())).decision_mode(),
-        DecisionMode::Chain,
-        "learned mode is opt-in"
+        open(EngineConfig::default(), None).decision_mode(),
+        DecisionMode::Learned,
+        "learned is the default for a new engine, in memory too"
     );
-    let mut c = open(learned(), Some(dir.path()));
+    // A folder told `chain` keeps it once the setting is gone.
+    let told = tempfile::tempdir().unwrap();
+    let chain = EngineConfig {
+        decision: Some(DecisionMode::Chain),
+        ..EngineConfig::default()
+    };
+    let mut c = open(chain, Some(told.path()));
+    tick(&mut c, 0, &hosts(None), None);
+    save(&mut c);
+    assert_eq!(
+        open(EngineConfig::default(), Some(told.path())).decision_mode(),
+        DecisionMode::Chain
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = open(EngineConfig::default(), Some(dir.path()));
     assert_eq!(c.decision_mode(), DecisionMode::Learned);
     let ledger = Ledger::new();
     let h = hosts(Some(&ledger));
