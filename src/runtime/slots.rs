@@ -229,8 +229,11 @@ impl PipelineSlots {
     /// let mut worth_more = slots.take_ranked(5.0);
     /// assert!((&mut early).now_or_never().is_none());
     /// drop(held);
-    /// assert!((&mut worth_more).now_or_never().is_some()); // not the older one
-    /// assert!(early.now_or_never().is_none());
+    /// let slot = (&mut worth_more).now_or_never(); // not the older one
+    /// assert!(slot.is_some());
+    /// assert!((&mut early).now_or_never().is_none());
+    /// drop(slot);
+    /// assert!(early.now_or_never().is_some()); // then the older one
     /// ```
     pub fn take_ranked(&self, rank: f64) -> Take {
         // −0 ranks as 0; NaN as the lowest.
