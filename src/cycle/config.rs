@@ -49,11 +49,11 @@ impl Default for Persistence {
 pub enum DecisionMode {
     /// The learned energy of [`crate::decide`]: each tick picks an energy
     /// (0: none) from what the bot's ledger (or its pipeline's reported
-    /// values) showed earlier cycles bought. Opt-in (`decision = "learned"`).
+    /// values) showed earlier cycles bought. The default for a new engine.
     Learned,
-    /// SPEC §4: the forced reasons, the run/skip policy and the energy chain.
-    /// The default, and what an engine whose state predates the decision
-    /// modes keeps running.
+    /// SPEC §4: the forced reasons, the run/skip policy and the energy chain
+    /// (`decision = "chain"`). What an engine whose state predates the
+    /// decision modes keeps running.
     Chain,
 }
 
@@ -126,7 +126,8 @@ pub struct EngineConfig {
     /// metrics (default none: the pipeline's own ROI).
     pub reward: Option<RewardConfig>,
     /// The decision mode; `None` (the default): what the state folder saved,
-    /// else [`DecisionMode::Chain`].
+    /// [`DecisionMode::Chain`] for a folder from before the modes existed,
+    /// and [`DecisionMode::Learned`] for a new engine.
     pub decision: Option<DecisionMode>,
     /// The learned decision's settings (its `seed` is mixed with the
     /// engine's name, so engines do not draw alike).

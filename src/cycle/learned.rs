@@ -4,15 +4,18 @@
 //!
 //! **Which mode.** An explicit `decision` in the settings wins. Without one,
 //! the mode saved in `engine.json` is kept; an `engine.json` from before the
-//! modes existed (no saved mode) and a new engine run [`DecisionMode::Chain`]
-//! (learned mode is opt-in until the registry ranks slots by its expected
-//! values). The resolved mode is saved, so a folder keeps its mode until told
-//! otherwise.
+//! modes existed (no saved mode) runs [`DecisionMode::Chain`], and a new
+//! engine (no `engine.json`, or no folder) [`DecisionMode::Learned`]. The
+//! resolved mode is saved, so a folder keeps its mode until told otherwise.
+//! While pipeline slots are short, a learned cycle waits ranked by its
+//! decision's expected value ([`crate::runtime::slots`]).
 //!
 //! **A tick in learned mode** (SPEC §4 step 1 and the energy threshold stay:
 //! a paused or busy engine and a score under `energy_threshold` skip before
-//! anything is decided). The profit is read (a failed reading skips the tick:
-//! nothing is decided on a ledger that could not be read); the interval,
+//! anything is decided). The profit is read (a failed reading fails the
+//! tick's cycle before its pipeline, with an error naming the file or
+//! source, as in chain mode: nothing is decided on a ledger that could not
+//! be read, and the decider learns nothing from it); the interval,
 //! forecast and diagnostics triggers are computed as in chain mode and given
 //! to the decider as inputs, and a cycle is forced only when one of them is
 //! listed in `force`. The decision's energy (0: skip) is the cycle's energy —
@@ -126,12 +129,21 @@ impl EngineCore {
         }
         let reading = hosts.read_profit(&self.bot);
         self.record_reading(&reading);
-        if let Reading::Failed(why) = &reading {
-            tracing::warn!(engine = %self.name, %why, "no decision this tick: the profit could not be read");
-            let mut record = self.skip_record(now, Reason::Policy);
-            record.energy_score = score;
-            self.last = Some((&record).into());
-            return Some(TickPlan::Skip(record));
+        if let Reading::Failed(why) = reading {
+            // Nothing is decided on a ledger that could not be read: the
+            // tick is a cycle refused before its pipeline, failed with the
+            // reason (which names the file or source).
+            return Some(TickPlan::Run(CyclePlan {
+                now,
+                reason: Reason::Policy,
+                energy_score: score,
+                inputs: None,
+                chain: None,
+                energy: 0,
+                forced: false,
+                decision: None,
+                unread: Some(why),
+            }));
         }
         let bias = self.config.pre_roi_bias;
         let reason = self
@@ -209,6 +221,7 @@ impl EngineCore {
             energy: decision.energy,
             forced: false,
             decision: Some(decision),
+            unread: None,
         }
     }
 

@@ -49,7 +49,7 @@ impl Ledger {
     }
 }
 
-/// Settings that opt in to the learned decision.
+/// Settings that ask for the learned decision explicitly.
 fn learned() -> EngineConfig {
     EngineConfig {
         decision: Some(DecisionMode::Learned),
@@ -112,15 +112,27 @@ fn decisions(records: &[CycleRecord]) -> Vec<Decision> {
 }
 
 #[test]
-fn a_new_engine_told_to_learn_decides_with_the_learned_energy_and_records_every_option() {
-    let dir = tempfile::tempdir().unwrap();
-    let fresh = tempfile::tempdir().unwrap();
+fn a_new_engine_decides_with_the_learned_energy_and_records_every_option() {
     assert_eq!(
-        open(EngineConfig::default(), Some(fresh.path())).decision_mode(),
-        DecisionMode::Chain,
-        "learned mode is opt-in"
+        open(EngineConfig::default(), None).decision_mode(),
+        DecisionMode::Learned,
+        "learned is the default for a new engine, in memory too"
     );
-    let mut c = open(learned(), Some(dir.path()));
+    // A folder told `chain` keeps it once the setting is gone.
+    let told = tempfile::tempdir().unwrap();
+    let chain = EngineConfig {
+        decision: Some(DecisionMode::Chain),
+        ..EngineConfig::default()
+    };
+    let mut c = open(chain, Some(told.path()));
+    tick(&mut c, 0, &hosts(None), None);
+    save(&mut c);
+    assert_eq!(
+        open(EngineConfig::default(), Some(told.path())).decision_mode(),
+        DecisionMode::Chain
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = open(EngineConfig::default(), Some(dir.path()));
     assert_eq!(c.decision_mode(), DecisionMode::Learned);
     let ledger = Ledger::new();
     let h = hosts(Some(&ledger));
@@ -271,4 +283,41 @@ fn without_a_ledger_the_reported_value_is_learned_and_requested_cycles_are_impos
         (r.reason, r.energy(), d.why, d.propensity),
         (Reason::Requested, Some(7), Why::Imposed, 1.0)
     );
+}
+
+#[test]
+fn an_unreadable_ledger_fails_the_cycle_naming_the_source_and_decides_nothing() {
+    struct Unreadable;
+    impl ProfitSource for Unreadable {
+        fn profit(&self, _: &str) -> Result<f64, HostError> {
+            Err("cannot read the profit file /ledger/profit.txt".into())
+        }
+    }
+    let mut c = open(learned(), None);
+    let h = Hosts {
+        profit: Some(Arc::new(Unreadable)),
+        ..Hosts::default()
+    };
+    for t in 0..3 {
+        let plan = match c.plan_tick(t as f64 * 60.0, Resources::default(), &h, None) {
+            Ok(TickPlan::Run(plan)) => plan,
+            other => panic!("an unreadable ledger fails a cycle, not {other:?}"),
+        };
+        let started = c.start(plan, &h).unwrap();
+        let refused = started.refusal().expect("refused before its pipeline");
+        let absorbed = c.absorb(started, Err(refused), &h).unwrap();
+        let Learning::Learned(learned) = c.learn(absorbed) else {
+            panic!("the weight learner updates in place");
+        };
+        let record = c.conclude(learned).unwrap();
+        let outcome = record.outcome.as_ref().unwrap();
+        let error = outcome.error.as_deref().unwrap_or_default();
+        assert!(!outcome.ok && error.contains("profit.txt"), "{record:?}");
+        assert_eq!(record.decision, None, "nothing is decided on it");
+    }
+    // The decider learned nothing from those ticks: once the ledger reads,
+    // its first decision is the first look.
+    let ledger = Ledger::new();
+    let record = tick(&mut c, 3, &hosts(Some(&ledger)), Some(&ledger));
+    assert_eq!(record.decision.map(|d| d.why), Some(Why::FirstLook));
 }

@@ -132,12 +132,12 @@ impl EngineCore {
             },
             None => (RoiTracker::new(config.roi)?, Book::default(), None),
         };
-        // The settings' mode, else the folder's, else chain (module docs of
-        // `learned`).
-        let mode = config
-            .decision
-            .or(saved.flatten())
-            .unwrap_or(DecisionMode::Chain);
+        // The settings' mode, else the folder's; a folder from before the
+        // modes runs chain, a new engine learned (module docs of `learned`).
+        let mode = config.decision.unwrap_or(match saved {
+            Some(saved) => saved.unwrap_or(DecisionMode::Chain),
+            None => DecisionMode::Learned,
+        });
         let mut dirty = Dirty::default();
         // A folder's engine.json learns its mode (a new engine's is
         // written with its first save).

@@ -235,6 +235,7 @@ impl EngineCore {
             chain: Some(chain),
             forced: false,
             decision: None,
+            unread: None,
         })
     }
 }

@@ -39,6 +39,26 @@ pub(crate) struct CyclePlan {
     pub(crate) forced: bool,
     /// The learned decision that chose the cycle (learned mode).
     pub(crate) decision: Option<Decision>,
+    /// Why the profit could not be read when the cycle was to be decided
+    /// (learned mode): nothing was decided, and the cycle is refused before
+    /// its pipeline with this reason, as a chain-mode cycle is.
+    pub(crate) unread: Option<String>,
+}
+
+impl CyclePlan {
+    /// Its rank while it waits for a pipeline slot (higher first; see
+    /// [`crate::runtime::slots`]): +∞ for a cycle nobody decided on (a
+    /// requested cycle, a forced-energy round, a trigger listed in `force`),
+    /// a learned decision's expected value against skipping, and 0 — what
+    /// skipping is worth — for a chain-mode cycle, which has no value estimate.
+    pub(crate) fn slot_rank(&self) -> f64 {
+        match &self.decision {
+            _ if self.forced || self.reason == Reason::Requested => f64::INFINITY,
+            Some(d) if d.forced => f64::INFINITY,
+            Some(d) => d.value,
+            None => 0.0,
+        }
+    }
 }
 
 /// What a tick decided.
@@ -182,7 +202,10 @@ impl EngineCore {
     /// Starts a planned cycle: reads the profit before the pipeline (which
     /// also settles a pending skip).
     pub(crate) fn start(&mut self, plan: CyclePlan, hosts: &Hosts) -> Result<StartedCycle> {
-        let before = hosts.read_profit(&self.bot);
+        let before = match &plan.unread {
+            Some(why) => Reading::Failed(why.clone()),
+            None => hosts.read_profit(&self.bot),
+        };
         self.record_reading(&before);
         if let Some(inputs) = &plan.inputs {
             self.settle_skip(&before, &inputs.state)?;

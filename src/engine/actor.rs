@@ -260,6 +260,7 @@ impl SelfImprovementEngine {
         };
         self.phase.begin_cycle();
         let now = plan.now;
+        let rank = plan.slot_rank();
         let started = match self.core.start(plan, &self.wiring.hosts) {
             Ok(s) => s,
             Err(e) => return Step::Ready(self.internal_error(now, &e)),
@@ -267,18 +268,15 @@ impl SelfImprovementEngine {
         if let Some(refused) = started.refusal() {
             return self.after_pipeline(started, Err(refused), guard, ctx);
         }
-        // A slot first: so many pipelines run at once, no more.
+        // A slot first: so many pipelines run at once, no more; while they
+        // are short, the cycle worth most gets the next one.
         match self.wiring.slots.try_take() {
             Some(slot) => self.run_pipeline(started, guard, slot, ctx),
             None => {
-                let slot = self.wiring.slots.clone();
-                Step::Wait(Box::pin(
-                    async move { slot.take().await }.into_actor(self).then(
-                        move |slot, act, ctx| {
-                            act.run_pipeline(started, guard, slot, ctx).into_future()
-                        },
-                    ),
-                ))
+                let take = self.wiring.slots.take_ranked(rank);
+                Step::Wait(Box::pin(take.into_actor(self).then(
+                    move |slot, act, ctx| act.run_pipeline(started, guard, slot, ctx).into_future(),
+                )))
             }
         }
     }

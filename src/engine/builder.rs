@@ -207,8 +207,9 @@ impl EngineBuilder {
         self
     }
 
-    /// How ticks decide (default: the state folder's saved mode, else
-    /// `Chain`; see [`DecisionMode`](crate::cycle::DecisionMode)).
+    /// How ticks decide (default: the state folder's saved mode, `Chain`
+    /// for a folder from before the modes, `Learned` for a new engine; see
+    /// [`DecisionMode`](crate::cycle::DecisionMode)).
     pub fn decision(mut self, mode: crate::cycle::DecisionMode) -> Self {
         self.config.decision = Some(mode);
         self

@@ -24,7 +24,7 @@ pub mod state_lock;
 pub use crate::persist::StateWriter;
 pub use learners::{Learned, LearnerJob, LearnerPool};
 pub use locks::{BotGuard, BotLock, BotLocks};
-pub use slots::{PipelineSlots, Slot};
+pub use slots::{PipelineSlots, Slot, Take};
 pub use state_lock::StateLock;
 
 /// The services engines share. `Default` is the process-wide set, so every

@@ -8,9 +8,9 @@
 //! timeout = "15m"                     # seconds as a number, or "250ms", "90s", "15m", "2h", "1d"
 //!
 //! [engine]                            # every key optional; SPEC's defaults shown
-//! decision = "chain"                  # SPEC's policy and energy chain (the default);
-//!                                     # "learned": the learned energy (crate::decide),
-//!                                     # kept by the folder once chosen
+//! decision = "learned"                # new engines: the learned energy (crate::decide);
+//!                                     # "chain": SPEC's policy and energy chain (an engine
+//!                                     # whose state predates the modes keeps "chain")
 //! force = []                          # learned mode: triggers that force a cycle,
 //!                                     # of "interval", "forecast", "diagnostics"
 //! interval = "1h"                     # a cycle is forced after this long

@@ -159,7 +159,8 @@ pub struct EngineTable {
     /// cycles (default 10).
     pub forecast_refit_every: usize,
     /// How ticks decide (`"learned"` or `"chain"`; default: what the state
-    /// folder saved, else `chain`).
+    /// folder saved, `chain` for a folder from before the modes, `learned`
+    /// for a new engine).
     pub decision: Option<DecisionMode>,
     /// The triggers that force a cycle in learned mode
     /// (`["interval", "forecast", "diagnostics"]`; default none).

@@ -46,7 +46,9 @@ fn history_shows_every_cycle_with_rfc3339_times() {
             .args(["history", "--bot", "alpha", "--state"])
             .arg(&state),
     );
-    assert!(human.contains("run (interval)"), "{human}");
+    // A new engine decides with the learned energy: its first cycle is the
+    // decider's (`policy`), not SPEC §4's interval-forced one.
+    assert!(human.contains("run (policy)"), "{human}");
     assert!(human.contains("delta +0.7500"), "{human}");
     // A time that is not one is named.
     kaizen()
@@ -118,7 +120,7 @@ fn cli_changes_are_audited_and_shown_by_history_and_describe() {
         "Paused     False",
         "Healthy    True",
         "Events:",
-        "run (interval)",
+        "run (policy)",
         "synergy.reset",
     ] {
         assert!(described.contains(needle), "{needle}:\n{described}");

@@ -66,7 +66,9 @@ fn run_once_runs_cycles_and_writes_state() {
     let state = tmp.path().join("state");
     let out = stdout_of(&mut run_once(&engines, &state, &[]));
     assert!(out.contains("alpha"), "{out}");
-    assert!(out.contains("interval"), "{out}");
+    // A new engine decides with the learned energy: the decider chose the
+    // first cycle (`policy`), not SPEC §4's interval.
+    assert!(out.contains("policy"), "{out}");
     assert!(out.contains("+0.7500"), "{out}");
     let saved = read_json(state.join("alpha/engine.json"));
     assert_eq!(saved["cycles"], 1);
@@ -82,7 +84,7 @@ fn run_once_runs_cycles_and_writes_state() {
     assert!(status.contains("alpha"), "{status}");
     // The recent cycles come from the history, with their times.
     assert!(status.contains("#1 at "), "{status}");
-    assert!(status.contains(" interval: delta +0.7500 [p1]"), "{status}");
+    assert!(status.contains(" policy: delta +0.7500 [p1]"), "{status}");
     let json = stdout_of(kaizen().args(["status", "--json", "--state"]).arg(&state));
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["engines"][0]["bot"], "alpha");
@@ -244,7 +246,7 @@ fn run_on_a_timer_stops_cleanly_on_ctrl_c_after_saving() {
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
     assert!(stderr.contains("stopping"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("alpha cycle 1 (interval)"), "{stdout}");
+    assert!(stdout.contains("alpha cycle 1 (policy)"), "{stdout}");
     let saved = read_json(&engine_file);
     assert!(saved["cycles"].as_u64().unwrap() >= 1);
 }

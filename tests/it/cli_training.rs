@@ -456,7 +456,9 @@ fn the_monitors_alerts_reach_the_cycle_record_and_status() {
     let s = setup();
     std::fs::write(
         s.engines.join("sales.toml"),
-        SPEC.replace("lr = 0.005", "lr = 50.0"),
+        // The budget of 5 × 50 steps is the chain's `default_energy`.
+        SPEC.replace("lr = 0.005", "lr = 50.0")
+            .replace("[engine]\n", "[engine]\ndecision = \"chain\"\n"),
     )
     .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(3);

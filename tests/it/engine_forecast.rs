@@ -20,6 +20,7 @@ const SPEC: &str = r#"bot = "alpha"
 [pipeline]
 command = ["./improve.sh"]
 [engine]
+decision = "chain"                  # a forecast forces cycles in SPEC §4's chain
 energy = "none"
 interval = "1h"
 forecast = "arima"

@@ -63,11 +63,10 @@ async fn an_engine_trains_shows_its_waiting_job_and_changes_its_champion() {
     drop(held);
     // The new relation: v2, trained on it, replaces v1.
     let r = cycle.await.unwrap().unwrap().unwrap();
-    let energy = r.chain.unwrap().energy;
+    assert_eq!(r.reason, kaizen::record::Reason::Requested);
     assert_eq!(
-        job.priority,
-        f64::from(energy),
-        "the cycle's energy is its priority"
+        job.priority, 5.0,
+        "the cycle's energy (asked for: 5) is its priority"
     );
     let o = r.outcome.unwrap();
     assert_eq!(o.metrics["champion_version"], 2.0, "{o:?}");

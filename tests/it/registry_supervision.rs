@@ -367,9 +367,9 @@ async fn a_removed_engines_name_is_free_only_once_it_has_saved() {
 async fn engines_take_the_registry_clock_unless_they_have_their_own() {
     let clock = ManualClock::new(5000.0);
     let reg = registry(None, &clock);
-    reg.register_engine(EngineBuilder::new("plain", noop()))
-        .await
-        .unwrap();
+    // SPEC §4's chain: its interval forces a cycle, which shows the clock.
+    let plain = EngineBuilder::new("plain", noop()).decision(kaizen::cycle::DecisionMode::Chain);
+    reg.register_engine(plain).await.unwrap();
     let r = reg.run_cycle("plain", 1).await.unwrap();
     assert_eq!(r.time, 5000.0);
     // The interval is then measured on that same clock.

@@ -103,3 +103,85 @@ async fn a_registry_bounds_how_many_pipelines_run_at_once() {
     assert_eq!(gate.runs(), 6);
     reg.shutdown().await.unwrap();
 }
+
+/// Issue 11 item 3: while pipeline slots are short, a freed slot goes to
+/// the learned cycle expected to be worth most, not to the one that asked
+/// first.
+#[actix::test]
+async fn a_freed_slot_goes_to_the_learned_cycle_worth_most() {
+    use kaizen::cycle::DecisionMode;
+    use kaizen::pipeline::{AutomationResult, RoiResult, pipeline_fn};
+    use kaizen::runtime::{PipelineSlots, Services};
+    use std::sync::Mutex;
+
+    let clock = ManualClock::new(0.0);
+    let slots = PipelineSlots::new(1);
+    let reg = RegistryHandle::builder(RegistryConfig {
+        round_wait: Duration::MAX,
+        ..RegistryConfig::default()
+    })
+    .clock(Arc::new(clock.clone()))
+    .probe(FixedProbe::default())
+    .services(Services {
+        pipelines: slots.clone(),
+        ..Services::default()
+    })
+    .start()
+    .unwrap();
+    let ran: Arc<Mutex<Vec<String>>> = Arc::default();
+    // Two learned engines whose cycles report 1 and 10 per unit of energy.
+    for (name, per_energy) in [("poor", 1.0), ("rich", 10.0)] {
+        let ran = Arc::clone(&ran);
+        let pipeline = pipeline_fn(move |bot: &str, energy: u32| {
+            ran.lock().unwrap().push(bot.to_string());
+            async move {
+                Ok(AutomationResult {
+                    roi: Some(RoiResult {
+                        roi: per_energy * f64::from(energy),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }
+        });
+        let engine = builder(name, pipeline, &clock).decision(DecisionMode::Learned);
+        reg.register_engine(engine).await.unwrap();
+    }
+    // Rounds with a slot to spare: each engine learns what its cycles report.
+    for _ in 0..3 {
+        clock.advance(1.0);
+        reg.run_all_cycles().await.unwrap();
+    }
+    ran.lock().unwrap().clear();
+    // Something else holds the only slot; both engines decide to run and wait.
+    let held = slots.try_take().unwrap();
+    clock.advance(1.0);
+    let round = actix::spawn({
+        let reg = reg.clone();
+        async move { reg.run_all_cycles().await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while slots.waiting() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both engines should wait for the slot; {} do",
+            slots.waiting()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    drop(held);
+    let records = round.await.unwrap().unwrap();
+    let value = |name: &str| match &records[name].decision {
+        Some(d) => d.value,
+        None => panic!("{name} ran without a decision: {:?}", records[name]),
+    };
+    assert!(
+        value("rich") > value("poor"),
+        "rich {} poor {}",
+        value("rich"),
+        value("poor")
+    );
+    assert_eq!(*ran.lock().unwrap(), ["rich", "poor"]);
+    assert_eq!((slots.free(), slots.waiting()), (1, 0));
+    reg.shutdown().await.unwrap();
+}

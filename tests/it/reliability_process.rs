@@ -43,7 +43,10 @@ fn many_command_engines_run_under_a_low_open_files_limit_and_pipelines_get_it_ba
             "ulimit -Sn > {}/$KAIZEN_BOT.nofile\n{RESULT}",
             engines.display()
         );
-        command_engine(&engines, &format!("b{i:02}"), &body, NO_ENERGY);
+        // Every engine runs this round: forced by its interval (a learned
+        // engine's first decision may otherwise explore a skip).
+        let spec = format!("{NO_ENERGY}\nforce = [\"interval\"]");
+        command_engine(&engines, &format!("b{i:02}"), &body, &spec);
     }
     let state = tmp.path().join("state");
     let out = kaizen_after("ulimit -Sn 64", &run_once_args(&engines, &state));
