@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::fs::{Access, Dir, info};
-use super::log::{LogKind, list};
+use super::log::{Listing, LogKind, list};
 use super::segment::{
     HeaderCheck, Index, read_at, read_header, scan, sealed_index, stamp, trim_nuls, warn_damaged,
 };
@@ -169,7 +169,15 @@ impl LogReader {
         log.used = tick;
         // The segment being written first, then the listing (see the module docs).
         let active = refresh_active(dir, kind, log)?;
-        let listing = list(dir, kind)?;
+        let mut listing = list(dir, kind)?;
+        let known_low = log.sealed.keys().next().copied();
+        fill_gaps(
+            dir,
+            kind,
+            &mut listing,
+            known_low,
+            active.as_ref().map(|a| a.1),
+        )?;
         log.sealed.retain(|seq, s| {
             listing
                 .sealed
@@ -214,6 +222,48 @@ impl LogReader {
         }
         Ok(parts)
     }
+}
+
+/// The most numbers [`fill_gaps`] looks up by name in one query.
+const MAX_GAP_PROBES: u64 = 1024;
+
+/// Adds the sealed segments a folder listing missed. Reading a folder while
+/// the writer renames segments into it may miss some (ext4 does, under a
+/// fast writer), but sealed segments are numbered one after another up to
+/// the one being written (`upper`, else the highest listed): a number
+/// missing from that run, from the lowest listed or known one on, is looked
+/// up by its name. A number whose file is really gone (retention, a damaged
+/// segment moved aside) costs one failed open.
+fn fill_gaps(
+    dir: &Dir,
+    kind: LogKind,
+    listing: &mut Listing,
+    known_low: Option<u64>,
+    upper: Option<u64>,
+) -> Result<(), HistoryError> {
+    let listed_low = listing.sealed.first().map(|s| s.0);
+    let Some(low) = [listed_low, known_low].into_iter().flatten().min() else {
+        return Ok(());
+    };
+    let high = upper
+        .or(listing.sealed.last().map(|s| s.0 + 1))
+        .unwrap_or(low);
+    if high.saturating_sub(low) > listing.sealed.len() as u64 + MAX_GAP_PROBES {
+        return Ok(());
+    }
+    let listed: std::collections::BTreeSet<u64> = listing.sealed.iter().map(|s| s.0).collect();
+    let mut found = Vec::new();
+    for seq in (low..high).filter(|q| !listed.contains(q)) {
+        let name = kind.sealed_name(seq);
+        if let Some(file) = dir.open_file(&name, Access::Read)? {
+            found.push((seq, info(&file, || dir.join(&name))?.ino));
+        }
+    }
+    if !found.is_empty() {
+        listing.sealed.extend(found);
+        listing.sealed.sort_unstable();
+    }
+    Ok(())
 }
 
 /// Opens the segment being written and scans what was appended since the
