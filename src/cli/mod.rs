@@ -9,6 +9,7 @@ mod observe;
 mod process;
 mod report;
 mod run;
+mod run_api;
 mod simulate;
 mod status;
 mod synergy;
