@@ -20,7 +20,9 @@
 //!   [`NoActixSystem`](Error::NoActixSystem),
 //!   [`StateLocked`](Error::StateLocked), [`Panicked`](Error::Panicked),
 //!   [`LearnerLost`](Error::LearnerLost), [`Tensor`](Error::Tensor);
-//! - models: [`Models`](Error::Models), [`NoModels`](Error::NoModels).
+//! - models: [`Models`](Error::Models), [`NoModels`](Error::NoModels);
+//! - variants: [`UnknownVariant`](Error::UnknownVariant),
+//!   [`VariantRefused`](Error::VariantRefused), [`NoVariants`](Error::NoVariants).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -182,6 +184,29 @@ pub enum Error {
     /// The engine has no model registry: it does not run the training pipeline.
     #[error("engine {engine} keeps no models: it does not run kaizen's training pipeline")]
     NoModels {
+        /// The engine.
+        engine: String,
+    },
+    /// A variant id that is not a member of the bot's population.
+    #[error("no variant {id} in the population")]
+    UnknownVariant {
+        /// The id asked for.
+        id: u64,
+    },
+    /// An operator's change of a variant that its current role forbids
+    /// (promoting the serving one, retiring the serving one); nothing changed.
+    #[error("variant {id} cannot be {action}: {why}")]
+    VariantRefused {
+        /// The variant.
+        id: u64,
+        /// What was asked: `promoted` or `retired`.
+        action: &'static str,
+        /// Why not.
+        why: &'static str,
+    },
+    /// The engine runs no variants: its bot has no `[variants]` table.
+    #[error("engine {engine} runs no variants: its bot has no [variants] table")]
+    NoVariants {
         /// The engine.
         engine: String,
     },

@@ -10,6 +10,7 @@ mod observe;
 mod process;
 mod report;
 mod run;
+mod run_api;
 mod simulate;
 mod status;
 mod synergy;

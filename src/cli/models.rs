@@ -389,9 +389,8 @@ fn change(
     })
 }
 
-#[cfg(feature = "server")]
-/// The API call that makes `action` on a run serving at `listen`: its URL and JSON body.
-fn api_call(target: &Target, action: ModelAction, reason: &str, listen: &str) -> (String, String) {
+/// The API route and JSON body that make `action` on a run.
+fn api_call(target: &Target, action: ModelAction, reason: &str) -> (String, String) {
     let (route, body) = match action {
         ModelAction::Activate { version } => (
             "activate",
@@ -400,90 +399,42 @@ fn api_call(target: &Target, action: ModelAction, reason: &str, listen: &str) ->
         ModelAction::Rollback => ("rollback", serde_json::json!({ "reason": reason })),
     };
     (
-        format!("http://{listen}/api/v1/models/{}/{route}", target.bot),
+        format!("/api/v1/models/{}/{route}", target.bot),
         body.to_string(),
     )
 }
 
-/// Without the server feature, there is no API to call.
-#[cfg(not(feature = "server"))]
-fn through_the_run(target: &Target, _: ModelAction, _: &str, holder: Option<u32>) -> Result<()> {
-    bail!(
-        "refused: a running kaizen{} holds the state folder {}; stop it and run this again",
-        holder.map_or_else(String::new, |p| format!(" (pid {p})")),
-        target.state.display()
-    )
-}
-
-#[cfg(feature = "server")]
 /// `action` sent to the `kaizen run` (pid `holder`) that holds the state
-/// folder, through the control API it recorded in `state/.kaizen/server.json`;
-/// refused, saying what to do, when it serves none.
+/// folder, through its control API ([`super::run_api`]).
 fn through_the_run(
     target: &Target,
     action: ModelAction,
     reason: &str,
     holder: Option<u32>,
 ) -> Result<()> {
-    use kaizen::server::{ServerAddress, auth};
-    let run = holder.map_or_else(
-        || "a running kaizen".into(),
-        |p| format!("kaizen (pid {p})"),
-    );
-    let Some(server) =
-        ServerAddress::find(&target.state).filter(|s| holder.is_none_or(|p| p == s.pid))
-    else {
-        bail!(
-            "refused: {run} holds the state folder {} and serves no control API to take the \
-             change (start it with --listen to move models while it runs); stop it and run this again",
-            target.state.display()
-        );
-    };
-    let (url, body) = api_call(target, action, reason, &server.listen.to_string());
-    let by_hand = format!(
-        "curl -X POST -H \"Authorization: Bearer $KAIZEN_TOKEN_SECRET\" -H 'Content-Type: application/json' -d '{body}' {url}"
-    );
-    let token = auth::load(&target.state, std::env::var(auth::TOKEN_ENV).ok())?.with_context(|| {
+    let (path, body) = api_call(target, action, reason);
+    let answer = super::run_api::post(
+        &target.state,
+        holder,
+        &path,
+        &body,
+        "to move models while it runs",
+    )?;
+    let moved = decode_move(answer.value).with_context(|| {
         format!(
-            "{run} serves its API on {}, but there is no token here ({} unset, no {}/.kaizen/token); \
-             with the run's token, the call is:\n  {by_hand}",
-            server.listen,
-            auth::TOKEN_ENV,
-            target.state.display()
+            "the answer of {} is not a move of the champion: {}",
+            answer.url, answer.text
         )
     })?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(60)))
-        .build()
-        .into();
-    let mut answer = agent
-        .post(&url)
-        .header("Authorization", &format!("Bearer {}", token.secret()))
-        .header("Content-Type", "application/json")
-        .send(&body)
-        .with_context(|| {
-            format!("{run} holds the state folder but its API at {url} did not answer; the call is:\n  {by_hand}")
-        })?;
-    let status = answer.status().as_u16();
-    let text = answer.body_mut().read_to_string()?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("the answer of {url} is not JSON: {text}"))?;
-    if status != 200 {
-        let message = value["error"]["message"].as_str().unwrap_or(&text);
-        bail!("{run} refused the change ({status}): {message}");
-    }
-    let moved = decode_move(value)
-        .with_context(|| format!("the answer of {url} is not a move of the champion: {text}"))?;
     print(target.json, &moved, || {
         format!(
-            "{}\n(made by {run} through its API)\n",
-            describe_move(&moved)
+            "{}\n(made by {} through its API)\n",
+            describe_move(&moved),
+            answer.run
         )
     })
 }
 
-#[cfg(feature = "server")]
 /// A move as the API answers it (its time in RFC 3339), back in Unix seconds.
 fn decode_move(mut value: serde_json::Value) -> Result<AliasMove> {
     if let Some(at) = value["at"].as_str() {

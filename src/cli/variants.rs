@@ -4,12 +4,15 @@
 //!
 //! `kaizen variants promote|retire --bot B ID` change them: `promote` makes
 //! a variant serve (a running test is cancelled unjudged), `retire` takes
-//! one out (a mutated child of the serving variant takes its place). Each
-//! takes the state folder's lock, so while `kaizen run` holds it the change
-//! is refused with a message naming the holder's pid (the running engine
-//! writes its own variants file after every cycle and would overwrite the
-//! change; there is no API route for it yet). Each change is recorded in
-//! the audit trail (`variants.promote`, `variants.retire`), done or failed.
+//! one out (a mutated child of the serving variant takes its place). With
+//! no run live, the command takes the state folder's lock and changes the
+//! file itself. While `kaizen run` holds the folder, its engine owns the
+//! variants (and writes them after every cycle): when the run serves its
+//! control API (`--listen`), the change goes to `POST
+//! /api/v1/variants/{bot}/{id}/promote|retire` and the engine makes it;
+//! otherwise it is refused with a message naming the holder's pid. Each
+//! change is recorded in the audit trail (`variants.promote`,
+//! `variants.retire`), done or failed — by this command, or by the run's API.
 
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use kaizen::engine::validate_name;
 use kaizen::persist::{Durability, Inspected, inspect_json, save_json};
 use kaizen::runtime::StateLock;
 use kaizen::stats::AbStatus;
-use kaizen::variants::{VariantEvent, Variants};
+use kaizen::variants::{VariantAction, VariantEvent, Variants};
 
 /// The state folder (as given to `kaizen run --state`).
 #[derive(Debug, clap::Args)]
@@ -165,33 +168,25 @@ pub fn run(args: VariantsArgs) -> Result<()> {
             };
             println!("{}", serde_json::to_string_pretty(m)?);
         }
-        Action::Promote(c) => change(&c, "variants.promote", |v| v.promote(c.id))?,
-        Action::Retire(c) => change(&c, "variants.retire", |v| v.retire(c.id))?,
+        Action::Promote(c) => change(&c, VariantAction::Promote(c.id))?,
+        Action::Retire(c) => change(&c, VariantAction::Retire(c.id))?,
     }
     Ok(())
 }
 
 /// Applies an operator's change to a bot's variants with the state folder
-/// locked, saves them and records it in the audit trail.
-fn change(
-    c: &Change,
-    action: &str,
-    apply: impl FnOnce(&mut Variants) -> kaizen::Result<VariantEvent>,
-) -> Result<()> {
+/// locked, saves them and records it in the audit trail; while a run holds
+/// the folder, through the run's API.
+fn change(c: &Change, action: VariantAction) -> Result<()> {
     validate_name("bot", &c.bot)?;
     let _lock = match StateLock::acquire(&c.state.state) {
-        Err(kaizen::Error::StateLocked { path, pid }) => bail!(
-            "refused: {} is held by a running kaizen{}, whose engine owns bot {:?}'s variants \
-             and would write over the change; stop it and run this again",
-            path.display(),
-            pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
-            c.bot
-        ),
+        Err(kaizen::Error::StateLocked { pid, .. }) => return through_the_run(c, action, pid),
         other => other?,
     };
     let mut v = need(&c.state.state, &c.bot)?;
     let file = c.state.state.join(&c.bot).join("variants.json");
-    let done = apply(&mut v)
+    let done = action
+        .apply(&mut v)
         .map_err(anyhow::Error::from)
         .and_then(|event| {
             save_json(&file, &v, Durability::Fsync)?;
@@ -206,8 +201,46 @@ fn change(
         .as_ref()
         .map(drop)
         .map_err(|e| anyhow::anyhow!("{e:#}"));
-    super::synergy::audit(&c.state.state, &c.bot, action, detail, &outcome);
-    let event = done?;
+    super::synergy::audit(
+        &c.state.state,
+        &c.bot,
+        action.audit_name(),
+        detail,
+        &outcome,
+    );
+    print_change(c, &done?, None)
+}
+
+/// `action` sent to the `kaizen run` (pid `holder`) that holds the state
+/// folder, through its control API ([`super::run_api`]); the run's engine
+/// makes the change and the run's API writes the audit entry.
+fn through_the_run(c: &Change, action: VariantAction, holder: Option<u32>) -> Result<()> {
+    let route = match action {
+        VariantAction::Promote(_) => "promote",
+        VariantAction::Retire(_) => "retire",
+    };
+    let path = format!("/api/v1/variants/{}/{}/{route}", c.bot, c.id);
+    let body = serde_json::json!({ "reason": c.reason }).to_string();
+    let answer = super::run_api::post(
+        &c.state.state,
+        holder,
+        &path,
+        &body,
+        "to change variants while it runs",
+    )?;
+    let event: VariantEvent =
+        serde_json::from_value(answer.value["event"].clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "the answer of {} is not a variant change ({e}): {}",
+                answer.url,
+                answer.text
+            )
+        })?;
+    print_change(c, &event, Some(&answer.run))
+}
+
+/// Prints a change's event (`made_by`: the run that made it through its API).
+fn print_change(c: &Change, event: &VariantEvent, made_by: Option<&str>) -> Result<()> {
     if c.state.json {
         println!("{}", serde_json::to_string_pretty(&event)?);
         return Ok(());
@@ -231,13 +264,16 @@ fn change(
         } => println!(
             "bot {}: variant {variant} retired, replaced by {replaced_by}{}",
             c.bot,
-            if cancelled_test {
+            if *cancelled_test {
                 "; its test was cancelled"
             } else {
                 ""
             }
         ),
-        other => println!("bot {}: {}", c.bot, serde_json::to_string(&other)?),
+        other => println!("bot {}: {}", c.bot, serde_json::to_string(other)?),
+    }
+    if let Some(run) = made_by {
+        println!("(made by {run} through its API)");
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ use crate::record::{CycleRecord, Reason};
 use crate::runtime::{BotGuard, BotLock, LearnerPool, PipelineSlots, Slot};
 use crate::snapshot::EngineSnapshot;
 use crate::training::TrainingPipeline;
+use crate::variants::{VariantEvent, Variants};
 use crate::{Error, Result};
 
 /// What the actor needs besides the core: shared services and host hooks.
@@ -510,6 +511,27 @@ impl Handler<ChangeModel> for SelfImprovementEngine {
                     message: e.to_string(),
                 })?
                 .map_err(Error::from)
+        })
+    }
+}
+
+impl Handler<ChangeVariant> for SelfImprovementEngine {
+    type Result = ResponseFuture<Result<(VariantEvent, Variants)>>;
+
+    fn handle(&mut self, msg: ChangeVariant, _: &mut Self::Context) -> Self::Result {
+        let pipeline = Arc::clone(&self.wiring.pipeline);
+        let engine = self.core.name().to_string();
+        // The change saves the variants' file (fsync): off this thread.
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || match pipeline.variant_pipeline() {
+                Some(variants) => variants.change(msg.0),
+                None => Err(Error::NoVariants { engine }),
+            })
+            .await
+            .map_err(|e| Error::Panicked {
+                what: "variant change",
+                message: e.to_string(),
+            })?
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::record::CycleRecord;
 use crate::snapshot::EngineSnapshot;
 use crate::synergy::SynergyWeights;
 use crate::training::ModelAction;
+use crate::variants::{VariantAction, VariantEvent, Variants};
 
 /// Decide, and run a cycle if the decision says so (SPEC §4).
 #[derive(Clone, Copy, Debug, Message)]
@@ -60,6 +61,16 @@ pub struct ChangeModel {
     /// Why, in words (kept in the alias history).
     pub reason: String,
 }
+
+/// Promote or retire one of the bot's variants by hand (an operator's
+/// change): made on the engine's running variant pipeline, saved and
+/// published at once; a cycle under way records no outcome for an
+/// assignment it ended. Only an engine whose bot has a `[variants]` table
+/// can ([`Error::NoVariants`](crate::Error::NoVariants) otherwise). Answers
+/// the event and the variants after it.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "Result<(VariantEvent, Variants)>")]
+pub struct ChangeVariant(pub VariantAction);
 
 /// Stop deciding: ticks are skipped as `"paused"` until [`Resume`]. Persisted.
 #[derive(Clone, Copy, Debug, Message)]

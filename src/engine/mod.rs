@@ -35,8 +35,8 @@ mod phase;
 pub use actor::SelfImprovementEngine;
 pub use builder::{EngineBuilder, Origin};
 pub use messages::{
-    ChangeModel, EngineExited, Flush, ForcedTick, Pause, RecordMetrics, Resume, RunCycle,
-    SetWeights, Shutdown, Status, Stop, Tick,
+    ChangeModel, ChangeVariant, EngineExited, Flush, ForcedTick, Pause, RecordMetrics, Resume,
+    RunCycle, SetWeights, Shutdown, Status, Stop, Tick,
 };
 pub(crate) use messages::{RoundTick, TickAnswer};
 

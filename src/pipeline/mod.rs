@@ -200,6 +200,12 @@ pub type PipelineFuture =
 pub trait Pipeline: Send + Sync + 'static {
     /// Runs one improvement of `bot` with `energy` (1..=100).
     fn run(&self, bot: &str, energy: u32) -> PipelineFuture;
+
+    /// The bot's variants, when this pipeline runs them (an operator's
+    /// promotion or retirement goes through it); default: none.
+    fn variant_pipeline(&self) -> Option<&VariantPipeline> {
+        None
+    }
 }
 
 /// A [`Pipeline`] made from a closure; see [`pipeline_fn`].

@@ -29,7 +29,8 @@ use crate::decision::{self, Decision, DecisionSender, VariantDecision};
 use crate::host::{Clock, SystemClock};
 use crate::persist::{self, Decode, Durability, PendingFile};
 use crate::variants::{
-    Assignment, Fleet, ModelCopy, PbtCopy, PbtMember, VariantEvent, Variants, VariantsSpec,
+    Assignment, Fleet, ModelCopy, PbtCopy, PbtMember, VariantAction, VariantEvent, Variants,
+    VariantsSpec,
 };
 use crate::{Error, Result};
 
@@ -292,6 +293,18 @@ impl VariantPipeline {
     pub fn variants(&self) -> Variants {
         self.bot.variants()
     }
+
+    /// An operator's promotion or retirement, made on the running state:
+    /// saved (when the state has a file), published on the decision stream,
+    /// and in effect from the next cycle (a cycle under way records no
+    /// outcome for an assignment the change ended). Returns the event and
+    /// the variants after it.
+    ///
+    /// # Errors
+    /// As [`VariantAction::apply`], or a save that fails; nothing changes.
+    pub fn change(&self, action: VariantAction) -> Result<(VariantEvent, Variants)> {
+        self.bot.change(action)
+    }
 }
 
 impl Bot {
@@ -317,16 +330,30 @@ impl Bot {
     /// Takes a PBT copy's parameters ([`Variants::adopt`]) and saves the
     /// state; returns the variant that serves them.
     fn adopt(&self, copy: &PbtCopy) -> Result<u64> {
+        Ok(self.apply(|v| v.adopt(copy))?.1.serving())
+    }
+
+    /// An operator's change ([`VariantPipeline::change`]).
+    fn change(&self, action: VariantAction) -> Result<(VariantEvent, Variants)> {
+        self.apply(|v| action.apply(v))
+    }
+
+    /// Makes one change on a copy, saves it, then keeps it and publishes
+    /// its event; nothing changes when either step fails.
+    fn apply(
+        &self,
+        change: impl FnOnce(&mut Variants) -> Result<VariantEvent>,
+    ) -> Result<(VariantEvent, Variants)> {
         let mut variants = self.lock();
         let mut next = variants.clone();
-        let event = next.adopt(copy)?;
+        let event = change(&mut next)?;
         if let Some(f) = &self.file {
             persist::save_json(f, &next, self.durability)?;
         }
         *variants = next;
         self.fleet
-            .publish(&self.name, self.clock.now(), vec![event]);
-        Ok(variants.serving())
+            .publish(&self.name, self.clock.now(), vec![event.clone()]);
+        Ok((event, variants.clone()))
     }
 
     /// Ends a running test the fleet has already judged (a crash came
@@ -442,6 +469,10 @@ impl Bot {
 }
 
 impl Pipeline for VariantPipeline {
+    fn variant_pipeline(&self) -> Option<&VariantPipeline> {
+        Some(self)
+    }
+
     fn run(&self, bot: &str, energy: u32) -> PipelineFuture {
         let runner = Arc::clone(&self.runner);
         let (state, name) = (Arc::clone(&self.bot), bot.to_string());

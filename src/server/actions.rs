@@ -1,6 +1,8 @@
 //! The state-changing routes: pause, resume and run an engine, an autoscale
 //! step, activate or roll back a bot's model (through the engine that trains
-//! it when one runs, [`RegistryHandle::change_model`](crate::registry::RegistryHandle::change_model)). Each needs the token (the
+//! it when one runs, [`RegistryHandle::change_model`](crate::registry::RegistryHandle::change_model)),
+//! promote or retire a bot's variant (through the engine that runs them,
+//! [`RegistryHandle::change_variant`](crate::registry::RegistryHandle::change_variant)). Each needs the token (the
 //! guard checked it) and is written to the audit trail — who (the token's
 //! name), what, on which bot, and how it ended — before it is answered.
 
@@ -21,6 +23,7 @@ use crate::history::AuditEntry;
 use crate::models::{AliasMove, ModelRegistry, ModelsError, RegistryConfig, VersionId};
 use crate::present::with_rfc3339_times;
 use crate::training::ModelAction;
+use crate::variants::VariantAction;
 
 /// Reads a JSON body of at most `limit` bytes; an empty body is `T::default()`.
 async fn body<T: DeserializeOwned + Default>(
@@ -373,6 +376,87 @@ pub(super) async fn rollback(
         "model.rollback",
         Some(&bot),
         String::new(),
+        result,
+    )
+    .await
+}
+
+/// The body of `POST /api/v1/variants/{bot}/{id}/promote` and `/retire`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VariantBody {
+    reason: Option<String>,
+}
+
+fn variants_error(bot: &str, e: crate::Error) -> ApiError {
+    use crate::Error as E;
+    match e {
+        E::UnknownVariant { .. } => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_variant",
+            format!("bot {bot:?}: {e}"),
+        ),
+        E::NoVariants { .. } => ApiError::new(StatusCode::NOT_FOUND, "no_variants", e.to_string()),
+        E::VariantRefused { .. } => ApiError::conflict("conflict", format!("bot {bot:?}: {e}")),
+        other => other.into(),
+    }
+}
+
+pub(super) async fn promote_variant(
+    state: web::Data<AppState>,
+    path: web::Path<(String, u64)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Reply {
+    let (bot, id) = path.into_inner();
+    change_variant(state, bot, VariantAction::Promote(id), req, payload).await
+}
+
+pub(super) async fn retire_variant(
+    state: web::Data<AppState>,
+    path: web::Path<(String, u64)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Reply {
+    let (bot, id) = path.into_inner();
+    change_variant(state, bot, VariantAction::Retire(id), req, payload).await
+}
+
+/// Promotes or retires a variant through the engine that runs the bot's
+/// variants; answers the event and the variants after it. The audit entry
+/// is the CLI's: `variants.promote|retire`, `variant <id>[: <reason>]`.
+async fn change_variant(
+    state: web::Data<AppState>,
+    bot: String,
+    action: VariantAction,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Reply {
+    let asked: Result<VariantBody, ApiError> = body(payload, state.config.body_limit).await;
+    let detail = match asked.as_ref().ok().and_then(|b| b.reason.as_deref()) {
+        Some(reason) if !reason.is_empty() => format!("variant {}: {reason}", action.id()),
+        _ => format!("variant {}", action.id()),
+    };
+    let result = async {
+        asked?;
+        super::api::checked_bot(&bot)?;
+        let (event, variants) = state
+            .parts
+            .registry
+            .change_variant(&bot, action)
+            .await
+            .map_err(|e| variants_error(&bot, e))?;
+        Ok(actix_web::HttpResponse::Ok().json(json!({
+            "bot": bot, "event": event, "serving": variants.serving(), "variants": variants,
+        })))
+    }
+    .await;
+    audited(
+        &state,
+        &req,
+        action.audit_name(),
+        Some(&bot),
+        detail,
         result,
     )
     .await

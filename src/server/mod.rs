@@ -11,6 +11,8 @@
 //! | `POST /api/v1/engines/{bot}/pause`, `/resume`, `/run` | steer one engine (`run` takes `{"energy": n}`) |
 //! | `GET /api/v1/models/{bot}` | the bot's model registry (read-only catalog) |
 //! | `POST /api/v1/models/{bot}/activate`, `/rollback` | move the bot's champion model |
+//! | `GET /api/v1/variants` | every bot's serving variant and running A/B test (from `state/<bot>/variants.json`) |
+//! | `POST /api/v1/variants/{bot}/{id}/promote`, `/retire` | promote or retire one of the bot's variants |
 //! | `GET /api/v1/autoscale`, `POST /api/v1/autoscale?dry_run=true` | the last steps with HPA-style conditions; one step (dry-run unless `dry_run=false`) |
 //! | `GET /api/v1/alerts`, `/api/v1/audit` | alerts firing and recent; the audit trail |
 //! | `GET /api/v1/decisions` | the decision stream (SSE) |
@@ -35,6 +37,7 @@ pub mod live;
 pub mod metrics;
 mod openapi;
 mod sse;
+mod variants;
 
 pub use address::ServerAddress;
 pub use auth::{Token, TokenSource};
@@ -294,6 +297,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/models/{bot}", web::get().to(api::models))
                 .route("/models/{bot}/activate", web::post().to(actions::activate))
                 .route("/models/{bot}/rollback", web::post().to(actions::rollback))
+                .route("/variants", web::get().to(variants::list))
+                .route(
+                    "/variants/{bot}/{id}/promote",
+                    web::post().to(actions::promote_variant),
+                )
+                .route(
+                    "/variants/{bot}/{id}/retire",
+                    web::post().to(actions::retire_variant),
+                )
                 .route("/autoscale", web::get().to(api::autoscale))
                 .route("/autoscale", web::post().to(actions::autoscale))
                 .route("/alerts", web::get().to(api::alerts))

@@ -69,6 +69,21 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/variants",
+        "Every bot's variants as last saved: the serving variant, the population's size and generation, promotions, and the running A/B test's status (evidence, threshold, uplift, confidence sequence, decision).",
+    ),
+    (
+        "post",
+        "/api/v1/variants/{bot}/{id}/promote",
+        "Make a variant serve now, through the engine that runs the bot's variants (a running A/B test is cancelled unjudged; body {\"reason\": \"…\"}); answers the event and the variants after it. 404 for an unknown bot (unknown_bot), a bot without variants (no_variants) or an unknown variant (unknown_variant); 409 when it serves already.",
+    ),
+    (
+        "post",
+        "/api/v1/variants/{bot}/{id}/retire",
+        "Take a variant out; a mutated child of the serving variant takes its place (body {\"reason\": \"…\"}); answers the event and the variants after it. 404 as for promote; 409 for the serving variant (promote another first).",
+    ),
+    (
+        "get",
         "/api/v1/autoscale",
         "The last autoscale decisions and the autoscaler's conditions (AbleToScale, ScalingActive, ScalingLimited).",
     ),
@@ -109,6 +124,11 @@ fn parameters(method: &str, path: &str) -> Vec<Value> {
     let mut p = Vec::new();
     if path.contains("{bot}") {
         p.push(bot_param());
+    }
+    if path.contains("{id}") {
+        p.push(json!({"name": "id", "in": "path", "required": true,
+                      "description": "The variant's id (see kaizen variants list).",
+                      "schema": {"type": "integer", "minimum": 0}}));
     }
     if path.contains("{file}") {
         p.push(json!({"name": "file", "in": "path", "required": true,

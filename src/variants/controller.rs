@@ -119,6 +119,43 @@ pub fn event_name(event: &VariantEvent) -> &'static str {
     }
 }
 
+/// An operator's change of a bot's variants (the CLI, the API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VariantAction {
+    /// [`Variants::promote`] this variant.
+    Promote(u64),
+    /// [`Variants::retire`] this variant.
+    Retire(u64),
+}
+
+impl VariantAction {
+    /// Makes the change on `variants`.
+    ///
+    /// # Errors
+    /// As [`Variants::promote`] and [`Variants::retire`] (nothing changes).
+    pub fn apply(self, variants: &mut Variants) -> Result<VariantEvent> {
+        match self {
+            VariantAction::Promote(id) => variants.promote(id),
+            VariantAction::Retire(id) => variants.retire(id),
+        }
+    }
+
+    /// Its name in the audit trail: `variants.promote`, `variants.retire`.
+    pub fn audit_name(self) -> &'static str {
+        match self {
+            VariantAction::Promote(_) => "variants.promote",
+            VariantAction::Retire(_) => "variants.retire",
+        }
+    }
+
+    /// The variant it changes.
+    pub fn id(self) -> u64 {
+        match self {
+            VariantAction::Promote(id) | VariantAction::Retire(id) => id,
+        }
+    }
+}
+
 /// A bot's variants (see the module docs). Serde: the whole state file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Variants {
@@ -322,17 +359,19 @@ impl Variants {
     /// statistical discovery, so the fleet's FDR rule does not count it).
     ///
     /// # Errors
-    /// An `id` that is not a member, or that already serves (nothing changes).
+    /// [`Error::UnknownVariant`] for an `id` that is not a member,
+    /// [`Error::VariantRefused`] for the one that already serves (nothing
+    /// changes).
     pub fn promote(&mut self, id: u64) -> Result<VariantEvent> {
         if self.population.get(id).is_none() {
-            return Err(Error::invalid("variant", id, "a member of the population"));
+            return Err(Error::UnknownVariant { id });
         }
         if id == self.serving {
-            return Err(Error::invalid(
-                "variant",
+            return Err(Error::VariantRefused {
                 id,
-                "a variant that is not serving already",
-            ));
+                action: "promoted",
+                why: "it serves already",
+            });
         }
         let previous = self.serving;
         let cancelled_test = self.cancel_test();
@@ -350,15 +389,16 @@ impl Variants {
     /// its challenger is cancelled unjudged.
     ///
     /// # Errors
-    /// An `id` that is not a member, or the serving variant (promote another
+    /// [`Error::UnknownVariant`] for an `id` that is not a member,
+    /// [`Error::VariantRefused`] for the serving variant (promote another
     /// first); nothing changes.
     pub fn retire(&mut self, id: u64) -> Result<VariantEvent> {
         if id == self.serving {
-            return Err(Error::invalid(
-                "variant",
+            return Err(Error::VariantRefused {
                 id,
-                "a variant that is not serving (promote another one first)",
-            ));
+                action: "retired",
+                why: "it serves (promote another one first)",
+            });
         }
         let replaced_by = self.population.retire(id, self.serving)?;
         let cancelled_test = self.test.as_ref().is_some_and(|t| t.challenger == id);

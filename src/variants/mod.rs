@@ -26,7 +26,7 @@ pub mod space;
 pub mod trial;
 
 pub use config::{TestSettings, VariantsSpec};
-pub use controller::{Assignment, VariantEvent, Variants, event_name};
+pub use controller::{Assignment, VariantAction, VariantEvent, Variants, event_name};
 pub use pbt::{ModelCopy, PbtCopy, PbtMember, pbt_step};
 pub use population::{EvolutionConfig, Generation, Init, Population, Variant};
 pub use space::{Param, ParamSpec, Params, Space, Value};

@@ -303,13 +303,14 @@ impl Population {
     /// Returns the child's id.
     ///
     /// # Errors
-    /// An unknown `id` or `parent`, or `id` equal to `parent`.
+    /// [`Error::UnknownVariant`] for an unknown `id` or `parent`; `id`
+    /// equal to `parent` is invalid.
     pub fn retire(&mut self, id: u64, parent: u64) -> Result<u64> {
         let find = |id: u64| {
             self.members
                 .iter()
                 .position(|v| v.id == id)
-                .ok_or_else(|| Error::invalid("variant", id, "a member of the population"))
+                .ok_or(Error::UnknownVariant { id })
         };
         let (slot, from) = (find(id)?, find(parent)?);
         if slot == from {

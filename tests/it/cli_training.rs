@@ -352,39 +352,8 @@ fn models_activate_and_rollback_go_through_the_api_of_the_run_that_trains_the_bo
         second["outcome"]["metrics"]["champion_version"], 2.0,
         "{second}"
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kaizen"))
-        .args([
-            "run",
-            "--period",
-            "1h",
-            "--listen",
-            "127.0.0.1:0",
-            "--engines",
-        ])
-        .arg(&s.engines)
-        .arg("--state")
-        .arg(&s.state)
-        .env_remove("KAIZEN_TOKEN")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // The run records where it serves once it listens (bounded polling).
+    let (child, listening) = crate::support::listening_run(&s.engines, &s.state);
     let record = s.state.join(".kaizen/server.json");
-    let serving = || {
-        std::fs::read_to_string(&record)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .filter(|v| v["pid"].as_u64() == Some(u64::from(child.id())))
-    };
-    let mut listening = None;
-    for _ in 0..1200 {
-        listening = serving();
-        if listening.is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
     // The CLI finds the run's address and its token in the state folder.
     let activated = models(&s, &["activate", "v1", "--reason", "v2 misbehaves"])
         .env_remove("KAIZEN_TOKEN")
@@ -401,18 +370,9 @@ fn models_activate_and_rollback_go_through_the_api_of_the_run_that_trains_the_bo
         .env_remove("KAIZEN_TOKEN")
         .output()
         .unwrap();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let stopped = child.wait().unwrap();
-    assert!(listening.is_some(), "kaizen run never recorded its address");
-    let text = |o: &std::process::Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
+    let stopped = crate::support::stop_run(child);
+    assert!(listening, "kaizen run never recorded its address");
+    let text = crate::support::output_text;
     assert!(activated.status.success(), "{}", text(&activated));
     let out = String::from_utf8_lossy(&activated.stdout);
     assert!(

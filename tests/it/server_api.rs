@@ -105,7 +105,7 @@ fn the_openapi_document_describes_every_route_the_server_has() {
     // A route the document does not list is not served.
     let missing = get(&f.url("/api/v1/nothing"), None);
     assert_eq!((missing.status, missing.code().as_str()), (404, "no_route"));
-    assert_eq!(documented.len(), 18, "{documented:?}");
+    assert_eq!(documented.len(), 21, "{documented:?}");
 }
 
 #[test]
@@ -699,5 +699,123 @@ fn models_move_through_the_engine_that_trains_them() {
             && moves[2]["error"].is_null()
             && !moves[3]["error"].is_null()
             && !moves[4]["error"].is_null()
+    });
+}
+
+/// Issue 14 item 4: the engine runs (and keeps writing) the bot's variants;
+/// the API promotes and retires them through it, answering the new state.
+#[test]
+fn variants_are_promoted_and_retired_through_the_engine_that_runs_them() {
+    let f = Fleet::start(Setup {
+        bots: vec!["alpha"],
+        variants: vec!["tuned"],
+        ..Setup::default()
+    });
+    let file = f.state.path().join("tuned").join("variants.json");
+    let on_disk = || -> kaizen::variants::Variants {
+        kaizen::persist::decode_json(&std::fs::read(&file).unwrap()).unwrap()
+    };
+    let change = |id: &str, what: &str, body: &str| {
+        post(
+            &f.url(&format!("/api/v1/variants/tuned/{id}/{what}")),
+            Some(SECRET),
+            body,
+        )
+    };
+    // Variant 0 serves; one cycle records an outcome of the first member.
+    f.round();
+    assert_eq!(on_disk().serving(), 0);
+
+    let promoted = change("2", "promote", r#"{"reason": "looks better"}"#);
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+    let answer = promoted.json();
+    assert_eq!(answer["event"]["event"], "promoted", "{}", promoted.body);
+    assert_eq!(
+        (
+            answer["event"]["variant"].clone(),
+            answer["event"]["previous"].clone()
+        ),
+        (2.into(), 0.into())
+    );
+    assert_eq!(answer["serving"], 2);
+    assert_eq!((on_disk().serving(), on_disk().promotions()), (2, 1));
+
+    // The serving variant can be neither promoted nor retired: 409.
+    for what in ["promote", "retire"] {
+        let refused = change("2", what, "");
+        assert_eq!(
+            (refused.status, refused.code().as_str()),
+            (409, "conflict"),
+            "{what}: {}",
+            refused.body
+        );
+    }
+    let retired = change("1", "retire", "");
+    assert_eq!(retired.status, 200, "{}", retired.body);
+    let answer = retired.json();
+    assert_eq!(answer["event"]["event"], "retired", "{}", retired.body);
+    let child = answer["event"]["replaced_by"].as_u64().unwrap();
+    let v = on_disk();
+    assert!(v.population().get(1).is_none());
+    assert_eq!(v.population().get(child).unwrap().parents, vec![2]);
+    // The engine keeps running with the change: the next cycle's outcome
+    // lands in the state the operator made.
+    f.round();
+    let v = on_disk();
+    assert_eq!(v.serving(), 2);
+    assert!(v.population().get(1).is_none());
+    // The read route (the dashboard's variants panel) shows the new state;
+    // bots without variants are not listed.
+    let listed = get(&f.url("/api/v1/variants"), None).json();
+    let bots = listed["bots"].as_array().unwrap();
+    assert_eq!(bots.len(), 1, "{listed}");
+    assert_eq!(
+        (bots[0]["bot"].clone(), bots[0]["serving"].clone()),
+        ("tuned".into(), 2.into()),
+        "{listed}"
+    );
+    assert_eq!(
+        (bots[0]["members"].clone(), bots[0]["promotions"].clone()),
+        (4.into(), 1.into())
+    );
+
+    // Unknown variant, unknown bot, a bot without variants: 404, each named.
+    for (url, code) in [
+        ("/api/v1/variants/tuned/1/promote", "unknown_variant"),
+        ("/api/v1/variants/tuned/99/retire", "unknown_variant"),
+        ("/api/v1/variants/nobody/1/promote", "unknown_bot"),
+        ("/api/v1/variants/alpha/1/promote", "no_variants"),
+    ] {
+        let a = post(&f.url(url), Some(SECRET), "");
+        assert_eq!(
+            (a.status, a.code().as_str()),
+            (404, code),
+            "{url}: {}",
+            a.body
+        );
+    }
+    // Without the token nothing changes.
+    let anonymous = post(&f.url("/api/v1/variants/tuned/0/promote"), None, "");
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    assert_eq!(on_disk().serving(), 2);
+
+    // Every change is in the audit trail as the CLI writes it.
+    eventually("the audit entries", || {
+        let audit = get(&f.url("/api/v1/audit?bot=tuned"), None).json();
+        let entries = audit["entries"].as_array().unwrap().clone();
+        let changes: Vec<_> = entries
+            .iter()
+            .filter(|e| e["action"].as_str().unwrap().starts_with("variants."))
+            .collect();
+        changes.len() == 6
+            && changes[0]["action"] == "variants.promote"
+            && changes[0]["detail"] == "variant 2: looks better"
+            && changes[0]["who"] == WHO
+            && changes[0]["error"].is_null()
+            && !changes[1]["error"].is_null()
+            && changes[2]["action"] == "variants.retire"
+            && !changes[2]["error"].is_null()
+            && changes[3]["error"].is_null()
+            && changes[3]["detail"] == "variant 1"
     });
 }

@@ -206,6 +206,7 @@ fn the_dashboard_shows_live_charts_and_its_pause_button_pauses_an_engine() {
     let fleet = Fleet::start(Setup {
         bots: vec!["alpha", "beta", "gamma"],
         broken: vec!["delta"],
+        variants: vec!["tuned"],
         ..Setup::default()
     });
     for _ in 0..12 {
@@ -219,8 +220,15 @@ fn the_dashboard_shows_live_charts_and_its_pause_button_pauses_an_engine() {
     }
     page.call("Page.navigate", json!({"url": fleet.url("/")}));
     page.wait_for(
-        "the cards of four bots",
-        "document.querySelectorAll('article.bot').length === 4",
+        "the cards of five bots",
+        "document.querySelectorAll('article.bot').length === 5",
+    );
+    // The variants panel: the bot with variants, its serving variant.
+    page.wait_for(
+        "the variants panel",
+        "!document.getElementById('variants-panel').hidden && \
+         document.querySelectorAll('#variants tbody tr').length === 1 && \
+         /^[0-9]+$/.test(document.querySelector('#variants tr[data-bot=tuned] td:nth-child(2)').textContent)",
     );
     page.wait_for(
         "a ROI chart with data",

@@ -398,3 +398,63 @@ pub fn engines_folder(root: &std::path::Path, spec: &str, script: &str) -> std::
     }
     dir
 }
+
+/// `kaizen run --period 1h --listen 127.0.0.1:0` on `engines` and `state`
+/// (without `KAIZEN_TOKEN`: the run makes its token in the state folder),
+/// and whether it recorded its address in `state/.kaizen/server.json`
+/// (bounded polling).
+pub fn listening_run(
+    engines: &std::path::Path,
+    state: &std::path::Path,
+) -> (std::process::Child, bool) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kaizen"))
+        .args([
+            "run",
+            "--period",
+            "1h",
+            "--listen",
+            "127.0.0.1:0",
+            "--engines",
+        ])
+        .arg(engines)
+        .arg("--state")
+        .arg(state)
+        .env_remove("KAIZEN_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let record = state.join(".kaizen/server.json");
+    let serving = || {
+        std::fs::read_to_string(&record)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["pid"].as_u64() == Some(u64::from(child.id())))
+    };
+    let mut listening = false;
+    for _ in 0..1200 {
+        listening = serving();
+        if listening {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (child, listening)
+}
+
+/// Stops a run with SIGTERM and waits for it.
+pub fn stop_run(mut child: std::process::Child) -> std::process::ExitStatus {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap()
+}
+
+/// A finished command's stdout then stderr, as text.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

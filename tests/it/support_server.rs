@@ -36,6 +36,10 @@ pub struct Setup {
     /// ([`small_regression`](super::support::small_regression)), which
     /// starts with 100 rows of `y = 2x + 1`.
     pub trained: Vec<&'static str>,
+    /// Bots whose pipeline runs a population of 4 variants of `x` in
+    /// [0.1, 1.0] (state in `state/<bot>/variants.json`); variant `i`
+    /// earns an ROI of 0.1·energy + 0.01·i.
+    pub variants: Vec<&'static str>,
     /// Where the server listens.
     pub listen: SocketAddr,
     /// Requests a second per client.
@@ -52,11 +56,35 @@ impl Default for Setup {
             bots: vec!["alpha", "beta"],
             broken: vec![],
             trained: vec![],
+            variants: vec![],
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             rate: 10_000.0,
             cors: vec![],
             body_limit: 64 << 10,
         }
+    }
+}
+
+/// Runs a variant: an ROI of 0.1·energy + 0.01·(its id).
+struct Earns;
+
+impl kaizen::pipeline::VariantRunner for Earns {
+    fn run_variant(
+        &self,
+        _: &str,
+        energy: u32,
+        a: &kaizen::variants::Assignment,
+    ) -> kaizen::pipeline::PipelineFuture {
+        let roi = 0.1 * f64::from(energy) + 0.01 * a.variant as f64;
+        Box::pin(async move {
+            Ok(AutomationResult {
+                roi: Some(RoiResult {
+                    roi,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        })
     }
 }
 
@@ -183,6 +211,31 @@ impl Fleet {
                     let engine = kaizen::engine::EngineBuilder::with_training(*bot, pipeline)
                         .clock(Arc::new(clock.clone()));
                     registry.register_engine(engine).await.unwrap();
+                }
+                let fleet = kaizen::pipeline::SharedFleet::open(
+                    kaizen::variants::Fleet::new(0.05, None).unwrap(),
+                    None,
+                )
+                .unwrap();
+                for bot in &setup.variants {
+                    std::fs::create_dir_all(root.join(bot)).unwrap();
+                    let spec: kaizen::variants::VariantsSpec = toml::from_str(
+                        "seed = 3\n[evolution]\nsize = 4\n[space]\nx = { float = [0.1, 1.0] }\n",
+                    )
+                    .unwrap();
+                    let pipeline = kaizen::pipeline::VariantPipeline::with_runner(
+                        bot,
+                        spec,
+                        Arc::new(Earns),
+                        Some(root.join(bot).join("variants.json")),
+                        fleet.clone(),
+                    )
+                    .unwrap()
+                    .with(Arc::new(clock.clone()), Durability::Atomic);
+                    registry
+                        .register_engine(builder(bot, pipeline, &clock))
+                        .await
+                        .unwrap();
                 }
                 let server = Server::start(
                     ServerConfig {

@@ -117,7 +117,7 @@ fn each_cycle_runs_a_variant_and_its_outcome_is_kept() {
 }
 
 /// `kaizen variants promote|retire`: refused while another process holds
-/// the state folder (naming it), done and audited otherwise.
+/// the state folder and serves no API (naming it), done and audited otherwise.
 #[test]
 fn an_operator_promotes_and_retires_variants() {
     let tmp = tempfile::tempdir().unwrap();
@@ -138,9 +138,10 @@ fn an_operator_promotes_and_retires_variants() {
             .assert()
             .failure()
             .stderr(predicates::str::contains(format!(
-                "held by a running kaizen (pid {})",
+                "refused: kaizen (pid {}) holds the state folder",
                 std::process::id()
-            )));
+            )))
+            .stderr(predicates::str::contains("serves no control API"));
         assert_eq!(load(&state).serving(), 0, "nothing changed");
     }
     change("promote", "2")
@@ -255,4 +256,46 @@ fn variant_events_reach_the_stream_the_history_and_the_report() {
         v.test().is_some(),
         "{text}"
     );
+}
+
+/// Issue 14 item 4: while `kaizen run --listen` holds the state folder,
+/// `kaizen variants promote|retire` go through its API (address and token
+/// found in the state folder) and its engine makes the change.
+#[test]
+fn variants_change_through_the_api_of_the_run_that_holds_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engines = engines_folder(tmp.path(), SPEC, SCRIPT);
+    let state = tmp.path().join("state");
+    run_once(&engines, &state);
+    let (child, listening) = crate::support::listening_run(&engines, &state);
+    let change = |what: &str, id: &str| {
+        kaizen()
+            .args(["variants", what, "--bot", "alpha", id, "--state"])
+            .arg(&state)
+            .env_remove("KAIZEN_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let promoted = change("promote", "2");
+    let refused = change("retire", "2");
+    let stopped = crate::support::stop_run(child);
+    assert!(listening, "kaizen run never recorded its address");
+    let text = crate::support::output_text;
+    assert!(promoted.status.success(), "{}", text(&promoted));
+    let out = String::from_utf8_lossy(&promoted.stdout);
+    assert!(
+        out.contains("variant 2 serves (was 0)") && out.contains("through its API"),
+        "{out}"
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("refused the change (409)")
+            && text(&refused).contains("promote another one first"),
+        "{}",
+        text(&refused)
+    );
+    // The run stopped cleanly; its engine saved the change.
+    assert!(stopped.success(), "{stopped:?}");
+    let v = load(&state);
+    assert_eq!((v.serving(), v.promotions()), (2, 1));
 }

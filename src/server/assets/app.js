@@ -267,6 +267,35 @@ async function loadModels(name) {
   }
 }
 
+// Each bot's serving variant and its running A/B test (GET /api/v1/variants).
+async function loadVariants() {
+  const r = await api("/api/v1/variants");
+  const tbody = document.querySelector("#variants tbody");
+  tbody.replaceChildren();
+  const bound = (x) => (x === null || x === undefined ? "∞" : fmt(x, 4));
+  for (const v of r.bots) {
+    const tr = el("tr", { "data-bot": v.bot });
+    const t = v.test;
+    const s = t && t.status;
+    const cells = v.error
+      ? [v.bot, v.error]
+      : [
+          v.bot,
+          String(v.serving),
+          `${v.members} (generation ${v.generation}, ${v.promotions} promoted)`,
+          t ? String(t.challenger) : "—",
+          s ? `${s.serving_outcomes} + ${s.challenger_outcomes}` : "",
+          s ? `${fmt(s.evidence, 2)} / ${fmt(s.threshold, 0)}` : "",
+          s ? fmt(s.uplift, 4) : "",
+          s ? `[${s.confidence_sequence[0] === null ? "-∞" : fmt(s.confidence_sequence[0], 4)}, ${bound(s.confidence_sequence[1])}]` : "",
+          s ? s.decision : "no test",
+        ];
+    cells.forEach((x) => tr.appendChild(el("td", {}, x)));
+    tbody.appendChild(tr);
+  }
+  document.getElementById("variants-panel").hidden = r.bots.length === 0;
+}
+
 async function loadFleet() {
   const [alerts, scale] = await Promise.all([api("/api/v1/alerts"), api("/api/v1/autoscale")]);
   const firing = alerts.firing.map((a) => Object.assign({ firing: true }, a));
@@ -290,6 +319,8 @@ function onEvent(kind, data) {
     scheduleRender();
   } else if (kind === "alert" || kind === "autoscale") {
     loadFleet().catch(() => {});
+  } else if (kind === "variant") {
+    loadVariants().catch(() => {});
   } else if (kind === "engine") {
     loadEngines().then(scheduleRender).catch(() => {});
   }
@@ -349,14 +380,14 @@ async function start() {
     await loadEngines();
     await Promise.all([...state.bots.keys()].map(loadHistory));
     render();
-    await Promise.all([loadFleet(), loadAudit()]);
+    await Promise.all([loadFleet(), loadAudit(), loadVariants()]);
     render();
   } catch (e) {
     notice("cannot load: " + e.message);
   }
   stream();
   setInterval(() => {
-    Promise.all([loadEngines(), loadFleet(), loadAudit()]).then(render).catch(() => {});
+    Promise.all([loadEngines(), loadFleet(), loadAudit(), loadVariants()]).then(render).catch(() => {});
   }, 5000);
 }
 

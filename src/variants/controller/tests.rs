@@ -207,7 +207,14 @@ fn an_operator_promotes_and_retires() {
     assert_eq!((test.serving, test.challenger), (0, 1));
     // Retiring the running test's challenger cancels the test; the
     // serving variant cannot be retired.
-    assert!(v.retire(0).is_err());
+    assert!(matches!(
+        v.retire(0),
+        Err(Error::VariantRefused { id: 0, .. })
+    ));
+    assert!(matches!(
+        v.retire(99),
+        Err(Error::UnknownVariant { id: 99 })
+    ));
     let before = v.population().members().len();
     let VariantEvent::Retired {
         variant: 1,
@@ -222,8 +229,14 @@ fn an_operator_promotes_and_retires() {
     assert_eq!(v.population().members().len(), before);
     assert_eq!(v.population().get(replaced_by).unwrap().parents, vec![0]);
     // Promoting: an unknown or serving variant is refused; the fleet is not asked.
-    assert!(v.promote(99).is_err());
-    assert!(v.promote(0).is_err());
+    assert!(matches!(
+        v.promote(99),
+        Err(Error::UnknownVariant { id: 99 })
+    ));
+    assert!(matches!(
+        v.promote(0),
+        Err(Error::VariantRefused { id: 0, .. })
+    ));
     let judged = fleet.clone();
     let e = v.promote(replaced_by).unwrap();
     assert_eq!(
