@@ -236,12 +236,17 @@ impl CommandPipeline {
         let program = self.program.clone();
         let bot = bot.to_string();
         Box::pin(async move {
-            let mut child = cmd.spawn().map_err(|source| PipelineError::Spawn {
-                program: program.clone(),
-                source,
-            })?;
-            // Killed if the run is dropped (the engine gave up at the timeout).
-            let group = child.id().map(|pid| groups::started(pid, &bot, &program));
+            // Recorded as running before the reaper may look for orphans.
+            let (mut child, group) = {
+                let _spawning = groups::spawning();
+                let child = cmd.spawn().map_err(|source| PipelineError::Spawn {
+                    program: program.clone(),
+                    source,
+                })?;
+                // Killed if the run is dropped (the engine gave up at the timeout).
+                let group = child.id().map(|pid| groups::started(pid, &bot, &program));
+                (child, group)
+            };
             let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let status = {

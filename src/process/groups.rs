@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// What is known of a running group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -134,6 +134,34 @@ impl Drop for RunningGroup {
     fn drop(&mut self) {
         self.end();
     }
+}
+
+/// Held (shared) by every pipeline from just before it starts its program
+/// until the program's group is recorded as running, and (exclusive) by the
+/// [reaper](super::reaper) while it looks for children no pipeline waits
+/// for: without it, a program that exits at once could be reaped as an
+/// orphan before its pipeline records it, and the pipeline's own wait would
+/// then fail ("No child processes").
+static SPAWNING: RwLock<()> = RwLock::new(());
+
+/// Taken by a pipeline around starting its program and calling [`started`].
+pub fn spawning() -> RwLockReadGuard<'static, ()> {
+    SPAWNING.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The reaper's turn: `None` while a pipeline is starting its program.
+pub(super) fn no_spawns_now() -> Option<RwLockWriteGuard<'static, ()>> {
+    match SPAWNING.try_write() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
+/// Waits until no pipeline is starting its program, and keeps others from
+/// starting one while the guard lives.
+pub(super) fn no_spawns() -> RwLockWriteGuard<'static, ()> {
+    SPAWNING.write().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Whether `pid` leads a pipeline group that is running (its program has

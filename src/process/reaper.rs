@@ -49,8 +49,13 @@ fn adopted() -> impl Iterator<Item = rustix::process::Pid> {
         .filter_map(rustix::process::Pid::from_raw)
 }
 
-/// Waits for every adopted child that has exited; returns how many.
+/// Waits for every adopted child that has exited; returns how many. Does
+/// nothing while a pipeline is starting its program (the next child's exit
+/// asks again).
 pub fn reap_adopted() -> usize {
+    let Some(_quiet) = super::groups::no_spawns_now() else {
+        return 0;
+    };
     adopted()
         .filter(|&pid| {
             matches!(
@@ -66,6 +71,7 @@ pub fn reap_adopted() -> usize {
 pub fn kill_adopted() -> usize {
     use rustix::process::{Signal, WaitOptions, getpgid, kill_process, kill_process_group};
     let own = getpgid(None).ok();
+    let _quiet = super::groups::no_spawns();
     let pids: Vec<_> = adopted().collect();
     for &pid in &pids {
         match getpgid(Some(pid)) {
