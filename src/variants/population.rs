@@ -1,15 +1,22 @@
 //! A bot's population of variants and the mutation engine that evolves it.
 //!
 //! Each member is a set of [`Params`] (and, with code variants, the index of
-//! the command it runs) with the outcomes it earned. [`Population::next`]
-//! names the member to try next (the one with the fewest outcomes this
-//! generation); [`Population::record`] adds an outcome. Once every member has
-//! `evaluations` outcomes in the generation, the generation ends: members
-//! are ranked by their mean outcome (all their outcomes, so a survivor's
-//! estimate sharpens), and the bottom `quantile` (default 25%, at least one)
-//! is replaced by children of the top `quantile`: a mutation of a parent, or
-//! with probability `crossover` a mutation of the crossover of two top
-//! members. Protected members (the serving variant) are never replaced.
+//! the command it runs) with the outcomes it earned. Members are ranked by
+//! their mean outcome (all their outcomes, so a survivor's estimate
+//! sharpens). In each generation a member is *due* `evaluations` outcomes
+//! when it is new (fewer than `evaluations` outcomes in all) or ranks in the
+//! top `quantile` (default 25%, at least one): the parents, whose estimates
+//! decide who breeds and which member is best. A survivor below the top is
+//! not run again: another outcome could not make it a parent without lifting
+//! it into the top, where it is due. So the cycles go to new candidates and
+//! to re-checking the leaders (a lucky first outcome is soon corrected),
+//! not to members that only wait to be replaced.
+//! [`Population::next`] names the member to try next (the first due member
+//! with the fewest outcomes this generation); [`Population::record`] adds an
+//! outcome. Once no member is due, the generation ends: the bottom
+//! `quantile` is replaced by children of the top `quantile`: a mutation of
+//! a parent, or with probability `crossover` a mutation of the crossover of
+//! two top members. Protected members (the serving variant) are never replaced.
 //!
 //! The generator is part of the state, so a population saved and loaded
 //! goes on exactly as one that never stopped.
@@ -225,9 +232,42 @@ impl Population {
         self.generation
     }
 
-    /// The member to try next: the first with the fewest outcomes this generation.
+    /// The member to try next: the first due member (see the module docs)
+    /// with the fewest outcomes this generation (of all members when none
+    /// is due).
     pub fn next(&self) -> Option<&Variant> {
-        self.members.iter().min_by_key(|v| v.pending)
+        let due = self.due();
+        self.members
+            .iter()
+            .zip(due)
+            .min_by_key(|(v, due)| (!due, v.pending))
+            .map(|(v, _)| v)
+    }
+
+    /// The member indices, best mean outcome first (members without an
+    /// outcome last, in order).
+    fn ranked(&self) -> Vec<usize> {
+        let mut ranked: Vec<usize> = (0..self.members.len()).collect();
+        ranked.sort_by(|&a, &b| {
+            let score = |i: usize| self.members[i].score().unwrap_or(f64::NEG_INFINITY);
+            score(b).total_cmp(&score(a))
+        });
+        ranked
+    }
+
+    /// Whether each member is still due an outcome this generation: it has
+    /// fewer than `evaluations` this generation, and is new or in the top
+    /// `quantile` (see the module docs).
+    fn due(&self) -> Vec<bool> {
+        let n = self.config.evaluations;
+        let mut due: Vec<bool> = self.members.iter().map(|v| v.outcomes.count < n).collect();
+        for &i in &self.ranked()[..self.config.replaced().min(self.members.len())] {
+            due[i] = true;
+        }
+        due.iter()
+            .zip(&self.members)
+            .map(|(&due, v)| due && v.pending < n)
+            .collect()
     }
 
     /// The member with the best mean outcome so far.
@@ -238,8 +278,8 @@ impl Population {
             .max_by(|a, b| a.outcomes.mean.total_cmp(&b.outcomes.mean))
     }
 
-    /// Adds an outcome of member `id`; ends the generation when every member
-    /// has its outcomes, keeping the members in `protect`.
+    /// Adds an outcome of member `id`; ends the generation when no member is
+    /// due an outcome (see the module docs), keeping the members in `protect`.
     ///
     /// # Errors
     /// An unknown id or a non-finite value (nothing changes).
@@ -257,11 +297,7 @@ impl Population {
             .ok_or_else(|| Error::invalid("variant", id, "a member of the population"))?;
         member.outcomes.push(value);
         member.pending += 1;
-        if self
-            .members
-            .iter()
-            .all(|v| v.pending >= self.config.evaluations)
-        {
+        if !self.due().contains(&true) {
             return Ok(Some(self.evolve(protect)));
         }
         Ok(None)
@@ -329,7 +365,8 @@ impl Population {
     /// Puts `params` in the place of member `id` (a population-based-training
     /// copy): a new member with the next id, the same command, no outcomes,
     /// first in the population, so it is the next to run
-    /// ([`next`](Self::next) takes the first of the fewest outcomes).
+    /// ([`next`](Self::next) takes the first due member with the fewest
+    /// outcomes, and a new member is due).
     /// Returns its id.
     ///
     /// # Errors
@@ -360,11 +397,7 @@ impl Population {
     /// Ends the generation now (see the module docs).
     pub fn evolve(&mut self, protect: &[u64]) -> Generation {
         let k = self.config.replaced();
-        let mut ranked: Vec<usize> = (0..self.members.len()).collect();
-        ranked.sort_by(|&a, &b| {
-            let score = |i: usize| self.members[i].score().unwrap_or(f64::NEG_INFINITY);
-            score(b).total_cmp(&score(a))
-        });
+        let ranked = self.ranked();
         let top: Vec<usize> = ranked[..k].to_vec();
         let doomed: Vec<usize> = ranked
             .iter()
