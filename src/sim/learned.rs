@@ -227,6 +227,10 @@ pub async fn run_learned(
                     tally.autoscale.push((t, format!("create {name}")));
                 }
                 (AutoscaleAction::Remove(name), true) => {
+                    // Wait until it has saved and stopped: until then its name
+                    // is taken, and the next engine's name (and the run) would
+                    // depend on how fast that happened.
+                    registry.retire_engine(name).await?;
                     tally.autoscale.push((t, format!("remove {name}")));
                 }
                 _ => {}
