@@ -15,14 +15,11 @@ use super::phase::{OnChange, Phase, SaveSchedule};
 use crate::cycle::{EngineCore, Hosts, LearnedCycle, Learning, Persistence, TickPlan};
 use crate::decision::{DecisionSender, publish_cycle};
 use crate::host::{Clock, Resources};
-use crate::models::AliasMove;
 use crate::persist::{Answer, Durability, PendingFile, PersistError, StateWriter};
 use crate::pipeline::{AutomationResult, GuardedRun, Pipeline, PipelineError};
 use crate::record::{CycleRecord, Reason};
 use crate::runtime::{BotGuard, BotLock, LearnerPool, PipelineSlots, Slot};
-use crate::snapshot::EngineSnapshot;
 use crate::training::TrainingPipeline;
-use crate::variants::{VariantEvent, Variants};
 use crate::{Error, Result};
 
 /// What the actor needs besides the core: shared services and host hooks.
@@ -47,9 +44,9 @@ pub(crate) struct Wiring {
 
 /// One bot's engine. Build it with [`EngineBuilder`](super::EngineBuilder).
 pub struct SelfImprovementEngine {
-    core: EngineCore,
-    wiring: Wiring,
-    phase: Phase,
+    pub(super) core: EngineCore,
+    pub(super) wiring: Wiring,
+    pub(super) phase: Phase,
     saves: SaveSchedule,
     resources: Resources,
     idle_waiters: VecDeque<tokio::sync::oneshot::Sender<()>>,
@@ -239,7 +236,7 @@ impl SelfImprovementEngine {
     }
 
     /// Saves a change that is not part of a cycle, without waiting.
-    fn save_detached(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn save_detached(&mut self, ctx: &mut Context<Self>) {
         if let Some(save) = self.persist(ctx) {
             ctx.spawn(save.map(|_, _, _| ()));
         }
@@ -479,94 +476,6 @@ impl Handler<RunCycle> for SelfImprovementEngine {
             },
             Err(e) => ActorResponse::reply(Err(e)),
         }
-    }
-}
-
-impl Handler<Status> for SelfImprovementEngine {
-    type Result = MessageResult<Status>;
-
-    fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
-        MessageResult(EngineSnapshot {
-            busy: self.phase.cycling(),
-            training: self.wiring.training.as_ref().map(|t| t.status()),
-            ..self.core.snapshot()
-        })
-    }
-}
-
-impl Handler<ChangeModel> for SelfImprovementEngine {
-    type Result = ResponseFuture<Result<AliasMove>>;
-
-    fn handle(&mut self, msg: ChangeModel, _: &mut Self::Context) -> Self::Result {
-        let Some(training) = self.wiring.training.clone() else {
-            let engine = self.core.name().to_string();
-            return Box::pin(async move { Err(Error::NoModels { engine }) });
-        };
-        // The change waits for a training cycle under way: off this thread.
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || training.change_model(msg.action, &msg.reason))
-                .await
-                .map_err(|e| Error::Panicked {
-                    what: "model change",
-                    message: e.to_string(),
-                })?
-                .map_err(Error::from)
-        })
-    }
-}
-
-impl Handler<ChangeVariant> for SelfImprovementEngine {
-    type Result = ResponseFuture<Result<(VariantEvent, Variants)>>;
-
-    fn handle(&mut self, msg: ChangeVariant, _: &mut Self::Context) -> Self::Result {
-        let pipeline = Arc::clone(&self.wiring.pipeline);
-        let engine = self.core.name().to_string();
-        // The change saves the variants' file (fsync): off this thread.
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || match pipeline.variant_pipeline() {
-                Some(variants) => variants.change(msg.0),
-                None => Err(Error::NoVariants { engine }),
-            })
-            .await
-            .map_err(|e| Error::Panicked {
-                what: "variant change",
-                message: e.to_string(),
-            })?
-        })
-    }
-}
-
-impl Handler<Pause> for SelfImprovementEngine {
-    type Result = ();
-    fn handle(&mut self, _: Pause, ctx: &mut Self::Context) {
-        self.core.set_paused(true);
-        self.save_detached(ctx);
-    }
-}
-
-impl Handler<Resume> for SelfImprovementEngine {
-    type Result = ();
-    fn handle(&mut self, _: Resume, ctx: &mut Self::Context) {
-        self.core.set_paused(false);
-        self.save_detached(ctx);
-    }
-}
-
-impl Handler<RecordMetrics> for SelfImprovementEngine {
-    type Result = Result<bool>;
-    fn handle(&mut self, msg: RecordMetrics, ctx: &mut Self::Context) -> Result<bool> {
-        let known = self.core.record_metric(&msg.name, msg.value)?;
-        self.save_detached(ctx);
-        Ok(known)
-    }
-}
-
-impl Handler<SetWeights> for SelfImprovementEngine {
-    type Result = Result<()>;
-    fn handle(&mut self, msg: SetWeights, ctx: &mut Self::Context) -> Result<()> {
-        self.core.set_weights(msg.0)?;
-        self.save_detached(ctx);
-        Ok(())
     }
 }
 

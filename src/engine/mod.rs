@@ -30,6 +30,7 @@
 mod actor;
 mod builder;
 mod messages;
+mod operate;
 mod phase;
 
 pub use actor::SelfImprovementEngine;
