@@ -229,10 +229,10 @@ const MAX_GAP_PROBES: u64 = 1024;
 
 /// Adds the sealed segments a folder listing missed. Reading a folder while
 /// the writer renames segments into it may miss some (ext4 does, under a
-/// fast writer), but sealed segments are numbered one after another up to
-/// the one being written (`upper`, else the highest listed): a number
-/// missing from that run, from the lowest listed or known one on, is looked
-/// up by its name. A number whose file is really gone (retention, a damaged
+/// fast writer), but sealed segments are numbered one after another: a
+/// number missing from the run between the lowest listed or known one and
+/// the highest listed or the one being written (`upper`, which may have been
+/// sealed since it was opened) is looked up by its name. A number whose file is really gone (retention, a damaged
 /// segment moved aside) costs one failed open.
 fn fill_gaps(
     dir: &Dir,
@@ -245,8 +245,13 @@ fn fill_gaps(
     let Some(low) = [listed_low, known_low].into_iter().flatten().min() else {
         return Ok(());
     };
-    let high = upper
-        .or(listing.sealed.last().map(|s| s.0 + 1))
+    // The one being written when it was opened may be sealed by now, and so
+    // may later ones the listing caught while missing some before them.
+    let listed_high = listing.sealed.last().map(|s| s.0 + 1);
+    let high = [upper.map(|u| u + 1), listed_high]
+        .into_iter()
+        .flatten()
+        .max()
         .unwrap_or(low);
     if high.saturating_sub(low) > listing.sealed.len() as u64 + MAX_GAP_PROBES {
         return Ok(());
